@@ -1,0 +1,5 @@
+"""hls4ml conversion, bit-exact C simulation, RTL and hardware reports."""
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter is not for users

@@ -1,0 +1,1 @@
+"""l1ad: FPGA anomaly-detection triggers from quantized jet autoencoders."""

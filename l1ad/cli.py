@@ -1,0 +1,228 @@
+"""The ``l1ad`` command: one entry point for data, training, firmware and reports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="Build FPGA anomaly-detection triggers from quantized jet autoencoders.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+data_app = typer.Typer(help="Fetch, inspect and convert jet datasets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DataOption = typer.Option(None, "--data", help="Jet file or directory (default: the embedded sample).")
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def _run(step):
+    """Run a step and turn expected failures into a clear message and a non-zero exit.
+
+    DataError, ConfigError and RunError are ValueErrors whose message names the file and field.
+    """
+    try:
+        return step()
+    except (ValueError, FileNotFoundError) as err:
+        _fail(str(err))
+
+
+def _parse_counts(text: str) -> dict[str, int]:
+    from training.features import CLASSES
+
+    if "=" not in text:
+        return dict.fromkeys(CLASSES, int(text))
+    counts = {}
+    for item in text.split(","):
+        name, _, number = item.partition("=")
+        counts[name.strip()] = int(number)
+    return counts
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Output parquet file."),
+    jets_per_class: str = typer.Option(..., "--jets-per-class",
+                                       help="N for every class, or per class: 'g=500,q=500,t=100,w=100,z=100'."),
+    seed: int = typer.Option(..., "--seed", help="Seed: same seed and counts give an identical file."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
+):
+    """Simulate jets with Pythia 8 + FastJet and write the 16 hls4ml features."""
+    from training.io import write_jets
+    from training.jetgen import generate as run_generation
+
+    try:
+        counts = _parse_counts(jets_per_class)
+    except ValueError:
+        _fail(f"--jets-per-class {jets_per_class!r}: give an integer or 'class=count,...'")
+    if any(n < 0 for n in counts.values()):
+        _fail("--jets-per-class: counts must not be negative")
+    table, provenance = _run(lambda: run_generation(counts, seed=seed, workers=workers))
+    _run(lambda: write_jets(table, out, provenance))
+    typer.echo(f"wrote {len(table)} jets to {out}: " + ", ".join(f"{c} {n}" for c, n in
+                                                              table["jet_type"].value_counts(sort=False).items()))
+
+
+@data_app.command("fetch")
+def data_fetch():
+    """Download the official dataset (OpenML 42468) into the local cache."""
+    from training.fetch import fetch_openml_jets
+
+    path = _run(fetch_openml_jets)
+    typer.echo(f"cached at {path}; use it with --data {path}")
+
+
+@data_app.command("info")
+def data_info(path: Optional[Path] = typer.Argument(None, help="Jet file or directory (default: embedded sample).")):
+    """Validate a jet file and print its class counts and provenance."""
+    from training.datasets import DEFAULT_SAMPLE
+    from training.io import load_jets, read_provenance
+
+    path = path or DEFAULT_SAMPLE
+    table = _run(lambda: load_jets(path, require=()))
+    typer.echo(f"{path}: {len(table)} jets")
+    for label, n in table["jet_type"].value_counts().sort_index().items():
+        typer.echo(f"  {label}: {n}")
+    provenance = read_provenance(path) if path.is_file() else {}
+    if provenance:
+        typer.echo("provenance: " + json.dumps(provenance, indent=1, sort_keys=True))
+
+
+@data_app.command("convert")
+def data_convert(source: Path = typer.Argument(..., help="Jet file or directory in any supported format."),
+                 out: Path = typer.Argument(..., help="l1ad parquet file to write.")):
+    """Validate jets in any supported format and write them as an l1ad parquet file."""
+    from training.io import load_jets, write_jets
+
+    table = _run(lambda: load_jets(source, require=()))
+    _run(lambda: write_jets(table, out, {"source": str(source.resolve()), "converted_by": "l1ad data convert"}))
+    typer.echo(f"wrote {len(table)} jets to {out}")
+
+
+@app.command()
+def train(
+    out: Path = typer.Option(..., "--out", help="Run folder to create, e.g. runs/baseline."),
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML config (fields not given keep defaults)."),
+    data: Optional[Path] = DataOption,
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
+    restart: bool = typer.Option(False, "--restart", help="Delete the run folder's contents and start over."),
+):
+    """Train the float and the QKeras autoencoder on background jets, then evaluate both."""
+    from training.config import load_config
+    from training.train import train as run_training
+
+    cfg = _run(lambda: load_config(config))
+    run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart))
+    _print_metrics(run / "metrics.json")
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A finished run folder."),
+    data: Optional[Path] = DataOption,
+    all_jets: bool = typer.Option(False, "--all-jets", help="Score every jet of --data, not only its test split."),
+):
+    """Re-score an existing run on its own or other data (metrics and plots under runs/NAME/evaluations/)."""
+    from training.train import evaluate as run_evaluation
+    from training.train import require_complete, test_jets
+
+    _run(lambda: require_complete(run))
+    jets = _run(lambda: test_jets(run, data, all_jets))
+    name = (data.stem if data else "own") + ("-all" if all_jets else "-test")
+    out_dir = run / "evaluations" / name
+    _run(lambda: run_evaluation(run, jets, out_dir=out_dir,
+                                source=f"Keras float32 predict on {'all' if all_jets else 'the test split of'} "
+                                       f"{data or 'the training data'}"))
+    _print_metrics(out_dir / "metrics.json")
+
+
+@app.command()
+def convert(
+    run: Path = typer.Argument(..., help="A finished run folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Project folder (default: hls_projects/NAME)."),
+    backend: str = typer.Option("Vitis", help="hls4ml backend: Vitis or Vivado."),
+    part: str = typer.Option("xcvu9p-flga2104-2L-e", help="FPGA part."),
+    clock_period: float = typer.Option(5.0, "--clock-period", help="Clock period in ns."),
+    io_type: str = typer.Option("io_parallel", "--io-type", help="io_parallel or io_stream."),
+    strategy: str = typer.Option("Latency", help="Latency or Resource."),
+    reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor (1: fully parallel)."),
+    outputs: str = typer.Option("score,reconstruction,trigger", help="Top-function outputs, comma separated."),
+    trigger_eff: float = typer.Option(1e-3, "--trigger-background-efficiency",
+                                      help="Background efficiency that sets the trigger threshold."),
+    precision: list[str] = typer.Option([], "--precision", help="Override a layer's result type, LAYER=TYPE "
+                                        "(experiments only: breaks bit-exactness on purpose)."),
+):
+    """Write the hls4ml project of a run (score computed on chip) to hls_projects/NAME/."""
+    from firmware.convert import FirmwareOptions
+    from firmware.convert import convert as run_convert
+
+    overrides = dict(item.split("=", 1) for item in precision if "=" in item)
+    if len(overrides) != len(precision):
+        _fail("--precision takes LAYER=TYPE, e.g. --precision mean=fixed<20,8>")
+    options = _run(lambda: FirmwareOptions(backend=backend, part=part, clock_period_ns=clock_period, io_type=io_type,
+                                           strategy=strategy, reuse_factor=reuse_factor,
+                                           outputs=tuple(o.strip() for o in outputs.split(",")),
+                                           trigger_background_efficiency=trigger_eff, precision_overrides=overrides))
+    project = _run(lambda: run_convert(run, out, options))
+    typer.echo(f"hls4ml project written to {project} (build with: cd {project} && vitis_hls -f build_prj.tcl)")
+
+
+@app.command()
+def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
+    """Run all test jets through the C simulation, in process and with the project's test bench."""
+    from firmware.csim import compare_csim_ways
+
+    summary = _run(lambda: compare_csim_ways(run))
+    for line in summary["lines"]:
+        typer.echo(line)
+    if not summary["agree"]:
+        _fail("the two C simulations disagree", code=1)
+
+
+@app.command()
+def validate(run: Path = typer.Argument(..., help="A converted run folder."),
+             trace_events: int = typer.Option(500, "--trace-events", help="Events traced layer by layer.")):
+    """Check bit-exactness on every test jet, audit fixed-point types, compare physics; write validation.json."""
+    from firmware.validate import validate as run_validation
+
+    doc = _run(lambda: run_validation(run, trace_events=trace_events))
+    for output, agreement in doc["csim_vs_exact_qkeras"].items():
+        typer.echo(f"{output:15} bit-identical csim vs exact QKeras: {agreement['bit_identical']}/{agreement['compared']}")
+    typer.echo(f"fixed-point audit: {doc['fixed_point_audit']['total_saturated']} saturations, "
+               f"{doc['fixed_point_audit']['total_wrapped']} wraps")
+    if doc["layer_trace"]["first_divergent_layer"]:
+        typer.echo(f"first divergent layer: {doc['layer_trace']['first_divergent_layer']}")
+    _print_metrics_doc(doc["physics"])
+    typer.echo(f"written: {run / 'validation.json'}")
+    if not doc["passed"]:
+        _fail("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok), code=1)
+
+
+def _print_metrics(path: Path) -> None:
+    from training.files import read_json
+
+    _print_metrics_doc(read_json(path))
+    typer.echo(f"written: {path}")
+
+
+def _print_metrics_doc(doc: dict) -> None:
+    from training.evaluate import summary_rows
+
+    rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "signals" in v})
+    typer.echo(f"{'model':8} {'signal':6} {'AUC':>6} {'eff@1e-2':>9} {'eff@1e-3':>9}")
+    for r in rows:
+        typer.echo(f"{r['model']:8} {r['signal']:6} {r['auc']:6.3f} {r['sig_eff@1e-02']:9.3f} {r['sig_eff@1e-03']:9.3f}")
+
+
+def main():
+    app(prog_name="l1ad")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Deterministic background-only splits and the JSON scaler."""
+
+import json
+
+import numpy as np
+import pytest
+
+from training.datasets import DEFAULT_SAMPLE, Scaler, split
+from training.features import BACKGROUND, FEATURES, LABEL, SIGNALS
+from training.io import DataError, load_jets
+
+
+def test_split_is_deterministic_and_background_only(jets):
+    a, b, c = split(jets, seed=5), split(jets, seed=5), split(jets, seed=6)
+    assert a.train.equals(b.train) and a.val.equals(b.val) and a.test.equals(b.test)
+    assert not a.train.equals(c.train)
+    assert set(a.train[LABEL]) <= set(BACKGROUND) and set(a.val[LABEL]) <= set(BACKGROUND)
+    # every signal jet is a test jet; background is shared out without overlap
+    assert (a.test[LABEL].isin(SIGNALS)).sum() == jets[LABEL].isin(SIGNALS).sum()
+    n_bg = jets[LABEL].isin(BACKGROUND).sum()
+    assert len(a.train) + len(a.val) + (a.test[LABEL].isin(BACKGROUND)).sum() == n_bg
+    rows = lambda t: {tuple(r) for r in t[FEATURES].to_numpy()}  # noqa: E731
+    assert not rows(a.train) & rows(a.val) and not rows(a.train) & rows(a.test)
+
+
+def test_split_rejects_bad_fractions(jets):
+    with pytest.raises(ValueError, match="fractions"):
+        split(jets, seed=1, val_fraction=0.6, test_fraction=0.5)
+
+
+def test_scaler_fits_training_jets_only_and_round_trips(jets, tmp_path):
+    parts = split(jets, seed=1)
+    scaler = Scaler.fit(parts.train)
+    np.testing.assert_allclose(scaler.mean, parts.train[FEATURES].to_numpy(np.float64).mean(axis=0))
+    scaled = scaler.transform(parts.train)
+    np.testing.assert_allclose(scaled.mean(axis=0), 0, atol=1e-5)
+    scaler.save(tmp_path / "scaler.json")
+    assert json.loads((tmp_path / "scaler.json").read_text())["features"] == FEATURES
+    again = Scaler.load(tmp_path / "scaler.json")
+    np.testing.assert_array_equal(again.transform(parts.test), scaler.transform(parts.test))
+
+
+def test_scaler_refuses_constant_feature(jets):
+    jets["zlogz"] = 1.0
+    with pytest.raises(DataError, match="zlogz"):
+        Scaler.fit(jets)
+
+
+def test_embedded_sample_matches_its_data_card():
+    table = load_jets(DEFAULT_SAMPLE)
+    counts = table[LABEL].value_counts()
+    assert counts[BACKGROUND].sum() >= 100_000
+    assert all(counts[s] >= 20_000 for s in SIGNALS)
+    assert DEFAULT_SAMPLE.stat().st_size < 20 * 2**20
+    card = (DEFAULT_SAMPLE.parent / "DATACARD.md").read_text()
+    for label, n in counts.items():
+        assert f"| {label} | {n:,} |" in card  # the card's count table is the file's

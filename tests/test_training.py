@@ -1,0 +1,213 @@
+"""Training: config validation, the score definition, determinism, resume, pruning and variants."""
+
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import training.train as train_module
+from conftest import make_jets
+from l1ad.cli import app
+from training import models
+from training.config import ConfigError, load_config
+from training.evaluate import anomaly_metrics, threshold_at
+from training.io import write_jets
+from training.train import RunError, require_complete, train
+
+TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
+        "training": {"epochs": 3, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}}}
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    return write_jets(make_jets(300, seed=2), tmp_path_factory.mktemp("data") / "jets.parquet", {"test": True})
+
+
+def _weights(path):
+    return [w for layer in models.load(path).layers for w in layer.get_weights()]
+
+
+def _same_weights(a, b):
+    wa, wb = _weights(a), _weights(b)
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+# --- configuration ---------------------------------------------------------------------------------
+
+def test_default_config_is_valid_and_documented():
+    config = load_config()
+    assert config.model.encoder == [12, 8, 4] and config.model.latent == 2
+    text = (load_config.__globals__["DEFAULT_CONFIG"]).read_text()
+    for line in text.splitlines():  # every field line carries a comment
+        if ":" in line and not line.strip().startswith("#") and not line.rstrip().endswith(":"):
+            assert "#" in line, line
+
+
+@pytest.mark.parametrize("override, fragments", [
+    ({"training": {"epochs": "many"}}, ["training.epochs", "valid integer", "'many'"]),
+    ({"training": {"batch_size": 1.5}}, ["training.batch_size", "valid integer"]),
+    ({"model": {"widths": [3]}}, ["model.widths", "Extra inputs"]),
+    ({"model": {"activation": "sigmoid"}}, ["model.activation", "'relu'"]),
+    ({"quantization": {"weights": {"bits": 4, "integer": 6}}}, ["quantization.weights", "integer bits"]),
+    ({"quantization": {"layers": {"enc_7": {}}}}, ["unknown layers ['enc_7']"]),
+    ({"data": {"val_fraction": 0.6, "test_fraction": 0.5}}, ["must be below 1"]),
+])
+def test_bad_config_names_the_field(tmp_path, override, fragments):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(override))
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    for fragment in ("bad.yaml", *fragments):
+        assert fragment in str(err.value), str(err.value)
+
+
+def test_cli_rejects_bad_config_before_touching_the_run(tmp_path):
+    (tmp_path / "bad.yaml").write_text("training:\n  epochs: many\n")
+    result = CliRunner().invoke(app, ["train", "--config", str(tmp_path / "bad.yaml"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "training.epochs" in result.output
+    assert not (tmp_path / "r").exists()
+
+
+# --- the score -------------------------------------------------------------------------------------
+
+def _quantize_unsigned(x, bits, integer):
+    step = 2.0 ** (integer - bits)
+    return np.clip(np.round(x / step) * step, 0, 2.0**integer - step)  # np.round: half to even, like QKeras
+
+
+def test_score_is_mean_squared_error_of_the_quantized_input():
+    config = load_config()
+    models.set_seed(3)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 2, (3000, 16)).astype(np.float32)
+    for quantized in (False, True):
+        _, scoring = models.build(config, quantized=quantized)
+        for layer in scoring.layers:  # random weights so reconstructions are far from the inputs
+            if layer.name != "mean" and layer.get_weights():
+                layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+        score, recon = models.scores(scoring, x)
+        inputs = x.astype(np.float64)
+        if quantized:
+            import keras
+
+            inputs = keras.Model(scoring.input, scoring.get_layer("input_q").output).predict(x, verbose=0)
+            step = 2.0 ** (config.quantization.input.integer + 1 - config.quantization.input.bits)
+            assert np.all(inputs / step == np.round(inputs / step))  # the input really is quantized
+        mse = ((inputs.astype(np.float64) - recon.astype(np.float64)) ** 2).mean(axis=1)
+        if not quantized:
+            np.testing.assert_allclose(score, mse, rtol=2e-6)
+            continue
+        fmt = config.quantization.score
+        expected = _quantize_unsigned(mse, fmt.bits, fmt.integer)
+        lsb = 2.0 ** (fmt.integer - fmt.bits)
+        # Keras sums in float32; only where that rounding crosses a score step may it differ, by one step
+        assert np.mean(score == expected) > 0.99
+        assert np.max(np.abs(score - expected)) <= lsb
+
+
+def test_thresholds_keep_background_efficiency_at_most_eps():
+    rng = np.random.default_rng(1)
+    background = np.round(rng.exponential(1.0, 20000), 2)  # many ties, like fixed-point scores
+    signal = rng.exponential(3.0, 5000)
+    for eps in (1e-2, 1e-3):
+        cut = threshold_at(background, eps)
+        assert np.mean(background > cut) <= eps
+        assert np.mean(background >= cut) > eps  # and no lower threshold would do
+    labels = np.array(["q"] * 20000 + ["t"] * 5000)
+    metrics = anomaly_metrics(np.concatenate([background, signal]), labels)
+    from sklearn.metrics import roc_auc_score
+
+    assert metrics["signals"]["t"]["auc"] == pytest.approx(
+        roc_auc_score(np.r_[np.zeros(20000), np.ones(5000)], np.r_[background, signal]))
+    at = metrics["signals"]["t"]["at_background_efficiency"]["1e-03"]
+    assert at["signal_efficiency"] == pytest.approx(np.mean(signal > at["threshold"]))
+
+
+# --- runs: determinism, resume, evaluation ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def finished_run(data_file, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "a"
+    return train(load_config(overrides=TINY), data_file, out, progress=False)
+
+
+def test_run_folder_is_self_contained(finished_run):
+    for name in ("config.yaml", "scaler.json", "float_model.h5", "qkeras_model.h5", "history.json",
+                 "metrics.json", "data.json", "status.json", "plots/roc.png", "plots/latent_qkeras.png",
+                 "plots/residuals_float.png", "plots/scores_qkeras.png", "plots/loss.png"):
+        assert (finished_run / name).exists(), name
+    assert not (finished_run / "checkpoints").exists()
+    metrics = train_module.read_json(finished_run / "metrics.json")
+    for kind in ("float", "qkeras"):
+        for signal in ("t", "w", "z"):
+            entry = metrics[kind]["signals"][signal]
+            assert 0 <= entry["auc"] <= 1
+            assert set(entry["at_background_efficiency"]) == {"1e-02", "1e-03"}
+
+
+def test_training_is_bit_identical_for_the_same_seed(finished_run, data_file, tmp_path):
+    again = train(load_config(overrides=TINY), data_file, tmp_path / "b", progress=False)
+    for kind in ("float", "qkeras"):
+        assert _same_weights(finished_run / f"{kind}_model.h5", again / f"{kind}_model.h5")
+    assert (finished_run / "metrics.json").read_text() == (again / "metrics.json").read_text()
+    other = train(load_config(overrides={**TINY, "seed": 99}), data_file, tmp_path / "c", progress=False)
+    assert not _same_weights(finished_run / "qkeras_model.h5", other / "qkeras_model.h5")
+
+
+def test_interrupted_run_resumes_to_the_same_result(finished_run, data_file, tmp_path, monkeypatch):
+    def interrupt(kind, epoch):
+        if kind == "qkeras" and epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "_epoch_done", interrupt)
+    out = tmp_path / "interrupted"
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(overrides=TINY), data_file, out, progress=False)
+    with pytest.raises(RunError, match="is training"):
+        require_complete(out)  # an interrupted run never passes for a finished one
+    assert not (out / "qkeras_model.h5").exists() and not (out / "metrics.json").exists()
+    with pytest.raises(RunError, match="--resume"):
+        train(load_config(overrides=TINY), data_file, out, progress=False)
+    with pytest.raises(RunError, match="another config"):
+        train(load_config(overrides={**TINY, "seed": 5}), data_file, out, resume=True, progress=False)
+    monkeypatch.setattr(train_module, "_epoch_done", lambda kind, epoch: None)
+    train(load_config(overrides=TINY), data_file, out, resume=True, progress=False)
+    require_complete(out)
+    for kind in ("float", "qkeras"):
+        assert _same_weights(finished_run / f"{kind}_model.h5", out / f"{kind}_model.h5")
+
+
+def test_finished_run_is_not_overwritten_without_restart(finished_run, data_file):
+    with pytest.raises(RunError, match="--restart"):
+        train(load_config(overrides=TINY), data_file, finished_run, progress=False)
+
+
+def test_evaluate_on_other_data(finished_run, tmp_path):
+    other = write_jets(make_jets(100, seed=9), tmp_path / "other.parquet", {})
+    result = CliRunner().invoke(app, ["evaluate", str(finished_run), "--data", str(other), "--all-jets"])
+    assert result.exit_code == 0, result.output
+    metrics = train_module.read_json(finished_run / "evaluations" / "other-all" / "metrics.json")
+    assert metrics["qkeras"]["n_background"] == 200 and metrics["qkeras"]["signals"]["t"]["n"] == 100
+
+
+# --- pruning and variants ----------------------------------------------------------------------------
+
+def test_pruning_reaches_target_sparsity(data_file, tmp_path):
+    config = load_config(overrides={**TINY, "training": {**TINY["training"], "epochs": 4},
+                                    "pruning": {"enabled": True, "target_sparsity": 0.5, "begin_epoch": 0,
+                                                "end_epoch": 2}})
+    run = train(config, data_file, tmp_path / "pruned", progress=False)
+    for kind in ("float", "qkeras"):
+        model = models.load(run / f"{kind}_model.h5")
+        assert not any("prune" in layer.name for layer in model.layers)
+        for name in ("enc_1", "dec_1", "output"):
+            kernel = model.get_layer(name).get_weights()[0]
+            assert np.mean(kernel == 0) >= 0.45, (kind, name)
+
+
+@pytest.mark.parametrize("variant", ["denoising", "sparse"])
+def test_variants_train_differently(finished_run, data_file, tmp_path, variant):
+    config = load_config(overrides={**TINY, "training": {**TINY["training"], "variant": variant, "noise_std": 0.5,
+                                                         "latent_l1": 0.1}})
+    run = train(config, data_file, tmp_path / variant, progress=False)
+    assert not _same_weights(finished_run / "qkeras_model.h5", run / "qkeras_model.h5")

@@ -1,0 +1,84 @@
+"""Vendor report reading (hls4ml's parser underneath) on fixtures, the shared real reports, and broken files."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from firmware.vendor import ReportError, ToolMissing, read_vendor_reports, synth
+
+FIXTURE = Path(__file__).parent / "fixtures" / "vendor_vu9p"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vivado_report_sample"
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Path(shutil.copytree(FIXTURE, tmp_path / "prj"))
+
+
+def test_fixture_numbers(project):
+    reports = read_vendor_reports(project)
+    c = reports["csynth"]
+    assert (c["latency_cycles_best"], c["latency_cycles_worst"], c["interval_min"], c["interval_max"]) == (9, 11, 1, 1)
+    assert c["target_clock_ns"] == 5.0 and c["estimated_clock_ns"] == 3.412
+    assert c["used"] == {"DSP": 12, "LUT": 18734, "FF": 3521, "BRAM_18K": 0, "URAM": 0}
+    assert c["available"]["LUT"] == 1182240 and c["percent"]["LUT"] == pytest.approx(100 * 18734 / 1182240)
+    v = reports["vivado_synth"]
+    assert v["used"]["LUT"] == 11042 and v["used"]["FF"] == 2876 and v["used"]["DSP"] == 9
+    assert "Vivado logic synthesis" in v["source"] and "C synthesis estimate" in c["source"]
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/reference is not beside this checkout")
+def test_real_vivado_hls_2020_reports(tmp_path):
+    """The real Vivado HLS 2020.1 files, laid out as an hls4ml project at test time (not copied into git)."""
+    prj = tmp_path / "prj"
+    report_dir = prj / "myproject_prj" / "solution1" / "syn" / "report"
+    report_dir.mkdir(parents=True)
+    (prj / "project.tcl").write_text('set project_name "myproject"\nset backend "vivado"\n')
+    shutil.copy(SHARED / "vivado_hls.app", prj / "myproject_prj" / "vivado_hls.app")
+    shutil.copy(SHARED / "myproject_csynth.xml", report_dir)
+    shutil.copy(SHARED / "vivado_synth.rpt", prj)
+    reports = read_vendor_reports(prj)
+    c, v = reports["csynth"], reports["vivado_synth"]
+    assert (c["latency_cycles_best"], c["latency_cycles_worst"], c["interval_min"]) == (10, 10, 8)
+    assert (c["used"]["DSP"], c["used"]["FF"], c["used"]["LUT"]) == (73, 7969, 2532)
+    assert (v["used"]["LUT"], v["used"]["FF"], v["used"]["DSP"]) == (1526, 2428, 66)
+
+
+def test_no_reports_is_empty_not_zero(project):
+    shutil.rmtree(project / "myproject_prj" / "solution1" / "syn")
+    (project / "vivado_synth.rpt").unlink()
+    assert read_vendor_reports(project) == {}
+
+
+def test_truncated_xml_names_the_file(project):
+    path = project / "myproject_prj" / "solution1" / "syn" / "report" / "myproject_csynth.xml"
+    path.write_text(path.read_text()[:700])
+    with pytest.raises(ReportError, match="myproject_csynth.xml: not valid XML"):
+        read_vendor_reports(project)
+
+
+def test_csynth_missing_field(project):
+    path = project / "myproject_prj" / "solution1" / "syn" / "report" / "myproject_csynth.xml"
+    path.write_text(path.read_text().replace("<Interval-max>1</Interval-max>", ""))
+    with pytest.raises(ReportError, match="incomplete|Interval"):
+        read_vendor_reports(project)
+
+
+def test_truncated_utilization_report(project):
+    path = project / "vivado_synth.rpt"
+    text = path.read_text()
+    path.write_text(text[: text.index("2. BLOCKRAM\n---")])  # cut after the logic table
+    with pytest.raises(ReportError, match="vivado_synth.rpt: no DSP48E rows"):
+        read_vendor_reports(project)
+
+
+def test_not_a_project(tmp_path):
+    with pytest.raises(ReportError, match="not an hls4ml project"):
+        read_vendor_reports(tmp_path)
+
+
+def test_synth_without_vendor_tool_says_what_to_do(project, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ToolMissing, match="vitis_hls -f build_prj.tcl"):
+        synth(project)

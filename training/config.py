@@ -1,0 +1,173 @@
+"""The training configuration: one YAML file, validated field by field.
+
+The documented default is ``training/configs/default.yaml``; a user's file only needs the fields it
+changes. Unknown fields and wrong types are errors that name the field.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A bad configuration; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Fixed(_Strict):
+    """A fixed-point format: total bits (sign included when signed) and integer bits (sign excluded)."""
+
+    bits: int = Field(ge=1, le=32)
+    integer: int = Field(ge=-8, le=24)
+
+    @model_validator(mode="after")
+    def _fits(self):
+        if self.integer >= self.bits:
+            raise ValueError(f"integer bits ({self.integer}) must be fewer than total bits ({self.bits})")
+        return self
+
+
+class LayerBits(_Strict):
+    """Per-layer override of the default bit widths (any subset)."""
+
+    weights: Optional[Fixed] = None
+    biases: Optional[Fixed] = None
+    activation: Optional[Fixed] = None
+
+
+class Quantization(_Strict):
+    input: Fixed
+    weights: Fixed
+    biases: Fixed
+    activations: Fixed
+    latent: Fixed
+    output: Fixed
+    score: Fixed
+    layers: dict[str, LayerBits] = {}
+
+
+class Data(_Strict):
+    val_fraction: float = Field(gt=0, lt=1)
+    test_fraction: float = Field(gt=0, lt=1)
+
+
+class Model(_Strict):
+    encoder: list[int]
+    latent: int = Field(ge=1)
+    decoder: list[int]
+    activation: Literal["relu", "tanh"]
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if any(w < 1 for w in self.encoder + self.decoder):
+            raise ValueError("layer widths must be positive")
+        return self
+
+    def layer_names(self) -> list[str]:
+        """Names of the dense layers, input side first; used for per-layer bit widths and reports."""
+        return ([f"enc_{i + 1}" for i in range(len(self.encoder))] + ["latent"]
+                + [f"dec_{i + 1}" for i in range(len(self.decoder))] + ["output"])
+
+
+class EarlyStopping(_Strict):
+    patience: int = Field(ge=1)
+    min_delta: float = Field(ge=0)
+
+
+class Training(_Strict):
+    optimizer: Literal["adam", "sgd", "rmsprop"]
+    learning_rate: float = Field(gt=0)
+    batch_size: int = Field(ge=1)
+    epochs: int = Field(ge=1)
+    early_stopping: EarlyStopping
+    variant: Literal["plain", "denoising", "sparse"]
+    noise_std: float = Field(ge=0)
+    latent_l1: float = Field(ge=0)
+
+
+class Pruning(_Strict):
+    enabled: bool
+    target_sparsity: float = Field(ge=0, lt=1)
+    begin_epoch: int = Field(ge=0)
+    end_epoch: int = Field(ge=1)
+
+
+class Config(_Strict):
+    seed: int
+    data: Data
+    model: Model
+    quantization: Quantization
+    training: Training
+    pruning: Pruning
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        names = self.model.layer_names()
+        unknown = [n for n in self.quantization.layers if n not in names]
+        if unknown:
+            raise ValueError(f"quantization.layers names unknown layers {unknown}; layers are {names}")
+        if self.data.val_fraction + self.data.test_fraction >= 1:
+            raise ValueError("data.val_fraction + data.test_fraction must be below 1")
+        if self.pruning.enabled and self.pruning.end_epoch <= self.pruning.begin_epoch:
+            raise ValueError("pruning.end_epoch must come after pruning.begin_epoch")
+        return self
+
+    def bits(self, layer: str, kind: Literal["weights", "biases", "activation"]) -> Fixed:
+        """Bit width of a layer's weights, biases or output activation, after per-layer overrides."""
+        override = self.quantization.layers.get(layer)
+        if override is not None and getattr(override, kind) is not None:
+            return getattr(override, kind)
+        if kind != "activation":
+            return getattr(self.quantization, kind)
+        return {"latent": self.quantization.latent, "output": self.quantization.output}.get(
+            layer, self.quantization.activations)
+
+    def to_dict(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _format(err: ValidationError, source: str) -> str:
+    lines = []
+    for e in err.errors():
+        field = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        got = f" (got {e['input']!r})" if e["type"] not in ("missing",) and not isinstance(e["input"], dict) else ""
+        lines.append(f"{source}: {field}: {e['msg']}{got}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """The default config, updated by the YAML file at ``path`` and then by ``overrides``."""
+    base = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    source = str(path) if path else "config"
+    if path is not None:
+        try:
+            user = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        if user is not None and not isinstance(user, dict):
+            raise ConfigError(f"{path}: a config is a mapping of fields, got {type(user).__name__}")
+        base = _merge(base, user or {})
+    base = _merge(base, overrides or {})
+    try:
+        return Config.model_validate(base)
+    except ValidationError as err:
+        raise ConfigError(_format(err, source)) from None

@@ -1,0 +1,115 @@
+"""Plots in mplhep style: loss curves, score distributions, ROC curves, latent space, residuals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import mplhep as hep  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .evaluate import BACKGROUND_EFFICIENCIES, roc  # noqa: E402
+from .features import BACKGROUND, CLASSES, FEATURES, SIGNALS  # noqa: E402
+
+plt.style.use(hep.style.ROOT)
+COLORS = {"g": "tab:blue", "q": "tab:cyan", "background": "tab:blue", "t": "tab:red", "w": "tab:green",
+          "z": "tab:orange"}
+STYLES = ["-", "--", ":", "-."]
+
+
+def _save(fig, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _label(ax, text: str):
+    hep.label.exp_text("l1ad", "Simulation", loc=0, ax=ax)
+    ax.set_title(text, loc="right", fontsize="small")
+
+
+def history(histories: dict[str, dict], path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for (name, h), style in zip(histories.items(), STYLES):
+        epochs = np.arange(1, len(h["loss"]) + 1)
+        ax.plot(epochs, h["loss"], style, color="tab:blue", label=f"{name} train")
+        ax.plot(epochs, h["val_loss"], style, color="tab:red", label=f"{name} validation")
+        if h.get("best_epoch") is not None:
+            ax.axvline(h["best_epoch"] + 1, ls=style, color="grey", lw=1)
+    ax.set(xlabel="epoch", ylabel="loss (MSE, scaled features)", yscale="log")
+    ax.legend(fontsize="x-small")
+    _label(ax, "training on background (q, g)")
+    return _save(fig, path)
+
+
+def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 5))
+    positive = scores[scores > 0]
+    low = max(positive.min() if positive.size else 1e-4, 1e-4)
+    bins = np.geomspace(low, max(scores.max(), low * 10), 60)
+    background = np.isin(labels, BACKGROUND)
+    ax.hist(np.clip(scores[background], low, None), bins=bins, histtype="stepfilled", alpha=0.3,
+            color=COLORS["background"], density=True, label="QCD (q + g)")
+    for signal in SIGNALS:
+        if (labels == signal).any():
+            ax.hist(np.clip(scores[labels == signal], low, None), bins=bins, histtype="step", lw=2,
+                    color=COLORS[signal], density=True, label=f"{signal} jets")
+    ax.set(xscale="log", yscale="log", xlabel="anomaly score (MSE)", ylabel="density")
+    ax.legend(fontsize="small")
+    _label(ax, title)
+    return _save(fig, path)
+
+
+def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Path, title: str) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 6))
+    for (name, scores), style in zip(model_scores.items(), STYLES):
+        for signal in SIGNALS:
+            if (labels == signal).any():
+                fpr, tpr = roc(scores, labels, signal)
+                ax.plot(tpr, fpr, style, color=COLORS[signal], label=f"{signal}, {name}")
+    for eps in BACKGROUND_EFFICIENCIES:
+        ax.axhline(eps, color="grey", lw=1, ls=":")
+    ax.set(yscale="log", ylim=(1e-4, 1), xlim=(0, 1), xlabel="signal efficiency", ylabel="background efficiency")
+    ax.legend(fontsize="x-small", ncol=2)
+    _label(ax, title)
+    return _save(fig, path)
+
+
+def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    present = [c for c in CLASSES if (labels == c).any()]
+    fig, axes = plt.subplots(1, len(present), figsize=(3.6 * len(present), 3.8), sharex=True, sharey=True)
+    axes = np.atleast_1d(axes)
+    xy = latent[:, :2] if latent.shape[1] >= 2 else np.column_stack([latent[:, 0], np.zeros(len(latent))])
+    lo, hi = np.percentile(xy, [0.5, 99.5], axis=0)
+    for ax, label in zip(axes, present):
+        sel = xy[labels == label]
+        ax.hist2d(sel[:, 0], sel[:, 1], bins=50, range=[[lo[0], hi[0] + 1e-6], [lo[1], hi[1] + 1e-6]],
+                  cmap="viridis", cmin=1)
+        ax.set_title(f"{label} jets", fontsize="small")
+        ax.set_xlabel("latent 1", fontsize="small")
+    axes[0].set_ylabel("latent 2" if latent.shape[1] >= 2 else "-", fontsize="small")
+    fig.suptitle(title, fontsize="small")
+    return _save(fig, path)
+
+
+def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    fig, axes = plt.subplots(4, 4, figsize=(16, 13))
+    diff = inputs - reconstruction
+    groups = {"QCD (q + g)": np.isin(labels, BACKGROUND), **{f"{s} jets": labels == s for s in SIGNALS}}
+    for i, (ax, feature) in enumerate(zip(axes.ravel(), FEATURES)):
+        lo, hi = np.percentile(diff[:, i], [0.5, 99.5])
+        for (name, mask), color in zip(groups.items(), [COLORS["background"], *(COLORS[s] for s in SIGNALS)]):
+            if mask.any():
+                ax.hist(diff[mask, i], bins=50, range=(lo, hi), histtype="step", density=True, color=color,
+                        label=name, lw=1.5)
+        ax.set_xlabel(f"{feature}: input - output", fontsize="x-small")
+        ax.tick_params(labelsize="x-small")
+        ax.set_yscale("log")
+    axes[0, 0].legend(fontsize="xx-small")
+    fig.suptitle(f"reconstruction residuals (scaled units), {title}", fontsize="small")
+    fig.tight_layout()
+    return _save(fig, path)

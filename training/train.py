@@ -1,0 +1,218 @@
+"""``l1ad train``: train the float and the QKeras autoencoder into a self-contained run folder.
+
+A run folder holds ``status.json``; it says ``complete`` only once every file is written, so an
+interrupted run never passes for a finished one. Each model checkpoints every epoch (weights,
+optimizer state and early-stopping state); resuming continues bit-identically, because batch order
+and input noise are drawn from the seed and the epoch number, not from a running random state.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from tqdm import tqdm
+
+from .config import Config, load_config
+from .datasets import DEFAULT_SAMPLE, Scaler, Splits, split
+from .evaluate import anomaly_metrics
+from .features import BACKGROUND, LABEL
+from .files import atomic_path, read_json, sha256, write_json
+from .io import load_jets, read_provenance
+
+MODELS = {"float": False, "qkeras": True}  # model kind -> quantized?
+
+
+class RunError(ValueError):
+    """A run folder in the wrong state for the requested action."""
+
+
+def run_state(run: Path) -> str | None:
+    status = run / "status.json"
+    return read_json(status)["state"] if status.exists() else None
+
+
+def require_complete(run: Path) -> None:
+    state = run_state(run)
+    if state != "complete":
+        what = "does not exist" if not run.exists() else "is not an l1ad run" if state is None else f"is {state}"
+        raise RunError(f"{run} {what}; train it first with: l1ad train --out {run}")
+
+
+def _prepare(run: Path, resume: bool, restart: bool) -> None:
+    state = run_state(run)
+    if run.exists() and any(run.iterdir()) and state is None:
+        raise RunError(f"{run} exists and is not an l1ad run folder; choose another --out")
+    if state == "complete" and not restart:
+        raise RunError(f"{run} is a finished run; pass --restart to train it again or choose another --out")
+    if state == "training" and not (resume or restart):
+        raise RunError(f"{run} holds an interrupted run; pass --resume to continue it or --restart to start over")
+    if restart and run.exists():
+        shutil.rmtree(run)
+
+
+def load_data(data: str | Path | None) -> tuple[pd.DataFrame, dict]:
+    path = Path(data) if data is not None else DEFAULT_SAMPLE
+    table = load_jets(path)
+    info = {"path": str(path.resolve()), "embedded_default": data is None, "sha256": sha256(path),
+            "file_provenance": read_provenance(path) if path.is_file() else {}}
+    return table, info
+
+
+def _fingerprint(config: Config, data_info: dict) -> dict:
+    return {"config": config.to_dict(), "data_sha256": data_info["sha256"]}
+
+
+def _epoch_done(kind: str, epoch: int) -> None:
+    """Called after every checkpoint; tests replace it to simulate an interruption."""
+
+
+def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path,
+                 progress: bool) -> dict:
+    import tensorflow as tf
+
+    from . import models
+
+    quantized = MODELS[kind]
+    ckdir = run / "checkpoints" / kind
+    state_file = ckdir / "state.json"
+    cfg = config.training
+    models.set_seed(config.seed)
+    steps = math.ceil(len(x_train) / cfg.batch_size)
+    model, scoring = models.build(config, quantized=quantized, steps_per_epoch=steps)
+    model.compile(models.optimizer(config), loss="mse")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
+             "stopped_early": False, "checkpoint": None}
+    if state_file.exists():
+        state = read_json(state_file)
+        model.optimizer.build(model.trainable_variables)
+        checkpoint.read(str(ckdir / state["checkpoint"])).assert_consumed()
+    callbacks = []
+    if config.pruning.enabled:
+        import tensorflow_model_optimization as tfmot
+
+        callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
+
+    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {kind} autoencoder", unit="epoch",
+               disable=not progress, leave=True)
+    while state["epoch"] < cfg.epochs and not state["stopped_early"]:
+        epoch = state["epoch"]
+        rng = np.random.default_rng([config.seed, epoch])
+        target = x_train[rng.permutation(len(x_train))]
+        inputs = target
+        if cfg.variant == "denoising":
+            inputs = (target + rng.normal(0.0, cfg.noise_std, target.shape)).astype(np.float32)
+        fit = model.fit(inputs, target, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0,
+                        validation_data=(x_val, x_val), callbacks=callbacks)
+        loss, val_loss = fit.history["loss"][0], fit.history["val_loss"][0]
+        state["loss"].append(loss)
+        state["val_loss"].append(val_loss)
+        # with pruning, only fully pruned epochs may become the kept model
+        eligible = not config.pruning.enabled or epoch + 1 >= config.pruning.end_epoch
+        if eligible:
+            best = state["best_val_loss"]
+            if best is None or val_loss < best - cfg.early_stopping.min_delta:
+                state.update(best_val_loss=val_loss, best_epoch=epoch, wait=0)
+                with atomic_path(ckdir / "best_weights.h5") as tmp:
+                    model.save_weights(str(tmp))
+            else:
+                state["wait"] += 1
+                state["stopped_early"] = state["wait"] >= cfg.early_stopping.patience
+        state["epoch"] = epoch + 1
+        name = f"epoch-{epoch + 1}"
+        checkpoint.write(str(ckdir / name / "ckpt"))
+        previous, state["checkpoint"] = state["checkpoint"], f"{name}/ckpt"
+        write_json(state_file, state)  # the commit point of this epoch
+        if previous:
+            shutil.rmtree(ckdir / Path(previous).parent, ignore_errors=True)
+        bar.set_postfix(loss=f"{loss:.4f}", val_loss=f"{val_loss:.4f}")
+        bar.update(1)
+        _epoch_done(kind, epoch)
+    bar.close()
+
+    model.load_weights(str(ckdir / "best_weights.h5"))
+    final = models.strip(scoring)
+    with atomic_path(run / f"{kind}_model.h5") as tmp:
+        final.save(str(tmp), include_optimizer=False)
+    return {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
+        "epochs_run": state["epoch"]}
+
+
+def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
+          progress: bool = True) -> Path:
+    """Train both models and evaluate them; return the finished run folder."""
+    run = Path(out)
+    _prepare(run, resume, restart)
+    table, data_info = load_data(data)
+    fingerprint = _fingerprint(config, data_info)
+    if run_state(run) == "training":
+        if read_json(run / "status.json")["fingerprint"] != fingerprint:
+            raise RunError(f"{run} was started with another config or data; pass --restart to start over")
+    else:
+        run.mkdir(parents=True, exist_ok=True)
+        write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
+
+    parts = split(table, config.seed, config.data.val_fraction, config.data.test_fraction)
+    scaler = Scaler.fit(parts.train)
+    scaler.save(run / "scaler.json")
+    (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
+                                 for name in ("train", "val", "test")}
+    write_json(run / "data.json", data_info)
+
+    x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
+    histories = {}
+    for kind in MODELS:
+        if (run / f"{kind}_model.h5").exists() and (run / "checkpoints" / kind / "done.json").exists():
+            histories[kind] = read_json(run / "checkpoints" / kind / "done.json")
+            continue
+        histories[kind] = _train_model(kind, config, x_train, x_val, run, progress)
+        write_json(run / "checkpoints" / kind / "done.json", histories[kind])
+    write_json(run / "history.json", histories)
+    evaluate(run, parts, scaler, out_dir=run, progress=progress)
+    shutil.rmtree(run / "checkpoints")
+    write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
+    return run
+
+
+def test_jets(run: Path, data: str | Path | None = None, all_jets: bool = False) -> pd.DataFrame:
+    """The run's test jets, or the test split (or every jet) of other data with the run's seed."""
+    config = load_config(run / "config.yaml")
+    table = load_data(data if data is not None else read_json(run / "data.json")["path"])[0]
+    return table if all_jets else split(table, config.seed, config.data.val_fraction, config.data.test_fraction).test
+
+
+def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
+             progress: bool = True, source: str | None = None) -> dict:
+    """Score the test jets with both saved models; write metrics.json and plots to ``out_dir``."""
+    from . import models, plots
+
+    scaler = scaler or Scaler.load(run / "scaler.json")
+    out_dir = out_dir or run
+    test = parts.test if isinstance(parts, Splits) else parts
+    x = scaler.transform(test)
+    labels = test[LABEL].to_numpy()
+    metrics, scores = {}, {}
+    for kind in tqdm(MODELS, desc="evaluating", disable=not progress, leave=False):
+        model = models.load(run / f"{kind}_model.h5")
+        scores[kind], reconstruction = models.scores(model, x)
+        metrics[kind] = anomaly_metrics(scores[kind], labels)
+        metrics[kind]["background_reconstruction_loss"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
+        title = "float model" if kind == "float" else "QKeras model"
+        plots.score_distributions(scores[kind], labels, out_dir / "plots" / f"scores_{kind}.png", title)
+        plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
+                           f"latent space, {title}")
+        plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
+    plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
+    history = run / "history.json"
+    if history.exists():
+        plots.history(read_json(history), out_dir / "plots" / "loss.png")
+    doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
+           "background_efficiencies": [1e-2, 1e-3], "trigger": "score > threshold", **metrics}
+    write_json(out_dir / "metrics.json", doc)
+    return doc
