@@ -94,8 +94,8 @@ def _csynth(report: dict, source: str) -> dict:
     missing = [k for k in needed + list(RESOURCES[:4]) if k not in report]
     if missing:
         raise ReportError(f"{source}: missing fields {', '.join(missing)}")
-    used = {r: _number(report[r], source, r) for r in RESOURCES if r in report}
-    available = {r: _number(report[f"Available{r}"], source, f"Available{r}") for r in RESOURCES
+    used = {r: int(_number(report[r], source, r)) for r in RESOURCES if r in report}
+    available = {r: int(_number(report[f"Available{r}"], source, f"Available{r}")) for r in RESOURCES
                  if f"Available{r}" in report}
     return {
         "source": f"Vitis/Vivado HLS C synthesis estimate ({Path(source).name})",
@@ -117,7 +117,7 @@ def _vivado_synth(report: dict, source: str, available: dict) -> dict:
     missing = [k for k in ("LUT", "FF", "DSP48E") if k not in report]
     if missing:
         raise ReportError(f"{source}: no {', '.join(missing)} rows found; the utilization report is truncated")
-    used = {names[k]: _number(v, source, k) for k, v in report.items() if k in names}
+    used = {names[k]: int(_number(v, source, k)) for k, v in report.items() if k in names}
     return {"source": f"Vivado logic synthesis (report_utilization, {Path(source).name})", "used": used,
             "available": {r: available[r] for r in used if r in available},
             "percent": {r: 100.0 * used[r] / available[r] for r in used if available.get(r)}}

@@ -204,6 +204,89 @@ def validate(run: Path = typer.Argument(..., help="A converted run folder."),
         _fail("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok), code=1)
 
 
+@app.command()
+def rtl(
+    run: Path = typer.Argument(..., help="A converted run folder."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Build folder (default: rtl_builds/NAME)."),
+    clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock; sets the pipeline depth."),
+    adder_levels_per_ns: float = typer.Option(1.0, "--adder-levels-per-ns",
+                                              help="da4ml delay heuristic: adder levels per ns of clock period."),
+    synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys."),
+):
+    """Verilog of the quantized model (da4ml), simulated with Verilator against csim, mapped by yosys."""
+    from firmware.rtl import build
+
+    doc = _run(lambda: build(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
+                             synthesize=synthesize))
+    for name, c in doc["rtl_vs_csim"].items():
+        typer.echo(f"{name:15} bit-identical RTL (Verilator) vs csim: {c['bit_identical']}/{c['compared']}")
+    lat = doc["latency"]
+    typer.echo(f"latency {lat['cycles']} cycles, II {lat['initiation_interval']} (Verilator); "
+               f"{lat['ns_at_target_clock']:.0f} ns at {lat['target_clock_mhz']:g} MHz, not timing-closed")
+    if "yosys" in doc:
+        y = doc["yosys"]
+        typer.echo(f"yosys xcup: LUT {y['LUT']}, FF {y['FF']}, CARRY {y['CARRY']}, DSP {y['DSP']}, BRAM {y['BRAM']}, "
+                   f"SRL {y['SRL']}; da4ml estimate {doc['da4ml_estimate']['lut_equivalent_cost']:.0f} LUT-eq")
+    typer.echo(f"written: {run / 'rtl.json'}")
+    if not doc["bit_exact"]:
+        _fail("the RTL does not reproduce the C simulation bit for bit", code=1)
+
+
+@app.command()
+def synth(run: Path = typer.Argument(..., help="A converted run folder."),
+          vsynth: bool = typer.Option(False, "--vsynth", help="Also run Vivado logic synthesis."),
+          cosim: bool = typer.Option(False, "--cosim", help="Also run C/RTL co-simulation.")):
+    """Run Vitis HLS (or Vivado HLS) on the run's hls4ml project, where the tool is installed."""
+    from firmware.convert import load_firmware
+    from firmware.vendor import ToolMissing
+    from firmware.vendor import synth as run_synth
+
+    project = _run(lambda: load_firmware(run))["project_dir"]
+    try:
+        run_synth(project, vsynth=vsynth, cosim=cosim)
+    except ToolMissing as err:
+        _fail(str(err), code=3)
+    typer.echo(f"synthesis finished in {project}; read it with: l1ad report {run}")
+
+
+@app.command()
+def report(run: Path = typer.Argument(..., help="A run folder (trained; converted and validated for more).")):
+    """Gather model, physics, bit-exactness, latency and resources into runs/NAME/report.md and report.json."""
+    from firmware.report import write_report
+    from training.train import require_complete
+
+    _run(lambda: require_complete(run))
+    path = _run(lambda: write_report(run))
+    doc = json.loads((run / "report.json").read_text())
+    for row in doc["hardware"]:
+        typer.echo(f"{row['source']}: latency {row['latency_cycles']} cycles, LUT {row['LUT']}, FF {row['FF']}, "
+                   f"DSP {row['DSP']}")
+    for item in doc["hardware_missing"]:
+        typer.echo(f"not available: {item}")
+    typer.echo(f"written: {path}")
+
+
+@app.command("run")
+def run_all(
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML training config."),
+    data: Optional[Path] = DataOption,
+    name: str = typer.Option("default", "--name", help="Run name: runs/NAME, hls_projects/NAME, rtl_builds/NAME."),
+    restart: bool = typer.Option(False, "--restart", help="Retrain even if runs/NAME is finished."),
+    clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
+):
+    """The main job: train, convert, validate, build and simulate RTL, synthesize, report."""
+    from l1ad.pipeline import Pipeline, summary_lines
+
+    run = Path("runs") / name
+    pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, echo=typer.echo)
+    try:
+        summary = pipeline.execute()
+    except (ValueError, FileNotFoundError, RuntimeError) as err:
+        _fail(f"stage '{pipeline.stages[-1].name}' failed: {err}", code=1)
+    for line in summary_lines(run, summary):
+        typer.echo(line)
+
+
 def _print_metrics(path: Path) -> None:
     from training.files import read_json
 

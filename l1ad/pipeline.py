@@ -1,0 +1,140 @@
+"""``l1ad run``: the whole workflow on one run, stage by stage, with a summary at the end.
+
+Stages: train, convert, validate (csim both ways), rtl (da4ml + Verilator + yosys), vendor synthesis
+(only where Vitis/Vivado HLS is installed; otherwise reported as skipped with the reason), report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from training.files import read_json, write_json
+
+
+@dataclass
+class Stage:
+    name: str
+    status: str = "pending"  # done, reused, skipped, failed
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Pipeline:
+    run: Path
+    config: Path | None = None
+    data: Path | None = None
+    restart: bool = False
+    clock_mhz: float = 200.0
+    echo: Callable[[str], None] = print
+    stages: list[Stage] = field(default_factory=list)
+
+    def _stage(self, name: str, action: Callable[[], str | None], index: int, total: int) -> Stage:
+        stage = Stage(name)
+        self.stages.append(stage)
+        self.echo(f"[{index}/{total}] {name}")
+        start = time.perf_counter()
+        try:
+            stage.status, stage.detail = "done", action() or ""
+        except _Reused as reused:
+            stage.status, stage.detail = "reused", str(reused)
+        except _Skip as skip:
+            stage.status, stage.detail = "skipped", str(skip)
+        except Exception as err:
+            stage.status, stage.detail = "failed", f"{type(err).__name__}: {err}"
+            raise
+        finally:
+            stage.seconds = time.perf_counter() - start
+            self.echo(f"      {stage.status} in {stage.seconds:.1f} s{': ' + stage.detail if stage.detail else ''}")
+        return stage
+
+    def execute(self) -> dict:
+        from firmware.convert import convert
+        from firmware.report import write_report
+        from firmware.rtl import build
+        from firmware.validate import validate
+        from firmware.vendor import find_tool, synth
+        from training.config import load_config
+        from training.train import run_state, train
+
+        def do_train():
+            if run_state(self.run) == "complete" and not self.restart:
+                raise _Reused(f"finished run {self.run} (pass --restart to train again)")
+            resume = run_state(self.run) == "training" and not self.restart
+            train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart)
+            return "resumed an interrupted run" if resume else ""
+
+        def do_convert():
+            return f"project {convert(self.run)}"
+
+        def do_validate():
+            doc = validate(self.run)
+            if not doc["passed"]:
+                raise RuntimeError("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+            score = doc["csim_vs_exact_qkeras"]["score"]
+            return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
+
+        def do_rtl():
+            doc = build(self.run, clock_mhz=self.clock_mhz)
+            if not doc["bit_exact"]:
+                raise RuntimeError("RTL simulation differs from csim")
+            return f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
+
+        def do_vendor():
+            tool = find_tool()
+            if tool is None:
+                raise _Skip("Vitis HLS / Vivado HLS not on PATH (the hls4ml project can be synthesized elsewhere: "
+                            "see README, 'Vendor synthesis')")
+            synth(read_json(self.run / "firmware.json")["project_dir"])
+            return f"{tool} C synthesis"
+
+        def do_report():
+            return str(write_report(self.run))
+
+        steps = [("train", do_train), ("convert", do_convert), ("validate (csim, bit-exactness)", do_validate),
+                 ("rtl (da4ml, Verilator, yosys)", do_rtl), ("vendor synthesis", do_vendor), ("report", do_report)]
+        start = time.perf_counter()
+        for i, (name, action) in enumerate(steps, 1):
+            self._stage(name, action, i, len(steps))
+        summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
+                   "stages": [vars(s) for s in self.stages]}
+        write_json(self.run / "run_summary.json", summary)
+        return summary
+
+
+class _Skip(Exception):
+    """A stage that cannot run here, with the reason."""
+
+
+class _Reused(Exception):
+    """A stage whose result already exists, with what was reused."""
+
+
+def summary_lines(run: Path, summary: dict) -> list[str]:
+    """The terminal summary: stages, physics, bit-exactness, latency, resources."""
+    report = read_json(run / "report.json")
+    lines = ["", "stage                             status    wall time"]
+    lines += [f"{s['name']:33} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
+    lines.append(f"{'total':43} {summary['total_seconds']:8.1f} s")
+    physics = report["physics"]
+    lines += ["", "signal  AUC float  AUC QKeras  AUC csim   eff@1e-3 float  eff@1e-3 csim"]
+    for signal in ("t", "w", "z"):
+        row = [physics[m]["signals"][signal] for m in ("float", "qkeras", "csim")]
+        eff = [r["at_background_efficiency"]["1e-03"]["signal_efficiency"] for r in row]
+        lines.append(f"{signal:6}  {row[0]['auc']:9.3f}  {row[1]['auc']:10.3f}  {row[2]['auc']:8.3f}   "
+                     f"{eff[0]:14.3f}  {eff[2]:13.3f}")
+    bits = report["bit_exactness"]
+    lines.append("")
+    for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):
+        if bits[key]:
+            lines.append(f"{title:22} " + ", ".join(f"{k} {v['bit_identical']:,}/{v['compared']:,}"
+                                                    for k, v in bits[key].items()))
+    lines.append("")
+    for row in report["hardware"]:
+        lines.append(f"{row['source']}: latency {row['latency_cycles']} cycles, II {row['ii']}, LUT {row['LUT']}, "
+                     f"FF {row['FF']}, DSP {row['DSP']}, CARRY {row['CARRY']}")
+    lines.append(f"report: {run / 'report.md'}")
+    return lines

@@ -1,0 +1,113 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 02 · Training the autoencoders and a look at the latent space
+#
+# One config trains two models the same way: the float autoencoder (the physics reference) and the QKeras
+# quantization-aware one (what goes on the chip). Both learn background jets only (q + g); the anomaly score
+# is the mean squared reconstruction error, computed inside the network so that the firmware computes it too.
+
+# %%
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import mplhep as hep
+import numpy as np
+import pandas as pd
+from IPython.display import Image, display
+
+from training import models
+from training.config import load_config
+from training.datasets import DEFAULT_SAMPLE, Scaler, split
+from training.features import LABEL, SIGNALS
+from training.files import read_json
+from training.io import load_jets, write_jets
+from training.train import train
+
+FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"
+plt.style.use(hep.style.ROOT)
+workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb02-")))
+
+data = DEFAULT_SAMPLE
+if FAST:  # a small slice and few epochs, so the test suite can run this notebook
+    data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(3000), workdir / "slice.parquet", {})
+epochs = 3 if FAST else 80
+
+# %% [markdown]
+# ## The default configuration
+# Every field of `training/configs/default.yaml` is documented there; here are the architecture and the
+# bit widths of the quantized model.
+
+# %%
+config = load_config(overrides={"training": {"epochs": epochs}})
+print("layers:", config.model.layer_names())
+print("widths:", config.model.encoder, config.model.latent, config.model.decoder)
+pd.DataFrame({kind: {name: f"<{config.bits(name, kind).bits},{config.bits(name, kind).integer}>"
+                     for name in config.model.layer_names()} for kind in ("weights", "biases", "activation")})
+
+# %%
+run = train(config, data, workdir / "run", restart=True)
+metrics = read_json(run / "metrics.json")
+pd.DataFrame([{"model": m, "signal": s, "AUC": metrics[m]["signals"][s]["auc"],
+               "eff @ bkg 1e-2": metrics[m]["signals"][s]["at_background_efficiency"]["1e-02"]["signal_efficiency"],
+               "eff @ bkg 1e-3": metrics[m]["signals"][s]["at_background_efficiency"]["1e-03"]["signal_efficiency"]}
+              for m in ("float", "qkeras") for s in SIGNALS]).round(3)
+
+# %% [markdown]
+# The run folder holds everything: config, scaler, both models, history, metrics and plots.
+
+# %%
+sorted(p.name for p in run.iterdir()), sorted(p.name for p in (run / "plots").iterdir())
+
+# %%
+display(Image(filename=str(run / "plots" / "loss.png")))
+display(Image(filename=str(run / "plots" / "roc.png")))
+
+# %% [markdown]
+# ## The latent space per jet class
+# The encoder squeezes 16 features into 2 numbers. Background jets fill the region the decoder can
+# reconstruct; signal jets land elsewhere, which is why their reconstruction error is large.
+
+# %%
+parts = split(load_jets(data), config.seed, config.data.val_fraction, config.data.test_fraction)
+scaler = Scaler.load(run / "scaler.json")
+x_test = scaler.transform(parts.test)
+labels = parts.test[LABEL].to_numpy()
+qmodel = models.load(run / "qkeras_model.h5")
+latent = models.latent(qmodel, x_test)
+fig, ax = plt.subplots(figsize=(7, 6))
+for label, color in (("q", "tab:cyan"), ("g", "tab:blue"), ("t", "tab:red"), ("w", "tab:green"), ("z", "tab:orange")):
+    sel = latent[labels == label][:2000]
+    ax.scatter(sel[:, 0], sel[:, 1], s=2, alpha=0.4, color=color, label=label)
+ax.set(xlabel="latent 1", ylabel="latent 2", title="quantized model latent space")
+ax.legend(markerscale=5)
+
+# %%
+display(Image(filename=str(run / "plots" / "latent_qkeras.png")))
+display(Image(filename=str(run / "plots" / "residuals_qkeras.png")))
+
+# %% [markdown]
+# ## Regularized variants
+# The same config trains a denoising autoencoder (Gaussian noise on the inputs during training) or a sparse
+# one (an L1 penalty on the latent activity). Here they are side by side with the plain one.
+
+# %%
+rows = []
+for variant in ("plain", "denoising", "sparse"):
+    cfg = load_config(overrides={"training": {"epochs": epochs, "variant": variant}})
+    variant_run = run if variant == "plain" else train(cfg, data, workdir / variant, restart=True, progress=False)
+    m = read_json(variant_run / "metrics.json")["qkeras"]["signals"]
+    rows.append({"variant": variant, **{f"AUC {s}": m[s]["auc"] for s in SIGNALS}})
+pd.DataFrame(rows).round(3)

@@ -1,0 +1,90 @@
+"""Open RTL flow: convergent rounding in da4ml, the trace, and Verilator + yosys on a small model."""
+
+import numpy as np
+import pytest
+
+from conftest import make_jets
+from firmware import reference
+from firmware.convert import convert
+from firmware.reference import FixedType
+from firmware.rtl import build, round_half_even, trace
+from training import models
+from training.config import load_config
+from training.io import write_jets
+from training.train import train
+
+
+@pytest.mark.parametrize("source", [(1, 4, 7), (0, 3, 9), (1, 6, 5)])
+@pytest.mark.parametrize("transform", ["x", "-x", "-0.75x+0.3125"])
+def test_round_half_even_matches_numpy_on_every_value(source, transform):
+    """Every representable input of a format, through negation and affine maps da4ml folds into variables."""
+    from da4ml.trace import FixedVariableArray, HWConfig, comb_trace
+
+    k_in, i_in, f_in = source
+    xs = np.arange(-k_in * 2 ** (i_in + f_in), 2 ** (i_in + f_in)) * 2.0**-f_in
+    values = {"x": xs, "-x": -xs, "-0.75x+0.3125": xs * -0.75 + 0.3125}[transform]
+    ties = 0
+    for k, i, f in [(1, 4, 5), (0, 4, 6), (1, 2, 2), (0, 2, 3), (1, 5, 4), (0, 8, 1), (1, 4, 7)]:
+        x = FixedVariableArray.from_kif(np.array([k_in]), np.array([i_in]), np.array([f_in]), hwconf=HWConfig(1, -1, -1))
+        v = {"x": x._vars[0], "-x": -x._vars[0], "-0.75x+0.3125": x._vars[0] * -0.75 + 0.3125}[transform]
+        got = comb_trace(x, [round_half_even(v, k, i, f)]).predict(xs[:, None], n_threads=1)[:, 0]
+        np.testing.assert_array_equal(got, FixedType(k, i, f).quantize(values), err_msg=f"to {(k, i, f)}")
+        ties += int(np.sum((values * 2.0**f) % 1 == 0.5))
+    assert ties > 100  # the check really exercised exact ties
+
+
+def test_trace_matches_the_exact_reference():
+    from da4ml.trace import comb_trace
+
+    config = load_config(overrides={"model": {"encoder": [8], "latent": 2, "decoder": [8]}})
+    models.set_seed(2)
+    _, scoring = models.build(config, quantized=True)
+    x = np.random.default_rng(3).normal(0, 3, (3000, 16)).astype(np.float32)
+    exact = reference.evaluate(scoring, x)
+    inp, outputs = trace(scoring)
+    got = comb_trace(inp, outputs).predict(exact["input_q"]["out"], n_threads=1)
+    expected = np.column_stack([exact[name]["out"] for name in scoring.output_names])
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_rtl_simulation_is_bit_exact_with_ii_1(tmp_path):
+    data = write_jets(make_jets(150, seed=6), tmp_path / "jets.parquet", {})
+    config = load_config(overrides={"model": {"encoder": [6], "latent": 2, "decoder": [6]},
+                                    "quantization": {"weights": {"bits": 6, "integer": 1},
+                                                     "biases": {"bits": 6, "integer": 1}},
+                                    "training": {"epochs": 2, "batch_size": 64}})
+    run = train(config, data, tmp_path / "run", progress=False)
+    convert(run, tmp_path / "hls")
+    doc = build(run, tmp_path / "rtl", clock_mhz=200, progress=False)
+    for output in ("score", "reconstruction", "trigger"):
+        assert doc["rtl_vs_csim"][output]["bit_identical"] == doc["n_test_jets"], output
+    assert doc["latency"]["cycles"] >= 2 and doc["latency"]["initiation_interval"] == 1
+    assert doc["latency"]["shifted_by_one_jet_identical_fraction"] < 0.5  # a wrong latency would be seen
+    assert "not timing-closed" in doc["latency"]["note"].replace("NOT", "not")
+    y = doc["yosys"]
+    assert y["LUT"] > 0 and y["FF"] > 0 and "synth_xilinx -family xcup" in y["source"]
+    assert doc["da4ml_estimate"]["lut_equivalent_cost"] > 0
+
+    # the report gathers every source with its label; vendor rows appear once reports exist
+    import shutil
+    from pathlib import Path
+
+    from firmware.report import write_report
+    from training.files import read_json
+
+    report = write_report(run).read_text()
+    assert "| Verilator (latency) + yosys synth_xilinx xcup (resources) | " + str(doc["latency"]["cycles"]) in report
+    assert f"{y['LUT']:,}" in report and "da4ml cost model (estimate)" in report
+    assert "Not available: Vitis/Vivado HLS C synthesis" in report
+    fixture = Path(__file__).parent / "fixtures" / "vendor_vu9p"
+    project = Path(read_json(run / "firmware.json")["project_dir"])
+    shutil.copytree(fixture / "myproject_prj", project / "myproject_prj")
+    shutil.copy(fixture / "vivado_synth.rpt", project)
+    report = write_report(run).read_text()
+    assert "C synthesis estimate (myproject_csynth.xml) | 11 | 1 |" in report
+    assert "| 18,734 | 3,521 | 12 |" in report and "Vivado logic synthesis" in report
+    assert (run / "report.png").exists() and read_json(run / "report.json")["hardware"]
+
+    # a faster clock cuts the same logic into more stages
+    faster = build(run, tmp_path / "rtl_fast", clock_mhz=500, synthesize=False, progress=False)
+    assert faster["bit_exact"] and faster["latency"]["cycles"] > doc["latency"]["cycles"]
