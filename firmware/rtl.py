@@ -37,18 +37,25 @@ RTL_JSON = "rtl.json"
 TOP = "l1ad_top"
 
 
-def round_half_even(v, k: int, i: int, f: int, overflow: str = "SAT"):
+def round_half_even(v, k: int, i: int, f: int):
     """Quantize a da4ml FixedVariable to (k, i, f), rounding half to even, then saturating.
 
-    Add 2^-(f+1) - 2^-f_in, plus 2^-f_in when the kept LSB (weight 2^-f) is 1, then truncate: ties go
-    up exactly when that makes the result even; other values cannot cross a 2^-f boundary.
+    Rounding: add 2^-(f+1) - 2^-f_in, plus 2^-f_in when the kept LSB (weight 2^-f) is 1, then truncate:
+    ties go up exactly when that makes the result even; other values cannot cross a 2^-f boundary.
+    Saturation: low + relu(x - low) - relu(x - high). da4ml's own SAT (a comparison against a
+    constant) gave wrong values in 0.5.2 once its optimizer had scaled a variable by a tiny power of
+    two, as happens after several layers; the relu form is exact there too.
     """
     _, _, f_in = v.kif
-    if f >= f_in:
-        return v.quantize(k, i, f, overflow, "TRN")
-    kept_lsb = v.quantize(0, 1 - f, f)  # one-bit slice, value 0 or 2^-f
-    z = v + (kept_lsb >> (f_in - f)) + (2.0 ** (-f - 1) - 2.0**-f_in)
-    return z.quantize(k, i, f, overflow, "TRN")
+    if f < f_in:
+        kept_lsb = v.quantize(0, 1 - f, f)  # one-bit slice, value 0 or 2^-f
+        v = v + (kept_lsb >> (f_in - f)) + (2.0 ** (-f - 1) - 2.0**-f_in)
+    _k, _i, _ = v.kif
+    v = v.quantize(_k, _i, f, "WRAP", "TRN")  # truncate, keeping the whole integer range
+    low, high = -k * 2.0**i, 2.0**i - 2.0**-f
+    if v.low < low or v.high > high:
+        v = (v - low).relu() - (v - high).relu() + low
+    return v.quantize(k, i, f, "WRAP", "TRN")  # in range now: only narrows the word
 
 
 def _quantize_array(x, fixed):

@@ -7,6 +7,8 @@ evaluated exactly (:mod:`firmware.reference`), layer types against the values th
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import tempfile
 import time
@@ -66,11 +68,13 @@ def _trace_first_divergence(fmodel, options: FirmwareOptions, x: np.ndarray, val
     tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
     try:
         hls_model = build_hls_model(fmodel, options, tmp / "prj")
-        hls_model.write()
+        with contextlib.redirect_stdout(io.StringIO()):
+            hls_model.write()
         same = all((tmp / "prj" / "firmware" / f.relative_to(project_dir / "firmware")).read_bytes() == f.read_bytes()
                    for f in (project_dir / "firmware").rglob("*") if f.is_file() and f.suffix in (".cpp", ".h", ".txt")
                    and "ap_types" not in f.parts and "nnet_utils" not in f.parts)
-        _, trace = hls_model.trace(np.ascontiguousarray(x, dtype=np.float64))
+        with contextlib.redirect_stdout(io.StringIO()):  # hls4ml announces the recompilation
+            _, trace = hls_model.trace(np.ascontiguousarray(x, dtype=np.float64))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     first, per_layer = None, []

@@ -287,6 +287,36 @@ def run_all(
         typer.echo(line)
 
 
+@app.command()
+def scan(
+    grid: Path = typer.Option(..., "--grid", help="YAML grid over config fields (see l1ad/grids/default.yaml)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Scan folder (default: scans/NAME from the grid)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray here)."),
+    workers: Optional[int] = typer.Option(None, "--workers", help="Local Ray CPUs (default: all cores)."),
+):
+    """Design-space scan on Ray: train, convert, validate and build RTL for every grid point."""
+    from l1ad.scan import run_scan
+
+    folder = _run(lambda: run_scan(grid, out, address=address, workers=workers))
+    import pandas as pd
+
+    table = pd.read_parquet(folder / "results.parquet")
+    failed = table[table["status"] != "ok"]
+    typer.echo(f"{len(table) - len(failed)}/{len(table)} points finished; table: {folder / 'results.csv'}")
+    for _, row in failed.iterrows():
+        typer.echo(f"failed {row['point']}: {row['error']}")
+
+
+@app.command()
+def gallery(run: Path = typer.Argument(..., help="A run with report.json (after l1ad run)."),
+            scan_dir: Optional[Path] = typer.Option(None, "--scan", help="A finished scan folder to include.")):
+    """Refresh README.md's figure gallery (docs/gallery/) and results table from a run."""
+    from l1ad.gallery import update
+
+    _run(lambda: update(run, Path("README.md"), Path("docs/gallery"), scan_dir))
+    typer.echo("updated README.md and docs/gallery/")
+
+
 def _print_metrics(path: Path) -> None:
     from training.files import read_json
 

@@ -33,18 +33,39 @@ def test_round_half_even_matches_numpy_on_every_value(source, transform):
     assert ties > 100  # the check really exercised exact ties
 
 
-def test_trace_matches_the_exact_reference():
+@pytest.mark.parametrize("seed", [2, 3])
+def test_trace_matches_the_exact_reference(seed):
+    """Default depth, random quantized weights, inputs large enough to saturate every layer."""
     from da4ml.trace import comb_trace
 
-    config = load_config(overrides={"model": {"encoder": [8], "latent": 2, "decoder": [8]}})
-    models.set_seed(2)
+    config = load_config()
+    models.set_seed(seed)
     _, scoring = models.build(config, quantized=True)
-    x = np.random.default_rng(3).normal(0, 3, (3000, 16)).astype(np.float32)
+    rng = np.random.default_rng(seed)
+    for layer in scoring.layers:
+        if layer.name != "mean" and layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.7, w.shape) for w in layer.get_weights()])
+    x = rng.normal(0, 4, (4000, 16)).astype(np.float32)
     exact = reference.evaluate(scoring, x)
     inp, outputs = trace(scoring)
     got = comb_trace(inp, outputs).predict(exact["input_q"]["out"], n_threads=1)
     expected = np.column_stack([exact[name]["out"] for name in scoring.output_names])
     np.testing.assert_array_equal(got, expected)
+
+
+def test_trace_of_a_trained_model_that_broke_da4ml_saturation():
+    """A default model trained on the embedded sample: several of its output columns end up with a tiny,
+    negative internal scale in da4ml 0.5.2, where da4ml's own SAT quantizer gave wrong values."""
+    from pathlib import Path
+
+    from da4ml.trace import comb_trace
+
+    model = models.load(Path(__file__).parent / "fixtures" / "trained_default_qkeras.h5")
+    x = np.random.default_rng(0).normal(0, 2, (5000, 16)).astype(np.float32)
+    exact = reference.evaluate(model, x)
+    inp, outputs = trace(model)
+    got = comb_trace(inp, outputs).predict(exact["input_q"]["out"], n_threads=1)
+    np.testing.assert_array_equal(got, np.column_stack([exact[name]["out"] for name in model.output_names]))
 
 
 def test_rtl_simulation_is_bit_exact_with_ii_1(tmp_path):

@@ -1,0 +1,32 @@
+"""RTL flow times: trace and pipeline, Verilog + Verilator build, simulation of all test jets, yosys.
+
+Run on demand after `l1ad convert`: `.venv/bin/python benchmarks/bench_rtl.py runs/NAME`.
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from firmware.rtl import build
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--clock-mhz", type=float, default=200.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = build(args.run, Path(tmp) / "rtl", clock_mhz=args.clock_mhz, progress=False)
+    n = doc["n_test_jets"]
+    t = doc["timings"]
+    print(f"{n} test jets, {doc['latency']['cycles']} pipeline stages at {args.clock_mhz:g} MHz")
+    print(f"trace + pipeline (da4ml):        {t['trace_and_pipeline_s']:8.1f} s")
+    print(f"Verilog + Verilator build:       {t['verilog_and_verilator_build_s']:8.1f} s")
+    print(f"Verilator simulation:            {t['verilator_simulation_s']:8.1f} s "
+          f"({n / t['verilator_simulation_s']:,.0f} jets/s, one jet per clock)")
+    print(f"yosys synth_xilinx -family xcup: {t['yosys_s']:8.1f} s")
+    print(f"(csim reference for the comparison: {t['csim_s']:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

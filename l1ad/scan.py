@@ -1,0 +1,186 @@
+"""``l1ad scan``: a grid of configs, each trained, converted, validated and built as RTL, on Ray.
+
+Locally Ray starts on this machine's cores; with ``--address`` the same scan runs on an existing Ray
+cluster (l1ad installed on every node, the scan folder on a shared filesystem). Each point has its
+own folder; a point's ``row.json`` is written last, so a re-run skips finished points and retries
+failed ones. A failing point is recorded in its row and never stops the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import time
+import traceback
+from pathlib import Path
+
+import yaml
+
+from training.files import read_json, write_json
+
+SIGNAL_KEYS = ("t", "w", "z")
+
+
+class GridError(ValueError):
+    """A bad grid file; the message names the file and the key."""
+
+
+def load_grid(path: str | Path) -> dict:
+    path = Path(path)
+    try:
+        doc = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise GridError(f"{path}: no such grid file") from None
+    except yaml.YAMLError as err:
+        raise GridError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("grid"), dict) or not doc["grid"]:
+        raise GridError(f"{path}: needs a 'grid' mapping of config fields to lists of values")
+    unknown = set(doc) - {"name", "grid", "base", "data", "rtl"}
+    if unknown:
+        raise GridError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, grid, base, data, rtl")
+    for key, values in doc["grid"].items():
+        if not isinstance(values, list) or not values:
+            raise GridError(f"{path}: grid.{key} must be a non-empty list of values")
+    doc.setdefault("name", path.stem)
+    doc.setdefault("base", {})
+    doc.setdefault("rtl", {})
+    return doc
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        tree = tree.setdefault(key, {})
+    tree[leaf] = value
+
+
+def points(grid: dict) -> list[dict]:
+    """Every combination of the grid; a key 'a.b,c.d' sets both fields to the same value."""
+    keys = list(grid["grid"])
+    out = []
+    for values in itertools.product(*(grid["grid"][k] for k in keys)):
+        overrides = json.loads(json.dumps(grid["base"]))  # deep copy
+        for key, value in zip(keys, values):
+            for field in key.split(","):
+                _set(overrides, field.strip(), value)
+        setting = dict(zip(keys, values))
+        digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
+        out.append({"id": f"p{len(out):03d}-{digest}", "setting": setting, "overrides": overrides})
+    return out
+
+
+def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -> dict:
+    """Train, convert, validate and build one point; return its row (never raises)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    folder = Path(scan_dir) / "points" / point["id"]
+    row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": ""}
+    times = {}
+    try:
+        from firmware.convert import convert
+        from firmware.rtl import build
+        from firmware.validate import validate
+        from training.config import load_config
+        from training.train import train
+
+        start = time.perf_counter()
+        run = train(load_config(overrides=point["overrides"]), data, folder / "run", restart=True, progress=False)
+        times["train_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        convert(run, folder / "hls")
+        times["convert_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        check = validate(run, trace_events=100, progress=False)
+        times["validate_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        hardware = build(run, folder / "rtl", progress=False, **rtl_options)
+        times["rtl_s"] = time.perf_counter() - start
+        row.update(_figures(check, hardware))
+    except Exception as err:  # recorded in the row; the scan goes on
+        row.update(status="failed", error=f"{type(err).__name__}: {err}"[:500])
+        (folder).mkdir(parents=True, exist_ok=True)
+        (folder / "error.txt").write_text(traceback.format_exc())
+    row.update({k: round(v, 1) for k, v in times.items()}, total_s=round(sum(times.values()), 1))
+    write_json(folder / "row.json", row)  # written last: its presence marks the point finished
+    return row
+
+
+def _figures(check: dict, hardware: dict) -> dict:
+    out = {}
+    for model in ("float", "qkeras"):
+        for signal in SIGNAL_KEYS:
+            entry = check["physics"][model]["signals"][signal]
+            out[f"auc_{signal}_{model}"] = entry["auc"]
+            out[f"eff1e-3_{signal}_{model}"] = entry["at_background_efficiency"]["1e-03"]["signal_efficiency"]
+    out["csim_bit_exact"] = check["checks"]["all_outputs_bit_identical"]
+    out["rtl_bit_exact"] = hardware["bit_exact"]
+    out["latency_cycles"] = hardware["latency"]["cycles"]
+    for key in ("LUT", "FF", "DSP", "CARRY"):
+        out[key] = hardware.get("yosys", {}).get(key)
+    return out
+
+
+def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str | None = None,
+             workers: int | None = None, progress: bool = True) -> Path:
+    """Run every unfinished point on Ray; write results.parquet, results.csv and plots; return the folder."""
+    import os
+
+    import pandas as pd
+    import ray
+    from tqdm import tqdm
+
+    grid = load_grid(grid_path)
+    scan_dir = Path(out) if out else Path("scans") / grid["name"]
+    scan_dir.mkdir(parents=True, exist_ok=True)
+    (scan_dir / "grid.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
+    all_points = points(grid)
+    rows, todo = {}, []
+    for point in all_points:
+        done = scan_dir / "points" / point["id"] / "row.json"
+        if done.exists() and read_json(done)["status"] == "ok":
+            rows[point["id"]] = read_json(done)
+        else:
+            todo.append(point)
+    if todo:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        try:
+            remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
+            data = str(Path(grid["data"]).resolve()) if grid.get("data") else None
+            pending = {remote.remote(p, str(scan_dir.resolve()), data, grid["rtl"]): p for p in todo}
+            bar = tqdm(total=len(all_points), initial=len(rows), desc="scan points", unit="point",
+                       disable=not progress)
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                point = pending.pop(ready[0])
+                try:
+                    rows[point["id"]] = ray.get(ready[0])
+                except Exception as err:  # the worker itself died: record it like any failure
+                    rows[point["id"]] = {"point": point["id"], "status": "failed", "error": f"{type(err).__name__}: {err}"[:500],
+                                         **{f"cfg:{k}": v for k, v in point["setting"].items()}}
+                bar.update(1)
+            bar.close()
+        finally:
+            ray.shutdown()
+    table = pd.DataFrame([rows[p["id"]] for p in all_points])
+    table.to_csv(scan_dir / "results.csv", index=False)
+    table.to_parquet(scan_dir / "results.parquet", index=False)
+    from .scan_plots import plot_scan
+
+    plot_scan(table, grid, scan_dir / "plots")
+    return scan_dir
+
+
+def pareto_front(cost, gain) -> list[int]:
+    """Indices of points no other point beats in both lower cost and higher gain."""
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], -gain[i]))
+    front, best = [], -float("inf")
+    for i in order:
+        if gain[i] > best:
+            front.append(i)
+            best = gain[i]
+    return front

@@ -1,0 +1,60 @@
+"""Scan plots: physics against hardware cost, with the Pareto front marked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from training.plots import COLORS, _save, plt
+
+from .scan import SIGNAL_KEYS, pareto_front
+
+
+def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
+    ok = table[table["status"] == "ok"] if "status" in table else table
+    if ok.empty or "LUT" not in ok:
+        return []
+    paths = [_versus(ok, "LUT", "LUTs (yosys, xcup)", out / "efficiency_vs_luts.png", pareto=True),
+             _versus(ok, "latency_cycles", "latency (clock cycles, Verilator)", out / "efficiency_vs_latency.png")]
+    first_key = next(iter(grid["grid"]))
+    if all(isinstance(v, (int, float)) for v in ok[f"cfg:{first_key}"]):
+        paths.append(_auc_vs(ok, f"cfg:{first_key}", first_key, out / "auc_vs_bits.png"))
+    return paths
+
+
+def _label(row) -> str:
+    return ", ".join(f"{c[4:].split('.')[-1]}={row[c]}" for c in row.index if c.startswith("cfg:"))
+
+
+def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool = False) -> Path:
+    fig, axes = plt.subplots(1, len(SIGNAL_KEYS), figsize=(5.2 * len(SIGNAL_KEYS), 4.5), sharey=False)
+    for ax, signal in zip(axes, SIGNAL_KEYS):
+        x, y = ok[cost].to_numpy(float), ok[f"eff1e-3_{signal}_qkeras"].to_numpy(float)
+        ax.scatter(x, y, color=COLORS[signal], s=30)
+        if pareto:
+            front = pareto_front(list(x), list(y))
+            ax.step(x[front], y[front], where="post", color="black", lw=1, label="Pareto front")
+            for i in front:
+                ax.annotate(_label(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(3, 3),
+                            textcoords="offset points")
+            ax.legend(fontsize="x-small")
+        ax.set(xlabel=xlabel, ylabel=f"{signal} efficiency at background 1e-3 (QKeras)")
+        ax.xaxis.label.set_size("small")
+        ax.yaxis.label.set_size("small")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for signal in SIGNAL_KEYS:
+        grouped = ok.groupby(column)[f"auc_{signal}_qkeras"]
+        ax.errorbar(grouped.mean().index, grouped.mean(), yerr=np.nan_to_num(grouped.std()), marker="o",
+                    color=COLORS[signal], label=f"{signal} (QKeras)", capsize=3)
+        ax.plot(grouped.mean().index, ok.groupby(column)[f"auc_{signal}_float"].mean(), ls="--", color=COLORS[signal],
+                alpha=0.6, label=f"{signal} (float)")
+    ax.set(xlabel=name, ylabel="ROC AUC")
+    ax.legend(fontsize="x-small", ncol=2)
+    return _save(fig, path)
