@@ -40,5 +40,5 @@ def audit(rows: list[dict], path: Path) -> Path:
     ax.set_xscale("symlog", linthresh=1)
     ax.invert_yaxis()
     ax.set_xlabel("value")
-    ax.legend(fontsize="x-small", loc="lower right")
+    ax.legend(fontsize="x-small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
     return _save(fig, path)

@@ -51,14 +51,14 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
         lat = rtl["latency"]
         if "yosys" in rtl:
             y = rtl["yosys"]
-            rows.append({"source": "Verilator (latency) + yosys synth_xilinx xcup (resources)",
+            rows.append({"source": "Verilator (latency) + yosys synth_xilinx xcup (resources)", "short": "yosys + Verilator",
                          "latency_cycles": lat["cycles"], "ii": lat["initiation_interval"],
                          "clock": f"{lat['target_clock_mhz']:g} MHz target, not timing-closed",
                          "LUT": y["LUT"], "FF": y["FF"], "DSP": y["DSP"], "BRAM": y["BRAM"], "CARRY": y["CARRY"]})
         else:
             missing.append("yosys (rtl built with --no-synth)")
         e = rtl["da4ml_estimate"]
-        rows.append({"source": "da4ml cost model (estimate)", "latency_cycles": lat["cycles"], "ii": 1,
+        rows.append({"source": "da4ml cost model (estimate)", "short": "da4ml estimate", "latency_cycles": lat["cycles"], "ii": 1,
                      "clock": "same pipeline", "LUT": round(e["lut_equivalent_cost"]), "FF": e["register_bits"],
                      "DSP": None, "BRAM": None, "CARRY": None})
     else:
@@ -72,7 +72,8 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
             missing.append(f"vendor reports unreadable: {err}")
     if "csynth" in vendor:
         c = vendor["csynth"]
-        rows.append({"source": c["source"], "latency_cycles": c["latency_cycles_worst"], "ii": c["interval_max"],
+        rows.append({"source": c["source"], "short": "HLS csynth estimate", "latency_cycles": c["latency_cycles_worst"],
+                     "ii": c["interval_max"],
                      "clock": f"{c['target_clock_ns']:g} ns target, {c['estimated_clock_ns']:g} ns estimated",
                      **{k: c["used"].get(v) for k, v in (("LUT", "LUT"), ("FF", "FF"), ("DSP", "DSP"),
                                                          ("BRAM", "BRAM_18K"))}, "CARRY": None})
@@ -80,7 +81,7 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
         missing.append("Vitis/Vivado HLS C synthesis (run: l1ad synth RUN where the tool is installed)")
     if "vivado_synth" in vendor:
         v = vendor["vivado_synth"]
-        rows.append({"source": v["source"], "latency_cycles": None, "ii": None, "clock": "-",
+        rows.append({"source": v["source"], "short": "Vivado synthesis", "latency_cycles": None, "ii": None, "clock": "-",
                      "LUT": v["used"].get("LUT"), "FF": v["used"].get("FF"), "DSP": v["used"].get("DSP"),
                      "BRAM": v["used"].get("BRAM_tile_36Kb"), "CARRY": None})
     else:
@@ -131,7 +132,7 @@ def _physics_table(physics: dict) -> list[str]:
     for signal in SIGNALS:
         cells = [_fmt(physics[m]["signals"][signal]["auc"]) for m in models]
         for eps in BACKGROUND_EFFICIENCIES:
-            cells += [_fmt(physics[m]["signals"][signal]["at_background_efficiency"][eff_key(eps)]["signal_efficiency"])
+            cells += [_fmt(physics[m]["signals"][signal]["at_background_efficiency"][eff_key(eps)]["signal_efficiency"], 4)
                       for m in models]
         lines.append(f"| {signal} | " + " | ".join(cells) + " |")
     return lines
@@ -180,22 +181,23 @@ def figure(doc: dict, path: Path) -> Path:
     from training.plots import _save, plt
 
     rows = [r for r in doc["hardware"] if r["LUT"] is not None]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), gridspec_kw={"width_ratios": [3, 1.3]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
     kinds = ["LUT", "FF", "CARRY", "DSP"]
     width = 0.8 / max(len(rows), 1)
     for j, r in enumerate(rows):
-        values = [r[k] or 0 for k in kinds]
-        left.bar(np.arange(len(kinds)) + j * width, values, width, label=r["source"][:48])
+        left.bar(np.arange(len(kinds)) + j * width, [r[k] or 0 for k in kinds], width, label=r["short"])
     left.set_xticks(np.arange(len(kinds)) + width * (len(rows) - 1) / 2, kinds)
-    left.set_yscale("log")
-    left.set_ylabel("count")
-    left.legend(fontsize="xx-small")
-    left.set_title("resources by source", fontsize="small")
-    lat = [(r["source"][:30], r["latency_cycles"]) for r in doc["hardware"] if r["latency_cycles"] is not None]
-    right.barh([s for s, _ in lat], [c for _, c in lat], color="tab:purple")
+    left.set(yscale="log", ylabel="count")
+    left.legend(fontsize="x-small")
+    left.set_title("resources by source", fontsize="small", loc="left")
+    lat = [(r["short"], r["latency_cycles"]) for r in doc["hardware"] if r["latency_cycles"] is not None]
+    bars = right.barh([s for s, _ in lat], [c for _, c in lat], color="tab:purple")
+    right.bar_label(bars, fmt="%d cycles", fontsize="x-small", padding=3)
+    right.set_xlim(0, 1.4 * max([c for _, c in lat], default=1))
     right.set_xlabel("latency (clock cycles)")
-    right.tick_params(axis="y", labelsize="xx-small")
-    right.set_title("latency", fontsize="small")
+    right.tick_params(axis="y", labelsize="x-small")
+    right.set_title("latency", fontsize="small", loc="left")
+    fig.tight_layout()
     return _save(fig, path)
 
 

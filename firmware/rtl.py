@@ -110,9 +110,9 @@ def _verilator_env():
     saved = {k: os.environ.get(k) for k in ("PATH", "VERILATOR_ROOT", "MAKEFLAGS")}
     os.environ["VERILATOR_ROOT"] = str(root)
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
-    # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I; make variables given through MAKEFLAGS
-    # reach verilator's sub-make and restore the value a normal install has
-    os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include".strip()
+    # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I and calls a bare `python`; make variables
+    # given through MAKEFLAGS reach verilator's sub-make and override both
+    os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}".strip()
     try:
         yield subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout.strip()
     finally:

@@ -23,13 +23,15 @@ SCAN_FIGURES = {"scan_pareto.png": "plots/efficiency_vs_luts.png", "scan_auc_vs_
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def _shrink(source: Path, target: Path, width: int = 720) -> None:
+def _shrink(source: Path, target: Path, width: int = 640) -> None:
+    """A small PNG for git: at most `width` pixels wide, 256-colour palette."""
     from PIL import Image
 
     with Image.open(source) as image:
+        image = image.convert("RGB")
         if image.width > width:
             image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
-        image.save(target, optimize=True)
+        image.quantize(colors=256).save(target, optimize=True)
 
 
 def results_markdown(run: Path, scan: Path | None, command: str) -> str:
@@ -61,8 +63,8 @@ def results_markdown(run: Path, scan: Path | None, command: str) -> str:
         lines += ["", f"Design-space scan `{scan.name}` ({len(table)} points):", "",
                   "| " + " | ".join(c.replace("cfg:", "") for c in cols) + " |", "|" + "---|" * len(cols)]
         for _, row in table.iterrows():
-            lines.append("| " + " | ".join(f"{row[c]:.3f}" if isinstance(row[c], float) and c.startswith(("auc", "eff"))
-                                           else str(row[c]) for c in cols) + " |")
+            lines.append("| " + " | ".join(f"{row[c]:.3f}" if c.startswith("auc") else f"{row[c]:.4f}"
+                                           if c.startswith("eff") else str(row[c]) for c in cols) + " |")
     return "\n".join(lines)
 
 

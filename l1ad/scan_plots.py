@@ -24,26 +24,39 @@ def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
     return paths
 
 
+def short_name(key: str) -> str:
+    """'quantization.weights.bits,quantization.biases.bits' -> 'weights/biases bits'."""
+    fields = [f.strip().split(".") for f in key.split(",")]
+    if all(len(f) > 1 and f[-1] == "bits" for f in fields):
+        return "/".join(f[-2] for f in fields) + " bits"
+    return "/".join(f[-1] for f in fields)
+
+
 def _label(row) -> str:
-    return ", ".join(f"{c[4:].split('.')[-1]}={row[c]}" for c in row.index if c.startswith("cfg:"))
+    return "/".join(str(row[c]) for c in row.index if c.startswith("cfg:"))
+
+
+def _legend_title(ok: pd.DataFrame) -> str:
+    return "labels: " + " / ".join(short_name(c[4:]) for c in ok.columns if c.startswith("cfg:"))
 
 
 def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool = False) -> Path:
-    fig, axes = plt.subplots(1, len(SIGNAL_KEYS), figsize=(5.2 * len(SIGNAL_KEYS), 4.5), sharey=False)
+    fig, axes = plt.subplots(1, len(SIGNAL_KEYS), figsize=(6 * len(SIGNAL_KEYS), 5), sharey=False)
     for ax, signal in zip(axes, SIGNAL_KEYS):
         x, y = ok[cost].to_numpy(float), ok[f"eff1e-3_{signal}_qkeras"].to_numpy(float)
-        ax.scatter(x, y, color=COLORS[signal], s=30)
+        ax.scatter(x, y, color=COLORS[signal], s=30, label="scan points")
         if pareto:
             front = pareto_front(list(x), list(y))
-            ax.step(x[front], y[front], where="post", color="black", lw=1, label="Pareto front")
+            ax.plot(x[front], y[front], "o-", color="black", mfc="none", ms=9, lw=1, label="Pareto front")
             for i in front:
-                ax.annotate(_label(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(3, 3),
+                ax.annotate(_label(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(4, -10),
                             textcoords="offset points")
-            ax.legend(fontsize="x-small")
-        ax.set(xlabel=xlabel, ylabel=f"{signal} efficiency at background 1e-3 (QKeras)")
+        ax.legend(fontsize="xx-small", title=_legend_title(ok) if pareto else None, title_fontsize="xx-small")
+        ax.set_title(f"{signal} jets", fontsize="small")
+        ax.set(xlabel=xlabel, ylabel="signal eff. at background 1e-3 (QKeras)")
         ax.xaxis.label.set_size("small")
         ax.yaxis.label.set_size("small")
-    fig.tight_layout()
+    fig.subplots_adjust(wspace=0.35)
     return _save(fig, path)
 
 
@@ -55,6 +68,6 @@ def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
                     color=COLORS[signal], label=f"{signal} (QKeras)", capsize=3)
         ax.plot(grouped.mean().index, ok.groupby(column)[f"auc_{signal}_float"].mean(), ls="--", color=COLORS[signal],
                 alpha=0.6, label=f"{signal} (float)")
-    ax.set(xlabel=name, ylabel="ROC AUC")
+    ax.set(xlabel=short_name(name), ylabel="ROC AUC")
     ax.legend(fontsize="x-small", ncol=2)
     return _save(fig, path)

@@ -151,3 +151,17 @@ def test_convert_good_file(jets, tmp_path):
     result = CliRunner().invoke(app, ["data", "convert", str(tmp_path / "in.arff"), str(tmp_path / "out.parquet")])
     assert result.exit_code == 0, result.output
     _same(load_jets(tmp_path / "out.parquet"), jets)
+
+
+def test_fetch_offline_says_how_to_use_a_local_file(tmp_path, monkeypatch):
+    import sklearn.datasets
+
+    def offline(**kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
+    monkeypatch.setenv("L1AD_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["data", "fetch"])
+    assert result.exit_code == 2
+    assert "could not download OpenML dataset 42468" in result.output and "--data /path/to/file" in result.output
+    assert not list((tmp_path / "cache").glob("*.parquet"))  # nothing half-written

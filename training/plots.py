@@ -28,8 +28,7 @@ def _save(fig, path: Path) -> Path:
 
 
 def _label(ax, text: str):
-    hep.label.exp_text("l1ad", "Simulation", loc=0, ax=ax)
-    ax.set_title(text, loc="right", fontsize="small")
+    ax.set_title(f"l1ad simulation: {text}", loc="left", fontsize="small")
 
 
 def history(histories: dict[str, dict], path: Path) -> Path:
@@ -92,7 +91,7 @@ def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str)
         ax.set_title(f"{label} jets", fontsize="small")
         ax.set_xlabel("latent 1", fontsize="small")
     axes[0].set_ylabel("latent 2" if latent.shape[1] >= 2 else "-", fontsize="small")
-    fig.suptitle(title, fontsize="small")
+    fig.suptitle(title, fontsize="small", y=1.04)
     return _save(fig, path)
 
 
