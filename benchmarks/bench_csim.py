@@ -58,7 +58,7 @@ def main():
     print(f"csim test bench (g++ build + run over tb_data): {n / seconds:8,.0f} jets/s including the build "
           f"({seconds:.1f} s)")
 
-    seconds = _timed(lambda: validate(args.run, progress=False))
+    seconds = _timed(lambda: validate(args.run))
     print(f"l1ad validate, whole test set: {seconds:.1f} s")
 
 

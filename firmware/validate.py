@@ -107,7 +107,7 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> dict:
     return out
 
 
-def validate(run: str | Path, trace_events: int = 500, progress: bool = True) -> dict:
+def validate(run: str | Path, trace_events: int = 500) -> dict:
     """Run every check on all test jets; write runs/NAME/validation.json and plots; return the document."""
     from training import models, plots
 
@@ -153,8 +153,8 @@ def validate(run: str | Path, trace_events: int = 500, progress: bool = True) ->
     sample = np.sort(rng.choice(len(x), size=min(trace_events, len(x)), replace=False))
     picked = np.unique(np.concatenate([mismatched[:trace_events], sample]))
     start = time.perf_counter()
-    doc["layer_trace"] = _trace_first_divergence(fmodel, options, x[picked], reference.evaluate(fmodel, x[picked]),
-                                                 project_dir, info["layers"])
+    picked_values = {name: {"out": v["out"][picked]} for name, v in values.items()}
+    doc["layer_trace"] = _trace_first_divergence(fmodel, options, x[picked], picked_values, project_dir, info["layers"])
     doc["layer_trace"]["mismatched_events_traced"] = int(min(len(mismatched), trace_events))
     timings["trace_s"] = time.perf_counter() - start
     if len(mismatched):

@@ -92,7 +92,7 @@ def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -
         convert(run, folder / "hls")
         times["convert_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        check = validate(run, trace_events=100, progress=False)
+        check = validate(run, trace_events=100)
         times["validate_s"] = time.perf_counter() - start
         start = time.perf_counter()
         hardware = build(run, folder / "rtl", progress=False, **rtl_options)

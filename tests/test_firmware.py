@@ -51,7 +51,7 @@ def _train(name, model, quantization, data_file, root):
 def test_converted_models_are_bit_exact(name, model, quantization, data_file, tmp_path):
     run = _train(name, model, quantization, data_file, tmp_path)
     convert(run, tmp_path / "hls" / name)
-    doc = validate(run, trace_events=100, progress=False)
+    doc = validate(run, trace_events=100)
     n = doc["n_test_jets"]
     assert n == 250 * 3 + round(500 * 0.2)  # every signal jet and the background test split
     for output in ("score", "reconstruction", "trigger"):
@@ -76,7 +76,7 @@ def test_deliberately_narrow_type_is_caught_and_named(data_file, tmp_path):
     run = _train(name, model, quantization, data_file, tmp_path)
     options = FirmwareOptions(precision_overrides={"residual_sq": "fixed<10,5,TRN,WRAP>"})
     convert(run, tmp_path / "hls" / "broken", options)
-    doc = validate(run, trace_events=100, progress=False)
+    doc = validate(run, trace_events=100)
     assert not doc["passed"]
     assert doc["csim_vs_exact_qkeras"]["score"]["bit_identical"] < doc["n_test_jets"]
     assert doc["layer_trace"]["first_divergent_layer"] == "residual_sq"
