@@ -7,10 +7,13 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+
 from firmware.convert import load_firmware, test_inputs
 from firmware.csim import InProcessCsim, run_testbench
 from firmware.types import parse_type
 from firmware.validate import validate
+from firmware.vendor import link_project
 from training import models
 
 
@@ -45,11 +48,9 @@ def main():
         rate, best = _rate(lambda: sim.predict(x), n)
         print(f"csim in process, batch loop, {threads} thread(s): {rate:12,.0f} jets/s  ({best:.2f} s)")
 
-    import hls4ml
-
-    hm = hls4ml.converters.link_existing_project(info["project_dir"])
+    hm = link_project(info["project_dir"])
     hm.compile()
-    sample = x[:20000].astype("float64")
+    sample = np.ascontiguousarray(x[:20000], dtype="float64")
     rate, best = _rate(lambda: hm.predict(sample), len(sample), repeat=1)
     print(f"csim in process, hls4ml predict (per event): {rate:9,.0f} jets/s  (20,000 jets)")
 

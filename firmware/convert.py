@@ -29,6 +29,7 @@ from training.files import read_json, write_json
 from training.train import load_data, require_complete
 
 from . import reference
+from .vendor import write_build_options
 
 OUTPUTS = ("score", "reconstruction", "trigger")
 FIRMWARE_MODEL = "firmware_model.h5"
@@ -195,6 +196,10 @@ def convert(run: str | Path, project_dir: str | Path | None = None, options: Fir
         hls_model = build_hls_model(fmodel, options, staging / "project", tb_in, tb_out)
         with contextlib.redirect_stdout(io.StringIO()):
             hls_model.write()
+        _point_config_at(staging / "project", project_dir, {tb_in: "tb_input_features.dat",
+                                                            tb_out: "tb_output_predictions.dat"})
+        if options.backend == "Vitis":  # `vitis_hls -f build_prj.tcl` as it is: csim and C synthesis, no cosim
+            write_build_options(staging / "project", reset=True, csim=True, synth=True)
         fmodel.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)
         info = {
             "run": str(run.resolve()),
@@ -206,6 +211,7 @@ def convert(run: str | Path, project_dir: str | Path | None = None, options: Fir
             "output_names": list(fmodel.output_names),
             "output_types": [str(v.type.precision) for v in hls_model.get_output_variables()],
             "output_sizes": [int(v.size()) for v in hls_model.get_output_variables()],
+            "output_variables": [v.name for v in hls_model.get_output_variables()],
             "layers": layer_table(hls_model),
             "n_test_jets": int(len(x_test)),
             "hls4ml_version": _version("hls4ml"),
@@ -219,6 +225,15 @@ def convert(run: str | Path, project_dir: str | Path | None = None, options: Fir
     fmodel.save(str(run / FIRMWARE_MODEL), include_optimizer=False)
     write_json(run / FIRMWARE_JSON, {**info, "project_dir": str(project_dir.resolve())})
     return project_dir
+
+
+def _point_config_at(written: Path, final: Path, test_bench: dict[Path, str]) -> None:
+    """hls4ml records the folder it wrote to in hls4ml_config.yml; the project is moved, so name where it lands."""
+    path = written / "hls4ml_config.yml"
+    text = path.read_text()
+    for old, name in test_bench.items():  # the staged inputs are deleted; hls4ml copied them into tb_data/
+        text = text.replace(str(old), str(final.resolve() / "tb_data" / name))
+    path.write_text(text.replace(str(written), str(final.resolve())))
 
 
 def _version(package: str) -> str:

@@ -23,9 +23,9 @@ CXXFLAGS = ["-O3", "-std=c++17", "-fPIC", "-Wno-unused-result"]
 BATCH_BRIDGE = """// l1ad: batch loop around hls4ml's bridge, for fast in-process C simulation
 #include "{project}_bridge.cpp"
 
-extern "C" void l1ad_batch(double *x, {out_args}, long n) {{
+extern "C" void l1ad_batch(double *x, {out_args}, long n, int threads) {{
     {project}_double(x, {first_event});  // first call loads weights (if read from files), serially
-    #pragma omp parallel for schedule(static)
+    #pragma omp parallel for schedule(static) num_threads(threads)
     for (long i = 1; i < n; ++i) {{
         {project}_double(x + i * {n_in}, {event_args});
     }}
@@ -81,9 +81,9 @@ class InProcessCsim:
         outputs = [np.zeros((len(x), size), dtype=np.float64) for size in self.output_sizes]
         if len(x) == 0:
             return outputs
-        os.environ["OMP_NUM_THREADS"] = str(self.threads)
         pointers = [o.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for o in outputs]
-        self._fn(x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), *pointers, ctypes.c_long(len(x)))
+        self._fn(x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), *pointers, ctypes.c_long(len(x)),
+                 ctypes.c_int(self.threads))
         return outputs
 
 

@@ -115,6 +115,13 @@ def gather(run: str | Path) -> dict:
     }
 
 
+def hardware_line(row: dict) -> str:
+    """One source's latency and resources on one line, for terminals; figures a source lacks are left out."""
+    figures = [f"{key} {row[key]:,}" for key in ("LUT", "FF", "DSP", "BRAM", "CARRY") if row.get(key) is not None]
+    latency = f"latency {row['latency_cycles']} cycles, II {row['ii']}" if row.get("latency_cycles") is not None else ""
+    return f"{row['source']}: " + ", ".join(filter(None, [latency, *figures]))
+
+
 def _fmt(value, digits=3):
     if value is None:
         return "-"

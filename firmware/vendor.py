@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-TOOLS = ("vitis_hls", "vivado_hls")
+# hls4ml 1.3 builds a Vitis project with `vitis-run` (Vitis 2023.2+); older Vitis HLS runs the same script
+# as `vitis_hls -f build_prj.tcl`. A Vivado-backend project needs `vivado_hls`.
+TOOLS = {"Vitis": ("vitis-run", "vitis_hls"), "Vivado": ("vivado_hls",)}
 RESOURCES = ("DSP", "LUT", "FF", "BRAM_18K", "URAM")
+BUILD_STEPS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
 
 
 class ReportError(ValueError):
@@ -24,24 +29,59 @@ class ToolMissing(RuntimeError):
     pass
 
 
-def find_tool() -> str | None:
-    return next((tool for tool in TOOLS if shutil.which(tool)), None)
+def link_project(project_dir: str | Path):
+    """hls4ml's handle on a written project, wherever the folder lives now (it may have been copied)."""
+    import hls4ml
+
+    project_dir = Path(project_dir).resolve()
+    if not (project_dir / "hls4ml_config.yml").exists():
+        raise ReportError(f"{project_dir}: not an hls4ml project (no hls4ml_config.yml); run l1ad convert first")
+    model = hls4ml.converters.link_existing_project(str(project_dir))
+    model.config.config["OutputDir"] = str(project_dir)
+    info = project_dir / "l1ad.json"
+    if info.exists():  # hls4ml's yaml.dump sorts OutputShapes by name; predict needs the top function's order
+        order = json.loads(info.read_text())["output_variables"]
+        model.get_output_variables().sort(key=lambda variable: order.index(variable.name))
+    return model
+
+
+def write_build_options(project_dir: str | Path, **steps: bool) -> None:
+    """The step switches a Vitis-backend build_prj.tcl reads, in hls4ml's build_opt.tcl format."""
+    unknown = set(steps) - set(BUILD_STEPS)
+    if unknown:
+        raise ValueError(f"unknown build steps {sorted(unknown)}; known: {BUILD_STEPS}")
+    lines = "".join(f"    {step:10} {int(steps.get(step, False))}\n" for step in BUILD_STEPS)
+    (Path(project_dir) / "build_opt.tcl").write_text(f"array set opt {{\n{lines}}}\n")
+
+
+def find_tool(backend: str = "Vitis") -> str | None:
+    return next((tool for tool in TOOLS[backend] if shutil.which(tool)), None)
 
 
 def synth(project_dir: str | Path, vsynth: bool = False, cosim: bool = False) -> dict:
     """Run C synthesis (and optionally Vivado logic synthesis and co-simulation) with hls4ml's build."""
     project_dir = Path(project_dir)
-    tool = find_tool()
+    model = link_project(project_dir)
+    backend = model.config.get_config_value("Backend")
+    steps = {"reset": True, "synth": True, "cosim": cosim, "vsynth": vsynth}
+    if backend == "Vitis":  # so that the folder, copied as it is, runs the same steps elsewhere
+        write_build_options(project_dir, **steps)
+    tool = find_tool(backend)
     if tool is None:
+        if backend == "Vitis":
+            how = "vitis_hls -f build_prj.tcl (or, Vitis 2023.2+: vitis-run --tcl build_prj.tcl --mode hls)"
+        else:
+            how = "vivado_hls -f build_prj.tcl \"" + " ".join(f"{s}={int(steps.get(s, False))}" for s in BUILD_STEPS) + "\""
         raise ToolMissing(
-            f"neither vitis_hls nor vivado_hls is on PATH. The project folder {project_dir} is complete as it is: copy "
-            f"it to a machine with Vitis HLS and run there: cd {project_dir.name} && vitis_hls -f build_prj.tcl "
-            f"\"reset=1 csim=0 synth=1 cosim={int(cosim)} validation=0 export=0 vsynth={int(vsynth)}\"; then copy "
-            "the folder back and run l1ad report.")
-    import hls4ml
+            f"none of {', '.join(TOOLS[backend])} is on PATH ({backend} backend). The project folder {project_dir} is "
+            f"complete as it is: copy it to a machine with the tool and run there: cd {project_dir.name} && {how}; "
+            "then copy the folder back and run l1ad report.")
+    if tool == "vitis_hls":
+        subprocess.run(["vitis_hls", "-f", "build_prj.tcl"], cwd=project_dir, check=True)
+        from hls4ml.report import parse_vivado_report
 
-    model = hls4ml.converters.link_existing_project(str(project_dir))
-    return model.build(reset=True, csim=False, synth=True, cosim=cosim, validation=False, export=False, vsynth=vsynth)
+        return parse_vivado_report(str(project_dir.resolve()))
+    return model.build(**{s: steps.get(s, False) for s in BUILD_STEPS})
 
 
 def _number(text, source: str, field: str) -> float:

@@ -252,15 +252,14 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
 @app.command()
 def report(run: Path = typer.Argument(..., help="A run folder (trained; converted and validated for more).")):
     """Gather model, physics, bit-exactness, latency and resources into runs/NAME/report.md and report.json."""
-    from firmware.report import write_report
+    from firmware.report import hardware_line, write_report
     from training.train import require_complete
 
     _run(lambda: require_complete(run))
     path = _run(lambda: write_report(run))
     doc = json.loads((run / "report.json").read_text())
     for row in doc["hardware"]:
-        typer.echo(f"{row['source']}: latency {row['latency_cycles']} cycles, LUT {row['LUT']}, FF {row['FF']}, "
-                   f"DSP {row['DSP']}")
+        typer.echo(hardware_line(row))
     for item in doc["hardware_missing"]:
         typer.echo(f"not available: {item}")
     typer.echo(f"written: {path}")

@@ -56,7 +56,7 @@ class Pipeline:
         from firmware.report import write_report
         from firmware.rtl import build
         from firmware.validate import validate
-        from firmware.vendor import find_tool, synth
+        from firmware.vendor import TOOLS, find_tool, synth
         from training.config import load_config
         from training.train import run_state, train
 
@@ -84,11 +84,13 @@ class Pipeline:
             return f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
 
         def do_vendor():
-            tool = find_tool()
+            firmware = read_json(self.run / "firmware.json")
+            backend = firmware["options"]["backend"]
+            tool = find_tool(backend)
             if tool is None:
-                raise _Skip("Vitis HLS / Vivado HLS not on PATH (the hls4ml project can be synthesized elsewhere: "
-                            "see README, 'Vendor synthesis')")
-            synth(read_json(self.run / "firmware.json")["project_dir"])
+                raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
+                            "elsewhere: see README, 'Vendor synthesis')")
+            synth(firmware["project_dir"])
             return f"{tool} C synthesis"
 
         def do_report():
@@ -115,6 +117,8 @@ class _Reused(Exception):
 
 def summary_lines(run: Path, summary: dict) -> list[str]:
     """The terminal summary: stages, physics, bit-exactness, latency, resources."""
+    from firmware.report import hardware_line
+
     report = read_json(run / "report.json")
     lines = ["", "stage                             status    wall time"]
     lines += [f"{s['name']:33} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
@@ -125,7 +129,7 @@ def summary_lines(run: Path, summary: dict) -> list[str]:
         row = [physics[m]["signals"][signal] for m in ("float", "qkeras", "csim")]
         eff = [r["at_background_efficiency"]["1e-03"]["signal_efficiency"] for r in row]
         lines.append(f"{signal:6}  {row[0]['auc']:9.3f}  {row[1]['auc']:10.3f}  {row[2]['auc']:8.3f}   "
-                     f"{eff[0]:14.3f}  {eff[2]:13.3f}")
+                     f"{eff[0]:14.4f}  {eff[2]:13.4f}")
     bits = report["bit_exactness"]
     lines.append("")
     for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):
@@ -134,7 +138,6 @@ def summary_lines(run: Path, summary: dict) -> list[str]:
                                                     for k, v in bits[key].items()))
     lines.append("")
     for row in report["hardware"]:
-        lines.append(f"{row['source']}: latency {row['latency_cycles']} cycles, II {row['ii']}, LUT {row['LUT']}, "
-                     f"FF {row['FF']}, DSP {row['DSP']}, CARRY {row['CARRY']}")
+        lines.append(hardware_line(row))
     lines.append(f"report: {run / 'report.md'}")
     return lines

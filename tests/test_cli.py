@@ -35,7 +35,7 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     for stage in ("train", "convert", "validate", "rtl", "report"):
         assert f"{stage}" in result.output
     assert "vendor synthesis                  skipped" in result.output
-    assert "Vitis HLS / Vivado HLS not on PATH" in result.output
+    assert "none of vitis-run, vitis_hls on PATH" in result.output
     assert "csim vs exact QKeras" in result.output and "RTL vs csim" in result.output
     for path in ("runs/tiny/report.md", "runs/tiny/run_summary.json", "hls_projects/tiny/project.tcl",
                  "rtl_builds/tiny/metadata.json"):

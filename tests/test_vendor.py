@@ -81,4 +81,53 @@ def test_not_a_project(tmp_path):
 def test_synth_without_vendor_tool_says_what_to_do(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ToolMissing, match="vitis_hls -f build_prj.tcl"):
-        synth(project)
+        synth(project, cosim=True)
+    # the copied folder will run the requested steps as it is
+    assert "    cosim      1" in (project / "build_opt.tcl").read_text().splitlines()
+
+
+@pytest.mark.parametrize("tool", ["vitis-run", "vitis_hls"])
+def test_copied_project_compiles_and_synthesizes_where_it_lies(tool, tmp_path, monkeypatch):
+    """A project folder moved elsewhere still works: hls4ml compiles it there and runs the vendor tool there."""
+    import numpy as np
+    import yaml
+
+    from conftest import make_jets
+    from firmware import reference
+    from firmware.convert import convert, test_inputs
+    from firmware.vendor import link_project
+    from training import models
+    from training.config import load_config
+    from training.io import write_jets
+    from training.train import train
+
+    data = write_jets(make_jets(120, seed=9), tmp_path / "jets.parquet", {})
+    config = load_config(overrides={"model": {"encoder": [6], "latent": 2, "decoder": [6]},
+                                    "training": {"epochs": 1, "batch_size": 64}})
+    run = train(config, data, tmp_path / "run", progress=False)
+    written = convert(run, tmp_path / "hls" / "p")
+    yaml.add_multi_constructor("!keras_model", lambda loader, suffix, node: None, Loader=yaml.SafeLoader)
+    recorded = yaml.safe_load((written / "hls4ml_config.yml").read_text())
+    assert recorded["OutputDir"] == str(written.resolve())
+    assert Path(recorded["InputData"]).exists() and Path(recorded["OutputPredictions"]).exists()
+
+    moved = Path(shutil.move(written, tmp_path / "elsewhere"))
+    hls_model = link_project(moved)
+    hls_model.compile()
+    x = test_inputs(run)[0][:50]
+    fmodel = models.load(run / "firmware_model.h5")
+    np.testing.assert_array_equal(np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype="float64"))[0]).reshape(-1),
+                                  reference.outputs(fmodel, x)[0].reshape(-1))
+
+    # a stand-in for the vendor tool: records where and with which steps it ran, leaves the fixture's reports
+    bin_dir, log = tmp_path / "bin", tmp_path / "tool.log"
+    bin_dir.mkdir()
+    (bin_dir / tool).write_text(f'#!/bin/sh\npwd > "{log}"\ncat build_opt.tcl >> "{log}"\n'
+                                f'cp -r "{FIXTURE / "myproject_prj"}" .\n')
+    (bin_dir / tool).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    synth(moved, vsynth=True)
+    ran_in, *options = log.read_text().splitlines()
+    assert Path(ran_in).resolve() == moved.resolve()
+    assert "    synth      1" in options and "    vsynth     1" in options and "    cosim      0" in options
+    assert read_vendor_reports(moved)["csynth"]["latency_cycles_worst"] == 11
