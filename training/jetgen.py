@@ -7,9 +7,12 @@ each class are taken in chunk order, so the file does not depend on the number o
 
 from __future__ import annotations
 
+import faulthandler
+import multiprocessing
 import os
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import version
 
@@ -176,6 +179,8 @@ def generate_chunk(settings: Settings, process: str, seed: int, chunk: int) -> t
 
 
 def _quiet_worker():
+    # a crash in Pythia or FastJet C++ code prints where it happened on stderr, not just "pool broken"
+    faulthandler.enable()
     # FastJet prints its banner on stdout from C++; the parent owns the terminal
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
@@ -215,7 +220,10 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
 
     got = Counter()
     bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress)
-    with ProcessPoolExecutor(workers, initializer=_quiet_worker) as pool:
+    # spawn, not fork: workers start as fresh interpreters, whatever the caller has loaded (TensorFlow,
+    # OpenMP or Ray threads in a notebook or a test process do not survive a fork safely)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker) as pool:
         running = {}
 
         def submit():
@@ -231,7 +239,11 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
                 p, k = running.pop(future)
-                chunks[p][k] = future.result()
+                try:
+                    chunks[p][k] = future.result()
+                except BrokenProcessPool as err:
+                    raise RuntimeError(f"a generator worker died while making chunk {k} of process {p!r} "
+                                       f"(seed {seed}); a crash prints its C++ stack on stderr above") from err
                 got.update(chunks[p][k][0][LABEL])
                 bar.update(sum(min(got[c], n) for c, n in wanted.items()) - bar.n)
                 if len(running) < 2 * workers:
