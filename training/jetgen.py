@@ -243,7 +243,7 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
                     chunks[p][k] = future.result()
                 except BrokenProcessPool as err:
                     raise RuntimeError(f"a generator worker died while making chunk {k} of process {p!r} "
-                                       f"(seed {seed}); a crash prints its C++ stack on stderr above") from err
+                                       f"(seed {seed}); if it crashed, its stack is printed on stderr above") from err
                 got.update(chunks[p][k][0][LABEL])
                 bar.update(sum(min(got[c], n) for c, n in wanted.items()) - bar.n)
                 if len(running) < 2 * workers:
