@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from firmware.convert import load_firmware, test_inputs
-from firmware.csim import InProcessCsim, run_testbench
-from firmware.types import parse_type
-from firmware.validate import validate
-from firmware.vendor import link_project
-from training import models
+from l1ad.firmware.convert import load_firmware, test_inputs
+from l1ad.firmware.csim import InProcessCsim, run_testbench
+from l1ad.firmware.types import parse_type
+from l1ad.firmware.validate import validate
+from l1ad.firmware.vendor import link_project
+from l1ad.training import models
 
 
 def _rate(fn, n, repeat=3):

@@ -7,9 +7,9 @@ import argparse
 import os
 import time
 
-from training.datasets import DEFAULT_SAMPLE
-from training.io import load_jets
-from training.jetgen import generate
+from l1ad.training.datasets import DEFAULT_SAMPLE
+from l1ad.training.io import load_jets
+from l1ad.training.jetgen import generate
 
 
 def main():

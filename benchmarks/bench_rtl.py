@@ -7,7 +7,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from firmware.rtl import build
+from l1ad.firmware.rtl import build
 
 
 def main():

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from training import models
-from training.config import load_config
-from training.datasets import DEFAULT_SAMPLE, Scaler, split
-from training.io import load_jets
+from l1ad.training import models
+from l1ad.training.config import load_config
+from l1ad.training.datasets import DEFAULT_SAMPLE, Scaler, split
+from l1ad.training.io import load_jets
 
 
 def main():

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import load_config
-from training.datasets import Scaler, split
-from training.evaluate import threshold_at
-from training.features import BACKGROUND, LABEL
-from training.files import read_json, write_json
-from training.train import load_data, require_complete
+from l1ad.training.config import load_config
+from l1ad.training.datasets import Scaler, split
+from l1ad.training.evaluate import threshold_at
+from l1ad.training.features import BACKGROUND, LABEL
+from l1ad.training.files import read_json, write_json
+from l1ad.training.train import load_data, require_complete
 
 from . import reference
 from .vendor import write_build_options
@@ -167,7 +167,7 @@ def _write_dat(path: Path, arrays: list[np.ndarray], fmt: str) -> None:
 
 def convert(run: str | Path, project_dir: str | Path | None = None, options: FirmwareOptions | None = None) -> Path:
     """Write the hls4ml project of a finished run; return the project folder."""
-    from training import models
+    from l1ad.training import models
 
     run = Path(run)
     require_complete(run)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.plots import _label, _save, plt
+from l1ad.training.plots import _label, _save, plt
 
 
 def score_correlation(float_scores: np.ndarray, csim_scores: np.ndarray, path: Path) -> Path:

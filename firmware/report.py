@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from training.config import load_config
-from training.evaluate import BACKGROUND_EFFICIENCIES, eff_key
-from training.features import SIGNALS
-from training.files import read_json, write_json
+from l1ad.training.config import load_config
+from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, eff_key
+from l1ad.training.features import SIGNALS
+from l1ad.training.files import read_json, write_json
 
 from .anchors import ANCHORS
 from .vendor import ReportError, read_vendor_reports
@@ -24,7 +24,7 @@ def _maybe(path: Path) -> dict | None:
 
 
 def model_summary(run: Path) -> dict:
-    from training import models
+    from l1ad.training import models
 
     config = load_config(run / "config.yaml")
     model = models.load(run / "qkeras_model.h5")
@@ -185,7 +185,7 @@ def markdown(doc: dict) -> str:
 
 
 def figure(doc: dict, path: Path) -> Path:
-    from training.plots import _save, plt
+    from l1ad.training.plots import _save, plt
 
     rows = [r for r in doc["hardware"] if r["LUT"] is not None]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})

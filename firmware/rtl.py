@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.files import write_json
+from l1ad.training.files import write_json
 
 from . import reference
 
@@ -171,7 +171,7 @@ def build(run: str | Path, out: str | Path | None = None, clock_mhz: float = 200
     from da4ml.trace import comb_trace, to_pipeline
     from tqdm import tqdm
 
-    from training import models
+    from l1ad.training import models
 
     from .convert import load_firmware, test_inputs
     from .csim import InProcessCsim

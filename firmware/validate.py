@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
-from training.features import BACKGROUND
-from training.files import write_json
+from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
+from l1ad.training.features import BACKGROUND
+from l1ad.training.files import write_json
 
 from . import reference
 from .convert import FirmwareOptions, build_hls_model, load_firmware, test_inputs
@@ -109,7 +109,7 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, labels: np.ndarray) -> dict:
 
 def validate(run: str | Path, trace_events: int = 500) -> dict:
     """Run every check on all test jets; write runs/NAME/validation.json and plots; return the document."""
-    from training import models, plots
+    from l1ad.training import models, plots
 
     from . import plots as fw_plots
 

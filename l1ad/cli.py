@@ -34,7 +34,7 @@ def _run(step):
 
 
 def _parse_counts(text: str) -> dict[str, int]:
-    from training.features import CLASSES
+    from l1ad.training.features import CLASSES
 
     if "=" not in text:
         return dict.fromkeys(CLASSES, int(text))
@@ -54,8 +54,8 @@ def generate(
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
 ):
     """Simulate jets with Pythia 8 + FastJet and write the 16 hls4ml features."""
-    from training.io import write_jets
-    from training.jetgen import generate as run_generation
+    from l1ad.training.io import write_jets
+    from l1ad.training.jetgen import generate as run_generation
 
     try:
         counts = _parse_counts(jets_per_class)
@@ -72,7 +72,7 @@ def generate(
 @data_app.command("fetch")
 def data_fetch():
     """Download the official dataset (OpenML 42468) into the local cache."""
-    from training.fetch import fetch_openml_jets
+    from l1ad.training.fetch import fetch_openml_jets
 
     path = _run(fetch_openml_jets)
     typer.echo(f"cached at {path}; use it with --data {path}")
@@ -81,8 +81,8 @@ def data_fetch():
 @data_app.command("info")
 def data_info(path: Optional[Path] = typer.Argument(None, help="Jet file or directory (default: embedded sample).")):
     """Validate a jet file and print its class counts and provenance."""
-    from training.datasets import DEFAULT_SAMPLE
-    from training.io import load_jets, read_provenance
+    from l1ad.training.datasets import DEFAULT_SAMPLE
+    from l1ad.training.io import load_jets, read_provenance
 
     path = path or DEFAULT_SAMPLE
     table = _run(lambda: load_jets(path, require=()))
@@ -98,7 +98,7 @@ def data_info(path: Optional[Path] = typer.Argument(None, help="Jet file or dire
 def data_convert(source: Path = typer.Argument(..., help="Jet file or directory in any supported format."),
                  out: Path = typer.Argument(..., help="l1ad parquet file to write.")):
     """Validate jets in any supported format and write them as an l1ad parquet file."""
-    from training.io import load_jets, write_jets
+    from l1ad.training.io import load_jets, write_jets
 
     table = _run(lambda: load_jets(source, require=()))
     _run(lambda: write_jets(table, out, {"source": str(source.resolve()), "converted_by": "l1ad data convert"}))
@@ -114,8 +114,8 @@ def train(
     restart: bool = typer.Option(False, "--restart", help="Delete the run folder's contents and start over."),
 ):
     """Train the float and the QKeras autoencoder on background jets, then evaluate both."""
-    from training.config import load_config
-    from training.train import train as run_training
+    from l1ad.training.config import load_config
+    from l1ad.training.train import train as run_training
 
     cfg = _run(lambda: load_config(config))
     run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart))
@@ -129,8 +129,8 @@ def evaluate(
     all_jets: bool = typer.Option(False, "--all-jets", help="Score every jet of --data, not only its test split."),
 ):
     """Re-score an existing run on its own or other data (metrics and plots under runs/NAME/evaluations/)."""
-    from training.train import evaluate as run_evaluation
-    from training.train import require_complete, test_jets
+    from l1ad.training.train import evaluate as run_evaluation
+    from l1ad.training.train import require_complete, test_jets
 
     _run(lambda: require_complete(run))
     jets = _run(lambda: test_jets(run, data, all_jets))
@@ -159,8 +159,8 @@ def convert(
                                         "(experiments only: breaks bit-exactness on purpose)."),
 ):
     """Write the hls4ml project of a run (score computed on chip) to hls_projects/NAME/."""
-    from firmware.convert import FirmwareOptions
-    from firmware.convert import convert as run_convert
+    from l1ad.firmware.convert import FirmwareOptions
+    from l1ad.firmware.convert import convert as run_convert
 
     overrides = dict(item.split("=", 1) for item in precision if "=" in item)
     if len(overrides) != len(precision):
@@ -176,7 +176,7 @@ def convert(
 @app.command()
 def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
     """Run all test jets through the C simulation, in process and with the project's test bench."""
-    from firmware.csim import compare_csim_ways
+    from l1ad.firmware.csim import compare_csim_ways
 
     summary = _run(lambda: compare_csim_ways(run))
     for line in summary["lines"]:
@@ -189,7 +189,7 @@ def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
 def validate(run: Path = typer.Argument(..., help="A converted run folder."),
              trace_events: int = typer.Option(500, "--trace-events", help="Events traced layer by layer.")):
     """Check bit-exactness on every test jet, audit fixed-point types, compare physics; write validation.json."""
-    from firmware.validate import validate as run_validation
+    from l1ad.firmware.validate import validate as run_validation
 
     doc = _run(lambda: run_validation(run, trace_events=trace_events))
     for output, agreement in doc["csim_vs_exact_qkeras"].items():
@@ -214,7 +214,7 @@ def rtl(
     synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys."),
 ):
     """Verilog of the quantized model (da4ml), simulated with Verilator against csim, mapped by yosys."""
-    from firmware.rtl import build
+    from l1ad.firmware.rtl import build
 
     doc = _run(lambda: build(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
                              synthesize=synthesize))
@@ -237,9 +237,9 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
           vsynth: bool = typer.Option(False, "--vsynth", help="Also run Vivado logic synthesis."),
           cosim: bool = typer.Option(False, "--cosim", help="Also run C/RTL co-simulation.")):
     """Run Vitis HLS (or Vivado HLS) on the run's hls4ml project, where the tool is installed."""
-    from firmware.convert import load_firmware
-    from firmware.vendor import ToolMissing
-    from firmware.vendor import synth as run_synth
+    from l1ad.firmware.convert import load_firmware
+    from l1ad.firmware.vendor import ToolMissing
+    from l1ad.firmware.vendor import synth as run_synth
 
     project = _run(lambda: load_firmware(run))["project_dir"]
     try:
@@ -252,8 +252,8 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
 @app.command()
 def report(run: Path = typer.Argument(..., help="A run folder (trained; converted and validated for more).")):
     """Gather model, physics, bit-exactness, latency and resources into runs/NAME/report.md and report.json."""
-    from firmware.report import hardware_line, write_report
-    from training.train import require_complete
+    from l1ad.firmware.report import hardware_line, write_report
+    from l1ad.training.train import require_complete
 
     _run(lambda: require_complete(run))
     path = _run(lambda: write_report(run))
@@ -317,14 +317,14 @@ def gallery(run: Path = typer.Argument(..., help="A run with report.json (after 
 
 
 def _print_metrics(path: Path) -> None:
-    from training.files import read_json
+    from l1ad.training.files import read_json
 
     _print_metrics_doc(read_json(path))
     typer.echo(f"written: {path}")
 
 
 def _print_metrics_doc(doc: dict) -> None:
-    from training.evaluate import summary_rows
+    from l1ad.training.evaluate import summary_rows
 
     rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "signals" in v})
     typer.echo(f"{'model':8} {'signal':6} {'AUC':>6} {'eff@1e-2':>9} {'eff@1e-3':>9}")

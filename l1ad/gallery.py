@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from training.files import read_json
+from l1ad.training.files import read_json
 
 FIGURES = {  # README name -> file in the run folder
     "roc.png": "plots/roc_float_qkeras_csim.png",
@@ -35,7 +35,7 @@ def _shrink(source: Path, target: Path, width: int = 640) -> None:
 
 
 def results_markdown(run: Path, scan: Path | None, command: str) -> str:
-    from firmware.report import _physics_table
+    from l1ad.firmware.report import _physics_table
 
     report = read_json(run / "report.json")
     lines = [f"Produced by `{command}` (numbers from `runs/{report['run']}/report.json`; do not edit by hand).", "",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from training.files import read_json, write_json
+from l1ad.training.files import read_json, write_json
 
 
 @dataclass
@@ -52,13 +52,13 @@ class Pipeline:
         return stage
 
     def execute(self) -> dict:
-        from firmware.convert import convert
-        from firmware.report import write_report
-        from firmware.rtl import build
-        from firmware.validate import validate
-        from firmware.vendor import TOOLS, find_tool, synth
-        from training.config import load_config
-        from training.train import run_state, train
+        from l1ad.firmware.convert import convert
+        from l1ad.firmware.report import write_report
+        from l1ad.firmware.rtl import build
+        from l1ad.firmware.validate import validate
+        from l1ad.firmware.vendor import TOOLS, find_tool, synth
+        from l1ad.training.config import load_config
+        from l1ad.training.train import run_state, train
 
         def do_train():
             if run_state(self.run) == "complete" and not self.restart:
@@ -117,7 +117,7 @@ class _Reused(Exception):
 
 def summary_lines(run: Path, summary: dict) -> list[str]:
     """The terminal summary: stages, physics, bit-exactness, latency, resources."""
-    from firmware.report import hardware_line
+    from l1ad.firmware.report import hardware_line
 
     report = read_json(run / "report.json")
     lines = ["", "stage                             status    wall time"]

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from training.files import read_json, write_json
+from l1ad.training.files import read_json, write_json
 
 SIGNAL_KEYS = ("t", "w", "z")
 
@@ -79,11 +79,11 @@ def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -
     row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": ""}
     times = {}
     try:
-        from firmware.convert import convert
-        from firmware.rtl import build
-        from firmware.validate import validate
-        from training.config import load_config
-        from training.train import train
+        from l1ad.firmware.convert import convert
+        from l1ad.firmware.rtl import build
+        from l1ad.firmware.validate import validate
+        from l1ad.training.config import load_config
+        from l1ad.training.train import train
 
         start = time.perf_counter()
         run = train(load_config(overrides=point["overrides"]), data, folder / "run", restart=True, progress=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.plots import COLORS, _save, plt
+from l1ad.training.plots import COLORS, _save, plt
 
 from .scan import SIGNAL_KEYS, pareto_front
 

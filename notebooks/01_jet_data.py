@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt
 import mplhep as hep
 import numpy as np
 
-from training.datasets import DEFAULT_SAMPLE
-from training.features import CLASSES, FEATURES, LABEL
-from training.io import load_jets, read_provenance
+from l1ad.training.datasets import DEFAULT_SAMPLE
+from l1ad.training.features import CLASSES, FEATURES, LABEL
+from l1ad.training.io import load_jets, read_provenance
 
 FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"  # the test suite runs notebooks on a small slice
 plt.style.use(hep.style.ROOT)

@@ -28,13 +28,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from training import models
-from training.config import load_config
-from training.datasets import DEFAULT_SAMPLE, Scaler, split
-from training.features import LABEL, SIGNALS
-from training.files import read_json
-from training.io import load_jets, write_jets
-from training.train import train
+from l1ad.training import models
+from l1ad.training.config import load_config
+from l1ad.training.datasets import DEFAULT_SAMPLE, Scaler, split
+from l1ad.training.features import LABEL, SIGNALS
+from l1ad.training.files import read_json
+from l1ad.training.io import load_jets, write_jets
+from l1ad.training.train import train
 
 FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"
 plt.style.use(hep.style.ROOT)

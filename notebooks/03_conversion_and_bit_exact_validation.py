@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
-from firmware.convert import FirmwareOptions, convert
-from firmware.validate import validate
-from training.config import load_config
-from training.datasets import DEFAULT_SAMPLE
-from training.features import LABEL
-from training.io import load_jets, write_jets
-from training.train import train
+from l1ad.firmware.convert import FirmwareOptions, convert
+from l1ad.firmware.validate import validate
+from l1ad.training.config import load_config
+from l1ad.training.datasets import DEFAULT_SAMPLE
+from l1ad.training.features import LABEL
+from l1ad.training.io import load_jets, write_jets
+from l1ad.training.train import train
 
 FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"
 workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb03-")))

@@ -32,16 +32,16 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from firmware.anchors import ANCHORS
-from firmware.convert import convert
-from firmware.report import write_report
-from firmware.rtl import build
-from firmware.vendor import read_vendor_reports
-from training.config import load_config
-from training.datasets import DEFAULT_SAMPLE
-from training.features import LABEL
-from training.io import load_jets, write_jets
-from training.train import train
+from l1ad.firmware.anchors import ANCHORS
+from l1ad.firmware.convert import convert
+from l1ad.firmware.report import write_report
+from l1ad.firmware.rtl import build
+from l1ad.firmware.vendor import read_vendor_reports
+from l1ad.training.config import load_config
+from l1ad.training.datasets import DEFAULT_SAMPLE
+from l1ad.training.features import LABEL
+from l1ad.training.io import load_jets, write_jets
+from l1ad.training.train import train
 
 FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"
 workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb04-")))

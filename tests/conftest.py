@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules next to the tests
 
-from training.features import CLASSES, FEATURES, LABEL  # noqa: E402
+from l1ad.training.features import CLASSES, FEATURES, LABEL  # noqa: E402
 
 
 def make_jets(n_per_class: int = 40, seed: int = 0) -> pd.DataFrame:

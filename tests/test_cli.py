@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from conftest import make_jets
 from l1ad.cli import app
-from training.io import write_jets
+from l1ad.training.io import write_jets
 
 COMMANDS = ["generate", "data", "train", "evaluate", "convert", "csim", "validate", "rtl", "synth", "report", "run",
             "scan", "gallery"]

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from training.datasets import DEFAULT_SAMPLE, Scaler, split
-from training.features import BACKGROUND, FEATURES, LABEL, SIGNALS
-from training.io import DataError, load_jets
+from l1ad.training.datasets import DEFAULT_SAMPLE, Scaler, split
+from l1ad.training.features import BACKGROUND, FEATURES, LABEL, SIGNALS
+from l1ad.training.io import DataError, load_jets
 
 
 def test_split_is_deterministic_and_background_only(jets):

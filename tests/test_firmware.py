@@ -5,15 +5,15 @@ import pytest
 import yaml
 
 from conftest import make_jets
-from firmware import reference
-from firmware.convert import FirmwareOptions, convert
-from firmware.csim import compare_csim_ways
-from firmware.types import parse_type
-from firmware.validate import validate
-from training import models
-from training.config import load_config
-from training.io import write_jets
-from training.train import train
+from l1ad.firmware import reference
+from l1ad.firmware.convert import FirmwareOptions, convert
+from l1ad.firmware.csim import compare_csim_ways
+from l1ad.firmware.types import parse_type
+from l1ad.firmware.validate import validate
+from l1ad.training import models
+from l1ad.training.config import load_config
+from l1ad.training.io import write_jets
+from l1ad.training.train import train
 
 
 def _bits(bits, integer):

@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from l1ad.cli import app
-from training.features import CLASSES, FEATURES, LABEL
-from training.io import DataError, load_jets, read_provenance, write_jets
+from l1ad.training.features import CLASSES, FEATURES, LABEL
+from l1ad.training.io import DataError, load_jets, read_provenance, write_jets
 
 
 def _same(a: pd.DataFrame, b: pd.DataFrame):

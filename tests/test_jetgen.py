@@ -5,9 +5,9 @@ import pytest
 from typer.testing import CliRunner
 
 from l1ad.cli import app
-from training.features import FEATURES, LABEL
-from training.io import load_jets, read_provenance
-from training.jetgen import generate
+from l1ad.training.features import FEATURES, LABEL
+from l1ad.training.io import load_jets, read_provenance
+from l1ad.training.jetgen import generate
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_generate_rejects_bad_counts(tmp_path):
 def test_embedded_sample_is_what_its_command_regenerates():
     """The data card's command with the card's seed reproduces the embedded sample's first jets of each class
     (jets are taken in chunk order, so a small run is a prefix of the full one)."""
-    from training.datasets import DEFAULT_SAMPLE
+    from l1ad.training.datasets import DEFAULT_SAMPLE
 
     embedded = load_jets(DEFAULT_SAMPLE)
     provenance = read_provenance(DEFAULT_SAMPLE)

@@ -4,14 +4,14 @@ import numpy as np
 import pytest
 
 from conftest import make_jets
-from firmware import reference
-from firmware.convert import convert
-from firmware.reference import FixedType
-from firmware.rtl import build, round_half_even, trace
-from training import models
-from training.config import load_config
-from training.io import write_jets
-from training.train import train
+from l1ad.firmware import reference
+from l1ad.firmware.convert import convert
+from l1ad.firmware.reference import FixedType
+from l1ad.firmware.rtl import build, round_half_even, trace
+from l1ad.training import models
+from l1ad.training.config import load_config
+from l1ad.training.io import write_jets
+from l1ad.training.train import train
 
 
 @pytest.mark.parametrize("source", [(1, 4, 7), (0, 3, 9), (1, 6, 5)])
@@ -90,8 +90,8 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(tmp_path):
     import shutil
     from pathlib import Path
 
-    from firmware.report import write_report
-    from training.files import read_json
+    from l1ad.firmware.report import write_report
+    from l1ad.training.files import read_json
 
     report = write_report(run).read_text()
     assert "| Verilator (latency) + yosys synth_xilinx xcup (resources) | " + str(doc["latency"]["cycles"]) in report

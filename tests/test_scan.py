@@ -6,7 +6,7 @@ import yaml
 
 from conftest import make_jets
 from l1ad.scan import GridError, load_grid, pareto_front, points, run_scan
-from training.io import write_jets
+from l1ad.training.io import write_jets
 
 
 def test_grid_expansion_and_tied_keys(tmp_path):

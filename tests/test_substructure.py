@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from ecf_reference import reference_features
 
-from training.features import FEATURES
-from training.substructure import correlators, groom_mmdt, jet_features
+from l1ad.training.features import FEATURES
+from l1ad.training.substructure import correlators, groom_mmdt, jet_features
 
 
 def _jet(pt, eta, phi, m=0.0):

@@ -5,14 +5,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import training.train as train_module
+import l1ad.training.train as train_module
 from conftest import make_jets
 from l1ad.cli import app
-from training import models
-from training.config import ConfigError, load_config
-from training.evaluate import anomaly_metrics, threshold_at
-from training.io import write_jets
-from training.train import RunError, require_complete, train
+from l1ad.training import models
+from l1ad.training.config import ConfigError, load_config
+from l1ad.training.evaluate import anomaly_metrics, threshold_at
+from l1ad.training.io import write_jets
+from l1ad.training.train import RunError, require_complete, train
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
         "training": {"epochs": 3, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}}}

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from firmware.vendor import ReportError, ToolMissing, read_vendor_reports, synth
+from l1ad.firmware.vendor import ReportError, ToolMissing, read_vendor_reports, synth
 
 FIXTURE = Path(__file__).parent / "fixtures" / "vendor_vu9p"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vivado_report_sample"
@@ -93,13 +93,13 @@ def test_copied_project_compiles_and_synthesizes_where_it_lies(tool, tmp_path, m
     import yaml
 
     from conftest import make_jets
-    from firmware import reference
-    from firmware.convert import convert, test_inputs
-    from firmware.vendor import link_project
-    from training import models
-    from training.config import load_config
-    from training.io import write_jets
-    from training.train import train
+    from l1ad.firmware import reference
+    from l1ad.firmware.convert import convert, test_inputs
+    from l1ad.firmware.vendor import link_project
+    from l1ad.training import models
+    from l1ad.training.config import load_config
+    from l1ad.training.io import write_jets
+    from l1ad.training.train import train
 
     data = write_jets(make_jets(120, seed=9), tmp_path / "jets.parquet", {})
     config = load_config(overrides={"model": {"encoder": [6], "latent": 2, "decoder": [6]},
