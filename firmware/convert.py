@@ -1,44 +1,39 @@
-"""``l1ad convert``: the QKeras scoring model, score included, as an hls4ml project.
-
-The firmware model is the trained QKeras model with its outputs chosen (score, reconstruction) and,
-optionally, a trigger head: ``trigger = quantized_relu(1, 1)(2^F (score - threshold))``, where F is
-the score's fractional bits. The argument is an integer, so the head outputs exactly 1 when
-score > threshold and 0 otherwise, in QKeras and in the firmware alike, from standard layers only.
+"""A QKeras model, score included, as an hls4ml project: the library under ``l1ad convert``.
 
 hls4ml derives every fixed-point type from the quantizers (``bit_exact=True``) and gets a per-layer
 config (``granularity='name'``); without it the input and score quantizers are ignored.
+
+The trigger head: ``trigger = quantized_relu(1, 1)(relu(c) - relu(c - 1))`` with
+``c = 2^F (score - threshold)``, F the score's fractional bits. c is an integer, so the head outputs
+exactly 1 when score > threshold and 0 otherwise, in QKeras and in the firmware alike, from standard
+layers only. The threshold is a constant in the weights, or (``threshold="input"``) a second input of
+the top function with the score's type, so a trigger menu can change it without new firmware.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-import shutil
-import tempfile
+import json
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from l1ad.training.config import load_config
-from l1ad.training.datasets import Scaler, split
-from l1ad.training.evaluate import threshold_at
-from l1ad.training.features import BACKGROUND, LABEL
-from l1ad.training.files import read_json, write_json
-from l1ad.training.train import load_data, require_complete
+from l1ad.errors import L1adError
+from l1ad.training.files import commit_dir, staging_dir, write_json
 
 from . import reference
-from .vendor import write_build_options
+from .layers import FixedType, UnsupportedModel, check_model, input_names, output_names, quantizer_type
 
-OUTPUTS = ("score", "reconstruction", "trigger")
-FIRMWARE_MODEL = "firmware_model.h5"
-FIRMWARE_JSON = "firmware.json"
+STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
+PROJECT_INFO = "l1ad.json"
 
 
 @dataclass
 class FirmwareOptions:
-    """hls4ml settings; every field is recorded in runs/NAME/firmware.json."""
+    """hls4ml settings; every field is recorded in the project's l1ad.json."""
 
     backend: str = "Vitis"
     part: str = "xcvu9p-flga2104-2L-e"  # Virtex UltraScale+ VU9P, the device of Govorkova et al.
@@ -46,63 +41,71 @@ class FirmwareOptions:
     io_type: str = "io_parallel"
     strategy: str = "Latency"
     reuse_factor: int = 1
-    outputs: tuple[str, ...] = OUTPUTS
-    trigger_background_efficiency: float = 1e-3
     project_name: str = "myproject"
     precision_overrides: dict[str, str] = field(default_factory=dict)  # layer -> result type, for experiments
 
     def __post_init__(self):
-        self.outputs = tuple(self.outputs)
-        unknown = [o for o in self.outputs if o not in OUTPUTS]
-        if unknown or "score" not in self.outputs:
-            raise ValueError(f"outputs {list(self.outputs)}: choose from {list(OUTPUTS)}, 'score' included")
         if self.backend not in ("Vitis", "Vivado"):
-            raise ValueError(f"backend {self.backend!r}: l1ad supports Vitis and Vivado")
+            raise L1adError(f"backend {self.backend!r}: l1ad supports Vitis and Vivado")
         if self.io_type not in ("io_parallel", "io_stream"):
-            raise ValueError(f"io_type {self.io_type!r}: choose io_parallel or io_stream")
-        if self.strategy not in ("Latency", "Resource"):
-            raise ValueError(f"strategy {self.strategy!r}: choose Latency or Resource")
+            raise L1adError(f"io_type {self.io_type!r}: choose io_parallel or io_stream")
+        if self.strategy not in STRATEGIES:
+            raise L1adError(f"strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        if self.strategy == "distributed_arithmetic" and (self.io_type != "io_parallel" or self.backend != "Vitis"):
+            raise L1adError("strategy distributed_arithmetic needs the Vitis backend and io_parallel (hls4ml 1.3)")
         if self.reuse_factor < 1 or self.clock_period_ns <= 0:
-            raise ValueError("reuse_factor must be >= 1 and clock_period_ns > 0")
+            raise L1adError("reuse_factor must be >= 1 and clock_period_ns > 0")
 
 
-def default_project_dir(run: Path) -> Path:
-    return Path("hls_projects") / Path(run).resolve().name
+def score_type(model, score: str) -> FixedType:
+    """The score's fixed-point type: the quantizer of the QActivation that produces it."""
+    layer = model.get_layer(score)
+    if type(layer).__name__ != "QActivation":
+        raise UnsupportedModel(f"score output {score!r} is a {type(layer).__name__}: end the score in a "
+                               "QActivation (e.g. quantized_relu(16, 8)); its quantizer is the score's type")
+    return quantizer_type(layer.quantizer, score)[0]
 
 
-def trigger_head(score, score_bits: int, score_integer: int, threshold: float):
-    """Layers computing the trigger bit (score > threshold) from the score tensor.
+def with_trigger(model, score: str, threshold: float | str | None):
+    """``model`` with a trigger bit appended as last output: score > threshold.
 
-    With c = 2^F (score - threshold), an integer (F: the score's fractional bits), the bit is
-    relu(c) - relu(c - 1): 0 for c <= 0, 1 for c >= 1. Every step is exact integer arithmetic. (A
-    single clip to [0, 1] would need ufixed<1,1>, which hls4ml 1.3 turns into a wrapping ap_uint<1>.)
+    ``threshold`` is a number (a constant of the firmware, rounded down onto the score's grid so the
+    decision is unchanged), "input" (a second input named ``threshold``, of the score's type) or None
+    (no trigger).
     """
+    if threshold is None:
+        return model
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    frac = score_bits - score_integer
-    scale, offset = 2.0**frac, -threshold * 2.0**frac  # both integers
-    cut = QDense(2, name="trigger_cut", kernel_quantizer=quantized_bits(frac + 2, frac + 1, alpha=1),
-                 bias_quantizer=quantized_bits(score_bits + 3, score_bits + 2, alpha=1))
-    # |c| < 2^score_bits; one fractional bit keeps hls4ml on a saturating fixed-point type
-    ramp = QActivation(quantized_relu(score_bits + 2, score_bits + 1), name="trigger_ramp")
-    step = QDense(1, name="trigger_step", use_bias=False, kernel_quantizer=quantized_bits(2, 1, alpha=1))
-    bit = QActivation(quantized_relu(1, 1), name="trigger")
-    out = bit(step(ramp(cut(score))))
-    cut.set_weights([np.array([[scale, scale]], dtype=np.float32), np.array([offset, offset - 1], dtype=np.float32)])
-    step.set_weights([np.array([[1.0], [-1.0]], dtype=np.float32)])
-    return out
-
-
-def firmware_model(qmodel, outputs: tuple[str, ...], score_bits: int, score_integer: int,
-                   threshold: float | None):
-    """The model hls4ml converts: chosen outputs of the QKeras scoring model, plus the trigger head."""
     from tensorflow import keras
 
-    score, reconstruction = qmodel.outputs
-    chosen = [score] + ([reconstruction] if "reconstruction" in outputs else [])
-    if "trigger" in outputs:
-        chosen.append(trigger_head(score, score_bits, score_integer, threshold))
-    return keras.Model(qmodel.input, chosen, name="l1ad_firmware")
+    fixed = score_type(model, score)
+    frac, bits = fixed.f, fixed.width
+    if frac < 0:
+        raise UnsupportedModel(f"score {score!r} has no fractional bits ({fixed.hls()}); the trigger head needs f >= 0")
+    score_tensor = model.get_layer(score).output
+    inputs = list(model.inputs)
+    if threshold == "input":
+        cut_input = keras.Input((1,), name="threshold")
+        inputs.append(cut_input)
+        thr = QActivation(quantized_relu(bits, fixed.i) if not fixed.k else quantized_bits(bits, fixed.i, alpha=1),
+                          name="threshold_q")(cut_input)
+        diff = keras.layers.Subtract(name="trigger_diff")([score_tensor, thr])
+        offset = 0.0
+    else:  # s > t  <=>  2^F s > floor(2^F t) for scores s on the 2^-F grid; t clipped to the score's range
+        t = min(max(float(threshold), fixed.min - fixed.lsb), fixed.max)
+        diff, offset = score_tensor, -np.floor(t * 2.0**frac)
+    scale = 2.0**frac
+    # c = 2^F (score - threshold) is an integer with |c| < 2^(bits + 1)
+    cut = QDense(2, name="trigger_cut", kernel_quantizer=quantized_bits(max(frac, 0) + 2, max(frac, 0) + 1, alpha=1),
+                 bias_quantizer=quantized_bits(bits + 4, bits + 3, alpha=1))
+    # one fractional bit keeps hls4ml on a saturating fixed-point type
+    ramp = QActivation(quantized_relu(bits + 3, bits + 2), name="trigger_ramp")
+    step = QDense(1, name="trigger_step", use_bias=False, kernel_quantizer=quantized_bits(2, 1, alpha=1))
+    bit = QActivation(quantized_relu(1, 1), name="trigger")
+    out = bit(step(ramp(cut(diff))))
+    cut.set_weights([np.array([[scale, scale]], dtype=np.float32), np.array([offset, offset - 1], dtype=np.float32)])
+    step.set_weights([np.array([[1.0], [-1.0]], dtype=np.float32)])
+    return keras.Model(inputs, list(model.outputs) + [out], name=f"{model.name}_trigger")
 
 
 def hls_config(model, options: FirmwareOptions) -> dict:
@@ -111,38 +114,40 @@ def hls_config(model, options: FirmwareOptions) -> dict:
     config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=options.backend)
     config["Model"]["Strategy"] = options.strategy
     config["Model"]["ReuseFactor"] = options.reuse_factor
-    for name, layer in config["LayerName"].items():
+    for layer in config["LayerName"].values():
         layer["ReuseFactor"] = options.reuse_factor
         layer["Trace"] = True  # trace code is compiled only outside synthesis (#ifndef __SYNTHESIS__)
+        if options.strategy == "distributed_arithmetic":
+            layer["Strategy"] = options.strategy
     return config
 
 
-def build_hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None = None,
-                    tb_output: Path | None = None):
+def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None = None,
+              tb_output: Path | None = None):
+    """hls4ml's ModelGraph of ``model`` (bit-exact types), with any precision overrides applied."""
     import hls4ml
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
 
     with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer on stdout
-        hls_model = hls4ml.converters.convert_from_keras_model(
+        graph = hls4ml.converters.convert_from_keras_model(
             model, hls_config=hls_config(model, options), output_dir=str(output_dir),
             project_name=options.project_name, backend=options.backend, part=options.part,
             clock_period=options.clock_period_ns, io_type=options.io_type, bit_exact=True,
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
     # overrides go in after the bit-exact pass, which would otherwise re-derive them
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter
-
-    layers = {layer.name: layer for layer in hls_model.get_layers()}
+    layers = {layer.name: layer for layer in graph.get_layers()}
     for name, precision in options.precision_overrides.items():
         if name not in layers:
-            raise ValueError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")
-        parsed = hls_model.config.backend.convert_precision_string(precision)
+            raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")
+        parsed = graph.config.backend.convert_precision_string(precision)
         layers[name].get_output_variable().type.precision = APTypeConverter().convert(parsed)
-    return hls_model
+    return graph
 
 
-def layer_table(hls_model) -> list[dict]:
+def layer_table(graph) -> list[dict]:
     """Every hls4ml layer with its output type (and accumulator type), for audits and reports."""
     rows = []
-    for layer in hls_model.get_layers():
+    for layer in graph.get_layers():
         var = layer.get_output_variable()
         accum = layer.get_attr("accum_t")
         rows.append({"name": layer.name, "class": layer.class_name, "size": int(np.prod(var.shape)),
@@ -151,88 +156,88 @@ def layer_table(hls_model) -> list[dict]:
     return rows
 
 
-def test_inputs(run: Path, data: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(scaled test features, labels, scaled background validation features) of a run."""
-    config = load_config(run / "config.yaml")
-    table = load_data(data if data is not None else read_json(run / "data.json")["path"])[0]
-    parts = split(table, config.seed, config.data.val_fraction, config.data.test_fraction)
-    scaler = Scaler.load(run / "scaler.json")
-    val_bg = parts.val[parts.val[LABEL].isin(BACKGROUND)]
-    return scaler.transform(parts.test), parts.test[LABEL].to_numpy(), scaler.transform(val_bg)
-
-
 def _write_dat(path: Path, arrays: list[np.ndarray], fmt: str) -> None:
     np.savetxt(path, np.column_stack([a.reshape(len(a), -1) for a in arrays]), fmt=fmt, delimiter=" ")
 
 
-def convert(run: str | Path, project_dir: str | Path | None = None, options: FirmwareOptions | None = None) -> Path:
-    """Write the hls4ml project of a finished run; return the project folder."""
-    from l1ad.training import models
+def convert_model(model, out: str | Path, options: FirmwareOptions | None = None, tb_inputs=None,
+                  output_labels: list[str] | None = None, info: dict | None = None) -> Path:
+    """Write the hls4ml project of ``model`` to ``out``; return the folder.
 
-    run = Path(run)
-    require_complete(run)
+    ``tb_inputs`` (an array, or a list for several inputs) go to ``tb_data/`` with their exact expected
+    outputs, for the project's own test bench and a vendor C simulation. The project is built beside
+    ``out`` and swapped in only when complete; ``out`` is replaced only if l1ad made it.
+    """
     options = options or FirmwareOptions()
-    project_dir = Path(project_dir) if project_dir else default_project_dir(run)
-    config = load_config(run / "config.yaml")
-    qmodel = models.load(run / "qkeras_model.h5")
-    x_test, _, x_val_bg = test_inputs(run)
-
-    threshold = None
-    if "trigger" in options.outputs:
-        # chosen on validation background, never on the test jets the trigger is judged on
-        val_scores = reference.outputs(qmodel, x_val_bg)[0][:, 0]
-        threshold = threshold_at(val_scores, options.trigger_background_efficiency)
-    fmodel = firmware_model(qmodel, options.outputs, config.quantization.score.bits,
-                            config.quantization.score.integer, threshold)
-    expected = reference.outputs(fmodel, x_test)
-
-    # build in a temporary folder beside the target, then swap it in: no half-written project
-    project_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{project_dir.name}.part-", dir=project_dir.parent))
+    check_model(model)
+    out = Path(out)
+    staging = staging_dir(out)
     try:
-        tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
-        _write_dat(tb_in, [x_test], "%.9g")  # 9 digits round-trip float32 exactly
-        _write_dat(tb_out, expected, "%.17g")
-        hls_model = build_hls_model(fmodel, options, staging / "project", tb_in, tb_out)
+        tb_in = tb_out = None
+        if tb_inputs is not None:
+            xs = tb_inputs if isinstance(tb_inputs, (list, tuple)) else [tb_inputs]
+            tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
+            _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
+            _write_dat(tb_out, reference.outputs(model, list(xs)), "%.17g")
+        graph = hls_model(model, options, staging / "project", tb_in, tb_out)
         with contextlib.redirect_stdout(io.StringIO()):
-            hls_model.write()
-        _point_config_at(staging / "project", project_dir, {tb_in: "tb_input_features.dat",
-                                                            tb_out: "tb_output_predictions.dat"})
+            graph.write()
+        for path in (tb_in, tb_out):
+            if path is not None:
+                path.unlink()
+        _point_config_at(staging / "project", out, {tb_in: "tb_input_features.dat", tb_out: "tb_output_predictions.dat"})
         if options.backend == "Vitis":  # `vitis_hls -f build_prj.tcl` as it is: csim and C synthesis, no cosim
-            write_build_options(staging / "project", reset=True, csim=True, synth=True)
-        fmodel.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)
-        info = {
-            "run": str(run.resolve()),
+            from .vendor import write_build_options
+
+            write_build_options(staging / "project", reset=True, csim=tb_inputs is not None, synth=True)
+        model.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)
+        outputs = graph.get_output_variables()
+        doc = {
+            "project_id": uuid.uuid4().hex,
             "options": asdict(options),
-            "threshold": threshold,
-            "threshold_source": (f"exact QKeras scores of {len(x_val_bg)} validation background jets at background "
-                                 f"efficiency {options.trigger_background_efficiency}") if threshold is not None else None,
-            "outputs": list(options.outputs),
-            "output_names": list(fmodel.output_names),
-            "output_types": [str(v.type.precision) for v in hls_model.get_output_variables()],
-            "output_sizes": [int(v.size()) for v in hls_model.get_output_variables()],
-            "output_variables": [v.name for v in hls_model.get_output_variables()],
-            "layers": layer_table(hls_model),
-            "n_test_jets": int(len(x_test)),
+            "inputs": input_names(model),
+            "input_sizes": [int(v.size()) for v in graph.get_input_variables()],
+            "input_types": [str(v.type.precision) for v in graph.get_input_variables()],
+            "output_names": output_names(model),
+            "outputs": output_labels or output_names(model),
+            "output_types": [str(v.type.precision) for v in outputs],
+            "output_sizes": [int(v.size()) for v in outputs],
+            "output_variables": [v.name for v in outputs],
+            "layers": layer_table(graph),
+            "tb_events": int(len(xs[0])) if tb_inputs is not None else 0,
             "hls4ml_version": _version("hls4ml"),
+            **(info or {}),
         }
-        write_json(staging / "project" / "l1ad.json", info)
-        if project_dir.exists():
-            shutil.rmtree(project_dir)
-        os.replace(staging / "project", project_dir)
+        write_json(staging / "project" / PROJECT_INFO, doc)
+        commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
     finally:
+        import shutil
+
         shutil.rmtree(staging, ignore_errors=True)
-    fmodel.save(str(run / FIRMWARE_MODEL), include_optimizer=False)
-    write_json(run / FIRMWARE_JSON, {**info, "project_dir": str(project_dir.resolve())})
-    return project_dir
+    return out
 
 
-def _point_config_at(written: Path, final: Path, test_bench: dict[Path, str]) -> None:
+def project_info(project_dir: str | Path) -> dict:
+    path = Path(project_dir) / PROJECT_INFO
+    if not path.exists():
+        raise L1adError(f"{project_dir}: not a project written by l1ad (no {PROJECT_INFO})")
+    return json.loads(path.read_text())
+
+
+def project_model(project_dir: str | Path):
+    """The Keras model a project was converted from (saved inside it)."""
+    from l1ad.training.models import load
+
+    return load(Path(project_dir) / "l1ad_firmware_model.h5")
+
+
+def _point_config_at(written: Path, final: Path, test_bench: dict) -> None:
     """hls4ml records the folder it wrote to in hls4ml_config.yml; the project is moved, so name where it lands."""
     path = written / "hls4ml_config.yml"
     text = path.read_text()
     for old, name in test_bench.items():  # the staged inputs are deleted; hls4ml copied them into tb_data/
-        text = text.replace(str(old), str(final.resolve() / "tb_data" / name))
+        if old is not None:
+            text = text.replace(str(old), str(final.resolve() / "tb_data" / name))
     path.write_text(text.replace(str(written), str(final.resolve())))
 
 
@@ -240,14 +245,3 @@ def _version(package: str) -> str:
     from importlib.metadata import version
 
     return version(package)
-
-
-def load_firmware(run: str | Path) -> dict:
-    run = Path(run)
-    path = run / FIRMWARE_JSON
-    if not path.exists():
-        raise FileNotFoundError(f"{run} has no firmware yet; run: l1ad convert {run}")
-    info = read_json(path)
-    if not Path(info["project_dir"]).exists():
-        raise FileNotFoundError(f"the HLS project {info['project_dir']} of {run} is gone; run: l1ad convert {run}")
-    return info

@@ -1,4 +1,4 @@
-"""C simulation of an hls4ml project, two ways.
+"""C simulation of an hls4ml project, two ways, each compiled once per project and reused.
 
 1. In process: hls4ml's own bridge (``myproject_bridge.cpp``: input conversion, top function, output
    conversion) compiled with the firmware into a shared library, plus a batch loop over events that
@@ -6,6 +6,11 @@
    the loop in C++ gives the same numbers many times faster.
 2. The project's own test bench (``myproject_test.cpp`` reading ``tb_data/``), compiled with g++
    against hls4ml's bundled ``ap_types`` and run as a vendor C simulation would run it.
+
+Both binaries live in the project's ``.l1ad/`` folder under a name made of a digest of every source
+file and the compiler flags: a second call finds them and compiles nothing; an edited source gets a
+new binary. ``L1AD_CSIM_OPT`` sets the optimisation flag (default -O3; the tests use -O1, where the
+speed of the C++ does not matter).
 """
 
 from __future__ import annotations
@@ -14,114 +19,153 @@ import ctypes
 import hashlib
 import os
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-CXXFLAGS = ["-O3", "-std=c++17", "-fPIC", "-Wno-unused-result"]
+from l1ad.errors import L1adError
+
+from .convert import project_info
+
+CACHE = ".l1ad"
+BASE_FLAGS = ["-std=c++17", "-fPIC", "-Wno-unused-result"]
 
 BATCH_BRIDGE = """// l1ad: batch loop around hls4ml's bridge, for fast in-process C simulation
 #include "{project}_bridge.cpp"
 
-extern "C" void l1ad_batch(double *x, {out_args}, long n, int threads) {{
-    {project}_double(x, {first_event});  // first call loads weights (if read from files), serially
+extern "C" void l1ad_batch({in_args}, {out_args}, long n, int threads) {{
+    {project}_double({first_event});  // the first call loads weights (if read from files), serially
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long i = 1; i < n; ++i) {{
-        {project}_double(x + i * {n_in}, {event_args});
+        {project}_double({event_args});
     }}
 }}
 """
 
 
-class CsimError(RuntimeError):
+class CsimError(L1adError):
     """A C simulation that could not be built or run; the message holds the compiler's output."""
 
 
-def _sources_digest(project_dir: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted((project_dir / "firmware").rglob("*")) + [project_dir / "l1ad_batch.cpp"]:
-        if path.is_file() and "ap_types" not in path.parts:
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+def flags() -> list[str]:
+    return [os.environ.get("L1AD_CSIM_OPT", "-O3"), *BASE_FLAGS]
 
 
-def _compile(cmd: list[str], cwd: Path) -> None:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise CsimError(f"compilation failed in {cwd}:\n{' '.join(cmd)}\n{result.stderr[-4000:]}")
+def _digest(project_dir: Path, extra: str) -> str:
+    digest = hashlib.sha256(extra.encode())
+    sources = sorted(p for p in (project_dir / "firmware").rglob("*") if p.is_file() and p.suffix in (".h", ".cpp", ".hpp", ".txt"))
+    sources += sorted(project_dir.glob("*.cpp")) + sorted(project_dir.glob("*.h"))
+    for path in sources:
+        digest.update(path.relative_to(project_dir).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
-class InProcessCsim:
-    """The project's firmware as a shared library, called on whole batches of events."""
+def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
+    """Compile into a temporary file and move it into place: concurrent callers never see half a binary."""
+    target.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.part-")
+    os.close(fd)
+    try:
+        result = subprocess.run([*cmd, "-o", tmp], cwd=cwd, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise CsimError(f"compilation failed in {cwd}:\n{' '.join(cmd)}\n{result.stderr[-4000:]}")
+        os.chmod(tmp, 0o755)
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
-    def __init__(self, project_dir: str | Path, output_sizes: list[int], n_inputs: int = 16,
-                 project: str = "myproject", threads: int | None = None):
+
+class Csim:
+    """The project's firmware as a shared library, called on whole batches of events.
+
+    ``built`` tells whether this instance had to compile (False when the cached library was reused).
+    """
+
+    def __init__(self, project_dir: str | Path, threads: int | None = None):
         self.project_dir = Path(project_dir).resolve()
-        self.output_sizes = output_sizes
-        self.n_inputs = n_inputs
+        info = project_info(self.project_dir)
+        self.input_sizes, self.output_sizes = info["input_sizes"], info["output_sizes"]
         self.threads = threads or os.cpu_count() or 1
-        out_args = ", ".join(f"double *y{i}" for i in range(len(output_sizes)))
-        first = ", ".join(f"y{i}" for i in range(len(output_sizes)))
-        event = ", ".join(f"y{i} + i * {size}" for i, size in enumerate(output_sizes))
-        (self.project_dir / "l1ad_batch.cpp").write_text(BATCH_BRIDGE.format(
-            project=project, out_args=out_args, first_event=first, n_in=n_inputs, event_args=event))
-        library = self.project_dir / "firmware" / f"l1ad_csim-{_sources_digest(self.project_dir)}.so"
-        if not library.exists():  # cached per source digest: a rebuilt project gets a new library
-            weights = f'-DWEIGHTS_DIR="{self.project_dir / "firmware" / "weights"}"'
-            _compile(["g++", *CXXFLAGS, "-fopenmp", "-Ifirmware/ap_types", weights, "-shared",
-                      f"firmware/{project}.cpp", "l1ad_batch.cpp", "-o", str(library)], self.project_dir)
-        self._lib = ctypes.CDLL(str(library))
-        self._fn = self._lib.l1ad_batch
+        project = info["options"]["project_name"]
+        n_in, n_out = len(self.input_sizes), len(self.output_sizes)
+        source = BATCH_BRIDGE.format(
+            project=project,
+            in_args=", ".join(f"double *x{i}" for i in range(n_in)),
+            out_args=", ".join(f"double *y{i}" for i in range(n_out)),
+            first_event=", ".join([f"x{i}" for i in range(n_in)] + [f"y{i}" for i in range(n_out)]),
+            event_args=", ".join([f"x{i} + i * {s}" for i, s in enumerate(self.input_sizes)]
+                                 + [f"y{i} + i * {s}" for i, s in enumerate(self.output_sizes)]))
+        compile_flags = [*flags(), "-fopenmp", "-shared", "-Ifirmware/ap_types",
+                         f'-DWEIGHTS_DIR="{self.project_dir / "firmware" / "weights"}"']
+        self.library = self.project_dir / CACHE / f"csim-{_digest(self.project_dir, source + ' '.join(compile_flags))}.so"
+        self.built = not self.library.exists()
+        if self.built:
+            batch = self.project_dir / CACHE / "l1ad_batch.cpp"
+            batch.parent.mkdir(exist_ok=True)
+            batch.write_text(source)
+            _compile(["g++", *compile_flags, "-I.", f"firmware/{project}.cpp", str(batch)], self.project_dir,
+                     self.library)
+        self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None
 
-    def predict(self, x: np.ndarray) -> list[np.ndarray]:
-        x = np.ascontiguousarray(x, dtype=np.float64)
-        if x.ndim != 2 or x.shape[1] != self.n_inputs:
-            raise ValueError(f"expected inputs of shape (n, {self.n_inputs}), got {x.shape}")
-        outputs = [np.zeros((len(x), size), dtype=np.float64) for size in self.output_sizes]
-        if len(x) == 0:
+    def predict(self, x) -> list[np.ndarray]:
+        """Outputs for inputs ``x`` (an (n, width) array, or a list of them for several inputs)."""
+        xs = [np.ascontiguousarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
+        if len(xs) != len(self.input_sizes) or any(a.ndim != 2 or a.shape[1] != s for a, s in zip(xs, self.input_sizes)):
+            raise ValueError(f"expected {len(self.input_sizes)} input arrays of widths {self.input_sizes}, got "
+                             f"{[a.shape for a in xs]}")
+        n = len(xs[0])
+        outputs = [np.zeros((n, size), dtype=np.float64) for size in self.output_sizes]
+        if n == 0:
             return outputs
-        pointers = [o.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for o in outputs]
-        self._fn(x.ctypes.data_as(ctypes.POINTER(ctypes.c_double)), *pointers, ctypes.c_long(len(x)),
-                 ctypes.c_int(self.threads))
+        pointer = ctypes.POINTER(ctypes.c_double)
+        self._fn(*[a.ctypes.data_as(pointer) for a in xs], *[o.ctypes.data_as(pointer) for o in outputs],
+                 ctypes.c_long(n), ctypes.c_int(self.threads))
         return outputs
 
 
-def build_testbench(project_dir: str | Path, project: str = "myproject") -> Path:
-    """Compile the project's own test bench with g++ and hls4ml's ap_types."""
+def testbench(project_dir: str | Path) -> tuple[Path, bool]:
+    """The project's own test bench compiled with g++ and hls4ml's ap_types (cached); (binary, built now?)."""
     project_dir = Path(project_dir).resolve()
-    binary = project_dir / "csim_testbench"
-    weights = f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"'
-    _compile(["g++", *CXXFLAGS, "-Ifirmware/ap_types", "-I.", weights, f"{project}_test.cpp",
-              f"firmware/{project}.cpp", "-o", str(binary)], project_dir)
-    return binary
+    project = project_info(project_dir)["options"]["project_name"]
+    compile_flags = [*flags(), "-Ifirmware/ap_types", "-I.", f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']
+    binary = project_dir / CACHE / f"testbench-{_digest(project_dir, ' '.join(compile_flags))}"
+    built = not binary.exists()
+    if built:
+        _compile(["g++", *compile_flags, f"{project}_test.cpp", f"firmware/{project}.cpp"], project_dir, binary)
+    return binary, built
 
 
-def run_testbench(project_dir: str | Path, output_sizes: list[int], output_lsbs: list[float]) -> list[np.ndarray]:
+def run_testbench(project_dir: str | Path) -> list[np.ndarray]:
     """Run the test bench over tb_data/ and read back its outputs, exactly.
 
     The bench prints each value with 6 significant digits; snapping to the output type's grid
     recovers the exact value whenever 6 digits resolve that grid, which is checked value by value.
     """
+    from .types import parse_type
+
     project_dir = Path(project_dir).resolve()
-    binary = build_testbench(project_dir)
+    info = project_info(project_dir)
+    sizes, lsbs = info["output_sizes"], [parse_type(t)["lsb"] for t in info["output_types"]]
+    binary, _ = testbench(project_dir)
     result = subprocess.run([str(binary)], cwd=project_dir, capture_output=True, text=True)
     if result.returncode != 0:
         raise CsimError(f"test bench failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
     # print_result writes one line per output and event
     lines = (project_dir / "tb_data" / "csim_results.log").read_text().splitlines()
-    if len(lines) % len(output_sizes):
-        raise CsimError(f"test bench wrote {len(lines)} lines, not a multiple of {len(output_sizes)} outputs")
-    rows = [lines[i::len(output_sizes)] for i in range(len(output_sizes))]
+    if len(lines) % len(sizes):
+        raise CsimError(f"test bench wrote {len(lines)} lines, not a multiple of {len(sizes)} outputs")
     try:
-        printed = np.column_stack([np.array([r.split() for r in rows_i], dtype=np.float64).reshape(len(rows_i), -1)
-                                   for rows_i in rows])
+        printed = np.column_stack([np.array([r.split() for r in lines[i::len(sizes)]], dtype=np.float64)
+                                   .reshape(len(lines) // len(sizes), -1) for i in range(len(sizes))])
     except ValueError as err:
         raise CsimError(f"cannot read the test bench output: {err}") from err
-    if printed.shape[1] != sum(output_sizes):
-        raise CsimError(f"test bench wrote {printed.shape[1]} values per event, expected {sum(output_sizes)}")
+    if printed.shape[1] != sum(sizes):
+        raise CsimError(f"test bench wrote {printed.shape[1]} values per event, expected {sum(sizes)}")
     outputs, start = [], 0
-    for size, lsb in zip(output_sizes, output_lsbs):
+    for size, lsb in zip(sizes, lsbs):
         values = printed[:, start:start + size]
         snapped = np.round(values / lsb) * lsb
         # 6 significant digits are within half an LSB of the printed value, or the grid is unresolvable
@@ -133,43 +177,10 @@ def run_testbench(project_dir: str | Path, output_sizes: list[int], output_lsbs:
     return outputs
 
 
-def run_both(info: dict, x: np.ndarray) -> dict:
-    """Both C simulations of a converted run on inputs ``x`` (the project's tb_data holds the same jets)."""
-    import time
-
-    from .types import parse_type
-
-    project_dir = Path(info["project_dir"])
-    sizes, lsbs = info["output_sizes"], [parse_type(t)["lsb"] for t in info["output_types"]]
-    timings = {}
-    start = time.perf_counter()
-    sim = InProcessCsim(project_dir, sizes, project=info["options"]["project_name"])
-    timings["csim_build_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    inproc = sim.predict(x)
-    timings["csim_in_process_s"] = time.perf_counter() - start
-    start = time.perf_counter()
-    bench = run_testbench(project_dir, sizes, lsbs)
-    timings["csim_testbench_build_and_run_s"] = time.perf_counter() - start
-    if len(bench[0]) != len(x):
-        raise CsimError(f"the test bench ran {len(bench[0])} events, the test set has {len(x)}: reconvert the run")
-    return {"in_process": inproc, "testbench": bench, "lsbs": lsbs, "timings": timings}
-
-
-def compare_csim_ways(run: str | Path) -> dict:
-    """``l1ad csim``: every test jet through both C simulations; they must agree exactly."""
-    from .convert import load_firmware, test_inputs
-
-    info = load_firmware(run)
-    x, _, _ = test_inputs(Path(run))
-    sim = run_both(info, x)
-    lines, agree = [], True
-    for name, a, b in zip(info["outputs"], sim["in_process"], sim["testbench"]):
-        same = int(np.sum(np.all(a == b, axis=1)))
-        agree &= same == len(x)
-        lines.append(f"{name:15} in-process vs test bench: {same}/{len(x)} jets identical")
-    t = sim["timings"]
-    lines.append(f"in-process csim: {len(x) / t['csim_in_process_s']:,.0f} jets/s ({t['csim_in_process_s']:.2f} s; "
-                 f"library build {t['csim_build_s']:.1f} s); test bench build + run: "
-                 f"{t['csim_testbench_build_and_run_s']:.1f} s")
-    return {"lines": lines, "agree": agree, **sim}
+def testbench_inputs(project_dir: str | Path) -> list[np.ndarray]:
+    """The inputs in the project's tb_data/, split per top-function input."""
+    project_dir = Path(project_dir)
+    sizes = project_info(project_dir)["input_sizes"]
+    table = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", dtype=np.float64, ndmin=2)
+    bounds = np.cumsum([0, *sizes])
+    return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.training.plots import _label, _save, plt
+from l1ad.training.plots import _label, _save, figure, styled
 
 
+@styled
 def score_correlation(float_scores: np.ndarray, csim_scores: np.ndarray, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    fig, ax = figure(figsize=(6.5, 5.5))
     lo = max(min(float_scores.min(), csim_scores[csim_scores > 0].min(initial=1.0)), 1e-4)
     hi = max(float_scores.max(), csim_scores.max())
     bins = np.geomspace(lo, hi, 80)
@@ -23,10 +24,11 @@ def score_correlation(float_scores: np.ndarray, csim_scores: np.ndarray, path: P
     return _save(fig, path)
 
 
+@styled
 def audit(rows: list[dict], path: Path) -> Path:
     """Per layer: the range the type can hold (bar) and the range the values used (line)."""
     rows = [r for r in rows if r["what"] == "output"]
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
+    fig, ax = figure(figsize=(8, 0.35 * len(rows) + 1.5))
     y = np.arange(len(rows))
     ax.barh(y, [r["type_max"] - r["type_min"] for r in rows], left=[r["type_min"] for r in rows], color="lightgrey",
             label="type range")

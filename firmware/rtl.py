@@ -29,76 +29,32 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.training.files import write_json
-
 from . import reference
+from .layers import check_model, input_names, input_quantizers, output_names, quantizer_type, walk
 
-RTL_JSON = "rtl.json"
 TOP = "l1ad_top"
 
 
-def round_half_even(v, k: int, i: int, f: int):
-    """Quantize a da4ml FixedVariable to (k, i, f), rounding half to even, then saturating.
-
-    Rounding: add 2^-(f+1) - 2^-f_in, plus 2^-f_in when the kept LSB (weight 2^-f) is 1, then truncate:
-    ties go up exactly when that makes the result even; other values cannot cross a 2^-f boundary.
-    Saturation: low + relu(x - low) - relu(x - high). da4ml's own SAT (a comparison against a
-    constant) gave wrong values in 0.5.2 once its optimizer had scaled a variable by a tiny power of
-    two, as happens after several layers; the relu form is exact there too.
-    """
-    _, _, f_in = v.kif
-    if f < f_in:
-        kept_lsb = v.quantize(0, 1 - f, f)  # one-bit slice, value 0 or 2^-f
-        v = v + (kept_lsb >> (f_in - f)) + (2.0 ** (-f - 1) - 2.0**-f_in)
-    _k, _i, _ = v.kif
-    v = v.quantize(_k, _i, f, "WRAP", "TRN")  # truncate, keeping the whole integer range
-    low, high = -k * 2.0**i, 2.0**i - 2.0**-f
-    if v.low < low or v.high > high:
-        v = (v - low).relu() - (v - high).relu() + low
-    return v.quantize(k, i, f, "WRAP", "TRN")  # in range now: only narrows the word
-
-
-def _quantize_array(x, fixed):
-    from da4ml.trace import FixedVariableArray
-
-    out = np.array([round_half_even(v, fixed.k, fixed.i, fixed.f) for v in x._vars.ravel()]).reshape(x.shape)
-    return FixedVariableArray(out, x.solver_options)
-
-
 def trace(model, solver_options: dict | None = None):
-    """(input array, output variables) of a da4ml trace of the QKeras firmware model.
+    """(input arrays, output variables) of a da4ml trace of a QKeras model.
 
-    The input is the output of the model's input quantizer: what the FPGA receives. Outputs are
-    concatenated in model output order. Mirrors :func:`firmware.reference.evaluate` layer by layer.
+    Each input is the output of that input's quantizer: what the FPGA receives. Outputs are
+    concatenated in model output order. The layer rules of :mod:`.layers` say how each layer traces.
     """
     from da4ml.trace import FixedVariableArray, HWConfig
 
-    first = model.layers[1]
-    if type(first).__name__ != "QActivation":
-        raise ValueError("the model needs a quantizer right after the input")
-    fixed, _ = reference.quantizer_type(first.quantizer)
-    n = model.input_shape[-1]
-    inp = FixedVariableArray.from_kif(np.full(n, fixed.k), np.full(n, fixed.i), np.full(n, fixed.f),
-                                      hwconf=HWConfig(1, -1, -1), solver_options=solver_options or {"hard_dc": 2})
-    values = {first.name: inp}
-    for layer in model.layers[2:]:
-        kind = type(layer).__name__
-        names = reference._inbound(layer)
-        x = [values[name] for name in names]
-        if kind in ("QDense", "Dense"):
-            kernel, *bias = reference._weights(layer)
-            values[layer.name] = x[0] @ kernel + (bias[0] if bias else 0.0)
-        elif kind == "QActivation":
-            # unsigned saturation is the relu, signed saturation to [-1, 1) the hard tanh
-            values[layer.name] = _quantize_array(x[0], reference.quantizer_type(layer.quantizer)[0])
-        elif kind == "Subtract":
-            values[layer.name] = x[0] - x[1]
-        elif kind == "Multiply":
-            values[layer.name] = x[0] ** 2 if names[0] == names[1] else x[0] * x[1]
-        else:
-            raise ValueError(f"layer {layer.name} ({kind}) is not supported by the RTL tracer")
-    outputs = np.concatenate([np.ravel(values[name]._vars) for name in model.output_names])
-    return inp, outputs
+    check_model(model)
+    feed = {}
+    for name, quantizer in input_quantizers(model).items():
+        fixed, _ = quantizer_type(quantizer.quantizer, quantizer.name)
+        n = model.get_layer(name).output.shape[-1]
+        feed[name] = FixedVariableArray.from_kif(np.full(n, fixed.k), np.full(n, fixed.i), np.full(n, fixed.f),
+                                                 hwconf=HWConfig(1, -1, -1),
+                                                 solver_options=solver_options or {"hard_dc": 2})
+    values = walk(model, feed, lambda rule, layer, x, names: rule.trace(layer, x, names))
+    inputs = [feed[name] for name in input_names(model)]
+    outputs = np.concatenate([np.ravel(values[name]._vars) for name in output_names(model)])
+    return inputs, outputs
 
 
 @contextlib.contextmanager
@@ -160,27 +116,24 @@ def run_yosys(project: Path, top: str = TOP) -> dict:
     }
 
 
-def default_build_dir(run: Path) -> Path:
-    return Path("rtl_builds") / Path(run).resolve().name
+def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = None,
+              output_labels: list[str] | None = None, clock_mhz: float = 200.0, adder_levels_per_ns: float = 1.0,
+              synthesize: bool = True, part: str = "xcvu9p-flga2104-2L-e", progress: bool = True) -> dict:
+    """Trace, pipeline, write, simulate (Verilator) and synthesize (yosys) ``model``; return the findings.
 
-
-def build(run: str | Path, out: str | Path | None = None, clock_mhz: float = 200.0,
-          adder_levels_per_ns: float = 1.0, synthesize: bool = True, progress: bool = True) -> dict:
-    """Trace, pipeline, write, simulate and synthesize the run's firmware model; write runs/NAME/rtl.json."""
+    ``x`` are the raw inputs (array or list); the RTL receives them after the input quantizers. The
+    simulated outputs are compared with ``expected`` (e.g. the C simulation's outputs; default: the
+    exact reference). ``out`` is replaced only if l1ad made it.
+    """
     from da4ml.codegen import RTLModel
-    from da4ml.trace import comb_trace, to_pipeline
+    from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
     from tqdm import tqdm
 
-    from l1ad.training import models
+    from l1ad.training.files import check_replaceable, commit_dir, staging_dir
 
-    from .convert import load_firmware, test_inputs
-    from .csim import InProcessCsim
-
-    run = Path(run)
-    info = load_firmware(run)
-    out = Path(out) if out else default_build_dir(run)
-    fmodel = models.load(run / "firmware_model.h5")
-    x, _, _ = test_inputs(run)
+    xs = [np.asarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    names = output_names(model)
+    labels = output_labels or names
     period_ns = 1000.0 / clock_mhz
     cutoff = max(1.0, round(period_ns * adder_levels_per_ns))
     timings = {}
@@ -191,54 +144,72 @@ def build(run: str | Path, out: str | Path | None = None, clock_mhz: float = 200
         return time.perf_counter()
 
     start = step("trace")
-    inp, outputs = trace(fmodel)
+    inputs, outputs = trace(model)
+    inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
+                                                                 inputs[0].solver_options)
     comb = comb_trace(inp, outputs)
     pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
     timings["trace_and_pipeline_s"] = time.perf_counter() - start
     steps.update()
 
-    start = step("csim reference")
-    x_q = reference.evaluate(fmodel, x)[fmodel.layers[1].name]["out"]  # what the FPGA receives
-    csim = np.column_stack(InProcessCsim(info["project_dir"], info["output_sizes"],
-                                         project=info["options"]["project_name"]).predict(x))
-    timings["csim_s"] = time.perf_counter() - start
+    start = step("reference")
+    values = reference.evaluate(model, xs)
+    x_q = np.column_stack([values[q.name].out for q in input_quantizers(model).values()])  # what the FPGA receives
+    expected = expected if expected is not None else [values[name].out for name in names]
+    expected = np.column_stack([e.reshape(len(e), -1) for e in expected])
+    sizes = [int(np.prod(values[name].out.shape[1:])) for name in names]
+    timings["reference_s"] = time.perf_counter() - start
     steps.update()
 
     start = step("verilog + verilator build")
-    if out.exists():
-        shutil.rmtree(out)
-    rtl = RTLModel(pipe, TOP, out, flavor="verilog", clock_period=period_ns, part_name=info["options"]["part"])
-    with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
-        rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
-    timings["verilog_and_verilator_build_s"] = time.perf_counter() - start
-    steps.update()
+    out = Path(out)
+    check_replaceable(out, "RTL build")
+    staging = staging_dir(out)
+    try:
+        build_dir = staging / "rtl"
+        rtl = RTLModel(pipe, TOP, build_dir, flavor="verilog", clock_period=period_ns, part_name=part)
+        with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
+            rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
+        timings["verilog_and_verilator_build_s"] = time.perf_counter() - start
+        steps.update()
 
-    start = step("verilator simulation")
-    # one jet per clock into a single DUT; outputs read `latency` clocks later (da4ml's binder)
-    simulated = rtl.predict(x_q, n_threads=1).astype(np.float64)
-    timings["verilator_simulation_s"] = time.perf_counter() - start
-    steps.update()
+        start = step("verilator simulation")
+        # one event per clock into a single DUT; outputs read `latency` clocks later (da4ml's binder)
+        simulated = rtl.predict(x_q, n_threads=1).astype(np.float64)
+        timings["verilator_simulation_s"] = time.perf_counter() - start
+        steps.update()
+        if synthesize:
+            start = step("yosys synth_xilinx")
+            yosys = {**run_yosys(build_dir), "source": "yosys synth_xilinx -family xcup (cell counts after mapping; "
+                                                       "carries as CARRY4, no timing)",
+                     "version": subprocess.run([*yosys_command(), "-V"], capture_output=True, text=True).stdout.strip()}
+            timings["yosys_s"] = time.perf_counter() - start
+            steps.update()
+        commit_dir(build_dir, out, "RTL build")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    steps.close()
     latency = len(pipe.solutions)
     compare, offset = {}, 0
-    for name, size in zip(info["outputs"], info["output_sizes"]):
-        same = np.all(simulated[:, offset:offset + size] == csim[:, offset:offset + size], axis=1)
-        compare[name] = {"compared": int(len(same)), "bit_identical": int(same.sum()), "fraction": float(same.mean())}
+    for name, size in zip(labels, sizes):
+        same = np.all(simulated[:, offset:offset + size] == expected[:, offset:offset + size], axis=1)
+        compare[name] = {"compared": int(len(same)), "bit_identical": int(same.sum()),
+                         "fraction": float(same.mean()) if len(same) else 1.0}
         offset += size
-    # the check can tell a wrong latency: outputs shifted by one jet must disagree
-    shifted = float(np.mean(np.all(simulated[1:] == csim[:-1], axis=1))) if len(x) > 1 else 0.0
+    # the check can tell a wrong latency: outputs shifted by one event must disagree
+    shifted = float(np.mean(np.all(simulated[1:] == expected[:-1], axis=1))) if len(x_q) > 1 else 0.0
 
     doc = {
-        "model": "firmware_model.h5: the QKeras model of the hls4ml project, trigger head included",
-        "outputs": info["outputs"],
-        "n_test_jets": int(len(x)),
-        "rtl_vs_csim": compare,
+        "outputs": labels,
+        "events": int(len(x_q)),
+        "rtl_vs_reference": compare,
         "bit_exact": all(c["fraction"] == 1.0 for c in compare.values()),
         "latency": {
             "cycles": latency, "initiation_interval": 1, "target_clock_mhz": clock_mhz,
             "ns_at_target_clock": latency * period_ns,
-            "source": "Verilator simulation of the da4ml pipeline: one jet per clock in, every output checked "
+            "source": "Verilator simulation of the da4ml pipeline: one event per clock in, every output checked "
                       f"{latency} clocks later",
-            "shifted_by_one_jet_identical_fraction": shifted,
+            "shifted_by_one_event_identical_fraction": shifted,
             "note": "cycles are measured; nanoseconds are cycles x target period, NOT timing-closed "
                     f"(pipeline cut every {cutoff:g} adder levels, a da4ml delay heuristic of "
                     f"{adder_levels_per_ns:g} adder level per ns; no open tool gives trustworthy Xilinx timing)",
@@ -249,14 +220,6 @@ def build(run: str | Path, out: str | Path | None = None, clock_mhz: float = 200
         "tools": {"da4ml": version("da4ml"), "verilator": verilator_version},
     }
     if synthesize:
-        start = step("yosys synth_xilinx")
-        doc["yosys"] = {**run_yosys(out), "source": "yosys synth_xilinx -family xcup (cell counts after mapping; "
-                                                    "carries as CARRY4, no timing)",
-                        "version": subprocess.run([*yosys_command(), "-V"], capture_output=True,
-                                                  text=True).stdout.strip()}
-        timings["yosys_s"] = time.perf_counter() - start
-        steps.update()
-    steps.close()
+        doc["yosys"] = yosys
     doc["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    write_json(run / RTL_JSON, doc)
     return doc

@@ -14,6 +14,8 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from l1ad.errors import L1adError
+
 # hls4ml 1.3 builds a Vitis project with `vitis-run` (Vitis 2023.2+); older Vitis HLS runs the same script
 # as `vitis_hls -f build_prj.tcl`. A Vivado-backend project needs `vivado_hls`.
 TOOLS = {"Vitis": ("vitis-run", "vitis_hls"), "Vivado": ("vivado_hls",)}
@@ -21,11 +23,11 @@ RESOURCES = ("DSP", "LUT", "FF", "BRAM_18K", "URAM")
 BUILD_STEPS = ("reset", "csim", "synth", "cosim", "validation", "export", "vsynth", "fifo_opt")
 
 
-class ReportError(ValueError):
+class ReportError(L1adError, ValueError):
     """A vendor report that is missing or unreadable; the message names the file."""
 
 
-class ToolMissing(RuntimeError):
+class ToolMissing(L1adError):
     pass
 
 

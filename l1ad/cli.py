@@ -1,4 +1,9 @@
-"""The ``l1ad`` command: one entry point for data, training, firmware and reports."""
+"""The ``l1ad`` command: one entry point for data, training, firmware and reports.
+
+Exit codes: 0 success; 1 a problem with the user's input or environment (one line saying which file or
+field and what to do) or a check that failed; 2 a usage error (bad option). Anything else is a bug and
+prints its traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from l1ad.errors import L1adError
+
 app = typer.Typer(help="Build FPGA anomaly-detection triggers from quantized jet autoencoders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 data_app = typer.Typer(help="Fetch, inspect and convert jet datasets.", no_args_is_help=True)
@@ -17,31 +24,33 @@ app.add_typer(data_app, name="data")
 DataOption = typer.Option(None, "--data", help="Jet file or directory (default: the embedded sample).")
 
 
-def _fail(message: str, code: int = 2) -> None:
+def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(code)
 
 
 def _run(step):
-    """Run a step and turn expected failures into a clear message and a non-zero exit.
-
-    DataError, ConfigError and RunError are ValueErrors whose message names the file and field.
-    """
+    """Run a step; a problem with the user's input or environment becomes one line and exit code 1."""
     try:
         return step()
-    except (ValueError, FileNotFoundError) as err:
+    except L1adError as err:
         _fail(str(err))
 
 
 def _parse_counts(text: str) -> dict[str, int]:
     from l1ad.training.features import CLASSES
 
-    if "=" not in text:
-        return dict.fromkeys(CLASSES, int(text))
-    counts = {}
-    for item in text.split(","):
-        name, _, number = item.partition("=")
-        counts[name.strip()] = int(number)
+    try:
+        if "=" not in text:
+            return dict.fromkeys(CLASSES, int(text))
+        counts = {}
+        for item in text.split(","):
+            name, _, number = item.partition("=")
+            counts[name.strip()] = int(number)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: give an integer or 'class=count,...'", param_hint="--jets-per-class")
+    if any(n < 0 for n in counts.values()):
+        raise typer.BadParameter("counts must not be negative", param_hint="--jets-per-class")
     return counts
 
 
@@ -51,19 +60,19 @@ def generate(
     jets_per_class: str = typer.Option(..., "--jets-per-class",
                                        help="N for every class, or per class: 'g=500,q=500,t=100,w=100,z=100'."),
     seed: int = typer.Option(..., "--seed", help="Seed: same seed and counts give an identical file."),
+    preset: str = typer.Option("official", "--preset", help="Generator preset: official (R = 0.4 with the official "
+                               "production's detector response) or particle08 (particle level, R = 0.8)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Worker processes (default: all cores)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Run the chunks as Ray tasks: 'local' (Ray on this "
+                                           "machine) or a cluster address such as ray://HOST:10001."),
 ):
-    """Simulate jets with Pythia 8 + FastJet and write the 16 hls4ml features."""
+    """Simulate jets with Pythia 8 + FastJet (+ detector response) and write the 16 hls4ml features."""
     from l1ad.training.io import write_jets
     from l1ad.training.jetgen import generate as run_generation
 
-    try:
-        counts = _parse_counts(jets_per_class)
-    except ValueError:
-        _fail(f"--jets-per-class {jets_per_class!r}: give an integer or 'class=count,...'")
-    if any(n < 0 for n in counts.values()):
-        _fail("--jets-per-class: counts must not be negative")
-    table, provenance = _run(lambda: run_generation(counts, seed=seed, workers=workers))
+    counts = _parse_counts(jets_per_class)
+    table, provenance = _run(lambda: run_generation(counts, seed=seed, workers=workers, preset=preset,
+                                                    address=address))
     _run(lambda: write_jets(table, out, provenance))
     typer.echo(f"wrote {len(table)} jets to {out}: " + ", ".join(f"{c} {n}" for c, n in
                                                               table["jet_type"].value_counts(sort=False).items()))
@@ -80,15 +89,18 @@ def data_fetch():
 
 @data_app.command("info")
 def data_info(path: Optional[Path] = typer.Argument(None, help="Jet file or directory (default: embedded sample).")):
-    """Validate a jet file and print its class counts and provenance."""
+    """Validate a jet file; print class counts, per-class medians beside the official data's, provenance."""
     from l1ad.training.datasets import DEFAULT_SAMPLE
     from l1ad.training.io import load_jets, read_provenance
+    from l1ad.training.official import comparison_lines
 
     path = path or DEFAULT_SAMPLE
     table = _run(lambda: load_jets(path, require=()))
     typer.echo(f"{path}: {len(table)} jets")
     for label, n in table["jet_type"].value_counts().sort_index().items():
         typer.echo(f"  {label}: {n}")
+    for line in comparison_lines(table):
+        typer.echo(line)
     provenance = read_provenance(path) if path.is_file() else {}
     if provenance:
         typer.echo("provenance: " + json.dumps(provenance, indent=1, sort_keys=True))
@@ -103,6 +115,18 @@ def data_convert(source: Path = typer.Argument(..., help="Jet file or directory 
     table = _run(lambda: load_jets(source, require=()))
     _run(lambda: write_jets(table, out, {"source": str(source.resolve()), "converted_by": "l1ad data convert"}))
     typer.echo(f"wrote {len(table)} jets to {out}")
+
+
+@data_app.command("bootstrap")
+def data_bootstrap(out: Path = typer.Argument(..., help="l1ad parquet file to write."),
+                   jets: int = typer.Option(1_000_000, "--jets", help="Number of jets to draw."),
+                   seed: int = typer.Option(0, "--seed", help="Seed of the draw."),
+                   data: Optional[Path] = DataOption):
+    """Draw jets with replacement from a sample (default: embedded) into a large file, e.g. for benchmarks."""
+    from l1ad.training.datasets import bootstrap
+
+    table = _run(lambda: bootstrap(data, jets, seed, out))
+    typer.echo(f"wrote {len(table):,} jets to {out}")
 
 
 @app.command()
@@ -122,6 +146,39 @@ def train(
     _print_metrics(run / "metrics.json")
 
 
+@app.command("import")
+def import_model(
+    model: Path = typer.Argument(..., help="QKeras (Keras 2) model file (.h5)."),
+    inputs: Path = typer.Option(..., "--inputs", help="Inputs as the FPGA receives them (.npy, .parquet or .csv), "
+                                "or raw values with --scaler."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name: runs/NAME (default: the model file's name)."),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="One label per input row (.npy, .csv or .parquet)."),
+    background: str = typer.Option("g,q", "--background", help="Labels that count as background, comma separated."),
+    scaler: Optional[Path] = typer.Option(None, "--scaler", help="JSON with 'mean' and 'scale' lists: the inputs are "
+                                          "transformed as (x - mean) / scale."),
+    score: Optional[str] = typer.Option(None, "--score", help="Name of the score output (default: the only output "
+                                        "of width 1)."),
+    add_score: Optional[str] = typer.Option(None, "--add-score", help="Append l1ad's on-chip MSE score head with this "
+                                            "unsigned score type BITS,INTEGER (e.g. 16,8) to a model that outputs a "
+                                            "reconstruction of its input."),
+    out_root: Path = typer.Option(Path("runs"), "--runs", help="Folder of run folders."),
+):
+    """Turn your own QKeras model and inputs into a run folder; then convert, validate, rtl and report work on it."""
+    from l1ad.importing import import_model as run_import
+
+    score_bits = None
+    if add_score:
+        try:
+            score_bits = tuple(int(v) for v in add_score.split(","))
+            assert len(score_bits) == 2
+        except (ValueError, AssertionError):
+            raise typer.BadParameter(f"{add_score!r}: give BITS,INTEGER, e.g. 16,8", param_hint="--add-score")
+    run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
+                                  background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
+                                  score=score, add_score=score_bits))
+    typer.echo(f"run folder {run}; next: l1ad convert {run} && l1ad validate {run} && l1ad rtl {run}")
+
+
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="A finished run folder."),
@@ -129,8 +186,9 @@ def evaluate(
     all_jets: bool = typer.Option(False, "--all-jets", help="Score every jet of --data, not only its test split."),
 ):
     """Re-score an existing run on its own or other data (metrics and plots under runs/NAME/evaluations/)."""
+    from l1ad.runs import require_complete
     from l1ad.training.train import evaluate as run_evaluation
-    from l1ad.training.train import require_complete, test_jets
+    from l1ad.training.train import test_jets
 
     _run(lambda: require_complete(run))
     jets = _run(lambda: test_jets(run, data, all_jets))
@@ -145,91 +203,117 @@ def evaluate(
 @app.command()
 def convert(
     run: Path = typer.Argument(..., help="A finished run folder."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Project folder (default: hls_projects/NAME)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Project folder (default: hls_projects/NAME-<hash>)."),
     backend: str = typer.Option("Vitis", help="hls4ml backend: Vitis or Vivado."),
     part: str = typer.Option("xcvu9p-flga2104-2L-e", help="FPGA part."),
     clock_period: float = typer.Option(5.0, "--clock-period", help="Clock period in ns."),
     io_type: str = typer.Option("io_parallel", "--io-type", help="io_parallel or io_stream."),
-    strategy: str = typer.Option("Latency", help="Latency or Resource."),
+    strategy: str = typer.Option("Latency", help="Latency, Resource or distributed_arithmetic (da4ml kernels)."),
     reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor (1: fully parallel)."),
-    outputs: str = typer.Option("score,reconstruction,trigger", help="Top-function outputs, comma separated."),
+    outputs: Optional[str] = typer.Option(None, help="Top-function outputs, comma separated (default: all model "
+                                          "outputs and the trigger)."),
     trigger_eff: float = typer.Option(1e-3, "--trigger-background-efficiency",
                                       help="Background efficiency that sets the trigger threshold."),
+    threshold: str = typer.Option("constant", "--threshold", help="constant (in the firmware) or input (a second "
+                                  "input of the top function, changeable without new firmware)."),
+    tb_events: int = typer.Option(2000, "--tb-events", help="Test events written to tb_data/ for test benches."),
     precision: list[str] = typer.Option([], "--precision", help="Override a layer's result type, LAYER=TYPE "
                                         "(experiments only: breaks bit-exactness on purpose)."),
 ):
-    """Write the hls4ml project of a run (score computed on chip) to hls_projects/NAME/."""
+    """Write the hls4ml project of a run (score computed on chip, trigger bit)."""
     from l1ad.firmware.convert import FirmwareOptions
-    from l1ad.firmware.convert import convert as run_convert
+    from l1ad.stages import convert_run
 
     overrides = dict(item.split("=", 1) for item in precision if "=" in item)
     if len(overrides) != len(precision):
-        _fail("--precision takes LAYER=TYPE, e.g. --precision mean=fixed<20,8>")
+        raise typer.BadParameter("give LAYER=TYPE, e.g. --precision mean=fixed<20,8>", param_hint="--precision")
     options = _run(lambda: FirmwareOptions(backend=backend, part=part, clock_period_ns=clock_period, io_type=io_type,
-                                           strategy=strategy, reuse_factor=reuse_factor,
-                                           outputs=tuple(o.strip() for o in outputs.split(",")),
-                                           trigger_background_efficiency=trigger_eff, precision_overrides=overrides))
-    project = _run(lambda: run_convert(run, out, options))
+                                           strategy=strategy, reuse_factor=reuse_factor, precision_overrides=overrides))
+    chosen = tuple(o.strip() for o in outputs.split(",")) if outputs else None
+    project = _run(lambda: convert_run(run, out, options, outputs=chosen, trigger_efficiency=trigger_eff,
+                                       threshold_mode=threshold, tb_events=tb_events))
     typer.echo(f"hls4ml project written to {project} (build with: cd {project} && vitis_hls -f build_prj.tcl)")
 
 
 @app.command()
 def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
-    """Run all test jets through the C simulation, in process and with the project's test bench."""
-    from l1ad.firmware.csim import compare_csim_ways
+    """The test bench events through both C simulations (in process and the project's test bench)."""
+    from l1ad.firmware.csim import Csim, run_testbench, testbench_inputs
+    from l1ad.runs import Run
+    from l1ad.stages import firmware
 
-    summary = _run(lambda: compare_csim_ways(run))
-    for line in summary["lines"]:
-        typer.echo(line)
-    if not summary["agree"]:
-        _fail("the two C simulations disagree", code=1)
+    info = _run(lambda: firmware(Run(run)))
+    project = info["project_dir"]
+    x = testbench_inputs(project)
+    inproc, bench = _run(lambda: Csim(project).predict(x)), _run(lambda: run_testbench(project))
+    agree = True
+    for name, a, b in zip(info["outputs"], inproc, bench):
+        same = int(sum((a == b).all(axis=1)))
+        agree &= same == len(a)
+        typer.echo(f"{name:15} in-process vs test bench: {same}/{len(a)} events identical")
+    if not agree:
+        _fail("the two C simulations disagree")
 
 
 @app.command()
 def validate(run: Path = typer.Argument(..., help="A converted run folder."),
+             data: Optional[Path] = typer.Option(None, "--data", help="Validate on the test split (or, with "
+                                                 "--all-jets, every jet) of another jet file."),
+             all_jets: bool = typer.Option(False, "--all-jets", help="With --data: every jet of the file."),
+             testbench: bool = typer.Option(True, "--testbench/--no-testbench", help="Also run the project's own "
+                                            "test bench on its tb_data events."),
+             trace: str = typer.Option("auto", "--trace", help="Layer trace: auto (only when an output differs), "
+                                       "always, or never."),
              trace_events: int = typer.Option(500, "--trace-events", help="Events traced layer by layer.")):
-    """Check bit-exactness on every test jet, audit fixed-point types, compare physics; write validation.json."""
-    from l1ad.firmware.validate import validate as run_validation
+    """Check bit-exactness on every event, audit fixed-point types, compare physics; write validation.json."""
+    from l1ad.stages import validate_run
 
-    doc = _run(lambda: run_validation(run, trace_events=trace_events))
+    if trace not in ("auto", "always", "never"):
+        raise typer.BadParameter(f"{trace!r}: choose auto, always or never", param_hint="--trace")
+    doc = _run(lambda: validate_run(run, data=data, all_events=all_jets, testbench=testbench, trace=trace,
+                                    trace_events=trace_events))
     for output, agreement in doc["csim_vs_exact_qkeras"].items():
-        typer.echo(f"{output:15} bit-identical csim vs exact QKeras: {agreement['bit_identical']}/{agreement['compared']}")
-    typer.echo(f"fixed-point audit: {doc['fixed_point_audit']['total_saturated']} saturations, "
-               f"{doc['fixed_point_audit']['total_wrapped']} wraps")
-    if doc["layer_trace"]["first_divergent_layer"]:
-        typer.echo(f"first divergent layer: {doc['layer_trace']['first_divergent_layer']}")
-    _print_metrics_doc(doc["physics"])
-    typer.echo(f"written: {run / 'validation.json'}")
+        typer.echo(f"{output:15} bit-identical csim vs exact QKeras: {agreement['bit_identical']:,}/{agreement['compared']:,}")
+    typer.echo(f"fixed-point audit: {doc['audit']['total_saturated']:,} saturations, {doc['audit']['total_wrapped']} wraps")
+    if doc["trace"].get("first_divergent_layer"):
+        typer.echo(f"first divergent layer: {doc['trace']['first_divergent_layer']}")
+    if doc["physics"]:
+        _print_metrics_doc(doc["physics"])
+    else:
+        typer.echo(f"physics skipped: {doc['physics_skipped']}")
+    t = doc["timings"]
+    typer.echo(f"{doc['events']:,} events; csim {doc['throughput_events_per_s']['csim_in_process']:,.0f} events/s; "
+               "timings " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
     if not doc["passed"]:
-        _fail("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok), code=1)
+        _fail("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
 
 
 @app.command()
 def rtl(
     run: Path = typer.Argument(..., help="A converted run folder."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Build folder (default: rtl_builds/NAME)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Build folder (default: rtl_builds/NAME-<hash>)."),
     clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock; sets the pipeline depth."),
     adder_levels_per_ns: float = typer.Option(1.0, "--adder-levels-per-ns",
                                               help="da4ml delay heuristic: adder levels per ns of clock period."),
     synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys."),
 ):
     """Verilog of the quantized model (da4ml), simulated with Verilator against csim, mapped by yosys."""
-    from l1ad.firmware.rtl import build
+    from l1ad.stages import rtl_run
 
-    doc = _run(lambda: build(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
-                             synthesize=synthesize))
+    doc = _run(lambda: rtl_run(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
+                               synthesize=synthesize))
     for name, c in doc["rtl_vs_csim"].items():
-        typer.echo(f"{name:15} bit-identical RTL (Verilator) vs csim: {c['bit_identical']}/{c['compared']}")
+        typer.echo(f"{name:15} bit-identical RTL (Verilator) vs csim: {c['bit_identical']:,}/{c['compared']:,}")
     lat = doc["latency"]
     typer.echo(f"latency {lat['cycles']} cycles, II {lat['initiation_interval']} (Verilator); "
                f"{lat['ns_at_target_clock']:.0f} ns at {lat['target_clock_mhz']:g} MHz, not timing-closed")
     if "yosys" in doc:
         y = doc["yosys"]
-        typer.echo(f"yosys xcup: LUT {y['LUT']}, FF {y['FF']}, CARRY {y['CARRY']}, DSP {y['DSP']}, BRAM {y['BRAM']}, "
-                   f"SRL {y['SRL']}; da4ml estimate {doc['da4ml_estimate']['lut_equivalent_cost']:.0f} LUT-eq")
+        typer.echo(f"yosys xcup: LUT {y['LUT']:,}, FF {y['FF']:,}, CARRY {y['CARRY']:,}, DSP {y['DSP']}, BRAM {y['BRAM']}, "
+                   f"SRL {y['SRL']}; da4ml estimate {doc['da4ml_estimate']['lut_equivalent_cost']:,.0f} LUT-eq")
     typer.echo(f"written: {run / 'rtl.json'}")
     if not doc["bit_exact"]:
-        _fail("the RTL does not reproduce the C simulation bit for bit", code=1)
+        _fail("the RTL does not reproduce the C simulation bit for bit")
 
 
 @app.command()
@@ -237,23 +321,20 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
           vsynth: bool = typer.Option(False, "--vsynth", help="Also run Vivado logic synthesis."),
           cosim: bool = typer.Option(False, "--cosim", help="Also run C/RTL co-simulation.")):
     """Run Vitis HLS (or Vivado HLS) on the run's hls4ml project, where the tool is installed."""
-    from l1ad.firmware.convert import load_firmware
-    from l1ad.firmware.vendor import ToolMissing
     from l1ad.firmware.vendor import synth as run_synth
+    from l1ad.runs import Run
+    from l1ad.stages import firmware
 
-    project = _run(lambda: load_firmware(run))["project_dir"]
-    try:
-        run_synth(project, vsynth=vsynth, cosim=cosim)
-    except ToolMissing as err:
-        _fail(str(err), code=3)
+    project = _run(lambda: firmware(Run(run)))["project_dir"]
+    _run(lambda: run_synth(project, vsynth=vsynth, cosim=cosim))
     typer.echo(f"synthesis finished in {project}; read it with: l1ad report {run}")
 
 
 @app.command()
-def report(run: Path = typer.Argument(..., help="A run folder (trained; converted and validated for more).")):
+def report(run: Path = typer.Argument(..., help="A run folder (converted and validated for more).")):
     """Gather model, physics, bit-exactness, latency and resources into runs/NAME/report.md and report.json."""
-    from l1ad.firmware.report import hardware_line, write_report
-    from l1ad.training.train import require_complete
+    from l1ad.report import hardware_line, write_report
+    from l1ad.runs import require_complete
 
     _run(lambda: require_complete(run))
     path = _run(lambda: write_report(run))
@@ -269,7 +350,7 @@ def report(run: Path = typer.Argument(..., help="A run folder (trained; converte
 def run_all(
     config: Optional[Path] = typer.Option(None, "--config", help="YAML training config."),
     data: Optional[Path] = DataOption,
-    name: str = typer.Option("default", "--name", help="Run name: runs/NAME, hls_projects/NAME, rtl_builds/NAME."),
+    name: str = typer.Option("default", "--name", help="Run name: runs/NAME."),
     restart: bool = typer.Option(False, "--restart", help="Retrain even if runs/NAME is finished."),
     clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
 ):
@@ -280,10 +361,12 @@ def run_all(
     pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, echo=typer.echo)
     try:
         summary = pipeline.execute()
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        _fail(f"stage '{pipeline.stages[-1].name}' failed: {err}", code=1)
+    except L1adError as err:
+        _fail(f"stage '{pipeline.stages[-1].name}' failed: {err}")
     for line in summary_lines(run, summary):
         typer.echo(line)
+    if not summary["passed"]:
+        _fail("a check failed: " + "; ".join(summary["failures"]))
 
 
 @app.command()
@@ -294,16 +377,18 @@ def scan(
     workers: Optional[int] = typer.Option(None, "--workers", help="Local Ray CPUs (default: all cores)."),
 ):
     """Design-space scan on Ray: train, convert, validate and build RTL for every grid point."""
+    import pandas as pd
+
     from l1ad.scan import run_scan
 
     folder = _run(lambda: run_scan(grid, out, address=address, workers=workers))
-    import pandas as pd
-
     table = pd.read_parquet(folder / "results.parquet")
     failed = table[table["status"] != "ok"]
-    typer.echo(f"{len(table) - len(failed)}/{len(table)} points finished; table: {folder / 'results.csv'}")
+    typer.echo(f"{len(table) - len(failed)}/{len(table)} points finished and bit-exact; table: {folder / 'results.csv'}")
     for _, row in failed.iterrows():
         typer.echo(f"failed {row['point']}: {row['error']}")
+    if len(failed):
+        _fail(f"{len(failed)} of {len(table)} scan points failed (see above and each point's error.txt)")
 
 
 @app.command()
@@ -327,12 +412,31 @@ def _print_metrics_doc(doc: dict) -> None:
     from l1ad.training.evaluate import summary_rows
 
     rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "signals" in v})
-    typer.echo(f"{'model':8} {'signal':6} {'AUC':>6} {'eff@1e-2':>9} {'eff@1e-3':>9}")
+    typer.echo(f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}")
     for r in rows:
-        typer.echo(f"{r['model']:8} {r['signal']:6} {r['auc']:6.3f} {r['sig_eff@1e-02']:9.3f} {r['sig_eff@1e-03']:9.3f}")
+        auc = r["auc_interval"] or (r["auc"], r["auc"])
+        eff = r.get("sig_eff@1e-03_interval") or (0, 0)
+        typer.echo(f"{r['model']:8} {r['signal']:6} {r['auc']:6.3f} [{auc[0]:.3f}, {auc[1]:.3f}] "
+                   f"{r.get('sig_eff@1e-02', float('nan')):9.4f} {r.get('sig_eff@1e-03', float('nan')):8.4f} "
+                   f"[{eff[0]:.4f}, {eff[1]:.4f}]")
+
+
+def _quiet_libraries() -> None:
+    """TensorFlow's start-up chatter and Keras' expected warnings are not for users; set for the CLI only."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # h5 is what hls4ml reads; QKeras quantizers are not Keras constraints; rebuilt layers get saved weights
+    warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
+    warnings.filterwarnings("ignore", message=".*keras.constraints.serialize.*")
+    warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
 
 
 def main():
+    _quiet_libraries()
     app(prog_name="l1ad")
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from l1ad.errors import L1adError
 from l1ad.training.files import read_json, write_json
 
 
@@ -52,45 +53,49 @@ class Pipeline:
         return stage
 
     def execute(self) -> dict:
-        from l1ad.firmware.convert import convert
-        from l1ad.firmware.report import write_report
-        from l1ad.firmware.rtl import build
-        from l1ad.firmware.validate import validate
         from l1ad.firmware.vendor import TOOLS, find_tool, synth
+        from l1ad.report import write_report
+        from l1ad.runs import Run, run_state
+        from l1ad.stages import convert_run, firmware, rtl_run, validate_run
         from l1ad.training.config import load_config
-        from l1ad.training.train import run_state, train
+        from l1ad.training.train import train
+
+        failures = []
 
         def do_train():
             if run_state(self.run) == "complete" and not self.restart:
+                Run(self.run).data_path()  # a finished run is reused only if its data file is unchanged
                 raise _Reused(f"finished run {self.run} (pass --restart to train again)")
             resume = run_state(self.run) == "training" and not self.restart
             train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart)
             return "resumed an interrupted run" if resume else ""
 
         def do_convert():
-            return f"project {convert(self.run)}"
+            return f"project {convert_run(self.run)}"
 
         def do_validate():
-            doc = validate(self.run)
-            if not doc["passed"]:
-                raise RuntimeError("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+            doc = validate_run(self.run)
             score = doc["csim_vs_exact_qkeras"]["score"]
+            if not doc["passed"]:
+                failures.append("validation: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+                raise L1adError(failures[-1])
             return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
 
         def do_rtl():
-            doc = build(self.run, clock_mhz=self.clock_mhz)
+            doc = rtl_run(self.run, clock_mhz=self.clock_mhz)
             if not doc["bit_exact"]:
-                raise RuntimeError("RTL simulation differs from csim")
+                failures.append("RTL simulation differs from csim")
+                raise L1adError(failures[-1])
             return f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
 
         def do_vendor():
-            firmware = read_json(self.run / "firmware.json")
-            backend = firmware["options"]["backend"]
+            info = firmware(Run(self.run))
+            backend = info["options"]["backend"]
             tool = find_tool(backend)
             if tool is None:
                 raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
                             "elsewhere: see README, 'Vendor synthesis')")
-            synth(firmware["project_dir"])
+            synth(info["project_dir"])
             return f"{tool} C synthesis"
 
         def do_report():
@@ -102,7 +107,7 @@ class Pipeline:
         for i, (name, action) in enumerate(steps, 1):
             self._stage(name, action, i, len(steps))
         summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
-                   "stages": [vars(s) for s in self.stages]}
+                   "stages": [vars(s) for s in self.stages], "passed": not failures, "failures": failures}
         write_json(self.run / "run_summary.json", summary)
         return summary
 
@@ -117,19 +122,23 @@ class _Reused(Exception):
 
 def summary_lines(run: Path, summary: dict) -> list[str]:
     """The terminal summary: stages, physics, bit-exactness, latency, resources."""
-    from l1ad.firmware.report import hardware_line
+    from l1ad.report import hardware_line
+    from l1ad.training.evaluate import format_value
 
     report = read_json(run / "report.json")
     lines = ["", "stage                             status    wall time"]
     lines += [f"{s['name']:33} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
     lines.append(f"{'total':43} {summary['total_seconds']:8.1f} s")
-    physics = report["physics"]
-    lines += ["", "signal  AUC float  AUC QKeras  AUC csim   eff@1e-3 float  eff@1e-3 csim"]
-    for signal in ("t", "w", "z"):
-        row = [physics[m]["signals"][signal] for m in ("float", "qkeras", "csim")]
-        eff = [r["at_background_efficiency"]["1e-03"]["signal_efficiency"] for r in row]
-        lines.append(f"{signal:6}  {row[0]['auc']:9.3f}  {row[1]['auc']:10.3f}  {row[2]['auc']:8.3f}   "
-                     f"{eff[0]:14.4f}  {eff[2]:13.4f}")
+    physics = report["physics"] or {}
+    models = [m for m in ("float", "qkeras", "csim") if m in physics]
+    if models:
+        lines += ["", "signal  model   AUC [95% CL]              eff @ bkg 1e-3 [95% CL]"]
+        for signal in physics[models[0]]["signals"]:
+            for m in models:
+                entry = physics[m]["signals"][signal]
+                at = entry["at_background_efficiency"].get("1e-03")
+                eff = format_value(at["signal_efficiency"], at["signal_efficiency_interval"], 4) if at else "-"
+                lines.append(f"{signal:6}  {m:6}  {format_value(entry['auc'], entry['auc_interval']):24}  {eff}")
     bits = report["bit_exactness"]
     lines.append("")
     for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):

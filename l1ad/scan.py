@@ -17,12 +17,13 @@ from pathlib import Path
 
 import yaml
 
+from l1ad.errors import L1adError
 from l1ad.training.files import read_json, write_json
 
 SIGNAL_KEYS = ("t", "w", "z")
 
 
-class GridError(ValueError):
+class GridError(L1adError, ValueError):
     """A bad grid file; the message names the file and the key."""
 
 

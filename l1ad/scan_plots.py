@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from l1ad.training.plots import COLORS, _save, plt
+from l1ad.training.plots import COLORS, _save, figure, styled
 
 from .scan import SIGNAL_KEYS, pareto_front
 
@@ -40,8 +40,9 @@ def _legend_title(ok: pd.DataFrame) -> str:
     return "labels: " + " / ".join(short_name(c[4:]) for c in ok.columns if c.startswith("cfg:"))
 
 
+@styled
 def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool = False) -> Path:
-    fig, axes = plt.subplots(1, len(SIGNAL_KEYS), figsize=(6 * len(SIGNAL_KEYS), 5), sharey=False)
+    fig, axes = figure(1, len(SIGNAL_KEYS), figsize=(6 * len(SIGNAL_KEYS), 5), sharey=False)
     for ax, signal in zip(axes, SIGNAL_KEYS):
         x, y = ok[cost].to_numpy(float), ok[f"eff1e-3_{signal}_qkeras"].to_numpy(float)
         ax.scatter(x, y, color=COLORS[signal], s=30, label="scan points")
@@ -60,8 +61,9 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
     return _save(fig, path)
 
 
+@styled
 def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = figure(figsize=(7, 5))
     for signal in SIGNAL_KEYS:
         grouped = ok.groupby(column)[f"auc_{signal}_qkeras"]
         ax.errorbar(grouped.mean().index, grouped.mean(), yerr=np.nan_to_num(grouped.std()), marker="o",

@@ -13,10 +13,12 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from l1ad.errors import L1adError
+
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
 
 
-class ConfigError(ValueError):
+class ConfigError(L1adError, ValueError):
     """A bad configuration; the message names the file and the field."""
 
 
@@ -55,13 +57,36 @@ class Quantization(_Strict):
     score: Fixed
     layers: dict[str, LayerBits] = {}
 
+    @model_validator(mode="after")
+    def _signed_need_two_bits(self):
+        # QKeras turns a 1-bit signed quantized_bits into a binary +-1 quantizer, not fixed point
+        for name in ("input", "weights", "biases", "latent", "output"):
+            if getattr(self, name).bits < 2:
+                raise ValueError(f"{name}: signed formats need bits >= 2 (QKeras makes 1 bit a binary +-1 quantizer)")
+        for layer, bits in self.layers.items():
+            for kind in ("weights", "biases"):
+                fmt = getattr(bits, kind)
+                if fmt is not None and fmt.bits < 2:
+                    raise ValueError(f"layers.{layer}.{kind}: signed formats need bits >= 2")
+        return self
+
+
+class Score(_Strict):
+    kind: Literal["mse", "mu2"]
+    feature_weights: Literal["uniform", "inverse_variance"]
+    weights: Fixed
+    residual: Optional[Fixed] = None
+
 
 class Data(_Strict):
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
+    signal_train_fraction: float = Field(ge=0, lt=1)
+    transform: Literal["standard", "log", "power"]
 
 
 class Model(_Strict):
+    kind: Literal["ae", "vae"]
     encoder: list[int]
     latent: int = Field(ge=1)
     decoder: list[int]
@@ -73,10 +98,21 @@ class Model(_Strict):
             raise ValueError("layer widths must be positive")
         return self
 
+    def architecture_string(self) -> str:
+        """e.g. '16-12-8-4-2-4-8-12-16' (input and output width 16)."""
+        if self.kind == "vae":
+            return "-".join(str(w) for w in [16, *self.encoder, self.latent]) + " VAE encoder (decoder off chip)"
+        return "-".join(str(w) for w in [16, *self.encoder, self.latent, *self.decoder, 16])
+
     def layer_names(self) -> list[str]:
         """Names of the dense layers, input side first; used for per-layer bit widths and reports."""
         return ([f"enc_{i + 1}" for i in range(len(self.encoder))] + ["latent"]
                 + [f"dec_{i + 1}" for i in range(len(self.decoder))] + ["output"])
+
+    def firmware_layer_names(self) -> list[str]:
+        """The dense layers that go on the chip: all of them, or a VAE's encoder and latent means."""
+        names = self.layer_names()
+        return names[: len(self.encoder) + 1] if self.kind == "vae" else names
 
 
 class EarlyStopping(_Strict):
@@ -93,6 +129,8 @@ class Training(_Strict):
     variant: Literal["plain", "denoising", "sparse"]
     noise_std: float = Field(ge=0)
     latent_l1: float = Field(ge=0)
+    loss: Literal["mse", "huber"]
+    vae_beta: float = Field(ge=0)
 
 
 class Pruning(_Strict):
@@ -102,13 +140,20 @@ class Pruning(_Strict):
     end_epoch: int = Field(ge=1)
 
 
+class Baselines(_Strict):
+    enabled: bool
+    gmm_components: int = Field(ge=1)
+
+
 class Config(_Strict):
     seed: int
     data: Data
     model: Model
     quantization: Quantization
+    score: Score
     training: Training
     pruning: Pruning
+    baselines: Baselines
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -120,6 +165,11 @@ class Config(_Strict):
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
         if self.pruning.enabled and self.pruning.end_epoch <= self.pruning.begin_epoch:
             raise ValueError("pruning.end_epoch must come after pruning.begin_epoch")
+        if (self.score.kind == "mu2") != (self.model.kind == "vae"):
+            raise ValueError(f"score.kind {self.score.kind} needs model.kind "
+                             f"{'vae' if self.score.kind == 'mu2' else 'ae'} (mu2: a VAE's encoder-only score)")
+        if self.model.kind == "vae" and self.score.feature_weights != "uniform":
+            raise ValueError("score.feature_weights applies to the reconstruction error (model.kind ae)")
         return self
 
     def bits(self, layer: str, kind: Literal["weights", "biases", "activation"]) -> Fixed:

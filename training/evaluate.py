@@ -1,8 +1,12 @@
-"""Anomaly-detection figures: ROC AUC and signal efficiency at fixed background efficiency.
+"""Anomaly-detection figures with their statistical uncertainty: ROC AUC and signal efficiency at fixed
+background efficiency.
 
 The trigger fires when score > threshold. The threshold for background efficiency eps is the
 (floor(eps * n) + 1)-th highest background score, so at most eps of the background fires, ties
 included; this works unchanged for fixed-point scores, whose threshold is then a representable value.
+Every figure carries a 95% interval: AUCs from a bootstrap of the background and signal jets (resampled
+as histograms over the distinct scores, which is the same as resampling jets), efficiencies from the
+Clopper-Pearson binomial interval. Thresholds say how many background jets set them.
 """
 
 from __future__ import annotations
@@ -13,6 +17,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from .features import BACKGROUND, SIGNALS
 
 BACKGROUND_EFFICIENCIES = (1e-2, 1e-3)
+CL = 0.95
+N_BOOTSTRAP = 200
+MAX_BINS = 20_000  # float scores are binned in quantiles for the bootstrap only; the AUC itself is exact
 
 
 def eff_key(eps: float) -> str:
@@ -27,47 +34,90 @@ def threshold_at(background_scores: np.ndarray, eps: float) -> float:
     return float(ordered[k])
 
 
-def anomaly_metrics(scores: np.ndarray, labels: np.ndarray) -> dict:
+def binomial_interval(k: int, n: int, cl: float = CL) -> tuple[float, float]:
+    """Clopper-Pearson interval of an efficiency k/n."""
+    from scipy.stats import beta
+
+    alpha = 1 - cl
+    low = beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
+    high = beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
+    return float(low), float(high)
+
+
+def auc_interval(background: np.ndarray, signal: np.ndarray, n_boot: int = N_BOOTSTRAP, cl: float = CL,
+                 seed: int = 0) -> tuple[float, float]:
+    """Bootstrap interval of the ROC AUC (signal scoring higher than background)."""
+    values = np.concatenate([background, signal])
+    unique, inverse = np.unique(values, return_inverse=True)
+    if len(unique) > MAX_BINS:
+        edges = np.quantile(values, np.linspace(0, 1, MAX_BINS + 1)[1:-1])
+        inverse = np.searchsorted(edges, values, side="right")
+    bins = int(inverse.max()) + 1
+    b = np.bincount(inverse[: len(background)], minlength=bins)
+    s = np.bincount(inverse[len(background):], minlength=bins)
+    rng = np.random.default_rng(seed)
+    B = rng.multinomial(len(background), b / b.sum(), size=n_boot).astype(np.float64)
+    S = rng.multinomial(len(signal), s / s.sum(), size=n_boot).astype(np.float64)
+    below = np.cumsum(B, axis=1) - B  # background strictly below each bin
+    aucs = np.sum(S * (below + 0.5 * B), axis=1) / (len(background) * len(signal))
+    return float(np.quantile(aucs, (1 - cl) / 2)), float(np.quantile(aucs, 1 - (1 - cl) / 2))
+
+
+def anomaly_metrics(scores: np.ndarray, labels: np.ndarray, background_classes=BACKGROUND,
+                    n_boot: int = N_BOOTSTRAP) -> dict:
     """Figures per signal class for one model's scores on the test jets (labels: jet_type)."""
     scores = np.asarray(scores, dtype=np.float64)
     labels = np.asarray(labels)
-    background = scores[np.isin(labels, BACKGROUND)]
-    thresholds = {eff_key(eps): threshold_at(background, eps) for eps in BACKGROUND_EFFICIENCIES}
-    out = {"n_background": int(background.size), "thresholds": thresholds, "signals": {}}
-    for signal in SIGNALS:
+    background = scores[np.isin(labels, background_classes)]
+    thresholds = {eff_key(eps): threshold_at(background, eps) for eps in BACKGROUND_EFFICIENCIES
+                  if eps * len(background) >= 1}
+    out = {"n_background": int(background.size), "confidence_level": CL, "thresholds": thresholds,
+           "threshold_background_jets": {key: int(np.sum(background > cut)) for key, cut in thresholds.items()},
+           "signals": {}}
+    for signal in sorted(set(labels) - set(background_classes), key=lambda c: (c not in SIGNALS, c)):
         sig = scores[labels == signal]
-        if sig.size == 0:
+        if sig.size == 0 or background.size == 0:
             continue
         truth = np.concatenate([np.zeros(background.size), np.ones(sig.size)])
         entry = {"n": int(sig.size), "auc": float(roc_auc_score(truth, np.concatenate([background, sig]))),
-                 "at_background_efficiency": {}}
+                 "auc_interval": auc_interval(background, sig, n_boot=n_boot), "at_background_efficiency": {}}
         for key, cut in thresholds.items():
-            eff = float(np.mean(sig > cut))
+            passed = int(np.sum(sig > cut))
+            above = int(np.sum(background > cut))
             entry["at_background_efficiency"][key] = {
                 "threshold": cut,
-                "background_efficiency": float(np.mean(background > cut)),
-                "background_jets_above": int(np.sum(background > cut)),
-                "signal_efficiency": eff,
-                "signal_efficiency_stat_err": float(np.sqrt(eff * (1 - eff) / sig.size)),
+                "background_efficiency": above / background.size,
+                "background_jets_above": above,
+                "background_efficiency_interval": binomial_interval(above, background.size),
+                "signal_efficiency": passed / sig.size,
+                "signal_efficiency_interval": binomial_interval(passed, sig.size),
             }
         out["signals"][signal] = entry
     return out
 
 
-def roc(scores: np.ndarray, labels: np.ndarray, signal: str) -> tuple[np.ndarray, np.ndarray]:
+def roc(scores: np.ndarray, labels: np.ndarray, signal: str, background_classes=BACKGROUND):
     """(background efficiency, signal efficiency) along the ROC curve of one signal class."""
-    mask = np.isin(labels, BACKGROUND) | (labels == signal)
+    mask = np.isin(labels, background_classes) | (labels == signal)
     fpr, tpr, _ = roc_curve(labels[mask] == signal, scores[mask])
     return fpr, tpr
 
 
 def summary_rows(metrics: dict) -> list[dict]:
-    """Flat rows (model, signal, AUC, efficiencies) for tables and terminal output."""
+    """Flat rows (model, signal, AUC, efficiencies, intervals) for tables and terminal output."""
     rows = []
     for model, figures in metrics.items():
         for signal, entry in figures["signals"].items():
-            row = {"model": model, "signal": signal, "auc": entry["auc"]}
+            row = {"model": model, "signal": signal, "auc": entry["auc"], "auc_interval": entry.get("auc_interval")}
             for key, at in entry["at_background_efficiency"].items():
                 row[f"sig_eff@{key}"] = at["signal_efficiency"]
+                row[f"sig_eff@{key}_interval"] = at.get("signal_efficiency_interval")
             rows.append(row)
     return rows
+
+
+def format_value(value: float, interval, digits: int = 3) -> str:
+    """'0.812 [0.805, 0.819]': a figure with its interval, for tables."""
+    if interval is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"

@@ -47,3 +47,47 @@ def sha256(path: str | os.PathLike) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+# --- folders l1ad makes ------------------------------------------------------------------------------
+# Every output folder l1ad creates (HLS projects, RTL builds, scans) holds this marker; l1ad replaces or
+# deletes a folder only when it finds the marker, so `--out` can never remove a user's own files.
+MARKER = ".l1ad-output"
+
+
+def is_ours(path: str | os.PathLike) -> bool:
+    return (Path(path) / MARKER).is_file()
+
+
+def check_replaceable(path: str | os.PathLike, what: str) -> None:
+    """Raise unless ``path`` is absent, an empty folder, or a folder l1ad made."""
+    from l1ad.errors import L1adError
+
+    path = Path(path)
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise L1adError(f"{path} is a file, not a folder; choose another output folder for the {what}")
+    if any(path.iterdir()) and not is_ours(path):
+        raise L1adError(f"{path} exists and was not made by l1ad (no {MARKER} marker); l1ad will not replace it. "
+                        f"Choose another output folder for the {what}, or move the folder away yourself")
+
+
+def staging_dir(target: str | os.PathLike) -> Path:
+    """An empty folder beside ``target`` to build into; :func:`commit_dir` swaps it in."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.part-", dir=target.parent))
+
+
+def commit_dir(staging: Path, target: str | os.PathLike, what: str, info: dict | None = None) -> Path:
+    """Mark ``staging`` as l1ad's and put it in place of ``target`` (which must be replaceable)."""
+    import shutil
+
+    target = Path(target)
+    check_replaceable(target, what)
+    write_json(staging / MARKER, {"what": what, **(info or {})})
+    if target.exists():
+        shutil.rmtree(target)
+    os.replace(staging, target)
+    return target

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from l1ad.errors import L1adError
+
 from .features import CLASSES, FEATURES, LABEL
 from .files import atomic_path
 
@@ -25,7 +27,7 @@ PROVENANCE_KEY = b"l1ad.provenance"
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".arff": "arff", ".h5": "h5", ".hdf5": "h5", ".z": "h5"}
 
 
-class DataError(ValueError):
+class DataError(L1adError, ValueError):
     """Bad input data; the message names the file, the column or row, and what to do."""
 
 
@@ -133,6 +135,7 @@ def validate(table: pd.DataFrame, source: str) -> pd.DataFrame:
         row, col = np.argwhere(bad)[0]
         raise DataError(f"{source}: column {FEATURES[col]!r}, row {row}: value {features[row, col]} is not a "
                         f"finite float32 ({int(bad.sum())} such values); remove or fix those jets")
+    _check_physical(as_float32, source)
     labels = table[LABEL].astype(str).str.strip()
     unknown = ~labels.isin(CLASSES)
     if unknown.any():
@@ -142,6 +145,34 @@ def validate(table: pd.DataFrame, source: str) -> pd.DataFrame:
     out = pd.DataFrame(as_float32, columns=FEATURES)
     out[LABEL] = labels.to_numpy()
     return out
+
+
+# what each feature's definition allows (training/substructure.py): a value outside is not a jet
+_RANGES = {
+    "zlogz": (None, 0.0, "sum of z ln z over energy fractions 0 < z <= 1, so at most 0"),
+    "c1_b0_mmdt": (0.0, 0.5 + 1e-6, "C1 with beta = 0 is the sum over pairs of z_i z_j, between 0 and 1/2"),
+    "mass_mmdt": (0.0, None, "a mass is not negative"),
+    "multiplicity": (1.0, None, "a constituent count is a positive integer"),
+}
+_NON_NEGATIVE = [f for f in FEATURES if f not in _RANGES]  # energy-correlator ratios of non-negative terms
+
+
+def _check_physical(values: np.ndarray, source: str) -> None:
+    checks = [(f, *_RANGES[f]) for f in _RANGES] + [(f, 0.0, None, "energy-correlator ratios are not negative")
+                                                    for f in _NON_NEGATIVE]
+    for feature, low, high, why in checks:
+        column = values[:, FEATURES.index(feature)]
+        bad = np.zeros(len(column), dtype=bool)
+        if low is not None:
+            bad |= column < low
+        if high is not None:
+            bad |= column > high
+        if feature == "multiplicity":
+            bad |= column != np.round(column)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{source}: column {feature!r}, row {row}: value {column[row]:g} is impossible ({why}; "
+                            f"{int(bad.sum())} such rows); fix or remove those jets")
 
 
 def write_jets(table: pd.DataFrame, path: str | os.PathLike, provenance: dict) -> Path:

@@ -1,19 +1,38 @@
 """Simulated jets with Pythia 8 and FastJet: the embedded default sample and ``l1ad generate``.
 
-13 TeV pp collisions at particle level (no detector simulation, no pile-up). Each process runs in
-fixed-size chunks whose Pythia seed depends only on (seed, process, chunk index); the first N jets of
-each class are taken in chunk order, so the file does not depend on the number of workers.
+Two presets (``PRESETS``), every setting stored in the file's metadata:
+
+* ``official`` (default): as close to the official hls4ml LHC jet dataset's production as its public code
+  allows (``nhanvtran/trackObservables``, branch ``boostedPrecision-hls4ml``: ``processing/anaSubstructure.cpp``,
+  ``processing/steerScript.sh``; labels and selection in ``fastmachinelearning/keras-training``,
+  ``convert/addTruth.py``). One sample per class, labelled by its process (addTruth.py l. 193-204):
+  gg and qq final states for ``g`` and ``q``, WW, ZZ and tt with hadronic decays for ``w``, ``z``, ``t``,
+  at a hard-process pT of about 1 TeV (generation/run_card_ptbin.dat: 995-1005 GeV); the detector response
+  ``r1_h022_e0175_t220_nonu`` as the steering script runs it (:mod:`.detector`); anti-kT R = 0.4 (anaSubstructure.cpp l. 225) on all
+  detector objects, jets above 100 GeV (l. 398), and only the leading jet of each event (addTruth.py
+  l. 207-215), with no pT or eta window and no truth matching. Events whose groomed jet keeps two or
+  fewer constituents are dropped, as the official NaN veto on N2 and tau32 does (addTruth.py l. 180-189).
+* ``official_nominal``: the same with the cell sizes and resolutions the detector label spells
+  (``r1.0:h0.022:e0.0175:t220.0``), for a systematic check.
+* ``particle08``: l1ad's earlier setup, particle level, anti-kT R = 0.8, QCD 2 -> 2 labelled q/g by the
+  matched hard parton, W/Z + jet and tt with truth-matched decays, jets of 900-1100 GeV.
+
+Each process runs in fixed-size chunks whose seeds depend only on (seed, process, chunk index); the
+first N jets of each class are taken in chunk order, so the file does not depend on the number of
+workers, nor on whether the chunks ran in a local process pool or as Ray tasks on a cluster.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import faulthandler
 import multiprocessing
 import os
+import time
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 
 import awkward as ak
@@ -21,39 +40,82 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from l1ad.errors import L1adError
+
+from .detector import NOMINAL, Detector
 from .features import CLASSES, FEATURES, LABEL
+
+_W_HADRONIC = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
+_Z_HADRONIC = ["23:onMode = off", "23:onIfAny = 1 2 3 4 5"]
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything that defines the sample; stored in the file's metadata."""
+    """Everything that defines a sample; stored in the file's metadata."""
 
+    preset: str
+    processes: dict            # process -> Pythia settings
+    class_of_process: dict     # process -> class label ("qcd": labelled by the matched parton)
+    pthat_gev: dict            # process -> [min, max] hard-process pT (max < 0: none)
+    jet_radius: float
+    jet_pt_min_gev: float
+    jet_pt_max_gev: float | None  # None: no window (official: the leading jet, whatever its pT)
+    jet_abs_eta_max: float | None
+    leading_jet_only: bool
+    truth_matching: bool
+    min_groomed_constituents: int  # 2: drop single-constituent groomed jets (undefined ratios); 3: official veto
+    detector: Detector | None
     ecm_gev: float = 13000.0
-    pthat_min_gev: float = 800.0
-    jet_radius: float = 0.8
-    jet_pt_min_gev: float = 900.0
-    jet_pt_max_gev: float = 1100.0
-    jet_abs_eta_max: float = 2.5
     events_per_chunk: int = 500
     pythia_tune: str = "Monash 2013 (Pythia default)"
-    processes: dict = field(
-        default_factory=lambda: {
+
+
+PRESETS = {
+    "official": Settings(
+        preset="official",
+        processes={
+            "gg": ["HardQCD:gg2gg = on", "HardQCD:qqbar2gg = on"],
+            "qq": ["HardQCD:qq2qq = on", "HardQCD:qqbar2qqbarNew = on", "HardQCD:gg2qqbar = on"],
+            "ww": ["WeakDoubleBoson:ffbar2WW = on", *_W_HADRONIC],
+            "zz": ["WeakDoubleBoson:ffbar2gmZgmZ = on", "WeakZ0:gmZmode = 2", *_Z_HADRONIC],
+            "tt": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_W_HADRONIC],
+        },
+        class_of_process={"gg": "g", "qq": "q", "ww": "w", "zz": "z", "tt": "t"},
+        # the official gluon jets are harder than the rest (median pT 1114 vs about 1020 GeV, 32% above
+        # 1200 GeV): their sample had no upper pT bound, unlike the 995-1005 GeV window of the run card
+        pthat_gev={"gg": [1000.0, -1.0], "qq": [995.0, 1005.0], "ww": [995.0, 1005.0], "zz": [995.0, 1005.0],
+                   "tt": [995.0, 1005.0]},
+        jet_radius=0.4, jet_pt_min_gev=100.0, jet_pt_max_gev=None, jet_abs_eta_max=None, leading_jet_only=True,
+        truth_matching=False, min_groomed_constituents=3, detector=Detector()),
+    "particle08": Settings(
+        preset="particle08",
+        processes={
             "qcd": ["HardQCD:all = on"],
-            "w": ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on",
-                  "24:onMode = off", "24:onIfAny = 1 2 3 4 5"],
-            "z": ["WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on",
-                  "WeakZ0:gmZmode = 2", "23:onMode = off", "23:onIfAny = 1 2 3 4 5"],
-            "t": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", "24:onIfAny = 1 2 3 4 5"],
-        }
-    )
+            "w": ["WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", *_W_HADRONIC],
+            "z": ["WeakBosonAndParton:qqbar2gmZg = on", "WeakBosonAndParton:qg2gmZq = on", "WeakZ0:gmZmode = 2",
+                  *_Z_HADRONIC],
+            "t": ["Top:gg2ttbar = on", "Top:qqbar2ttbar = on", *_W_HADRONIC],
+        },
+        class_of_process={"qcd": "qcd", "w": "w", "z": "z", "t": "t"},
+        pthat_gev={p: [800.0, -1.0] for p in ("qcd", "w", "z", "t")},
+        jet_radius=0.8, jet_pt_min_gev=900.0, jet_pt_max_gev=1100.0, jet_abs_eta_max=2.5, leading_jet_only=False,
+        truth_matching=True, min_groomed_constituents=2, detector=None),
+}
 
+# a fixed index per process, so that seeds do not depend on which classes a user asks for
+PRESETS["official_nominal"] = dataclasses.replace(PRESETS["official"], preset="official_nominal", detector=NOMINAL)
 
-# which process yields which class, and the resonance whose decay a signal jet must contain
-PROCESS_OF_CLASS = {"g": "qcd", "q": "qcd", "w": "w", "z": "z", "t": "t"}
-PROCESS_INDEX = {"qcd": 0, "t": 1, "w": 2, "z": 3}
+PROCESS_INDEX = {"qcd": 0, "t": 1, "w": 2, "z": 3, "gg": 10, "qq": 11, "ww": 12, "zz": 13, "tt": 14}
 RESONANCE = {"w": 24, "z": 23, "t": 6}
 LIGHT_QUARKS = {1, 2, 3}
 NEUTRINOS = (12, 14, 16)
+
+
+def processes_for(settings: Settings, label: str) -> str:
+    for process, cls in settings.class_of_process.items():
+        if cls == label or (cls == "qcd" and label in ("g", "q")):
+            return process
+    raise L1adError(f"preset {settings.preset} makes no {label!r} jets")
 
 
 def pythia_seed(seed: int, process: str, chunk: int) -> int:
@@ -66,13 +128,14 @@ def _pythia(settings: Settings, process: str, seed: int):
     import pythia8mc
 
     pythia = pythia8mc.Pythia("", False)
-    for line in [f"Beams:eCM = {settings.ecm_gev}", f"PhaseSpace:pTHatMin = {settings.pthat_min_gev}",
+    low, high = settings.pthat_gev[process]
+    for line in [f"Beams:eCM = {settings.ecm_gev}", f"PhaseSpace:pTHatMin = {low}", f"PhaseSpace:pTHatMax = {high}",
                  "Random:setSeed = on", f"Random:seed = {seed}", "Print:quiet = on",
                  *settings.processes[process]]:
         if not pythia.readString(line):
-            raise RuntimeError(f"Pythia rejected the setting {line!r}")
+            raise L1adError(f"Pythia rejected the setting {line!r}")
     if not pythia.init():
-        raise RuntimeError(f"Pythia failed to initialise process {process!r}")
+        raise L1adError(f"Pythia failed to initialise process {process!r}")
     return pythia
 
 
@@ -138,6 +201,26 @@ def _truth_labels(record: _Record, process: str, jet_y, jet_phi, radius: float) 
     return labels
 
 
+def _visible(prt):
+    aid = abs(prt.id)
+    return prt[(prt.status > 0) & (aid != NEUTRINOS[0]) & (aid != NEUTRINOS[1]) & (aid != NEUTRINOS[2])]
+
+
+def _detector_objects(visible, settings: Settings, seed: int, process: str, chunk: int) -> ak.Array:
+    """The detector response on every event of a chunk, as ``events * var * Momentum4D``."""
+    from .detector import respond
+
+    counts = ak.to_numpy(ak.num(visible))
+    event = np.repeat(np.arange(len(counts)), counts)
+    flat = {k: ak.to_numpy(ak.flatten(getattr(visible.p, k))).astype(np.float64) for k in ("px", "py", "pz", "e")}
+    # its own stream, independent of Pythia's, fixed by (seed, process, chunk)
+    rng = np.random.default_rng([seed, PROCESS_INDEX[process], chunk, 1])
+    ev, px, py, pz, e = respond(event, ak.to_numpy(ak.flatten(visible.id)), flat["px"], flat["py"], flat["pz"],
+                                flat["e"], settings.detector, rng)
+    per_event = np.bincount(ev, minlength=len(counts))
+    return ak.unflatten(ak.zip({"px": px, "py": py, "pz": pz, "E": e}, with_name="Momentum4D"), per_event)
+
+
 def generate_chunk(settings: Settings, process: str, seed: int, chunk: int) -> tuple[pd.DataFrame, dict]:
     """Generate one chunk of events and return its labelled jets (features in hls4ml order)."""
     import fastjet
@@ -147,35 +230,52 @@ def generate_chunk(settings: Settings, process: str, seed: int, chunk: int) -> t
     pythia = _pythia(settings, process, pythia_seed(seed, process, chunk))
     events = pythia.nextBatch(settings.events_per_chunk)
     prt = events.prt
-    aid = abs(prt.id)
-    visible = prt[(prt.status > 0) & (aid != NEUTRINOS[0]) & (aid != NEUTRINOS[1]) & (aid != NEUTRINOS[2])]
-    particles = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e},
-                       with_name="Momentum4D")
+    visible = _visible(prt)
+    if settings.detector is not None:
+        particles = _detector_objects(visible, settings, seed, process, chunk)
+    else:
+        particles = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e},
+                           with_name="Momentum4D")
     clustering = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, settings.jet_radius))
-    jets = clustering.inclusive_jets(min_pt=settings.jet_pt_min_gev)
+    jets = clustering.inclusive_jets(min_pt=settings.jet_pt_min_gev)  # not sorted by pT
     constituents = clustering.constituents(min_pt=settings.jet_pt_min_gev)
     jet_y, jet_phi = _y_phi(jets.px, jets.py, jets.pz, jets.E)
-    in_window = (jets.pt < settings.jet_pt_max_gev) & (abs(jets.eta) < settings.jet_abs_eta_max)
+    selected = ak.ones_like(jets.pt, dtype=bool)
+    if settings.jet_pt_max_gev is not None:
+        selected = selected & (jets.pt < settings.jet_pt_max_gev)
+    if settings.jet_abs_eta_max is not None:
+        selected = selected & (abs(jets.eta) < settings.jet_abs_eta_max)
+    if settings.leading_jet_only:
+        hardest = ak.argmax(jets.pt, axis=1, keepdims=True)
+        selected = selected & (ak.local_index(jets.pt) == ak.fill_none(ak.firsts(hardest), -1))
 
     keep, labels = [], []
+    fixed_label = settings.class_of_process[process]
     for ev in range(len(jets)):
-        window = ak.to_list(in_window[ev])
-        ev_labels = [None] * len(window)
-        if any(window):
+        window = ak.to_list(selected[ev])
+        if not settings.truth_matching:
+            ev_labels = [fixed_label] * len(window)
+        elif any(window):
             ev_labels = _truth_labels(_Record(prt[ev]), process, ak.to_numpy(jet_y[ev]), ak.to_numpy(jet_phi[ev]),
                                       settings.jet_radius)
+        else:
+            ev_labels = [None] * len(window)
         keep.append([w and lab is not None for w, lab in zip(window, ev_labels)])
         labels += [lab for w, lab in zip(window, ev_labels) if w and lab is not None]
-    stats = {"events": len(jets), "jets_in_window": int(ak.sum(in_window)), "labelled": len(labels),
-             "dropped_non_finite": 0}
+    stats = {"events": len(jets), "jets_selected": int(ak.sum(selected)), "labelled": len(labels),
+             "dropped_groomed_constituents": 0}
     if not labels:
         return pd.DataFrame(columns=[*FEATURES, LABEL]), stats
-    table = pd.DataFrame(jet_features(ak.flatten(constituents[ak.Array(keep)], axis=1), settings.jet_radius))
+    features = jet_features(ak.flatten(constituents[ak.Array(keep)], axis=1), settings.jet_radius,
+                            groomed_count=True)
+    table = pd.DataFrame({name: features[name] for name in FEATURES})
     table[LABEL] = labels
-    # a groomed jet left with one constituent has undefined correlator ratios; such jets are dropped
-    finite = np.isfinite(table[FEATURES].to_numpy()).all(axis=1)
-    stats["dropped_non_finite"] = int((~finite).sum())
-    return table[finite].reset_index(drop=True), stats
+    # a groomed jet with one constituent has undefined correlator ratios (0/0); the official production
+    # also drops jets whose groomed tau3/tau2 is undefined (two constituents)
+    good = (features["groomed_constituents"] >= settings.min_groomed_constituents)
+    good &= np.isfinite(table[FEATURES].to_numpy()).all(axis=1)
+    stats["dropped_groomed_constituents"] = int((~good).sum())
+    return table[good].reset_index(drop=True), stats
 
 
 def _quiet_worker():
@@ -198,18 +298,73 @@ def _prefix_needed(chunks: dict[int, tuple[pd.DataFrame, dict]], wanted: dict[st
     return None
 
 
-def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = None,
-             settings: Settings = Settings(), progress: bool = True) -> tuple[pd.DataFrame, dict]:
-    """Generate ``jets_per_class[c]`` jets of each class; return the table and its provenance."""
+class _Pool:
+    """Chunks on a local process pool. spawn, not fork: workers start as fresh interpreters, whatever the caller
+    has loaded (TensorFlow, OpenMP or Ray threads in a notebook or a test process do not survive a fork safely)."""
+
+    def __init__(self, workers: int):
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_quiet_worker)
+
+    def submit(self, *args):
+        return self.pool.submit(generate_chunk, *args)
+
+    def wait(self, running):
+        return wait(running, return_when=FIRST_COMPLETED)[0]
+
+    def result(self, handle):
+        return handle.result()
+
+    def close(self):
+        self.pool.shutdown(cancel_futures=True)
+
+
+class _Ray:
+    """The same chunks as Ray tasks: on this machine ('local') or on an existing cluster (ray://HOST:PORT)."""
+
+    def __init__(self, address: str, workers: int):
+        import ray
+
+        self.ray = ray
+        if address == "local":
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        else:
+            ray.init(address=address, log_to_driver=False)
+        self.task = ray.remote(num_cpus=1, max_retries=0)(generate_chunk)
+
+    def submit(self, *args):
+        return self.task.remote(*args)
+
+    def wait(self, running):
+        return self.ray.wait(list(running), num_returns=1)[0]
+
+    def result(self, handle):
+        return self.ray.get(handle)
+
+    def close(self):
+        self.ray.shutdown()
+
+
+def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = None, preset: str = "official",
+             address: str | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """Generate ``jets_per_class[c]`` jets of each class; return the table and its provenance.
+
+    ``address``: None runs the chunks on a local process pool, "local" as Ray tasks on this machine,
+    anything else as Ray tasks on that cluster; the file is the same every way.
+    """
+    if preset not in PRESETS:
+        raise L1adError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    settings = PRESETS[preset]
     unknown = set(jets_per_class) - set(CLASSES)
     if unknown:
-        raise ValueError(f"unknown jet classes {sorted(unknown)}; choose from {CLASSES}")
+        raise L1adError(f"unknown jet classes {sorted(unknown)}; choose from {CLASSES}")
     wanted = {c: n for c, n in jets_per_class.items() if n > 0}
     if not wanted:
-        raise ValueError("ask for at least one jet")
+        raise L1adError("ask for at least one jet")
     workers = workers or os.cpu_count() or 1
-    wanted_by = {p: {c: n for c, n in wanted.items() if PROCESS_OF_CLASS[c] == p} for p in PROCESS_INDEX}
-    wanted_by = {p: w for p, w in wanted_by.items() if w}
+    wanted_by: dict[str, dict[str, int]] = {}
+    for c, n in wanted.items():
+        wanted_by.setdefault(processes_for(settings, c), {})[c] = n
     chunks: dict[str, dict[int, tuple[pd.DataFrame, dict]]] = {p: {} for p in wanted_by}
     submitted = dict.fromkeys(wanted_by, 0)
 
@@ -219,36 +374,38 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
         return submitted[p] * per_chunk / sum(wanted_by[p].values())
 
     got = Counter()
+    start = time.perf_counter()
     bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress)
-    # spawn, not fork: workers start as fresh interpreters, whatever the caller has loaded (TensorFlow,
-    # OpenMP or Ray threads in a notebook or a test process do not survive a fork safely)
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_quiet_worker) as pool:
+    runner = _Pool(workers) if address is None else _Ray(address, workers)
+    slots = 2 * workers
+    try:
         running = {}
 
         def submit():
             todo = [p for p in wanted_by if _prefix_needed(chunks[p], wanted_by[p]) is None]
             if todo:
                 p = min(todo, key=expected_fraction)
-                running[pool.submit(generate_chunk, settings, p, seed, submitted[p])] = (p, submitted[p])
+                running[runner.submit(settings, p, seed, submitted[p])] = (p, submitted[p])
                 submitted[p] += 1
 
-        for _ in range(2 * workers):
+        for _ in range(slots):
             submit()
         while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in finished:
-                p, k = running.pop(future)
+            for handle in runner.wait(running):
+                p, k = running.pop(handle)
                 try:
-                    chunks[p][k] = future.result()
+                    chunks[p][k] = runner.result(handle)
                 except BrokenProcessPool as err:
-                    raise RuntimeError(f"a generator worker died while making chunk {k} of process {p!r} "
-                                       f"(seed {seed}); if it crashed, its stack is printed on stderr above") from err
+                    raise L1adError(f"a generator worker died while making chunk {k} of process {p!r} "
+                                    f"(seed {seed}); if it crashed, its stack is printed on stderr above") from err
                 got.update(chunks[p][k][0][LABEL])
                 bar.update(sum(min(got[c], n) for c, n in wanted.items()) - bar.n)
-                if len(running) < 2 * workers:
+                if len(running) < slots:
                     submit()
-    bar.close()
+    finally:
+        runner.close()
+        bar.close()
+    seconds = time.perf_counter() - start
 
     parts, used, stats = [], {}, {}
     for p, want in wanted_by.items():
@@ -261,12 +418,17 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
     table[FEATURES] = table[FEATURES].astype(np.float32)
     provenance = {
         "generator": "l1ad generate (Pythia 8 + FastJet/fjcontrib)",
+        "preset": preset,
         "seed": seed,
         "jets_per_class": wanted,
         "settings": asdict(settings),
         "chunks_used": used,
         "chunk_statistics": stats,
         "versions": {pkg: version(pkg) for pkg in ("pythia8mc", "fastjet", "awkward", "numpy")},
-        "level": "particle level (visible final-state particles), no detector simulation, no pile-up",
+        "level": (f"detector response {settings.detector.name} (official production), no pile-up"
+                  if settings.detector else "particle level (visible final-state particles), no detector, no pile-up"),
     }
+    if progress:
+        print(f"generated {len(table):,} jets in {seconds:.0f} s on {workers} workers "
+              f"({len(table) / seconds / workers:.1f} jets/s per worker)")
     return table, provenance

@@ -1,34 +1,26 @@
-"""The float and the QKeras autoencoders, built from one config, with the anomaly score inside.
+"""The float and the QKeras models, built from one config, with the anomaly score inside.
 
-Scoring model: features -> [score, reconstruction], from standard layers only so hls4ml converts it:
-Subtract (input - reconstruction), Multiply (squares) and a frozen Dense(1) whose weights are all 1/16
-(the mean over the 16 features). The quantized model quantizes the input right away (the firmware's
-input type) and the score with an unsigned quantizer, so the score has a defined fixed-point type.
+Autoencoder (``model.kind: ae``), scoring model features -> [score, reconstruction], from standard layers
+only so hls4ml converts it: Subtract (input - reconstruction), optionally a quantizer on the residual,
+Multiply (squares) and a frozen Dense(1) whose weights w_i are 1/16 (the mean) or per-feature weights
+(``score.feature_weights``), quantized to ``score.weights``. Variational autoencoder (``model.kind: vae``):
+the scoring model is the encoder alone, features -> [score] with score = sum of the squared latent
+means (the CMS AXOL1TL v1-v4 choice); the decoder and the sampling exist only for training.
+
+The quantized model quantizes the input right away (the firmware's input type) and the score with an
+unsigned quantizer, so the score has a defined fixed-point type.
 """
 
 from __future__ import annotations
 
-import os
+import numpy as np
+import tensorflow as tf
+from tensorflow import keras
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-import warnings  # noqa: E402
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow import keras  # noqa: E402
-
-tf.get_logger().setLevel("ERROR")
-# h5 is what hls4ml reads; QKeras quantizers are not Keras constraints; both warnings are expected
-warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
-warnings.filterwarnings("ignore", message=".*keras.constraints.serialize.*")
-warnings.filterwarnings("ignore", message="The initializer .* is unseeded")  # rebuilt layers get saved weights
-
-from .config import Config, Fixed  # noqa: E402
-from .features import FEATURES  # noqa: E402
+from .config import Config, Fixed
+from .features import FEATURES
 
 N_FEATURES = len(FEATURES)
-MEAN_WEIGHT = 1.0 / N_FEATURES
 
 
 def _signed(fmt: Fixed):
@@ -73,44 +65,143 @@ def _prunable(config: Config, layer, steps_per_epoch: int):
     return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
 
 
-def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
-    """Return (training model: features -> reconstruction, scoring model: features -> [score, reconstruction]).
+def _score_quantizer(fmt: Fixed):
+    from qkeras import quantized_relu
 
-    Both share their layers. Weight initialisation follows TensorFlow's global seed (set it first).
+    return quantized_relu(fmt.bits, fmt.integer)
+
+
+def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, score_fmt: Fixed | None,
+                       weights_fmt: Fixed | None, residual_fmt: Fixed | None = None):
+    """score = sum_i w_i (x_i - reconstruction_i)^2, layers residual[_q], residual_sq, mean, score.
+
+    The weights are frozen constants; in the quantized model they are rounded to ``weights_fmt``, which
+    both QKeras and the firmware use, so the score stays bit-exact whatever the weights (1/N for a
+    number N of terms that is not a power of two is such a rounded constant).
     """
-    from qkeras import QActivation, QDense, quantized_relu
+    residual = keras.layers.Subtract(name="residual")([x, reconstruction])
+    if quantized and residual_fmt is not None:
+        from qkeras import QActivation
 
+        residual = QActivation(_signed(residual_fmt), name="residual_q")(residual)
+    squared = keras.layers.Multiply(name="residual_sq")([residual, residual])
+    args = dict(use_bias=False, trainable=False, kernel_initializer="zeros")
+    if quantized:
+        from qkeras import QActivation, QDense
+
+        mean = QDense(1, name="mean", kernel_quantizer=_signed(weights_fmt), **args)
+    else:
+        mean = keras.layers.Dense(1, name="mean", **args)
+    score = mean(squared)
+    mean.set_weights([np.asarray(weights, dtype=np.float32).reshape(-1, 1)])  # frozen constants
+    if quantized:
+        return QActivation(_score_quantizer(score_fmt), name="score")(score)
+    return keras.layers.Activation("linear", name="score")(score)
+
+
+def squared_sum_head(latent, quantized: bool, score_fmt: Fixed | None):
+    """score = sum_k mu_k^2 of a VAE's latent means: layers mu_sq, mu_sum, score."""
+    squared = keras.layers.Multiply(name="mu_sq")([latent, latent])
+    args = dict(use_bias=False, trainable=False, kernel_initializer=keras.initializers.Ones())
+    if quantized:
+        from qkeras import QActivation, QDense, quantized_bits
+
+        score = QDense(1, name="mu_sum", kernel_quantizer=quantized_bits(2, 1, alpha=1), **args)(squared)
+        return QActivation(_score_quantizer(score_fmt), name="score")(score)
+    score = keras.layers.Dense(1, name="mu_sum", **args)(squared)
+    return keras.layers.Activation("linear", name="score")(score)
+
+
+class _Sample(keras.layers.Layer):
+    """z = mu + eps * exp(logvar / 2), with the KL term added to the loss. eps is an input (drawn from the
+    run's seed and the epoch, like the denoising noise), so training and resuming stay deterministic."""
+
+    def __init__(self, beta: float, **kwargs):
+        super().__init__(**kwargs)
+        self.beta = beta
+
+    def call(self, inputs):
+        mu, logvar, eps = inputs
+        kl = -0.5 * tf.reduce_sum(1.0 + logvar - tf.square(mu) - tf.exp(logvar), axis=1)
+        self.add_loss(self.beta * tf.reduce_mean(kl) / N_FEATURES)
+        return mu + eps * tf.exp(0.5 * logvar)
+
+
+def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
+    """Return (training model, scoring model), sharing their layers.
+
+    Training model: features -> reconstruction (a VAE also takes the sampling noise eps as second input).
+    Scoring model: features -> [score, reconstruction] (autoencoder) or [score] (VAE encoder).
+    Weight initialisation follows TensorFlow's global seed (set it first).
+    """
+    from qkeras import QActivation
+
+    m = config.model
     features = keras.Input((N_FEATURES,), name="features")
     x = QActivation(_signed(config.quantization.input), name="input_q")(features) if quantized else features
     h = x
-    widths = config.model.encoder + [config.model.latent] + config.model.decoder + [N_FEATURES]
-    for name, width in zip(config.model.layer_names(), widths):
+    names = m.layer_names()
+    widths = m.encoder + [m.latent] + m.decoder + [N_FEATURES]
+    latent = None
+    for name, width in zip(names, widths):
+        if name == "dec_1" or (name == "output" and not m.decoder):
+            if m.kind == "vae":  # the decoder starts from a sample around the latent means
+                logvar = keras.layers.Dense(m.latent, name="logvar")(encoded)
+                eps = keras.Input((m.latent,), name="eps")
+                h = _Sample(config.training.vae_beta, name="sample")([latent, logvar, eps])
         extra = {}
         if name == "latent" and config.training.variant == "sparse":
             extra["activity_regularizer"] = keras.regularizers.L1(config.training.latent_l1)
+        if name == "latent":
+            encoded = h
         h = _prunable(config, _dense(config, name, width, quantized, **extra), steps_per_epoch)(h)
         if name in ("latent", "output"):  # linear layers; quantized model rounds them to their type
             h = QActivation(_signed(config.bits(name, "activation")), name=f"{name}_q")(h) if quantized else h
         else:
             h = _hidden_activation(config, name, quantized)(h)
+        if name == "latent":
+            latent = h
     reconstruction = h
-
-    residual = keras.layers.Subtract(name="residual")([x, reconstruction])
-    squared = keras.layers.Multiply(name="residual_sq")([residual, residual])
-    mean_args = dict(use_bias=False, trainable=False, kernel_initializer=keras.initializers.Constant(MEAN_WEIGHT))
-    if quantized:
-        # 1/16 is exact in 8-bit weights with 7 fractional bits
-        from qkeras import quantized_bits
-
-        score = QDense(1, name="mean", kernel_quantizer=quantized_bits(8, 0, alpha=1), **mean_args)(squared)
-        score = QActivation(quantized_relu(config.quantization.score.bits, config.quantization.score.integer),
-                            name="score")(score)
-    else:
-        score = keras.layers.Dense(1, name="mean", **mean_args)(squared)
-        score = keras.layers.Activation("linear", name="score")(score)
-    training = keras.Model(features, reconstruction, name="quantized_ae" if quantized else "float_ae")
-    scoring = keras.Model(features, [score, reconstruction], name=training.name + "_scoring")
+    kind = ("quantized_" if quantized else "float_") + m.kind
+    score_fmt = config.quantization.score if quantized else None
+    if m.kind == "vae":
+        score = squared_sum_head(latent, quantized, score_fmt)
+        training = keras.Model([features, eps], reconstruction, name=kind)
+        scoring = keras.Model(features, [score], name=kind + "_scoring")
+        return training, scoring
+    weights = np.full(N_FEATURES, 1.0 / N_FEATURES)
+    score = squared_error_head(x, reconstruction, weights, quantized, score_fmt, config.score.weights,
+                               config.score.residual)
+    training = keras.Model(features, reconstruction, name=kind)
+    scoring = keras.Model(features, [score, reconstruction], name=kind + "_scoring")
     return training, scoring
+
+
+def set_score_weights(scoring: keras.Model, weights: np.ndarray) -> None:
+    """Put per-feature weights into the score's frozen mean layer (rounded to its quantizer when quantized)."""
+    scoring.get_layer("mean").set_weights([np.asarray(weights, dtype=np.float32).reshape(-1, 1)])
+
+
+def with_mse_score(model: keras.Model, bits: int, integer: int) -> keras.Model:
+    """A user's QKeras autoencoder (input -> reconstruction as first output) with l1ad's on-chip MSE score.
+
+    The score is the mean of (quantized input - reconstruction)^2 with an unsigned score type <bits, integer>.
+    The mean's weight is 1/N; for N not a power of two it is 1/N rounded to 15 fractional bits (a relative
+    error below 2^-15 N), a constant that QKeras and the firmware share, so the score is exact either way.
+    """
+    from l1ad.errors import L1adError
+    from l1ad.firmware.layers import input_quantizers
+
+    n = int(model.inputs[0].shape[-1])
+    reconstruction = model.outputs[0]
+    if int(reconstruction.shape[-1]) != n:
+        raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
+                        f"has {reconstruction.shape[-1]} values, its input {n}")
+    quantizer = next(iter(input_quantizers(model).values()))
+    x = quantizer.output
+    fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
+    score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
+    return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
 
 
 def optimizer(config: Config) -> keras.optimizers.Optimizer:
@@ -138,14 +229,15 @@ def load(path) -> keras.Model:
     return load_qmodel(str(path), compile=False)
 
 
-def scores(model: keras.Model, x: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray]:
-    """Score and reconstruction from a scoring model (Keras float32 arithmetic)."""
-    score, reconstruction = model.predict(x, batch_size=batch_size, verbose=0)
-    return score[:, 0], reconstruction
+def scores(model: keras.Model, x: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray | None]:
+    """Score and reconstruction (None for a VAE encoder) from a scoring model (Keras float32 arithmetic)."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    out = out if isinstance(out, list) else [out]
+    return out[0][:, 0], (out[1] if len(out) > 1 else None)
 
 
 def latent(model: keras.Model, x: np.ndarray) -> np.ndarray:
-    """Latent coordinates (after the latent quantizer in the quantized model)."""
+    """Latent coordinates (after the latent quantizer in the quantized model; a VAE's latent means)."""
     name = "latent_q" if "latent_q" in [layer.name for layer in model.layers] else "latent"
     sub = keras.Model(model.input, model.get_layer(name).output)
     return sub.predict(x, batch_size=8192, verbose=0)

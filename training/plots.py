@@ -1,20 +1,42 @@
-"""Plots in mplhep style: loss curves, score distributions, ROC curves, latent space, residuals."""
+"""Plots in mplhep style: loss curves, score distributions, ROC curves, latent space, residuals.
+
+Figures are matplotlib ``Figure`` objects saved to files, never pyplot figures: plotting here changes no
+backend, style or other global state of the caller's process (a notebook keeps its inline figures).
+"""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import mplhep as hep  # noqa: E402
-import numpy as np  # noqa: E402
+from .evaluate import BACKGROUND_EFFICIENCIES, roc
+from .features import BACKGROUND, CLASSES, FEATURES, SIGNALS
 
-from .evaluate import BACKGROUND_EFFICIENCIES, roc  # noqa: E402
-from .features import BACKGROUND, CLASSES, FEATURES, SIGNALS  # noqa: E402
 
-plt.style.use(hep.style.ROOT)
+def styled(plot):
+    """Run a plotting function inside mplhep's ROOT style, restoring the caller's style afterwards."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs):
+        import matplotlib.style
+        import mplhep as hep
+
+        with matplotlib.style.context(hep.style.ROOT):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def figure(nrows: int = 1, ncols: int = 1, **kwargs):
+    """(fig, axes) like pyplot.subplots, without pyplot."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=kwargs.pop("figsize", (7, 5)))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
+
+
 COLORS = {"g": "tab:blue", "q": "tab:cyan", "background": "tab:blue", "t": "tab:red", "w": "tab:green",
           "z": "tab:orange"}
 STYLES = ["-", "--", ":", "-."]
@@ -23,7 +45,6 @@ STYLES = ["-", "--", ":", "-."]
 def _save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(fig)
     return path
 
 
@@ -31,8 +52,9 @@ def _label(ax, text: str):
     ax.set_title(f"l1ad simulation: {text}", loc="left", fontsize="small")
 
 
+@styled
 def history(histories: dict[str, dict], path: Path) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = figure(figsize=(7, 5))
     for (name, h), style in zip(histories.items(), STYLES):
         epochs = np.arange(1, len(h["loss"]) + 1)
         ax.plot(epochs, h["loss"], style, color="tab:blue", label=f"{name} train")
@@ -45,8 +67,9 @@ def history(histories: dict[str, dict], path: Path) -> Path:
     return _save(fig, path)
 
 
+@styled
 def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 5))
+    fig, ax = figure(figsize=(7, 5))
     positive = scores[scores > 0]
     low = max(positive.min() if positive.size else 1e-4, 1e-4)
     bins = np.geomspace(low, max(scores.max(), low * 10), 60)
@@ -63,8 +86,9 @@ def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, titl
     return _save(fig, path)
 
 
+@styled
 def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Path, title: str) -> Path:
-    fig, ax = plt.subplots(figsize=(7, 6))
+    fig, ax = figure(figsize=(7, 6))
     for (name, scores), style in zip(model_scores.items(), STYLES):
         for signal in SIGNALS:
             if (labels == signal).any():
@@ -78,9 +102,10 @@ def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Pa
     return _save(fig, path)
 
 
+@styled
 def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
     present = [c for c in CLASSES if (labels == c).any()]
-    fig, axes = plt.subplots(1, len(present), figsize=(3.6 * len(present), 3.8), sharex=True, sharey=True)
+    fig, axes = figure(1, len(present), figsize=(3.6 * len(present), 3.8), sharex=True, sharey=True)
     axes = np.atleast_1d(axes)
     xy = latent[:, :2] if latent.shape[1] >= 2 else np.column_stack([latent[:, 0], np.zeros(len(latent))])
     lo, hi = np.percentile(xy, [0.5, 99.5], axis=0)
@@ -95,8 +120,9 @@ def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str)
     return _save(fig, path)
 
 
+@styled
 def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
-    fig, axes = plt.subplots(4, 4, figsize=(16, 13))
+    fig, axes = figure(4, 4, figsize=(16, 13))
     diff = inputs - reconstruction
     groups = {"QCD (q + g)": np.isin(labels, BACKGROUND), **{f"{s} jets": labels == s for s in SIGNALS}}
     for i, (ax, feature) in enumerate(zip(axes.ravel(), FEATURES)):

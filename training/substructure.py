@@ -81,8 +81,11 @@ def correlators(constituents: ak.Array) -> dict[str, np.ndarray]:
             for name, args in ECF_FEATURES.items()}
 
 
-def jet_features(constituents: ak.Array, jet_radius: float) -> dict[str, np.ndarray]:
-    """All 16 features for a list of jets given as ``jets * var * {px, py, pz, E}``."""
+def jet_features(constituents: ak.Array, jet_radius: float, groomed_count: bool = False) -> dict[str, np.ndarray]:
+    """All 16 features for a list of jets given as ``jets * var * {px, py, pz, E}``.
+
+    With ``groomed_count``, also ``groomed_constituents``: how many constituents survive the grooming.
+    """
     z = constituents.E / ak.sum(constituents.E, axis=1)
     groomed, mass = groom_mmdt(constituents, jet_radius)
     out = {
@@ -91,4 +94,7 @@ def jet_features(constituents: ak.Array, jet_radius: float) -> dict[str, np.ndar
         "mass_mmdt": mass,
         **correlators(groomed),
     }
+    if groomed_count:
+        out["groomed_constituents"] = ak.to_numpy(ak.num(groomed, axis=1))
+        return {name: out[name] for name in [*FEATURES, "groomed_constituents"]}
     return {name: out[name] for name in FEATURES}

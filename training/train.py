@@ -17,6 +17,8 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
+from l1ad.runs import RunError, require_complete, run_state
+
 from .config import Config, load_config
 from .datasets import DEFAULT_SAMPLE, Scaler, Splits, split
 from .evaluate import anomaly_metrics
@@ -25,22 +27,6 @@ from .files import atomic_path, read_json, sha256, write_json
 from .io import load_jets, read_provenance
 
 MODELS = {"float": False, "qkeras": True}  # model kind -> quantized?
-
-
-class RunError(ValueError):
-    """A run folder in the wrong state for the requested action."""
-
-
-def run_state(run: Path) -> str | None:
-    status = run / "status.json"
-    return read_json(status)["state"] if status.exists() else None
-
-
-def require_complete(run: Path) -> None:
-    state = run_state(run)
-    if state != "complete":
-        what = "does not exist" if not run.exists() else "is not an l1ad run" if state is None else f"is {state}"
-        raise RunError(f"{run} {what}; train it first with: l1ad train --out {run}")
 
 
 def _prepare(run: Path, resume: bool, restart: bool) -> None:
@@ -71,6 +57,12 @@ def _epoch_done(kind: str, epoch: int) -> None:
     """Called after every checkpoint; tests replace it to simulate an interruption."""
 
 
+def keras_loss(config: Config):
+    import tensorflow as tf
+
+    return "mse" if config.training.loss == "mse" else tf.keras.losses.Huber(delta=1.0)
+
+
 def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path,
                  progress: bool) -> dict:
     import tensorflow as tf
@@ -84,7 +76,7 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
     models.set_seed(config.seed)
     steps = math.ceil(len(x_train) / cfg.batch_size)
     model, scoring = models.build(config, quantized=quantized, steps_per_epoch=steps)
-    model.compile(models.optimizer(config), loss="mse")
+    model.compile(models.optimizer(config), loss=keras_loss(config))
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
              "stopped_early": False, "checkpoint": None}
@@ -98,7 +90,10 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
 
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
 
-    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {kind} autoencoder", unit="epoch",
+    vae = config.model.kind == "vae"
+    if vae:  # the sampling noise is an input: drawn from the seed and the epoch; none for validation
+        x_val = (x_val, np.zeros((len(x_val), config.model.latent), dtype=np.float32))
+    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {kind} {config.model.kind}", unit="epoch",
                disable=not progress, leave=True)
     while state["epoch"] < cfg.epochs and not state["stopped_early"]:
         epoch = state["epoch"]
@@ -107,8 +102,10 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
         inputs = target
         if cfg.variant == "denoising":
             inputs = (target + rng.normal(0.0, cfg.noise_std, target.shape)).astype(np.float32)
+        if vae:
+            inputs = (inputs, rng.normal(0.0, 1.0, (len(target), config.model.latent)).astype(np.float32))
         fit = model.fit(inputs, target, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0,
-                        validation_data=(x_val, x_val), callbacks=callbacks)
+                        validation_data=(x_val, x_val[0] if vae else x_val), callbacks=callbacks)
         loss, val_loss = fit.history["loss"][0], fit.history["val_loss"][0]
         state["loss"].append(loss)
         state["val_loss"].append(val_loss)
@@ -137,10 +134,17 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
 
     model.load_weights(str(ckdir / "best_weights.h5"))
     final = models.strip(scoring)
+    weights = None
+    if config.model.kind == "ae" and config.score.feature_weights == "inverse_variance":
+        # each squared residual weighted by 1 / its background variance: every feature counts alike
+        reconstruction = models.scores(final, x_val[0] if vae else x_val)[1]
+        variance = np.var(np.asarray(x_val, dtype=np.float64) - reconstruction, axis=0)
+        weights = (1.0 / variance) / np.sum(1.0 / variance)
+        models.set_score_weights(final, weights)
     with atomic_path(run / f"{kind}_model.h5") as tmp:
         final.save(str(tmp), include_optimizer=False)
     return {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
-        "epochs_run": state["epoch"]}
+        "epochs_run": state["epoch"], "score_weights": None if weights is None else weights.tolist()}
 
 
 def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
@@ -157,12 +161,12 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
 
-    parts = split(table, config.seed, config.data.val_fraction, config.data.test_fraction)
-    scaler = Scaler.fit(parts.train)
+    parts = splits(table, config)
+    scaler = Scaler.fit(parts.train, config.data.transform)
     scaler.save(run / "scaler.json")
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
-                                 for name in ("train", "val", "test")}
+                                 for name in ("train", "val", "test", "signal_train")}
     write_json(run / "data.json", data_info)
 
     x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
@@ -180,11 +184,19 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
     return run
 
 
+def splits(table: pd.DataFrame, config: Config) -> Splits:
+    """The run's splits of a table, fixed by the config's seed and fractions."""
+    d = config.data
+    return split(table, config.seed, d.val_fraction, d.test_fraction, d.signal_train_fraction)
+
+
 def test_jets(run: Path, data: str | Path | None = None, all_jets: bool = False) -> pd.DataFrame:
     """The run's test jets, or the test split (or every jet) of other data with the run's seed."""
+    from l1ad.runs import Run
+
     config = load_config(run / "config.yaml")
-    table = load_data(data if data is not None else read_json(run / "data.json")["path"])[0]
-    return table if all_jets else split(table, config.seed, config.data.val_fraction, config.data.test_fraction).test
+    table = load_data(data if data is not None else Run(run).data_path())[0]
+    return table if all_jets else splits(table, config).test
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
@@ -202,17 +214,23 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         model = models.load(run / f"{kind}_model.h5")
         scores[kind], reconstruction = models.scores(model, x)
         metrics[kind] = anomaly_metrics(scores[kind], labels)
-        metrics[kind]["background_reconstruction_loss"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
+        metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
         title = "float model" if kind == "float" else "QKeras model"
         plots.score_distributions(scores[kind], labels, out_dir / "plots" / f"scores_{kind}.png", title)
         plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
                            f"latent space, {title}")
-        plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
+        if reconstruction is not None:
+            plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
     plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
+    config = load_config(run / "config.yaml")
+    if isinstance(parts, Splits) and config.baselines.enabled:
+        from .baselines import baselines
+
+        metrics["baselines"] = baselines(parts, scaler, config.baselines.gmm_components, config.seed)
     history = run / "history.json"
     if history.exists():
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
-           "background_efficiencies": [1e-2, 1e-3], "trigger": "score > threshold", **metrics}
+           "trigger": "score > threshold", **metrics}
     write_json(out_dir / "metrics.json", doc)
     return doc

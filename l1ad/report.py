@@ -10,37 +10,58 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.training.config import load_config
-from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, eff_key
-from l1ad.training.features import SIGNALS
+from l1ad.errors import L1adError
+from l1ad.firmware.vendor import read_vendor_reports
+from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, eff_key, format_value
 from l1ad.training.files import read_json, write_json
 
+from l1ad.training.plots import _save, figure, styled
+
 from .anchors import ANCHORS
-from .vendor import ReportError, read_vendor_reports
 
 
 def _maybe(path: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
-def model_summary(run: Path) -> dict:
-    from l1ad.training import models
+def _quantizer(q) -> str:
+    if q is None:
+        return "float"
+    from l1ad.firmware.layers import quantizer_type
 
-    config = load_config(run / "config.yaml")
-    model = models.load(run / "qkeras_model.h5")
+    fixed = quantizer_type(q)[0]
+    return fixed.hls()
+
+
+def model_summary(run: Path) -> dict:
+    """The scoring model's dense layers with their fixed-point types, for any run (trained or imported)."""
+    from l1ad.runs import Run
+
+    r = Run(run)
+    model = r.scoring_model()
     layers, total, nonzero = [], 0, 0
-    for name in config.model.layer_names():
-        kernel, bias = model.get_layer(name).get_weights()
-        total += kernel.size + bias.size
-        nonzero += int(np.count_nonzero(kernel) + np.count_nonzero(bias))
-        bits = {kind: config.bits(name, kind) for kind in ("weights", "biases", "activation")}
-        layers.append({"layer": name, "inputs": kernel.shape[0], "units": kernel.shape[1],
-                       **{kind: f"<{b.bits},{b.integer}>" for kind, b in bits.items()}})
-    q = config.quantization
-    return {"layers": layers, "parameters": total, "nonzero_parameters": nonzero,
-            "activation": config.model.activation, "variant": config.training.variant,
-            "input_type": f"<{q.input.bits},{q.input.integer}>", "score_type": f"unsigned <{q.score.bits},{q.score.integer}>",
-            "pruning": config.pruning.target_sparsity if config.pruning.enabled else None}
+    for layer in model.layers:
+        if type(layer).__name__ not in ("QDense", "Dense") or not layer.trainable:
+            continue
+        weights = layer.get_weights()
+        total += sum(w.size for w in weights)
+        nonzero += int(sum(np.count_nonzero(w) for w in weights))
+        quantizers = (getattr(layer, "quantizers", None) or [None, None]) + [None]
+        following = [n.layer for n in layer._outbound_nodes]
+        act = following[0].quantizer if len(following) == 1 and hasattr(following[0], "quantizer") else None
+        layers.append({"layer": layer.name, "inputs": weights[0].shape[0], "units": weights[0].shape[1],
+                       "weights": _quantizer(quantizers[0]), "biases": _quantizer(quantizers[1]),
+                       "activation": _quantizer(act) if act is not None else "-"})
+    summary = {"kind": r.kind, "layers": layers, "parameters": int(total), "nonzero_parameters": nonzero}
+    if r.kind == "trained":
+        config = r.config
+        summary.update(architecture=config.model.architecture_string(), variant=config.training.variant,
+                       score=getattr(getattr(config, "score", None), "kind", "mse"),
+                       transform=getattr(config.data, "transform", "standard"),
+                       pruning=config.pruning.target_sparsity if config.pruning.enabled else None)
+    else:
+        summary.update(architecture=model.name, model_file=r.imported["model"]["path"])
+    return summary
 
 
 def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
@@ -63,13 +84,15 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
                      "DSP": None, "BRAM": None, "CARRY": None})
     else:
         missing.append("open RTL flow (run: l1ad rtl RUN)")
-    firmware = _maybe(run / "firmware.json")
     vendor = {}
-    if firmware and Path(firmware["project_dir"]).exists():
-        try:
-            vendor = read_vendor_reports(firmware["project_dir"])
-        except ReportError as err:
-            missing.append(f"vendor reports unreadable: {err}")
+    if (run / "firmware.json").exists():
+        from l1ad.runs import Run
+        from l1ad.stages import firmware
+
+        try:  # only reports of this run's own project: firmware() checks the project is the one it converted
+            vendor = read_vendor_reports(firmware(Run(run))["project_dir"])
+        except L1adError as err:
+            missing.append(f"vendor reports not read: {err}")
     if "csynth" in vendor:
         c = vendor["csynth"]
         rows.append({"source": c["source"], "short": "HLS csynth estimate", "latency_cycles": c["latency_cycles_worst"],
@@ -93,24 +116,33 @@ def gather(run: str | Path) -> dict:
     run = Path(run)
     validation = _maybe(run / "validation.json")
     rtl = _maybe(run / "rtl.json")
+    metrics = _maybe(run / "metrics.json")
     rows, missing = hardware_rows(run)
-    data = read_json(run / "data.json")
+    data = _maybe(run / "data.json") or {}
+    physics, source = None, "not available (no labels)"
+    if validation and validation.get("physics"):
+        physics, source = validation["physics"], ("validation.json (float: Keras; qkeras: exact evaluation; csim: "
+                                                  "hls4ml C simulation)")
+    elif metrics:
+        physics, source = metrics, "metrics.json (Keras predict; run l1ad validate for csim)"
     return {
         "run": run.resolve().name,
-        "data": {"path": data["path"], "embedded_default": data["embedded_default"], "sha256": data["sha256"]},
+        "data": {k: data.get(k) for k in ("path", "embedded_default", "sha256")},
         "model": model_summary(run),
-        "physics": validation["physics"] if validation else read_json(run / "metrics.json"),
-        "physics_source": "validation.json (float: Keras; qkeras: exact evaluation; csim: hls4ml C simulation)"
-        if validation else "metrics.json (Keras predict; run l1ad validate for csim)",
+        "physics": physics,
+        "physics_source": source,
+        "baselines": (metrics or {}).get("baselines"),
         "bit_exactness": {
             "csim_vs_exact_qkeras": validation["csim_vs_exact_qkeras"] if validation else None,
-            "testbench_vs_in_process": validation["testbench_vs_in_process"] if validation else None,
-            "fixed_point_audit": {k: validation["fixed_point_audit"][k] for k in ("total_saturated", "total_wrapped")}
+            "testbench_vs_in_process": validation.get("testbench") if validation else None,
+            "fixed_point_audit": {k: validation["audit"][k] for k in ("total_saturated", "total_wrapped")}
             if validation else None,
+            "trigger_bit": validation.get("trigger_bit") if validation else None,
             "rtl_vs_csim": rtl["rtl_vs_csim"] if rtl else None,
         },
         "hardware": rows,
         "hardware_missing": missing,
+        "rtl": {k: rtl[k] for k in ("breakdown", "timing_estimate") if k in rtl} if rtl else {},
         "anchors": ANCHORS,
     }
 
@@ -130,52 +162,76 @@ def _fmt(value, digits=3):
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _physics_table(physics: dict) -> list[str]:
-    models = [m for m in ("float", "qkeras", "csim") if m in physics]
-    header = "| signal | " + " | ".join(f"AUC {m}" for m in models)
-    for eps in BACKGROUND_EFFICIENCIES:
-        header += " | " + " | ".join(f"eff@{eps:g} {m}" for m in models)
-    lines = [header + " |", "|" + "---|" * (1 + len(models) * (1 + len(BACKGROUND_EFFICIENCIES)))]
-    for signal in SIGNALS:
-        cells = [_fmt(physics[m]["signals"][signal]["auc"]) for m in models]
-        for eps in BACKGROUND_EFFICIENCIES:
-            cells += [_fmt(physics[m]["signals"][signal]["at_background_efficiency"][eff_key(eps)]["signal_efficiency"], 4)
-                      for m in models]
-        lines.append(f"| {signal} | " + " | ".join(cells) + " |")
+def _physics_table(physics: dict, models: list[str] | None = None) -> list[str]:
+    """Markdown rows: AUC and efficiencies at each background efficiency, with 95% intervals, per model."""
+    models = models or [m for m in ("float", "qkeras", "csim") if isinstance(physics.get(m), dict)
+                        and "signals" in physics[m]]
+    first = physics[models[0]]
+    keys = [eff_key(eps) for eps in BACKGROUND_EFFICIENCIES if eff_key(eps) in first["thresholds"]]
+    lines = ["| signal | model | AUC [95% CL] | " + " | ".join(f"eff @ bkg {float(k):g} [95% CL]" for k in keys) + " |",
+             "|" + "---|" * (3 + len(keys))]
+    for signal in first["signals"]:
+        for m in models:
+            entry = physics[m]["signals"].get(signal)
+            if entry is None:
+                continue
+            cells = [format_value(entry["auc"], entry.get("auc_interval"))]
+            cells += [format_value(entry["at_background_efficiency"][k]["signal_efficiency"],
+                                   entry["at_background_efficiency"][k].get("signal_efficiency_interval"), 4)
+                      for k in keys]
+            lines.append(f"| {signal} | {m} | " + " | ".join(cells) + " |")
+    n = first["n_background"]
+    lines += ["", "Thresholds set on " + ", ".join(f"{n:,} background test jets at {float(k):g} "
+                                                   f"({first['threshold_background_jets'][k]} jets above)" for k in keys)
+              + "."]
     return lines
 
 
 def markdown(doc: dict) -> str:
     m = doc["model"]
+    data = doc["data"]
+    where = ("embedded default sample" if data.get("embedded_default") else data.get("path") or "imported inputs")
     out = [f"# l1ad report: {doc['run']}", "",
-           f"Data: {'embedded default sample' if doc['data']['embedded_default'] else doc['data']['path']} "
-           f"(sha256 {doc['data']['sha256'][:12]}).", "", "## Model", "",
-           f"Quantized autoencoder, {m['activation']} activations, variant {m['variant']}, input type {m['input_type']}, "
-           f"score type {m['score_type']}; {m['parameters']:,} parameters ({m['nonzero_parameters']:,} non-zero).", "",
+           f"Data: {where}" + (f" (sha256 {data['sha256'][:12]})." if data.get("sha256") else "."), "", "## Model", "",
+           f"{m['kind'].capitalize()} model {m['architecture']}"
+           + (f", score {m['score']}, input transform {m['transform']}, variant {m['variant']}" if m["kind"] == "trained" else "")
+           + f"; {m['parameters']:,} parameters ({m['nonzero_parameters']:,} non-zero).", "",
            "| layer | inputs | units | weights | biases | activation |", "|---|---|---|---|---|---|"]
     out += [f"| {l['layer']} | {l['inputs']} | {l['units']} | {l['weights']} | {l['biases']} | {l['activation']} |"
             for l in m["layers"]]
-    out += ["", "## Physics on the test jets", "", f"Source: {doc['physics_source']}. Efficiencies are signal "
-            "efficiencies at fixed background efficiency.", ""] + _physics_table(doc["physics"])
+    out += ["", "## Physics on the test jets", ""]
+    if doc["physics"]:
+        out += [f"Source: {doc['physics_source']}. Efficiencies are signal efficiencies at fixed background "
+                "efficiency; intervals are 95% CL (AUC: bootstrap; efficiencies: Clopper-Pearson).", ""]
+        out += _physics_table(doc["physics"])
+    else:
+        out.append(f"Not available: {doc['physics_source']}.")
+    if doc.get("baselines"):
+        out += ["", "### Baselines (not on the chip), same test jets", ""] + _physics_table(doc["baselines"], list(doc["baselines"]))
     b = doc["bit_exactness"]
     out += ["", "## Bit-exactness", ""]
     for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"),
-                       ("test bench vs in-process csim", "testbench_vs_in_process"),
+                       ("test bench vs in-process csim (test bench events)", "testbench_vs_in_process"),
                        ("RTL (Verilator) vs csim", "rtl_vs_csim")):
         if b[key]:
             out.append(f"- {title}: " + ", ".join(f"{k} {v['bit_identical']:,}/{v['compared']:,}" for k, v in b[key].items()))
         else:
             out.append(f"- {title}: not run")
     if b["fixed_point_audit"]:
-        out.append(f"- fixed-point audit (all test jets, every layer): {b['fixed_point_audit']['total_saturated']:,} "
+        out.append(f"- fixed-point audit (all test events, every layer): {b['fixed_point_audit']['total_saturated']:,} "
                    f"saturations, {b['fixed_point_audit']['total_wrapped']:,} wraps")
+    if b.get("trigger_bit"):
+        t = b["trigger_bit"]
+        out.append(f"- trigger bit equals score > {t['threshold']:g} on every event: {t['matches_score_above_threshold']} "
+                   f"(threshold {t.get('threshold_mode')}: {t['threshold_source']})")
     out += ["", "## Latency and resources", "", "| source | latency (cycles) | II | clock | LUT | FF | DSP | BRAM | CARRY |",
             "|---|---|---|---|---|---|---|---|---|"]
     out += [f"| {r['source']} | {_fmt(r['latency_cycles'])} | {_fmt(r['ii'])} | {r['clock']} | {_fmt(r['LUT'])} | "
             f"{_fmt(r['FF'])} | {_fmt(r['DSP'])} | {_fmt(r['BRAM'])} | {_fmt(r['CARRY'])} |" for r in doc["hardware"]]
+    out += _rtl_details(doc.get("rtl") or {})
     out += ["", "Not available: " + "; ".join(doc["hardware_missing"]) if doc["hardware_missing"] else "",
             "", "yosys maps carries to CARRY4 (Vivado would use CARRY8) and gives no timing; latency in nanoseconds "
-            "would be cycles times the target period and is not timing-closed.", "",
+            "is cycles times the target period and is not timing-closed.", "",
             "![resources and latency](report.png)", "",
             "## Published figures of comparable systems (context, not our measurements)", "",
             "| system | latency | resources | citation |", "|---|---|---|---|"]
@@ -184,11 +240,15 @@ def markdown(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def figure(doc: dict, path: Path) -> Path:
-    from l1ad.training.plots import _save, plt
+def _rtl_details(rtl: dict) -> list[str]:
+    """The per-part breakdown and the timing estimate of the open RTL flow, where rtl.json has them."""
+    return []
 
+
+@styled
+def hardware_figure(doc: dict, path: Path) -> Path:
     rows = [r for r in doc["hardware"] if r["LUT"] is not None]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
+    fig, (left, right) = figure(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [2.2, 1]})
     kinds = ["LUT", "FF", "CARRY", "DSP"]
     width = 0.8 / max(len(rows), 1)
     for j, r in enumerate(rows):
@@ -212,6 +272,6 @@ def write_report(run: str | Path) -> Path:
     run = Path(run)
     doc = gather(run)
     write_json(run / "report.json", doc)
-    figure(doc, run / "report.png")
+    hardware_figure(doc, run / "report.png")
     (run / "report.md").write_text(markdown(doc))
     return run / "report.md"

@@ -1,0 +1,461 @@
+"""The Keras layers l1ad's firmware chain supports, described once.
+
+Each rule says how to evaluate a layer exactly (float64 on fixed-point values, :mod:`.reference`), how
+to trace it into da4ml's fixed-point graph (open RTL flow, :mod:`.rtl`) and, through
+:func:`hls_counterparts`, which hls4ml layer holds its values (layer trace, fixed-point audit). A model
+with a layer or setting that no rule accepts fails in :func:`check_model`, before any file is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from l1ad.errors import L1adError
+
+MANTISSA_BITS = 53  # float64: every fixed-point value below 2^53 LSBs is exact
+
+
+class UnsupportedModel(L1adError):
+    """A model l1ad cannot turn into bit-exact firmware; the message names the layer."""
+
+
+# --- fixed-point types and QKeras quantizers ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class FixedType:
+    """k sign bit (0/1), i integer bits (sign excluded), f fractional bits; QKeras rounding and clipping."""
+
+    k: int
+    i: int
+    f: int
+
+    @property
+    def lsb(self) -> float:
+        return 2.0**-self.f
+
+    @property
+    def max(self) -> float:
+        return 2.0**self.i - self.lsb
+
+    @property
+    def min(self) -> float:
+        return -(2.0**self.i) if self.k else 0.0
+
+    @property
+    def width(self) -> int:
+        return self.k + self.i + self.f
+
+    def quantize(self, x: np.ndarray) -> np.ndarray:
+        """Round half to even (QKeras' tf.round, hls4ml's RND_CONV), then saturate."""
+        from quantizers import get_fixed_quantizer_np
+
+        return get_fixed_quantizer_np("RND_CONV", "SAT")(np.asarray(x, dtype=np.float64), self.k, self.i, self.f)
+
+    def hls(self) -> str:
+        return f"{'' if self.k else 'u'}fixed<{self.width},{self.i + self.k}>"
+
+
+def _identity(x):
+    return x
+
+
+def _relu(x):
+    return np.maximum(x, 0.0)
+
+
+def _hard_tanh(x):
+    return np.clip(x, -1.0, 1.0)
+
+
+def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
+    """The fixed-point type of a QKeras quantizer and the exact function QKeras applies before rounding.
+
+    Only settings whose arithmetic is plain fixed point are accepted; others raise UnsupportedModel.
+    """
+    name = type(quantizer).__name__
+    config = quantizer.get_config()
+    bits, integer = int(config.get("bits", 0)), int(config.get("integer", 0))
+    where = f"{where}: " if where else ""
+    if name == "quantized_bits":
+        k = int(bool(config["keep_negative"]))
+        if config.get("alpha") not in (1, 1.0) or config.get("symmetric") or config.get("use_stochastic_rounding"):
+            raise UnsupportedModel(f"{where}quantized_bits({config}) is not plain fixed point: use alpha=1, "
+                                   "symmetric=False, no stochastic rounding")
+        if bits - k < 1:
+            raise UnsupportedModel(f"{where}quantized_bits(bits={bits}, keep_negative=True) is QKeras' binary "
+                                   "quantizer (+-1), not fixed point: signed quantizers need bits >= 2")
+        return FixedType(k, integer, bits - integer - k), _identity
+    if name == "quantized_relu":
+        if (config.get("negative_slope") or config.get("use_sigmoid") or config.get("relu_upper_bound")
+                or config.get("use_stochastic_rounding")):
+            raise UnsupportedModel(f"{where}quantized_relu({config}): only plain relu (no negative slope, sigmoid, "
+                                   "upper bound or stochastic rounding) is supported")
+        # clipping at zero is the activation itself, not a saturation of the type
+        return FixedType(0, integer, bits - integer), _relu
+    if name == "quantized_tanh":
+        if config.get("use_real_tanh") or config.get("symmetric") or config.get("use_stochastic_rounding"):
+            raise UnsupportedModel(f"{where}quantized_tanh({config}): only the hard tanh (use_real_tanh=False, "
+                                   "symmetric=False) is supported")
+        # QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
+        return FixedType(1, 0, bits - 1), _hard_tanh
+    raise UnsupportedModel(f"{where}quantizer {name} is not supported; use quantized_bits, quantized_relu "
+                           "or quantized_tanh")
+
+
+def frac_bits(values: np.ndarray, where: str = "") -> int:
+    """Fractional bits needed to hold every value exactly (fixed-point weights, or any float32)."""
+    values = np.asarray(values, dtype=np.float64)
+    for f in range(0, 160):
+        if np.all(values * 2.0**f == np.round(values * 2.0**f)):
+            return f
+    raise UnsupportedModel(f"{where}: weights are not finite binary fractions")
+
+
+# --- exact values ------------------------------------------------------------------------------------
+
+@dataclass
+class Value:
+    """A tensor's exact values: ``out`` passed on, ``pre`` before the layer's own rounding, ``frac`` bits."""
+
+    out: np.ndarray
+    pre: np.ndarray
+    frac: int
+
+
+def _exact_sum(where: str, value: np.ndarray, frac: int) -> None:
+    top = float(np.max(np.abs(value), initial=0.0)) * 2.0**frac
+    if top >= 2.0**MANTISSA_BITS:
+        raise UnsupportedModel(f"layer {where}: values need more than float64's {MANTISSA_BITS} bits; "
+                               "the exact reference cannot represent them")
+
+
+def _plain(out: np.ndarray, frac: int) -> Value:
+    return Value(out, out, frac)
+
+
+# --- the rules -----------------------------------------------------------------------------------------
+
+def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
+    """A (Q)Dense layer's kernel and bias after its quantizers, as float64 (bias zeros without one)."""
+    weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
+    quantizers = getattr(layer, "quantizers", None) or [None] * len(weights)
+    weights = [w if q is None else quantizer_type(q, layer.name)[0].quantize(w) for w, q in zip(weights, quantizers)]
+    kernel = weights[0]
+    bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[1])
+    return kernel, bias
+
+
+def _check_dense(layer):
+    activation = getattr(layer, "activation", None)
+    if activation is not None and activation.__name__ != "linear":
+        raise UnsupportedModel(f"layer {layer.name}: give the activation its own QActivation layer "
+                               f"(found activation={activation.__name__})")
+    if len(layer.input_shape) != 2:
+        raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
+    quantizers = getattr(layer, "quantizers", None) or []
+    for q in quantizers:
+        if q is not None:
+            quantizer_type(q, layer.name)
+
+
+def _exact_dense(layer, x: list[Value]) -> Value:
+    kernel, bias = dense_weights(layer)
+    frac = max(x[0].frac + frac_bits(kernel, layer.name), frac_bits(bias, layer.name))
+    _exact_sum(layer.name, np.abs(x[0].out) @ np.abs(kernel) + np.abs(bias), frac)
+    return _plain(x[0].out @ kernel + bias, frac)
+
+
+def _trace_dense(layer, x, names):
+    kernel, bias = dense_weights(layer)
+    return x[0] @ kernel + bias
+
+
+def _check_quantizer(layer):
+    quantizer_type(layer.quantizer, layer.name)
+
+
+def _exact_quantizer(layer, x: list[Value]) -> Value:
+    fixed, before = quantizer_type(layer.quantizer, layer.name)
+    pre = before(x[0].out)
+    return Value(fixed.quantize(pre), pre, fixed.f)
+
+
+def _trace_quantizer(layer, x, names):
+    return quantize_da4ml(x[0], quantizer_type(layer.quantizer, layer.name)[0])
+
+
+def _check_linear(layer):
+    if layer.get_config()["activation"] != "linear":
+        raise UnsupportedModel(f"layer {layer.name}: Activation({layer.get_config()['activation']!r}) is not "
+                               "bit-exact; use a QActivation with quantized_relu / quantized_tanh / quantized_bits")
+
+
+def _check_same_shapes(layer):
+    shapes = layer.input_shape if isinstance(layer.input_shape, list) else [layer.input_shape]
+    if len({tuple(s) for s in shapes}) != 1 or len(shapes[0]) != 2:
+        raise UnsupportedModel(f"layer {layer.name}: inputs must be flat and of equal shape (got {shapes}); "
+                               "broadcasting is not supported")
+
+
+def _exact_add(layer, x):
+    out = sum(v.out for v in x)
+    frac = max(v.frac for v in x)
+    _exact_sum(layer.name, out, frac)
+    return _plain(out, frac)
+
+
+def _exact_subtract(layer, x):
+    frac = max(v.frac for v in x)
+    out = x[0].out - x[1].out
+    _exact_sum(layer.name, out, frac)
+    return _plain(out, frac)
+
+
+def _exact_multiply(layer, x):
+    out = x[0].out
+    for v in x[1:]:
+        out = out * v.out
+    frac = sum(v.frac for v in x)
+    _exact_sum(layer.name, out, frac)
+    return _plain(out, frac)
+
+
+def _trace_multiply(layer, x, names):
+    if len(x) == 2 and names[0] == names[1]:
+        return square_da4ml(x[0])
+    out = x[0]
+    for v in x[1:]:
+        out = out * v
+    return out
+
+
+def _check_dot(layer):
+    config = layer.get_config()
+    axes = config["axes"]
+    axes = axes if isinstance(axes, (list, tuple)) else [axes, axes]
+    if any(a not in (1, -1) for a in axes) or config.get("normalize"):
+        raise UnsupportedModel(f"layer {layer.name}: Dot over the feature axis (axes=1, normalize=False) only")
+    _check_same_shapes(layer)
+
+
+def _exact_dot(layer, x):
+    out = np.sum(x[0].out * x[1].out, axis=1, keepdims=True)
+    frac = x[0].frac + x[1].frac
+    _exact_sum(layer.name, np.sum(np.abs(x[0].out * x[1].out), axis=1), frac)
+    return _plain(out, frac)
+
+
+def _trace_dot(layer, x, names):
+    products = square_da4ml(x[0]) if names[0] == names[1] else x[0] * x[1]
+    return products.sum(axis=-1, keepdims=True) if hasattr(products, "sum") else np.sum(products, keepdims=True)
+
+
+def _check_concatenate(layer):
+    if layer.get_config()["axis"] not in (1, -1):
+        raise UnsupportedModel(f"layer {layer.name}: Concatenate along the feature axis only")
+
+
+def _exact_concatenate(layer, x):
+    return _plain(np.concatenate([v.out for v in x], axis=1), max(v.frac for v in x))
+
+
+def _trace_concatenate(layer, x, names):
+    from da4ml.trace import FixedVariableArray
+
+    return FixedVariableArray(np.concatenate([v._vars for v in x], axis=-1), x[0].solver_options)
+
+
+def batchnorm_constants(layer) -> tuple[np.ndarray, np.ndarray]:
+    """The folded scale and bias hls4ml computes for a BatchNormalization layer (same numpy arithmetic)."""
+    config = layer.get_config()
+    weights = dict(zip([w.name.split("/")[-1].split(":")[0] for w in layer.weights], layer.get_weights()))
+    gamma = weights.get("gamma", np.ones_like(weights["moving_mean"])) if config.get("scale", True) else 1.0
+    beta = weights.get("beta", np.zeros_like(weights["moving_mean"])) if config.get("center", True) else 0.0
+    scale = gamma / np.sqrt(weights["moving_variance"] + config["epsilon"])
+    bias = beta - scale * weights["moving_mean"]
+    return np.asarray(scale, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+
+
+def _check_batchnorm(layer):
+    if type(layer).__name__ != "BatchNormalization":
+        raise UnsupportedModel(f"layer {layer.name}: QBatchNormalization's quantized parameters are not "
+                               "reproduced by hls4ml's bit-exact flow; use BatchNormalization followed by a "
+                               "QActivation, or fold it into the preceding QDense")
+    if len(layer.input_shape) != 2:
+        raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
+
+
+def _exact_batchnorm(layer, x):
+    scale, bias = batchnorm_constants(layer)
+    frac = max(x[0].frac + frac_bits(scale, layer.name), frac_bits(bias, layer.name))
+    out = x[0].out * scale + bias
+    _exact_sum(layer.name, np.abs(x[0].out * scale) + np.abs(bias), frac)
+    return _plain(out, frac)
+
+
+def _trace_batchnorm(layer, x, names):
+    scale, bias = batchnorm_constants(layer)
+    return x[0] * scale + bias
+
+
+@dataclass(frozen=True)
+class Rule:
+    summary: str
+    exact: Callable
+    trace: Callable
+    check: Callable = lambda layer: None
+
+
+RULES: dict[str, Rule] = {
+    "QDense": Rule("QDense (linear; activation in its own layer)", _exact_dense, _trace_dense, _check_dense),
+    "Dense": Rule("Dense (linear; weights used as they are)", _exact_dense, _trace_dense, _check_dense),
+    "QActivation": Rule("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
+                        _exact_quantizer, _trace_quantizer, _check_quantizer),
+    "Activation": Rule("Activation('linear')", lambda layer, x: x[0], lambda layer, x, names: x[0], _check_linear),
+    "Subtract": Rule("Subtract", _exact_subtract, lambda layer, x, names: x[0] - x[1], _check_same_shapes),
+    "Add": Rule("Add", _exact_add, lambda layer, x, names: sum(x[1:], x[0]), _check_same_shapes),
+    "Multiply": Rule("Multiply (a layer multiplied with itself is a square)", _exact_multiply, _trace_multiply,
+                     _check_same_shapes),
+    "Dot": Rule("Dot(axes=1) of two flat tensors (e.g. a squared distance)", _exact_dot, _trace_dot, _check_dot),
+    "Concatenate": Rule("Concatenate along the feature axis", _exact_concatenate, _trace_concatenate,
+                        _check_concatenate),
+    "BatchNormalization": Rule("BatchNormalization (folded to x * scale + bias as hls4ml folds it)",
+                               _exact_batchnorm, _trace_batchnorm, _check_batchnorm),
+    "QBatchNormalization": Rule("-", _exact_batchnorm, _trace_batchnorm, _check_batchnorm),
+}
+
+
+def supported_layers() -> list[str]:
+    return [f"{name}: {rule.summary}" for name, rule in RULES.items() if rule.summary != "-"]
+
+
+# --- the graph ---------------------------------------------------------------------------------------
+
+def inbound(layer) -> list[str]:
+    node = layer._inbound_nodes[0]
+    layers = node.inbound_layers
+    return [item.name for item in (layers if isinstance(layers, (list, tuple)) else [layers])]
+
+
+def input_names(model) -> list[str]:
+    return [tensor._keras_history.layer.name for tensor in model.inputs]
+
+
+def output_names(model) -> list[str]:
+    return [tensor._keras_history.layer.name for tensor in model.outputs]
+
+
+def ordered_layers(model) -> list:
+    """The model's layers (inputs excluded) in an order where every layer follows its inputs."""
+    done, order = set(input_names(model)), []
+    pending = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    while pending:
+        ready = [layer for layer in pending if all(n in done for n in inbound(layer))]
+        if not ready:
+            raise UnsupportedModel(f"layers {[l.name for l in pending]} are not connected to the model's inputs")
+        for layer in ready:
+            order.append(layer)
+            done.add(layer.name)
+        pending = [layer for layer in pending if layer.name not in done]
+    return order
+
+
+def input_quantizers(model) -> dict[str, object]:
+    """For each model input, the QActivation right after it (the firmware's input type)."""
+    consumers = {name: [] for name in input_names(model)}
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        for name in inbound(layer):
+            if name in consumers:
+                consumers[name].append(layer)
+    out = {}
+    for name, layers in consumers.items():
+        if len(layers) != 1 or type(layers[0]).__name__ != "QActivation":
+            raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation (e.g. "
+                                   "quantized_bits) right after each input; it sets the type the FPGA receives")
+        out[name] = layers[0]
+    return out
+
+
+def check_model(model) -> None:
+    """Raise UnsupportedModel, naming the layer and listing what is supported, unless every layer has a rule."""
+    if type(model).__name__ not in ("Functional", "Model", "Sequential"):
+        raise UnsupportedModel(f"{type(model).__name__}: give a Keras functional or Sequential model")
+    input_quantizers(model)
+    for layer in ordered_layers(model):
+        kind = type(layer).__name__
+        rule = RULES.get(kind)
+        if rule is None:
+            raise UnsupportedModel(f"layer {layer.name} ({kind}) is not supported. Supported layers:\n  - "
+                                   + "\n  - ".join(supported_layers()))
+        if len(layer._inbound_nodes) != 1:
+            raise UnsupportedModel(f"layer {layer.name} is called more than once; shared layers are not supported")
+        rule.check(layer)
+
+
+def walk(model, feed: dict[str, object], step: Callable) -> dict[str, object]:
+    """Values of every layer: ``feed`` maps input names to values, ``step(rule, layer, inputs, names)``."""
+    values = dict(feed)
+    for layer in ordered_layers(model):
+        names = inbound(layer)
+        values[layer.name] = step(RULES[type(layer).__name__], layer, [values[n] for n in names], names)
+    return values
+
+
+def hls_counterparts(model, hls_names: list[str]) -> dict[str, str]:
+    """For each hls4ml layer name, the Keras layer whose values it holds.
+
+    hls4ml keeps Keras names, except that an input's quantizer becomes the input layer's type, and a
+    quantizer right after a Dense layer D becomes the layer ``D_linear``.
+    """
+    keras = {layer.name: layer for layer in model.layers}
+    quantizers = {name: q.name for name, q in input_quantizers(model).items()}
+    out = {}
+    for name in hls_names:
+        if name in quantizers:
+            out[name] = quantizers[name]
+        elif name in keras:
+            out[name] = name
+        elif name.endswith("_linear") and name[: -len("_linear")] in keras:
+            following = [n.layer.name for n in keras[name[: -len("_linear")]]._outbound_nodes]
+            if len(following) == 1:
+                out[name] = following[0]
+    return out
+
+
+# --- da4ml arithmetic ----------------------------------------------------------------------------------
+
+def round_half_even(v, k: int, i: int, f: int):
+    """Quantize a da4ml FixedVariable to (k, i, f), rounding half to even, then saturating.
+
+    Rounding: add 2^-(f+1) - 2^-f_in, plus 2^-f_in when the kept LSB (weight 2^-f) is 1, then truncate:
+    ties go up exactly when that makes the result even; other values cannot cross a 2^-f boundary.
+    Saturation: low + relu(x - low) - relu(x - high). da4ml's own SAT (a comparison against a
+    constant) gave wrong values in 0.5.2 once its optimizer had scaled a variable by a tiny power of
+    two, as happens after several layers; the relu form is exact there too.
+    """
+    _, _, f_in = v.kif
+    if f < f_in:
+        kept_lsb = v.quantize(0, 1 - f, f)  # one-bit slice, value 0 or 2^-f
+        v = v + (kept_lsb >> (f_in - f)) + (2.0 ** (-f - 1) - 2.0**-f_in)
+    _k, _i, _ = v.kif
+    v = v.quantize(_k, _i, f, "WRAP", "TRN")  # truncate, keeping the whole integer range
+    low, high = -k * 2.0**i, 2.0**i - 2.0**-f
+    if v.low < low or v.high > high:
+        v = (v - low).relu() - (v - high).relu() + low
+    return v.quantize(k, i, f, "WRAP", "TRN")  # in range now: only narrows the word
+
+
+def quantize_da4ml(x, fixed: FixedType):
+    from da4ml.trace import FixedVariableArray
+
+    out = np.array([round_half_even(v, fixed.k, fixed.i, fixed.f) for v in x._vars.ravel()]).reshape(x.shape)
+    return FixedVariableArray(out, x.solver_options)
+
+
+def square_da4ml(x):
+    return x**2

@@ -1,0 +1,8 @@
+"""The one error type for problems a user can act on: bad input files, configs, run folders, tools.
+
+The CLI prints these as one line and exits with 1; anything else is a bug and keeps its traceback.
+"""
+
+
+class L1adError(Exception):
+    """A problem with the user's input or environment; the message says which file or field, and what to do."""

@@ -1,0 +1,173 @@
+"""``l1ad import``: a user's own QKeras model and inputs as a run folder, for every firmware stage.
+
+The run folder holds the model as the firmware will compute it (``qkeras_model.h5``; with ``--add-score``
+l1ad's on-chip MSE head appended), ``import.json`` (the model, input, label and scaler files with their
+sha256, the background classes, the score output) and ``status.json``. Nothing is written unless the
+model is supported and the inputs fit it.
+
+Events: without labels every input row is a test event and the trigger threshold is set on all of them
+(the rate on the user's inputs). With labels, the background rows are split in two halves by a fixed
+seed: one sets the threshold, the other (with every non-background row) is the test set.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from l1ad.errors import L1adError
+from l1ad.runs import IMPORT_JSON, Events, Run, checked_file
+from l1ad.training.files import read_json, sha256, staging_dir, write_json
+
+SPLIT_SEED = 0
+
+
+def _read_table(path: Path, what: str) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise L1adError(f"{path}: no such {what} file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        import pandas as pd
+
+        if suffix in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        elif suffix == ".csv":
+            table = pd.read_csv(path)
+        else:
+            raise L1adError(f"{path}: {what} must be .npy, .parquet or .csv, not {suffix!r}")
+    except L1adError:
+        raise
+    except Exception as err:
+        raise L1adError(f"{path}: cannot read the {what} ({type(err).__name__}: {err})") from err
+    if what == "labels":
+        if table.shape[1] != 1:
+            raise L1adError(f"{path}: a labels file has one column, found {list(table.columns)}")
+        return table.iloc[:, 0].to_numpy()
+    numeric = table.select_dtypes("number")
+    if numeric.shape[1] != table.shape[1]:
+        bad = [c for c in table.columns if c not in numeric.columns]
+        raise L1adError(f"{path}: input columns {bad} are not numbers; give labels with --labels")
+    return numeric.to_numpy(dtype=np.float64)
+
+
+def _inputs(path: Path, scaler: Path | None, width: int) -> np.ndarray:
+    x = _read_table(path, "inputs")
+    if x.ndim != 2 or x.shape[1] != width:
+        raise L1adError(f"{path}: the model takes {width} inputs per event, the file has shape {x.shape}")
+    if not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise L1adError(f"{path}: row {row} holds a value that is not a finite number")
+    if scaler is not None:
+        doc = json.loads(Path(scaler).read_text())
+        mean, scale = np.asarray(doc.get("mean"), dtype=np.float64), np.asarray(doc.get("scale"), dtype=np.float64)
+        if mean.shape != (width,) or scale.shape != (width,) or np.any(scale == 0):
+            raise L1adError(f"{scaler}: needs 'mean' and non-zero 'scale' lists of {width} numbers")
+        x = (x - mean) / scale
+    return x.astype(np.float32)  # what a float32 feature pipeline would hand the FPGA
+
+
+def _load_model(path: Path):
+    from l1ad.training.models import load
+
+    if not Path(path).exists():
+        raise L1adError(f"{path}: no such model file")
+    try:
+        return load(path)
+    except Exception as err:
+        raise L1adError(f"{path}: cannot load as a QKeras (Keras 2) model ({type(err).__name__}: {err})") from err
+
+
+def _score_output(model, score: str | None) -> str | None:
+    from l1ad.firmware.convert import score_type
+    from l1ad.firmware.layers import output_names
+
+    names = output_names(model)
+    if score is None:
+        scalar = [n for n, t in zip(names, model.outputs) if t.shape[-1] == 1]
+        if len(scalar) != 1:
+            return None
+        score = scalar[0]
+    if score not in names:
+        raise L1adError(f"--score {score!r} is not an output of the model; outputs: {names}")
+    score_type(model, score)  # the score must end in a QActivation: its type is the score's type
+    return score
+
+
+def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
+                 background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
+                 add_score: tuple[int, int] | None = None) -> Path:
+    """Make run folder ``run`` from a model file and its inputs; return the folder."""
+    from l1ad.firmware.layers import check_model
+
+    model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
+    if run.exists():
+        raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
+    model = _load_model(model_path)
+    check_model(model)  # an unsupported layer fails here, before anything is written
+    width = int(model.inputs[0].shape[-1])
+    if len(model.inputs) != 1:
+        raise L1adError(f"{model_path}: the model has {len(model.inputs)} inputs; l1ad import takes one input array")
+    x = _inputs(inputs, scaler, width)
+    y = None
+    if labels is not None:
+        y = _read_table(Path(labels), "labels").astype(str)
+        if y.shape != (len(x),):
+            raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
+    if add_score is not None:
+        from l1ad.training.models import with_mse_score
+
+        model = with_mse_score(model, *add_score)
+        check_model(model)
+        score = "score"
+    score = _score_output(model, score)
+    if y is not None and not np.isin(y, background).any():
+        raise L1adError(f"{labels}: no row carries a background label ({', '.join(background)}); "
+                        "pass --background with the labels of your background")
+
+    staging = staging_dir(run)
+    try:
+        model.save(str(staging / "qkeras_model.h5"), include_optimizer=False)
+        doc = {"model": {"path": str(model_path.resolve()), "sha256": sha256(model_path)},
+               "inputs": {"path": str(inputs.resolve()), "sha256": sha256(inputs), "events": int(len(x)),
+                          "width": width},
+               "labels": {"path": str(Path(labels).resolve()), "sha256": sha256(labels)} if labels else None,
+               "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
+               "background": list(background), "score_output": score,
+               "added_score": {"type": f"ufixed<{add_score[0]},{add_score[1]}>",
+                               "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
+               if add_score else None}
+        write_json(staging / IMPORT_JSON, doc)
+        write_json(staging / "status.json", {"state": "complete", "kind": "imported"})
+        run.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(run)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return run
+
+
+def read_events(run: Run, which: str) -> Events:
+    """The imported run's test events (``which="test"``) or threshold events ("threshold"), hash-checked."""
+    doc = read_json(run.path / IMPORT_JSON)
+    inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], run.path, "inputs")
+    scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], run.path, "scaler") if doc["scaler"] else None
+    x = _inputs(inputs, scaler, doc["inputs"]["width"])
+    background = tuple(doc["background"])
+    if doc["labels"] is None:
+        return Events([x], None, f"all {len(x):,} rows of {inputs}", background)
+    labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], run.path, "labels")
+    y = _read_table(labels_path, "labels").astype(str)
+    rows = np.flatnonzero(np.isin(y, background))
+    rows = np.random.default_rng(SPLIT_SEED).permutation(rows)
+    half = rows[: len(rows) // 2]
+    if which == "threshold":
+        pick = np.sort(half)
+        return Events([x[pick]], y[pick], f"background rows of {inputs} (half, seed {SPLIT_SEED})", background)
+    pick = np.sort(np.setdiff1d(np.arange(len(x)), half))
+    return Events([x[pick]], y[pick], f"test rows of {inputs} (the other background half and every other row)",
+                  background)

@@ -1,0 +1,167 @@
+"""Run folders: what ``l1ad train`` and ``l1ad import`` write, and what the firmware stages read.
+
+A run folder holds ``status.json`` (``complete`` only once every file is written), the QKeras scoring
+model ``qkeras_model.h5`` and how to get its events: a trained run records its data file, config
+(seed, split) and scaler; an imported run records the user's input (and label) files. Both record the
+files' sha256, checked before any stage uses them. :class:`Run` hands models and arrays to the
+library (:mod:`l1ad.firmware`), which knows nothing of run folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from l1ad.errors import L1adError
+from l1ad.training.features import BACKGROUND, LABEL
+from l1ad.training.files import read_json, sha256
+
+IMPORT_JSON = "import.json"
+
+
+class RunError(L1adError, ValueError):
+    """A run folder in the wrong state for the requested action."""
+
+
+@dataclass
+class Events:
+    """Inputs as the FPGA receives them (one array per model input) and their labels (None if unknown)."""
+
+    x: list[np.ndarray]
+    labels: np.ndarray | None
+    source: str
+
+    def __len__(self):
+        return len(self.x[0])
+
+    def background(self) -> np.ndarray | None:
+        return None if self.labels is None else np.isin(self.labels, self.background_classes)
+
+    background_classes: tuple[str, ...] = tuple(BACKGROUND)
+
+
+def run_state(run: Path) -> str | None:
+    status = Path(run) / "status.json"
+    return read_json(status)["state"] if status.exists() else None
+
+
+def require_complete(run: Path) -> None:
+    state = run_state(run)
+    if state != "complete":
+        what = "does not exist" if not Path(run).exists() else "is not an l1ad run" if state is None else f"is {state}"
+        raise RunError(f"{run} {what}; make it with: l1ad train --out {run} (or l1ad import MODEL.h5 ... --name)")
+
+
+def checked_file(path: str | Path, recorded: str, run: Path, what: str) -> Path:
+    """``path`` if its sha256 is still the one recorded in the run; an edited file silently changes results."""
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"{path}, the {what} of run {run}, is gone; restore it or make a new run")
+    now = sha256(path)
+    if now != recorded:
+        raise RunError(f"{path} changed since run {run} was made (sha256 {recorded[:12]}... recorded, {now[:12]}... "
+                       f"now): its {what} and the trigger threshold would silently change. Restore the file, or "
+                       "make a new run from it")
+    return path
+
+
+class Run:
+    """A finished run folder; loads what the stages need once."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        require_complete(self.path)
+        self.kind = read_json(self.path / "status.json").get("kind", "trained")
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    def default_dir(self, parent: str) -> Path:
+        """hls_projects/NAME-<8 hex of the run's path>: unique per run, even for runs of the same name."""
+        key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:8]
+        return Path(parent) / f"{self.name}-{key}"
+
+    # --- models ----------------------------------------------------------------------------------------
+    def scoring_model(self):
+        from l1ad.training import models
+
+        return models.load(self.path / "qkeras_model.h5")
+
+    def float_model(self):
+        from l1ad.training import models
+
+        path = self.path / "float_model.h5"
+        return models.load(path) if path.exists() else None
+
+    @cached_property
+    def imported(self) -> dict:
+        return read_json(self.path / IMPORT_JSON) if self.kind == "imported" else {}
+
+    @property
+    def score_output(self) -> str | None:
+        return self.imported.get("score_output") if self.kind == "imported" else "score"
+
+    def output_labels(self, model) -> list[str]:
+        """User-facing names of the scoring model's outputs."""
+        from l1ad.firmware.layers import output_names
+
+        names = output_names(model)
+        if self.kind == "trained":
+            return ["score", "reconstruction"][: len(names)]
+        return ["score" if n == self.score_output else n for n in names]
+
+    # --- events ----------------------------------------------------------------------------------------
+    @cached_property
+    def config(self):
+        from l1ad.training.config import load_config
+
+        return load_config(self.path / "config.yaml")
+
+    def data_path(self) -> Path:
+        info = read_json(self.path / "data.json")
+        return checked_file(info["path"], info["sha256"], self.path, "data")
+
+    def _splits(self):
+        from l1ad.training.train import load_data, splits
+
+        return splits(load_data(self.data_path())[0], self.config)
+
+    def _transform(self, table) -> np.ndarray:
+        from l1ad.training.datasets import Scaler
+
+        return Scaler.load(self.path / "scaler.json").transform(table)
+
+    def test_events(self, data: str | Path | None = None, all_events: bool = False) -> Events:
+        """The run's test events, or (``data``) the test split, or every event, of another file."""
+        if self.kind == "imported":
+            if data is not None:
+                raise RunError("an imported run's events are its input file; import again for other inputs")
+            return self._imported_events("test")
+        if data is None:
+            test = self._splits().test
+            source = f"test split of {self.data_path()}"
+        else:
+            from l1ad.training.train import load_data, splits
+
+            table = load_data(data)[0]
+            test = table if all_events else splits(table, self.config).test
+            source = f"{'all events' if all_events else 'test split'} of {data}"
+        return Events([self._transform(test)], test[LABEL].to_numpy(), source)
+
+    def threshold_events(self) -> Events:
+        """Background events the trigger threshold is set on (never the test events it is judged on)."""
+        if self.kind == "imported":
+            return self._imported_events("threshold")
+        val = self._splits().val
+        val = val[val[LABEL].isin(BACKGROUND)]
+        return Events([self._transform(val)], val[LABEL].to_numpy(), "validation background jets")
+
+    def _imported_events(self, which: str) -> Events:
+        from l1ad.importing import read_events
+
+        return read_events(self, which)

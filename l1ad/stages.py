@@ -1,0 +1,210 @@
+"""The firmware stages on run folders: convert, validate, rtl. The CLI and ``l1ad run`` call these.
+
+Each stage reads a :class:`l1ad.runs.Run`, hands models and arrays to the library (:mod:`l1ad.firmware`)
+and records its findings in the run folder (``firmware.json``, ``validation.json``, ``rtl.json``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from l1ad.errors import L1adError
+from l1ad.runs import Run, RunError
+from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
+from l1ad.training.files import read_json, write_json
+
+FIRMWARE_JSON = "firmware.json"
+RTL_JSON = "rtl.json"
+TRIGGER_OUTPUTS = ("score", "reconstruction", "trigger")
+
+
+# --- convert ---------------------------------------------------------------------------------------------
+
+def convert_run(run: str | Path, out: str | Path | None = None, options=None, outputs: tuple[str, ...] | None = None,
+                trigger_efficiency: float = 1e-3, threshold_mode: str = "constant", tb_events: int = 2000) -> Path:
+    """Write the hls4ml project of a run (score on chip, trigger bit) and record it in firmware.json."""
+    from tensorflow import keras
+
+    from l1ad.firmware import reference
+    from l1ad.firmware.convert import FirmwareOptions, convert_model, with_trigger
+
+    run = Run(run)
+    options = options or FirmwareOptions()
+    if threshold_mode not in ("constant", "input"):
+        raise L1adError(f"threshold mode {threshold_mode!r}: choose constant or input")
+    model = run.scoring_model()
+    labels = run.output_labels(model)
+    score = run.score_output
+    wanted = list(outputs) if outputs else labels + (["trigger"] if score else [])
+    unknown = [o for o in wanted if o not in labels + ["trigger"]]
+    if unknown or (score and "score" not in wanted):
+        raise L1adError(f"outputs {wanted}: choose among {labels + ['trigger']}, the score included")
+    if "trigger" in wanted and not score:
+        raise L1adError(f"{run.path} has no score output, so no trigger: import it with --score or --add-score")
+    keep = [i for i, label in enumerate(labels) if label in wanted]
+    model = keras.Model(model.inputs, [model.outputs[i] for i in keep], name=model.name)
+    out_labels = [labels[i] for i in keep]
+
+    threshold, source = None, None
+    if "trigger" in wanted:
+        # set on background that is never part of the test events the trigger is judged on
+        background = run.threshold_events()
+        scores = reference.outputs(model, background.x)[out_labels.index("score")][:, 0]
+        threshold = threshold_at(scores, trigger_efficiency)
+        source = (f"exact QKeras scores of {len(background):,} {background.source} at background efficiency "
+                  f"{trigger_efficiency:g} ({int(np.sum(scores > threshold))} of them above it)")
+        model = with_trigger(model, score=model.output_names[out_labels.index("score")],
+                             threshold="input" if threshold_mode == "input" else threshold)
+        out_labels.append("trigger")
+
+    events = run.test_events()
+    pick = np.sort(np.random.default_rng(0).permutation(len(events))[:tb_events])
+    tb_inputs = [a[pick] for a in _with_threshold(events.x, threshold, threshold_mode)]
+    project = Path(out) if out else run.default_dir("hls_projects")
+    info = {"run": str(run.path.resolve()), "threshold": threshold, "threshold_source": source,
+            "threshold_mode": threshold_mode if threshold is not None else None}
+    convert_model(model, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
+    project_id = read_json(project / "l1ad.json")["project_id"]
+    model.save(str(run.path / "firmware_model.h5"), include_optimizer=False)
+    write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve()),
+                                          "project_id": project_id})
+    return project
+
+
+def _with_threshold(x: list[np.ndarray], threshold: float | None, mode: str | None) -> list[np.ndarray]:
+    """The top function's inputs: the features and, for a runtime threshold, the threshold on every event."""
+    if mode != "input" or threshold is None:
+        return list(x)
+    return list(x) + [np.full((len(x[0]), 1), threshold)]
+
+
+def firmware(run: Run) -> dict:
+    """The run's firmware.json, checked: the project exists and is still the one this run converted."""
+    path = run.path / FIRMWARE_JSON
+    if not path.exists():
+        raise RunError(f"{run.path} has no firmware yet; run: l1ad convert {run.path}")
+    info = read_json(path)
+    project = Path(info["project_dir"])
+    if not (project / "l1ad.json").exists():
+        raise RunError(f"the HLS project {project} of {run.path} is gone; run: l1ad convert {run.path}")
+    if read_json(project / "l1ad.json").get("project_id") != info["project_id"]:
+        raise RunError(f"the HLS project {project} was overwritten by another conversion (another run?); "
+                       f"run: l1ad convert {run.path}")
+    return info
+
+
+# --- validate --------------------------------------------------------------------------------------------
+
+def validate_run(run: str | Path, data: str | Path | None = None, all_events: bool = False, testbench: bool = True,
+                 trace: str = "auto", trace_events: int = 500) -> dict:
+    """Bit-exactness, audit and physics of the run's firmware on its test events (or on ``data``)."""
+    import time
+
+    from scipy.stats import spearmanr
+
+    from l1ad.firmware import plots as fw_plots
+    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.validate import check
+    from l1ad.training import models, plots
+
+    start = time.perf_counter()
+    run = Run(run)
+    info = firmware(run)
+    project = Path(info["project_dir"])
+    model = project_model(project)
+    events = run.test_events(data, all_events)
+    x = _with_threshold(events.x, info.get("threshold"), info.get("threshold_mode"))
+    load_s = time.perf_counter() - start
+    result = check(model, project, x, testbench=testbench, trace=trace, trace_events=trace_events)
+    result["timings"]["load_s"] = round(load_s, 3)
+    labels = info["outputs"]
+    csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
+    mismatched = result.pop("mismatched")
+
+    doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
+           "project_dir": str(project), "reference": "QKeras model evaluated exactly (float64, fixed-point "
+           "quantizers, round half to even)", "csim_vs_exact_qkeras": result.pop("outputs"), **result}
+    if events.labels is not None:
+        doc["events_by_class"] = {str(c): int(n) for c, n in zip(*np.unique(events.labels, return_counts=True))}
+    if len(mismatched):
+        score = csim.get("score", next(iter(csim.values())))[:, 0]
+        ref = exact.get("score", next(iter(exact.values())))[:, 0]
+        lsb = np.min(np.diff(np.unique(ref))) if len(np.unique(ref)) > 1 else 1.0
+        worst = mismatched[np.argsort(-np.abs(score[mismatched] - ref[mismatched]), kind="stable")[:10]]
+        doc["worst_events"] = [{"index": int(i), "class": None if events.labels is None else str(events.labels[i]),
+                                "csim": float(score[i]), "exact": float(ref[i]),
+                                "difference_lsb": float(abs(score[i] - ref[i]) / lsb)} for i in worst]
+
+    if "trigger" in csim:
+        fired = csim["trigger"][:, 0] == 1
+        agrees = bool(np.all(fired == (csim["score"][:, 0] > info["threshold"])))
+        doc["trigger_bit"] = {"threshold": info["threshold"], "threshold_source": info["threshold_source"],
+                              "threshold_mode": info.get("threshold_mode"), "matches_score_above_threshold": agrees,
+                              "fires_on_events": float(np.mean(fired))}
+        doc["checks"]["trigger_bit_is_score_above_threshold"] = agrees
+        doc["passed"] = all(doc["checks"].values())
+
+    out_dir = run.path if data is None else run.path / "evaluations" / f"{Path(data).stem}-{'all' if all_events else 'test'}"
+    if "score" in csim and events.labels is not None and np.isin(events.labels, events.background_classes).any():
+        start = time.perf_counter()
+        scores = {"qkeras": exact["score"][:, 0], "csim": csim["score"][:, 0]}
+        float_model = run.float_model()
+        if float_model is not None:
+            scores = {"float": models.scores(float_model, events.x[0])[0], **scores}
+        physics = {kind: anomaly_metrics(s, events.labels, events.background_classes) for kind, s in scores.items()}
+        if "float" in scores:
+            physics["spearman_float_vs_csim"] = float(spearmanr(scores["float"], scores["csim"]).statistic)
+            physics["same_trigger_decision_float_vs_csim"] = _decisions_agree(scores["float"], scores["csim"], events)
+        physics["sources"] = {"float": "Keras float32 predict of float_model.h5", "qkeras": "exact evaluation of the "
+                              "QKeras model", "csim": "hls4ml C simulation (in process)"}
+        doc["physics"] = physics
+        plots.roc_curves({"float" if k == "float" else "QKeras (exact)" if k == "qkeras" else k: v
+                          for k, v in scores.items()}, events.labels, out_dir / "plots" / "roc_float_qkeras_csim.png",
+                         "test jets: float, QKeras, csim")
+        if "float" in scores:
+            fw_plots.score_correlation(scores["float"], scores["csim"], out_dir / "plots" / "score_float_vs_csim.png")
+        doc["timings"]["physics_s"] = round(time.perf_counter() - start, 3)
+    else:
+        doc["physics"] = None
+        doc["physics_skipped"] = ("no labels: AUC and efficiencies need to know which events are background"
+                                  if events.labels is None else "no score output or no background events")
+    fw_plots.audit(doc["audit"]["layers"], out_dir / "plots" / "fixed_point_audit.png")
+    doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
+    write_json(out_dir / "validation.json", doc)
+    return doc
+
+
+def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
+    background = events.background()
+    out = {}
+    for eps in BACKGROUND_EFFICIENCIES:
+        if eps * background.sum() >= 1:
+            fire_a = a > threshold_at(a[background], eps)
+            fire_b = b > threshold_at(b[background], eps)
+            out[eff_key(eps)] = float(np.mean(fire_a == fire_b))
+    return out
+
+
+# --- rtl -----------------------------------------------------------------------------------------------
+
+def rtl_run(run: str | Path, out: str | Path | None = None, progress: bool = True, **options) -> dict:
+    """The open RTL flow on the run's firmware model; the simulation is checked against csim on every test event."""
+    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.csim import Csim
+    from l1ad.firmware.rtl import build_rtl
+
+    run = Run(run)
+    info = firmware(run)
+    project = Path(info["project_dir"])
+    model = project_model(project)
+    x = _with_threshold(run.test_events().x, info.get("threshold"), info.get("threshold_mode"))
+    csim = Csim(project).predict(x)
+    out = Path(out) if out else run.default_dir("rtl_builds")
+    doc = build_rtl(model, out, x, expected=csim, output_labels=info["outputs"], part=info["options"]["part"],
+                    progress=progress, **options)
+    doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
+    doc["model"] = f"{project / 'l1ad_firmware_model.h5'}: the model of the hls4ml project, trigger head included"
+    write_json(run.path / RTL_JSON, doc)
+    return doc
