@@ -1,66 +1,79 @@
-"""C-simulation throughput, both ways, beside QKeras predict in the same run; time to validate.
+"""C-simulation throughput beside QKeras predict, and `l1ad validate` on a million jets.
 
-Run on demand after `l1ad train` and `l1ad convert`: `.venv/bin/python benchmarks/bench_csim.py runs/NAME`.
+Run on demand after `l1ad run` (or train + convert): `.venv/bin/python benchmarks/bench_csim.py runs/NAME`.
+Prints: QKeras predict, the exact reference, the in-process csim (1 and all threads) and hls4ml's own
+per-event predict in jets/s on the run's test jets; then the wall time of `l1ad validate RUN --data
+<1M bootstrapped jets> --all-jets` as a user runs it (a fresh process, csim already compiled).
 """
 
 import argparse
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from l1ad.firmware.convert import load_firmware, test_inputs
-from l1ad.firmware.csim import InProcessCsim, run_testbench
-from l1ad.firmware.types import parse_type
-from l1ad.firmware.validate import validate
-from l1ad.firmware.vendor import link_project
-from l1ad.training import models
 
-
-def _rate(fn, n, repeat=3):
-    best = min(_timed(fn) for _ in range(repeat))
-    return n / best, best
-
-
-def _timed(fn):
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def _best(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("run", type=Path)
+    parser.add_argument("--jets", type=int, default=1_000_000, help="jets in the bootstrapped file")
     args = parser.parse_args()
-    info = load_firmware(args.run)
-    x, _, _ = test_inputs(args.run)
+
+    from l1ad.firmware import evaluate_exactly
+    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.csim import Csim
+    from l1ad.firmware.vendor import link_project
+    from l1ad.runs import Run
+    from l1ad.stages import firmware
+    from l1ad.training import models
+
+    run = Run(args.run)
+    info = firmware(run)
+    x = run.test_events().x[0]
     n = len(x)
-    print(f"{n} test jets, project {info['project_dir']}")
-
-    qkeras = models.load(args.run / "qkeras_model.h5")
+    print(f"{n:,} test jets, project {info['project_dir']}")
+    qkeras = run.scoring_model()
     models.scores(qkeras, x[:1000])
-    rate, best = _rate(lambda: models.scores(qkeras, x), n)
-    print(f"QKeras predict (float32, batch 8192):     {rate:12,.0f} jets/s  ({best:.2f} s)")
-
-    for threads in (1, 2):
-        sim = InProcessCsim(info["project_dir"], info["output_sizes"], threads=threads,
-                            project=info["options"]["project_name"])
-        rate, best = _rate(lambda: sim.predict(x), n)
-        print(f"csim in process, batch loop, {threads} thread(s): {rate:12,.0f} jets/s  ({best:.2f} s)")
-
-    hm = link_project(info["project_dir"])
-    hm.compile()
+    seconds = _best(lambda: models.scores(qkeras, x))
+    print(f"QKeras predict (float32, batch 8192):        {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
+    model = project_model(info["project_dir"])
+    seconds = _best(lambda: evaluate_exactly(model, x))
+    print(f"exact reference (float64, all outputs):      {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
+    for threads in (1, None):
+        sim = Csim(info["project_dir"], threads=threads)
+        seconds = _best(lambda: sim.predict(x))
+        print(f"csim in process, batch loop, {sim.threads} thread(s):  {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
+    graph = link_project(info["project_dir"])
+    graph.compile()
     sample = np.ascontiguousarray(x[:20000], dtype="float64")
-    rate, best = _rate(lambda: hm.predict(sample), len(sample), repeat=1)
-    print(f"csim in process, hls4ml predict (per event): {rate:9,.0f} jets/s  (20,000 jets)")
+    seconds = _best(lambda: graph.predict(sample), repeat=1)
+    print(f"csim, hls4ml predict (one call per jet):     {len(sample) / seconds:12,.0f} jets/s  (20,000 jets)")
 
-    lsbs = [parse_type(t)["lsb"] for t in info["output_types"]]
-    seconds = _timed(lambda: run_testbench(info["project_dir"], info["output_sizes"], lsbs))
-    print(f"csim test bench (g++ build + run over tb_data): {n / seconds:8,.0f} jets/s including the build "
-          f"({seconds:.1f} s)")
-
-    seconds = _timed(lambda: validate(args.run))
-    print(f"l1ad validate, whole test set: {seconds:.1f} s")
+    big = Path(args.run) / "bench" / f"bootstrap_{args.jets}.parquet"
+    if not big.exists():
+        subprocess.run([sys.executable, "-m", "l1ad.cli", "data", "bootstrap", str(big), "--jets", str(args.jets),
+                        "--data", run.data_path()], check=True)
+    command = [str(Path(sys.executable).parent / "l1ad"), "validate", str(args.run), "--data", str(big), "--all-jets"]
+    for attempt in ("first (may compile)", "again"):
+        start = time.perf_counter()
+        result = subprocess.run(command, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if result.returncode != 0:
+            print(result.stdout[-2000:], result.stderr[-2000:])
+            raise SystemExit("validate failed")
+        print(f"l1ad validate, {args.jets:,} jets, all checked, {attempt}: {seconds:.1f} s wall")
+    print(result.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -16,13 +16,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jets-per-class", type=int, default=300)
     parser.add_argument("--workers", type=int, default=os.cpu_count())
+    parser.add_argument("--preset", default="official")
     args = parser.parse_args()
 
     start = time.perf_counter()
-    table, provenance = generate(dict.fromkeys("gqtwz", args.jets_per_class), seed=1, workers=args.workers)
+    table, provenance = generate(dict.fromkeys("gqtwz", args.jets_per_class), seed=1, workers=args.workers,
+                                 preset=args.preset, progress=False)
     wall = time.perf_counter() - start
     events = sum(s["events"] for s in provenance["chunk_statistics"].values())
-    print(f"generation: {len(table)} jets ({events} Pythia events used) in {wall:.1f} s wall on {args.workers} "
+    print(f"generation, preset {args.preset} ({provenance['level']}): {len(table)} jets ({events} Pythia events used) in {wall:.1f} s wall on {args.workers} "
           f"workers = {len(table) / wall / args.workers:.1f} jets/s per core "
           f"(includes Pythia init per 500-event chunk and chunks generated beyond the need)")
 

@@ -22,8 +22,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     config = load_config(overrides={"training": {"epochs": args.epochs}})
-    parts = split(load_jets(DEFAULT_SAMPLE), config.seed, config.data.val_fraction, config.data.test_fraction)
-    scaler = Scaler.fit(parts.train)
+    parts = split(load_jets(DEFAULT_SAMPLE), config.seed, config.data.val_fraction, config.data.test_fraction,
+                  config.data.signal_train_fraction)
+    scaler = Scaler.fit(parts.train, config.data.transform)
     x_train, x_val, x_test = (scaler.transform(p) for p in (parts.train, parts.val, parts.test))
     print(f"{len(x_train)} training jets, batch {config.training.batch_size}, {args.epochs} epochs per model")
     for kind, quantized in (("float", False), ("qkeras", True)):

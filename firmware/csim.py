@@ -181,6 +181,7 @@ def testbench_inputs(project_dir: str | Path) -> list[np.ndarray]:
     """The inputs in the project's tb_data/, split per top-function input."""
     project_dir = Path(project_dir)
     sizes = project_info(project_dir)["input_sizes"]
-    table = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", dtype=np.float64, ndmin=2)
+    # the test bench reads float: parse as float32, like it does, so both simulations see the same inputs
+    table = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", dtype=np.float32, ndmin=2).astype(np.float64)
     bounds = np.cumsum([0, *sizes])
     return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]

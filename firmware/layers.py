@@ -168,7 +168,7 @@ def _exact_dense(layer, x: list[Value]) -> Value:
     return _plain(x[0].out @ kernel + bias, frac)
 
 
-def _trace_dense(layer, x, names):
+def _trace_dense(layer, x, names, dsp):
     kernel, bias = dense_weights(layer)
     return x[0] @ kernel + bias
 
@@ -183,7 +183,7 @@ def _exact_quantizer(layer, x: list[Value]) -> Value:
     return Value(fixed.quantize(pre), pre, fixed.f)
 
 
-def _trace_quantizer(layer, x, names):
+def _trace_quantizer(layer, x, names, dsp):
     return quantize_da4ml(x[0], quantizer_type(layer.quantizer, layer.name)[0])
 
 
@@ -223,9 +223,9 @@ def _exact_multiply(layer, x):
     return _plain(out, frac)
 
 
-def _trace_multiply(layer, x, names):
+def _trace_multiply(layer, x, names, dsp):
     if len(x) == 2 and names[0] == names[1]:
-        return square_da4ml(x[0])
+        return square_da4ml(x[0], dsp)
     out = x[0]
     for v in x[1:]:
         out = out * v
@@ -248,9 +248,9 @@ def _exact_dot(layer, x):
     return _plain(out, frac)
 
 
-def _trace_dot(layer, x, names):
-    products = square_da4ml(x[0]) if names[0] == names[1] else x[0] * x[1]
-    return products.sum(axis=-1, keepdims=True) if hasattr(products, "sum") else np.sum(products, keepdims=True)
+def _trace_dot(layer, x, names, dsp):
+    products = square_da4ml(x[0], dsp) if names[0] == names[1] else x[0] * x[1]
+    return products @ np.ones((products.shape[-1], 1))  # an adder tree, built by da4ml
 
 
 def _check_concatenate(layer):
@@ -262,7 +262,7 @@ def _exact_concatenate(layer, x):
     return _plain(np.concatenate([v.out for v in x], axis=1), max(v.frac for v in x))
 
 
-def _trace_concatenate(layer, x, names):
+def _trace_concatenate(layer, x, names, dsp):
     from da4ml.trace import FixedVariableArray
 
     return FixedVariableArray(np.concatenate([v._vars for v in x], axis=-1), x[0].solver_options)
@@ -296,7 +296,7 @@ def _exact_batchnorm(layer, x):
     return _plain(out, frac)
 
 
-def _trace_batchnorm(layer, x, names):
+def _trace_batchnorm(layer, x, names, dsp):
     scale, bias = batchnorm_constants(layer)
     return x[0] * scale + bias
 
@@ -314,9 +314,10 @@ RULES: dict[str, Rule] = {
     "Dense": Rule("Dense (linear; weights used as they are)", _exact_dense, _trace_dense, _check_dense),
     "QActivation": Rule("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
                         _exact_quantizer, _trace_quantizer, _check_quantizer),
-    "Activation": Rule("Activation('linear')", lambda layer, x: x[0], lambda layer, x, names: x[0], _check_linear),
-    "Subtract": Rule("Subtract", _exact_subtract, lambda layer, x, names: x[0] - x[1], _check_same_shapes),
-    "Add": Rule("Add", _exact_add, lambda layer, x, names: sum(x[1:], x[0]), _check_same_shapes),
+    "Activation": Rule("Activation('linear')", lambda layer, x: x[0], lambda layer, x, names, dsp: x[0],
+                       _check_linear),
+    "Subtract": Rule("Subtract", _exact_subtract, lambda layer, x, names, dsp: x[0] - x[1], _check_same_shapes),
+    "Add": Rule("Add", _exact_add, lambda layer, x, names, dsp: sum(x[1:], x[0]), _check_same_shapes),
     "Multiply": Rule("Multiply (a layer multiplied with itself is a square)", _exact_multiply, _trace_multiply,
                      _check_same_shapes),
     "Dot": Rule("Dot(axes=1) of two flat tensors (e.g. a squared distance)", _exact_dot, _trace_dot, _check_dot),
@@ -406,6 +407,16 @@ def walk(model, feed: dict[str, object], step: Callable) -> dict[str, object]:
     return values
 
 
+def walk_subset(model, feed: dict[str, object], layers: list[str], step: Callable) -> dict[str, object]:
+    """Like :func:`walk`, over ``layers`` only (in model order), fed at their boundary by ``feed``."""
+    values, wanted = dict(feed), set(layers)
+    for layer in ordered_layers(model):
+        if layer.name in wanted:
+            names = inbound(layer)
+            values[layer.name] = step(RULES[type(layer).__name__], layer, [values[n] for n in names], names)
+    return values
+
+
 def hls_counterparts(model, hls_names: list[str]) -> dict[str, str]:
     """For each hls4ml layer name, the Keras layer whose values it holds.
 
@@ -457,5 +468,38 @@ def quantize_da4ml(x, fixed: FixedType):
     return FixedVariableArray(out, x.solver_options)
 
 
-def square_da4ml(x):
-    return x**2
+def _square_shift_add(x):
+    """x^2 of one da4ml variable from adders and muxes only, no multiplier (no DSP, short carry chains).
+
+    With a = |x| = sum_j a_j 2^j: a^2 = sum_j a_j (2^(2j) + 2^(j+1) (a mod 2^j)), a triangle of partial
+    products summed by a balanced adder tree. A multiplier ``x * x`` instead maps to one DSP per square
+    in yosys, or to about three times the LUTs without DSPs, and its depth breaks da4ml's pipelining.
+    Two da4ml 0.5.2 pitfalls are avoided: the mux key is signed (an unsigned one-bit key always picked the
+    first operand), and both mux operands share a scale (a negative mux shift loses its sign in to_pipeline).
+    """
+    from da4ml.trace.fixed_variable import FixedVariable
+
+    a = abs(x)
+    _, i, f = a.kif
+    terms = []
+    for j in range(-f, i):
+        bit = a.quantize(0, j + 1, -j)  # a_j 2^j
+        if j > -f:
+            pp = a.quantize(0, j, f) * 2.0 ** (j + 1) + 2.0 ** (2 * j)
+        else:
+            pp = FixedVariable.from_const(2.0 ** (2 * j), hwconf=a.hwconf, _factor=1)
+        zero = FixedVariable.from_const(0.0, hwconf=a.hwconf, _factor=min(pp._factor, 1))
+        terms.append((bit - 2.0 ** (j - 1)).msb_mux(zero, pp))  # key < 0 exactly when the bit is 0
+    while len(terms) > 1:
+        terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
+    return terms[0]
+
+
+def square_da4ml(x, dsp: bool = False):
+    """Squares of an array: shift-and-add logic, or (``dsp``) multipliers that yosys maps to DSPs."""
+    from da4ml.trace import FixedVariableArray
+
+    if dsp:
+        return x**2
+    out = np.array([_square_shift_add(v) for v in x._vars.ravel()]).reshape(x.shape)
+    return FixedVariableArray(out, x.solver_options)

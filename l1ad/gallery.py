@@ -1,7 +1,8 @@
-"""``l1ad gallery``: refresh the README's figure gallery and results table from a finished run.
+"""``l1ad gallery``: refresh the README's figures and results, and the data card's comparison with the official
+data, from a finished run (and optionally a scan).
 
-Everything shown in the README is produced by the pipeline; this only copies (downscaled) plots and
-renders report.json as markdown between the README's markers.
+Everything shown is produced by the pipeline; this only copies (downscaled) plots and renders report.json,
+scan results and the sample's comparison with the official data as markdown between markers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ FIGURES = {  # README name -> file in the run folder
     "fixed_point_audit.png": "plots/fixed_point_audit.png",
     "resources_latency.png": "report.png",
 }
-SCAN_FIGURES = {"scan_pareto.png": "plots/efficiency_vs_luts.png", "scan_auc_vs_bits.png": "plots/auc_vs_bits.png"}
+SCAN_FIGURES = {"scan_pareto.png": "plots/efficiency_vs_luts.png", "scan_latency.png": "plots/efficiency_vs_latency.png"}
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+CARD_BEGIN, CARD_END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
 
 
-def _shrink(source: Path, target: Path, width: int = 640) -> None:
+def _shrink(source: Path, target: Path, width: int = 720) -> None:
     """A small PNG for git: at most `width` pixels wide, 256-colour palette."""
     from PIL import Image
 
@@ -34,13 +36,50 @@ def _shrink(source: Path, target: Path, width: int = 640) -> None:
         image.quantize(colors=256).save(target, optimize=True)
 
 
+def _fmt(value, interval=None, digits=3):
+    from l1ad.training.evaluate import format_value
+
+    if value is None or value != value:
+        return "-"
+    return format_value(value, interval, digits)
+
+
+def scan_table(scan: Path) -> list[str]:
+    import pandas as pd
+
+    table = pd.read_csv(scan / "results.csv")
+    cfg = [c for c in table.columns if c.startswith("cfg:")]
+    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; efficiencies at background 1e-3 of the "
+             "QKeras score, 95% CL; LUT and latency from yosys and Verilator):", "",
+             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | eff t | eff w | eff z | cycles | LUT | FF |",
+             "|" + "---|" * (len(cfg) + 9)]
+    for _, row in table.iterrows():
+        cells = [str(row[c]) for c in cfg] + [row["status"]]
+        if row["status"] == "ok":
+            cells.append(_fmt(row["auc_t_qkeras"], (row["auc_t_qkeras_low"], row["auc_t_qkeras_high"])))
+            for s in "twz":
+                key = f"eff1e-3_{s}_qkeras"
+                cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
+            cells += [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}"]
+        else:
+            cells += [str(row["error"])[:60]] + [""] * 6
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def results_markdown(run: Path, scan: Path | None, command: str) -> str:
-    from l1ad.firmware.report import _physics_table
+    from l1ad.report import _physics_table, hardware_table, rtl_details
 
     report = read_json(run / "report.json")
+    m = report["model"]
     lines = [f"Produced by `{command}` (numbers from `runs/{report['run']}/report.json`; do not edit by hand).", "",
-             "Physics on the test jets of the embedded sample (signal efficiency at fixed background efficiency):", ""]
+             f"Default model: {m['architecture']}, score {m.get('score')}, input transform {m.get('transform')}; "
+             f"{m['parameters']:,} parameters. Physics on the test jets of the embedded sample (signal efficiency "
+             "at fixed background efficiency, 95% CL intervals):", ""]
     lines += _physics_table(report["physics"])
+    if report.get("baselines"):
+        lines += ["", "The same test jets with baselines that are not on the chip: a density model and the "
+                  "supervised ceiling:", ""] + _physics_table(report["baselines"], list(report["baselines"]))
     bits = report["bit_exactness"]
     lines += ["", "| check | result |", "|---|---|"]
     for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"), ("RTL (Verilator) vs csim", "rtl_vs_csim")):
@@ -50,35 +89,64 @@ def results_markdown(run: Path, scan: Path | None, command: str) -> str:
     audit = bits["fixed_point_audit"]
     if audit:
         lines.append(f"| fixed-point audit | {audit['total_saturated']:,} saturations, {audit['total_wrapped']} wraps |")
-    lines += ["", "| source | latency (cycles) | II | LUT | FF | DSP | CARRY |", "|---|---|---|---|---|---|---|"]
-    for r in report["hardware"]:
-        lines.append(f"| {r['source']} | {r['latency_cycles']} | {r['ii']} | {r['LUT']} | {r['FF']} | "
-                     f"{r['DSP'] if r['DSP'] is not None else '-'} | {r['CARRY'] if r['CARRY'] is not None else '-'} |")
+    lines += ["", *hardware_table(report["hardware"]), *rtl_details(report.get("rtl") or {})]
     if scan is not None and (scan / "results.csv").exists():
-        import pandas as pd
-
-        table = pd.read_csv(scan / "results.csv")
-        cols = [c for c in table.columns if c.startswith("cfg:")] + ["status", "auc_t_qkeras", "eff1e-3_t_qkeras",
-                                                                     "latency_cycles", "LUT", "FF"]
-        lines += ["", f"Design-space scan `{scan.name}` ({len(table)} points):", "",
-                  "| " + " | ".join(c.replace("cfg:", "") for c in cols) + " |", "|" + "---|" * len(cols)]
-        for _, row in table.iterrows():
-            lines.append("| " + " | ".join(f"{row[c]:.3f}" if c.startswith("auc") else f"{row[c]:.4f}"
-                                           if c.startswith("eff") else str(row[c]) for c in cols) + " |")
+        lines += ["", *scan_table(scan)]
     return "\n".join(lines)
 
 
-def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None) -> None:
+def _replace(path: Path, begin: str, end: str, block: str) -> None:
+    text = path.read_text()
+    if begin not in text or end not in text:
+        raise ValueError(f"{path} has no {begin} ... {end} markers")
+    path.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: f"{begin}\n{block}\n{end}", text,
+                           flags=re.S))
+
+
+def data_card_markdown(sample: Path) -> str:
+    """The sample's per-class medians and 5/95% quantiles beside the official ones, for the data card."""
+    from l1ad.training.io import load_jets
+    from l1ad.training.official import SOURCE, comparison
+
+    table = load_jets(sample)
+    cmp = comparison(table)
+    lines = [f"Produced by `l1ad gallery` from `{sample.name}`; official values: {SOURCE} (training/official.py). "
+             "Cells: this sample's median [5%, 95%] / official median [5%, 95%]; ratio of the medians; "
+             "* marks an official reading that is unreliable (a spike at zero hidden behind other curves).", "",
+             "| feature | " + " | ".join(sorted(set(cmp["class"]), key="gqwzt".index)) + " |", "|---|" + "---|" * 5]
+    counts = table["jet_type"].value_counts()
+    lines.append("| jets | " + " | ".join(f"{counts[c]:,}" for c in sorted(counts.index, key="gqwzt".index)) + " |")
+    for feature in cmp["feature"].unique():
+        part = cmp[cmp["feature"] == feature].set_index("class")
+        cells = []
+        for c in sorted(part.index, key="gqwzt".index):
+            r = part.loc[c]
+            cells.append(f"{r['median']:.3g} [{r['q05']:.3g}, {r['q95']:.3g}] / {r['official_median']:.3g} "
+                         f"[{r['official_q05']:.3g}, {r['official_q95']:.3g}]{'' if r['official_reliable'] else '*'}; "
+                         f"**{r['median_ratio']:.2f}**")
+        lines.append(f"| {feature} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None, sample: Path | None = None) -> None:
+    from l1ad.training.datasets import DEFAULT_SAMPLE
+    from l1ad.training.io import load_jets
+    from l1ad.training.official import comparison_figure
+
     gallery.mkdir(parents=True, exist_ok=True)
     for name, source in FIGURES.items():
-        _shrink(run / source, gallery / name)
+        if (run / source).exists():
+            _shrink(run / source, gallery / name)
     if scan is not None:
         for name, source in SCAN_FIGURES.items():
             if (scan / source).exists():
                 _shrink(scan / source, gallery / name)
+    sample = sample or DEFAULT_SAMPLE
+    comparison_figure(load_jets(sample), gallery / "features_vs_official_full.png", "embedded sample")
+    _shrink(gallery / "features_vs_official_full.png", gallery / "features_vs_official.png", width=1100)
+    (gallery / "features_vs_official_full.png").unlink()
     command = f"l1ad gallery {run}" + (f" --scan {scan}" if scan else "")
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise ValueError(f"{readme} has no {BEGIN} ... {END} markers")
-    block = f"{BEGIN}\n{results_markdown(run, scan, command)}\n{END}"
-    readme.write_text(re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, text, flags=re.S))
+    _replace(readme, BEGIN, END, results_markdown(run, scan, command))
+    card = sample.parent / "DATACARD.md"
+    if card.exists() and CARD_BEGIN in card.read_text():
+        _replace(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))

@@ -224,11 +224,7 @@ def markdown(doc: dict) -> str:
         t = b["trigger_bit"]
         out.append(f"- trigger bit equals score > {t['threshold']:g} on every event: {t['matches_score_above_threshold']} "
                    f"(threshold {t.get('threshold_mode')}: {t['threshold_source']})")
-    out += ["", "## Latency and resources", "", "| source | latency (cycles) | II | clock | LUT | FF | DSP | BRAM | CARRY |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    out += [f"| {r['source']} | {_fmt(r['latency_cycles'])} | {_fmt(r['ii'])} | {r['clock']} | {_fmt(r['LUT'])} | "
-            f"{_fmt(r['FF'])} | {_fmt(r['DSP'])} | {_fmt(r['BRAM'])} | {_fmt(r['CARRY'])} |" for r in doc["hardware"]]
-    out += _rtl_details(doc.get("rtl") or {})
+    out += ["", "## Latency and resources", "", *hardware_table(doc["hardware"]), *rtl_details(doc.get("rtl") or {})]
     out += ["", "Not available: " + "; ".join(doc["hardware_missing"]) if doc["hardware_missing"] else "",
             "", "yosys maps carries to CARRY4 (Vivado would use CARRY8) and gives no timing; latency in nanoseconds "
             "is cycles times the target period and is not timing-closed.", "",
@@ -240,7 +236,14 @@ def markdown(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _rtl_details(rtl: dict) -> list[str]:
+def hardware_table(rows: list[dict]) -> list[str]:
+    lines = ["| source | latency (cycles) | II | clock | LUT | FF | DSP | BRAM | CARRY |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['source']} | {_fmt(r['latency_cycles'])} | {_fmt(r['ii'])} | {r['clock']} | {_fmt(r['LUT'])} | "
+              f"{_fmt(r['FF'])} | {_fmt(r['DSP'])} | {_fmt(r['BRAM'])} | {_fmt(r['CARRY'])} |" for r in rows]
+    return lines
+
+
+def rtl_details(rtl: dict) -> list[str]:
     """The per-part breakdown and the timing estimate of the open RTL flow, where rtl.json has them."""
     return []
 

@@ -37,15 +37,16 @@ def load_grid(path: str | Path) -> dict:
         raise GridError(f"{path}: not valid YAML: {err}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("grid"), dict) or not doc["grid"]:
         raise GridError(f"{path}: needs a 'grid' mapping of config fields to lists of values")
-    unknown = set(doc) - {"name", "grid", "base", "data", "rtl"}
+    unknown = set(doc) - {"name", "grid", "base", "data", "rtl", "firmware"}
     if unknown:
-        raise GridError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, grid, base, data, rtl")
+        raise GridError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, grid, base, data, rtl, firmware")
     for key, values in doc["grid"].items():
         if not isinstance(values, list) or not values:
             raise GridError(f"{path}: grid.{key} must be a non-empty list of values")
     doc.setdefault("name", path.stem)
     doc.setdefault("base", {})
     doc.setdefault("rtl", {})
+    doc.setdefault("firmware", {})
     return doc
 
 
@@ -62,17 +63,27 @@ def points(grid: dict) -> list[dict]:
     out = []
     for values in itertools.product(*(grid["grid"][k] for k in keys)):
         overrides = json.loads(json.dumps(grid["base"]))  # deep copy
+        firmware = json.loads(json.dumps(grid.get("firmware", {})))
         for key, value in zip(keys, values):
             for field in key.split(","):
-                _set(overrides, field.strip(), value)
+                field = field.strip()
+                if field.startswith("firmware."):  # an option of l1ad convert, e.g. firmware.precision_overrides
+                    _set(firmware, field[len("firmware."):], value)
+                else:
+                    _set(overrides, field, value)
         setting = dict(zip(keys, values))
-        digest = hashlib.sha256(json.dumps(overrides, sort_keys=True).encode()).hexdigest()[:8]
-        out.append({"id": f"p{len(out):03d}-{digest}", "setting": setting, "overrides": overrides})
+        digest = hashlib.sha256(json.dumps([overrides, firmware], sort_keys=True).encode()).hexdigest()[:8]
+        out.append({"id": f"p{len(out):03d}-{digest}", "setting": setting, "overrides": overrides,
+                    "firmware": firmware})
     return out
 
 
 def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -> dict:
-    """Train, convert, validate and build one point; return its row (never raises)."""
+    """Train, convert, validate and build one point; return its row (never raises).
+
+    A point is ``ok`` only if its firmware passed validation (csim bit-exact on every test jet, every check)
+    and its RTL reproduced csim on every test jet; otherwise ``failed``, with the reason.
+    """
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -80,9 +91,8 @@ def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -
     row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": ""}
     times = {}
     try:
-        from l1ad.firmware.convert import convert
-        from l1ad.firmware.rtl import build
-        from l1ad.firmware.validate import validate
+        from l1ad.firmware.convert import FirmwareOptions
+        from l1ad.stages import convert_run, rtl_run, validate_run
         from l1ad.training.config import load_config
         from l1ad.training.train import train
 
@@ -90,18 +100,23 @@ def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -
         run = train(load_config(overrides=point["overrides"]), data, folder / "run", restart=True, progress=False)
         times["train_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        convert(run, folder / "hls")
+        convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))
         times["convert_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        check = validate(run, trace_events=100)
+        check = validate_run(run, trace_events=100)
         times["validate_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        hardware = build(run, folder / "rtl", progress=False, **rtl_options)
+        hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
         times["rtl_s"] = time.perf_counter() - start
         row.update(_figures(check, hardware))
+        problems = [f"validation: {name}" for name, ok in check["checks"].items() if not ok]
+        if not hardware["bit_exact"]:
+            problems.append("RTL simulation differs from csim")
+        if problems:
+            row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
     except Exception as err:  # recorded in the row; the scan goes on
         row.update(status="failed", error=f"{type(err).__name__}: {err}"[:500])
-        (folder).mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "error.txt").write_text(traceback.format_exc())
     row.update({k: round(v, 1) for k, v in times.items()}, total_s=round(sum(times.values()), 1))
     write_json(folder / "row.json", row)  # written last: its presence marks the point finished
@@ -110,16 +125,25 @@ def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -
 
 def _figures(check: dict, hardware: dict) -> dict:
     out = {}
+    physics = check.get("physics") or {}
     for model in ("float", "qkeras"):
         for signal in SIGNAL_KEYS:
-            entry = check["physics"][model]["signals"][signal]
+            entry = physics.get(model, {}).get("signals", {}).get(signal)
+            if entry is None:
+                continue
+            at = entry["at_background_efficiency"].get("1e-03", {})
             out[f"auc_{signal}_{model}"] = entry["auc"]
-            out[f"eff1e-3_{signal}_{model}"] = entry["at_background_efficiency"]["1e-03"]["signal_efficiency"]
+            out[f"auc_{signal}_{model}_low"], out[f"auc_{signal}_{model}_high"] = entry["auc_interval"]
+            out[f"eff1e-3_{signal}_{model}"] = at.get("signal_efficiency")
+            if at:
+                out[f"eff1e-3_{signal}_{model}_low"], out[f"eff1e-3_{signal}_{model}_high"] = \
+                    at["signal_efficiency_interval"]
     out["csim_bit_exact"] = check["checks"]["all_outputs_bit_identical"]
     out["rtl_bit_exact"] = hardware["bit_exact"]
     out["latency_cycles"] = hardware["latency"]["cycles"]
     for key in ("LUT", "FF", "DSP", "CARRY"):
         out[key] = hardware.get("yosys", {}).get(key)
+    out["da4ml_lut_estimate"] = hardware["da4ml_estimate"]["lut_equivalent_cost"]
     return out
 
 
@@ -132,9 +156,13 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
     import ray
     from tqdm import tqdm
 
+    from l1ad.training.files import MARKER, check_replaceable
+
     grid = load_grid(grid_path)
     scan_dir = Path(out) if out else Path("scans") / grid["name"]
+    check_replaceable(scan_dir, "scan")
     scan_dir.mkdir(parents=True, exist_ok=True)
+    write_json(scan_dir / MARKER, {"what": "scan"})
     (scan_dir / "grid.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
     all_points = points(grid)
     rows, todo = {}, []

@@ -45,7 +45,9 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
     fig, axes = figure(1, len(SIGNAL_KEYS), figsize=(6 * len(SIGNAL_KEYS), 5), sharey=False)
     for ax, signal in zip(axes, SIGNAL_KEYS):
         x, y = ok[cost].to_numpy(float), ok[f"eff1e-3_{signal}_qkeras"].to_numpy(float)
-        ax.scatter(x, y, color=COLORS[signal], s=30, label="scan points")
+        low, high = f"eff1e-3_{signal}_qkeras_low", f"eff1e-3_{signal}_qkeras_high"
+        yerr = np.vstack([y - ok[low].to_numpy(float), ok[high].to_numpy(float) - y]) if low in ok else None
+        ax.errorbar(x, y, yerr=yerr, fmt="o", color=COLORS[signal], ms=5, capsize=2, label="scan points (95% CL)")
         if pareto:
             front = pareto_front(list(x), list(y))
             ax.plot(x[front], y[front], "o-", color="black", mfc="none", ms=9, lw=1, label="Pareto front")

@@ -23,46 +23,49 @@
 # * **vendor tools, where a user has them**: Vitis HLS / Vivado reports, read with hls4ml's own parser.
 
 # %%
-import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import Image, Markdown, display
 
-from l1ad.firmware.anchors import ANCHORS
-from l1ad.firmware.convert import convert
-from l1ad.firmware.report import write_report
-from l1ad.firmware.rtl import build
+from l1ad.anchors import ANCHORS
+from l1ad.firmware import build_rtl
 from l1ad.firmware.vendor import read_vendor_reports
+from l1ad.report import write_report
+from l1ad.runs import Run
+from l1ad.stages import convert_run, rtl_run
 from l1ad.training.config import load_config
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import LABEL
 from l1ad.training.io import load_jets, write_jets
 from l1ad.training.train import train
 
-FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"
+FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"  # the test suite: skip repeating yosys
 workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb04-")))
 
 run = Path(os.environ["L1AD_RUN"]) if "L1AD_RUN" in os.environ else None
-if run is None:  # a quick run; the small model keeps yosys fast
-    data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(1000 if FAST else 20000), workdir / "slice.parquet", {})
-    model = {"encoder": [8], "latent": 2, "decoder": [8]} if FAST else {}
-    run = train(load_config(overrides={"model": model, "training": {"epochs": 2 if FAST else 30}}), data,
-                workdir / "run", restart=True)
-    convert(run, workdir / "hls" / "run")
+if run is None:  # a quick run
+    data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(20000), workdir / "slice.parquet", {})
+    run = train(load_config(overrides={"training": {"epochs": 30}}), data, workdir / "run", restart=True)
+    convert_run(run)
 
 # %% [markdown]
-# ## The open RTL flow
+# ## The open RTL flow, on a model and its inputs
+# `build_rtl` takes the Keras model (here the run's firmware model: score, reconstruction and trigger bit)
+# and the inputs; it checks the Verilator simulation against the exact reference on every event.
 
 # %%
-rtl = build(run, workdir / "rtl", clock_mhz=200)
-print(json.dumps({k: rtl[k] for k in ("rtl_vs_csim", "latency")}, indent=1))
+model = Run(run).scoring_model()
+x = Run(run).test_events().x[0]
+rtl = build_rtl(model, workdir / "rtl", x, clock_mhz=200, progress=False)
+pd.DataFrame(rtl["rtl_vs_reference"]).T.assign(latency_cycles=rtl["latency"]["cycles"])
 
 # %%
-pd.DataFrame([{"source": rtl["yosys"]["source"], **{k: rtl["yosys"][k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "SRL")}},
+y = rtl["yosys"]
+pd.DataFrame([{"source": y["source"], **{k: y[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "SRL")}},
               {"source": rtl["da4ml_estimate"]["source"], "LUT": rtl["da4ml_estimate"]["lut_equivalent_cost"],
                "FF": rtl["da4ml_estimate"]["register_bits"]}])
 
@@ -71,10 +74,14 @@ pd.DataFrame([{"source": rtl["yosys"]["source"], **{k: rtl["yosys"][k] for k in 
 # levels (a delay heuristic, about one level per ns). A faster target clock gives more, shorter stages:
 
 # %%
-faster = build(run, workdir / "rtl_400", clock_mhz=400, synthesize=False, progress=False)
-print("200 MHz:", rtl["latency"]["cycles"], "cycles;", "400 MHz:", faster["latency"]["cycles"], "cycles;",
-      "both bit-exact:", rtl["bit_exact"] and faster["bit_exact"])
-rtl = build(run, workdir / "rtl", clock_mhz=200, progress=False)  # keep the 200 MHz build for the report
+cycles = {200: rtl["latency"]["cycles"]}
+for mhz in (100, 400):
+    doc = build_rtl(model, workdir / f"rtl_{mhz}", x[:2000], clock_mhz=mhz, synthesize=False, progress=False)
+    assert doc["bit_exact"]
+    cycles[mhz] = doc["latency"]["cycles"]
+fig, ax = plt.subplots(figsize=(6, 4))
+ax.plot(sorted(cycles), [cycles[m] for m in sorted(cycles)], "o-")
+ax.set(xlabel="target clock [MHz]", ylabel="latency [clock cycles] (Verilator)", title="pipeline depth vs clock")
 
 # %% [markdown]
 # ## Vendor reports
@@ -87,10 +94,12 @@ vendor = read_vendor_reports(fixture)
 pd.DataFrame({name: {**r["used"], **{f"{k} %": v for k, v in r["percent"].items()}} for name, r in vendor.items()}).T
 
 # %% [markdown]
-# ## The report
-# `write_report` gathers everything with its source; vendor rows appear once vendor reports exist in the project.
+# ## The report of a run
+# `l1ad rtl` and `l1ad report` do the same on run folders: every figure with its source, vendor rows once
+# vendor reports exist in the project.
 
 # %%
+rtl_run(run, workdir / "rtl_run", progress=False, synthesize=not FAST)
 report = write_report(run)
 display(Markdown(report.read_text().split("## Published")[0]))
 display(Image(filename=str(run / "report.png")))

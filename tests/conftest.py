@@ -1,29 +1,74 @@
+"""Shared test helpers: small valid jet tables, and one trained, converted run built once per test session.
+
+The shared run is built by whichever pytest-xdist worker gets there first (a file lock guards it) and reused
+by every test and notebook that only reads a run; tests that change a run copy it first.
+"""
+
 import os
+import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# csim builds in tests: the speed of the C++ does not matter here, the compile time does
+os.environ.setdefault("L1AD_CSIM_OPT", "-O1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules next to the tests
 
-from l1ad.training.features import CLASSES, FEATURES, LABEL  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from l1ad.training.features import LABEL  # noqa: E402
+
+SHARED_CONFIG = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
+                 "training": {"epochs": 3, "batch_size": 128},
+                 "baselines": {"enabled": True, "gmm_components": 2}}
 
 
 def make_jets(n_per_class: int = 40, seed: int = 0) -> pd.DataFrame:
-    """A small valid table with class-dependent feature values (not physics, just shape)."""
-    rng = np.random.default_rng(seed)
-    parts = []
-    for k, label in enumerate(CLASSES):
-        values = rng.normal(loc=k, scale=1.0, size=(n_per_class, len(FEATURES))).astype(np.float32)
-        part = pd.DataFrame(values, columns=FEATURES)
-        part[LABEL] = label
-        parts.append(part)
-    return pd.concat(parts, ignore_index=True)
+    """``n_per_class`` real jets of each class, drawn from the embedded sample with ``seed``."""
+    from l1ad.training.datasets import DEFAULT_SAMPLE
+    from l1ad.training.io import load_jets
+
+    table = load_jets(DEFAULT_SAMPLE)
+    return (table.groupby(LABEL, group_keys=False).sample(n_per_class, random_state=seed)
+            .sort_values(LABEL, kind="stable").reset_index(drop=True))
 
 
 @pytest.fixture
 def jets() -> pd.DataFrame:
     return make_jets()
+
+
+def _build_shared_run(root: Path) -> Path:
+    from l1ad.stages import convert_run, validate_run
+    from l1ad.training.config import load_config
+    from l1ad.training.io import write_jets
+    from l1ad.training.train import train
+
+    data = write_jets(make_jets(400, seed=1), root / "jets.parquet", {"test": "shared run"})
+    run = train(load_config(overrides=SHARED_CONFIG), data, root / "run", progress=False)
+    convert_run(run, root / "hls")
+    assert validate_run(run)["passed"]
+    return run
+
+
+@pytest.fixture(scope="session")
+def shared_run(tmp_path_factory) -> Path:
+    """A trained, converted and validated run (read it; copy it with ``copy_run`` to change it)."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp().parent / "shared"  # the same folder for every xdist worker
+    root.mkdir(exist_ok=True)
+    with FileLock(str(root) + ".lock"):
+        if not (root / "done").exists():
+            _build_shared_run(root)
+            (root / "done").write_text("ok")
+    return root / "run"
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A copy of a finished run (without its firmware records) that a test may convert and change."""
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns("firmware.json", "validation.json", "rtl.json",
+                                                               "firmware_model.h5", "evaluations"))
+    return target

@@ -1,4 +1,6 @@
-"""The command line: help, the embedded sample, and `l1ad run` end to end on a tiny model."""
+"""The command line: help, the embedded sample against the official data, and `l1ad run` end to end."""
+
+import json
 
 import yaml
 from typer.testing import CliRunner
@@ -7,8 +9,8 @@ from conftest import make_jets
 from l1ad.cli import app
 from l1ad.training.io import write_jets
 
-COMMANDS = ["generate", "data", "train", "evaluate", "convert", "csim", "validate", "rtl", "synth", "report", "run",
-            "scan", "gallery"]
+COMMANDS = ["generate", "data", "train", "import", "evaluate", "convert", "csim", "validate", "rtl", "synth",
+            "report", "run", "scan", "gallery"]
 
 
 def test_help_lists_every_subcommand():
@@ -18,10 +20,12 @@ def test_help_lists_every_subcommand():
         assert command in result.output
 
 
-def test_embedded_sample_loads():
+def test_data_info_compares_with_the_official_data():
     result = CliRunner().invoke(app, ["data", "info"])
     assert result.exit_code == 0, result.output
-    assert "250000 jets" in result.output and "q: 50000" in result.output and '"seed": 2026' in result.output
+    assert "q: " in result.output and '"seed": 2026' in result.output
+    assert "medians, this sample / official" in result.output and "multiplicity" in result.output
+    assert "gluon jets with groomed mass > 250 GeV" in result.output
 
 
 def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
@@ -37,8 +41,13 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     assert "vendor synthesis                  skipped" in result.output
     assert "none of vitis-run, vitis_hls on PATH" in result.output
     assert "csim vs exact QKeras" in result.output and "RTL vs csim" in result.output
-    for path in ("runs/tiny/report.md", "runs/tiny/run_summary.json", "hls_projects/tiny/project.tcl",
-                 "rtl_builds/tiny/metadata.json"):
+    assert "AUC [95% CL]" in result.output
+    summary = json.loads((tmp_path / "runs" / "tiny" / "run_summary.json").read_text())
+    assert summary["passed"] and [s["status"] for s in summary["stages"]] == ["done"] * 4 + ["skipped", "done"]
+    project = json.loads((tmp_path / "runs" / "tiny" / "firmware.json").read_text())["project_dir"]
+    rtl = json.loads((tmp_path / "runs" / "tiny" / "rtl.json").read_text())["build_dir"]
+    for path in ("runs/tiny/report.md", project + "/project.tcl", rtl + "/metadata.json",
+                 project + "/.l1ad-output", rtl + "/.l1ad-output"):
         assert (tmp_path / path).exists(), path
-    again = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny"])
-    assert again.exit_code == 0 and "reused" in again.output  # a finished run is not silently retrained
+    report = (tmp_path / "runs" / "tiny" / "report.md").read_text()
+    assert "### Baselines (not on the chip)" in report and "supervised" in report and "density" in report

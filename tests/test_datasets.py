@@ -49,9 +49,29 @@ def test_scaler_refuses_constant_feature(jets):
 def test_embedded_sample_matches_its_data_card():
     table = load_jets(DEFAULT_SAMPLE)
     counts = table[LABEL].value_counts()
-    assert counts[BACKGROUND].sum() >= 100_000
-    assert all(counts[s] >= 20_000 for s in SIGNALS)
+    assert counts[BACKGROUND].sum() >= 150_000
+    assert all(counts[s] >= 30_000 for s in SIGNALS)
     assert DEFAULT_SAMPLE.stat().st_size < 20 * 2**20
     card = (DEFAULT_SAMPLE.parent / "DATACARD.md").read_text()
-    for label, n in counts.items():
-        assert f"| {label} | {n:,} |" in card  # the card's count table is the file's
+    row = "| jets | " + " | ".join(f"{counts[c]:,}" for c in "gqwzt") + " |"
+    assert row in card  # the card's generated table is the file's
+
+
+def test_signal_jets_set_aside_for_baselines_never_reach_the_test_set(jets):
+    plain, aside = split(jets, seed=3), split(jets, seed=3, signal_train_fraction=0.25)
+    assert plain.train.equals(aside.train) and plain.val.equals(aside.val)  # the background split is unchanged
+    assert set(aside.signal_train[LABEL]) <= set(SIGNALS) and len(aside.signal_train) == round(0.25 * 120)
+    rows = lambda t: {tuple(r) for r in t[FEATURES].to_numpy()}  # noqa: E731
+    assert not rows(aside.signal_train) & rows(aside.test)
+    assert len(aside.test) + len(aside.signal_train) == len(plain.test)
+
+
+def test_bootstrap_draws_a_large_reproducible_file(tmp_path, jets):
+    from l1ad.training.datasets import bootstrap
+    from l1ad.training.io import write_jets
+
+    source = write_jets(jets, tmp_path / "small.parquet", {})
+    a = bootstrap(source, 5000, 1, tmp_path / "a.parquet")
+    bootstrap(source, 5000, 1, tmp_path / "b.parquet")
+    assert len(a) == 5000 and (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    assert set(map(tuple, a[FEATURES].to_numpy())) <= set(map(tuple, jets[FEATURES].to_numpy()))

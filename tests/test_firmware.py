@@ -1,109 +1,129 @@
-"""Firmware: several small models convert to bit-exact C simulations; a broken type is caught and named."""
+"""The firmware library on models and arrays: many model shapes convert to bit-exact C simulations; a broken
+type is caught and named; unsupported layers fail before anything is written; the csim cache works."""
 
 import numpy as np
 import pytest
-import yaml
 
-from conftest import make_jets
-from l1ad.firmware import reference
-from l1ad.firmware.convert import FirmwareOptions, convert
-from l1ad.firmware.csim import compare_csim_ways
-from l1ad.firmware.types import parse_type
-from l1ad.firmware.validate import validate
+from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, with_trigger
+from l1ad.firmware.convert import FirmwareOptions
+from l1ad.firmware.csim import Csim
+from l1ad.firmware.layers import UnsupportedModel
 from l1ad.training import models
 from l1ad.training.config import load_config
-from l1ad.training.io import write_jets
-from l1ad.training.train import train
 
 
 def _bits(bits, integer):
     return {"bits": bits, "integer": integer}
 
 
-# (name, model overrides, quantization overrides): widths 4 to 12 bits, depths 1 to 3, relu and tanh
+# widths 4 to 12 bits, depths 1 to 3, relu and tanh, AE and VAE encoder, per-feature weights, residual type
 MODELS = [
-    ("b4_relu_d1", {"encoder": [6], "latent": 2, "decoder": [6], "activation": "relu"},
-     {"input": _bits(6, 2), "weights": _bits(4, 1), "biases": _bits(4, 1), "activations": _bits(4, 2),
-      "latent": _bits(4, 2), "output": _bits(6, 2), "score": _bits(10, 6)}),
-    ("b6_tanh_d2", {"encoder": [10, 6], "latent": 3, "decoder": [6, 10], "activation": "tanh"},
-     {"input": _bits(8, 3), "weights": _bits(6, 1), "biases": _bits(6, 1), "activations": _bits(6, 0),
-      "latent": _bits(6, 2), "output": _bits(8, 3), "score": _bits(12, 6)}),
-    ("b8_relu_d3", {"encoder": [12, 8, 4], "latent": 2, "decoder": [4, 8, 12], "activation": "relu"}, {}),
-    ("b12_tanh_d2", {"encoder": [12, 8], "latent": 4, "decoder": [8, 12], "activation": "tanh"},
-     {"input": _bits(16, 5), "weights": _bits(12, 2), "biases": _bits(12, 2), "activations": _bits(12, 0),
-      "latent": _bits(12, 4), "output": _bits(16, 5), "score": _bits(20, 9),
-      "layers": {"enc_1": {"weights": _bits(10, 1)}}}),
+    ("b4_relu_d1", {"model": {"encoder": [6], "latent": 2, "decoder": [6], "activation": "relu"},
+                    "quantization": {"input": _bits(6, 2), "weights": _bits(4, 1), "biases": _bits(4, 1),
+                                     "activations": _bits(4, 2), "latent": _bits(4, 2), "output": _bits(6, 2),
+                                     "score": _bits(10, 6)}}),
+    ("b6_tanh_d2_residual", {"model": {"encoder": [10, 6], "latent": 3, "decoder": [6, 10], "activation": "tanh"},
+                             "quantization": {"input": _bits(8, 3), "weights": _bits(6, 1), "biases": _bits(6, 1),
+                                              "activations": _bits(6, 0), "latent": _bits(6, 2),
+                                              "output": _bits(8, 3), "score": _bits(12, 6)},
+                             "score": {"residual": _bits(7, 3)}}),
+    ("b8_relu_d3", {}),
+    ("b12_tanh_d2", {"model": {"encoder": [12, 8], "latent": 4, "decoder": [8, 12], "activation": "tanh"},
+                     "quantization": {"input": _bits(16, 5), "weights": _bits(12, 2), "biases": _bits(12, 2),
+                                      "activations": _bits(12, 0), "latent": _bits(12, 4), "output": _bits(16, 5),
+                                      "score": _bits(20, 9), "layers": {"enc_1": {"weights": _bits(10, 1)}}}}),
+    ("vae_mu2", {"model": {"kind": "vae", "encoder": [10, 6], "latent": 3, "decoder": [6, 10]},
+                 "score": {"kind": "mu2"}}),
 ]
 
 
-@pytest.fixture(scope="module")
-def data_file(tmp_path_factory):
-    return write_jets(make_jets(250, seed=4), tmp_path_factory.mktemp("fwdata") / "jets.parquet", {})
-
-
-def _train(name, model, quantization, data_file, root):
-    config = load_config(overrides={"model": model, "quantization": quantization,
-                                    "training": {"epochs": 2, "batch_size": 64}})
-    return train(config, data_file, root / name, progress=False)
-
-
-@pytest.mark.parametrize("name, model, quantization", MODELS, ids=[m[0] for m in MODELS])
-def test_converted_models_are_bit_exact(name, model, quantization, data_file, tmp_path):
-    run = _train(name, model, quantization, data_file, tmp_path)
-    convert(run, tmp_path / "hls" / name)
-    doc = validate(run, trace_events=100)
-    n = doc["n_test_jets"]
-    assert n == 250 * 3 + round(500 * 0.2)  # every signal jet and the background test split
-    for output in ("score", "reconstruction", "trigger"):
-        assert doc["csim_vs_exact_qkeras"][output]["bit_identical"] == n, output
-        assert doc["testbench_vs_in_process"][output]["bit_identical"] == n, output
-    assert doc["fixed_point_audit"]["total_wrapped"] == 0
-    assert doc["layer_trace"]["first_divergent_layer"] is None
-    assert doc["layer_trace"]["project_sources_identical"]
-    assert doc["trigger_bit"]["matches_score_above_threshold"]
-    assert doc["passed"]
-    score_type = parse_type(_output_type(run, 0))
-    fmt = load_config(run / "config.yaml").quantization.score
-    assert (score_type["width"], score_type["integer"], score_type["signed"]) == (fmt.bits, fmt.integer, False)
-
-
-def _output_type(run, index):
-    return yaml.safe_load((run / "firmware.json").read_text())["output_types"][index]
-
-
-def test_deliberately_narrow_type_is_caught_and_named(data_file, tmp_path):
-    name, model, quantization = MODELS[2]
-    run = _train(name, model, quantization, data_file, tmp_path)
-    options = FirmwareOptions(precision_overrides={"residual_sq": "fixed<10,5,TRN,WRAP>"})
-    convert(run, tmp_path / "hls" / "broken", options)
-    doc = validate(run, trace_events=100)
-    assert not doc["passed"]
-    assert doc["csim_vs_exact_qkeras"]["score"]["bit_identical"] < doc["n_test_jets"]
-    assert doc["layer_trace"]["first_divergent_layer"] == "residual_sq"
-    assert any(r["layer"] == "residual_sq" and r["wrapped"] > 0 for r in doc["fixed_point_audit"]["layers"])
-    assert doc["worst_events"] and doc["worst_events"][0]["difference_lsb"] >= 1
-    # both C simulations still agree with each other: the error is in the design, not the simulator
-    assert compare_csim_ways(run)["agree"]
-
-
-def test_reference_matches_qkeras_where_float32_is_exact():
-    """The exact evaluator is QKeras' arithmetic: on a narrow model Keras' float32 is exact too."""
-    config = load_config(overrides={"model": {"activation": "tanh"}})
-    models.set_seed(5)
+def random_model(overrides: dict, seed: int, weights=None):
+    """The QKeras scoring model of a config, with random weights large enough to saturate every layer."""
+    config = load_config(overrides=overrides)
+    models.set_seed(seed)
     _, scoring = models.build(config, quantized=True)
-    x = np.random.default_rng(1).normal(0, 3, (4000, 16)).astype(np.float32)
-    exact = reference.evaluate(scoring, x)
-    import keras
+    rng = np.random.default_rng(seed)
+    for layer in scoring.layers:
+        if layer.name not in ("mean", "mu_sum") and layer.get_weights():
+            layer.set_weights([rng.normal(0, 0.6, w.shape) for w in layer.get_weights()])
+    if weights is not None:
+        models.set_score_weights(scoring, weights)
+    return scoring
 
-    for name in ("input_q", "enc_1", "enc_1_act", "latent_q", "output_q", "residual"):
-        keras_values = keras.Model(scoring.input, scoring.get_layer(name).output).predict(x, verbose=0)
-        np.testing.assert_array_equal(keras_values, exact[name]["out"], err_msg=name)
+
+@pytest.mark.parametrize("name, overrides", MODELS, ids=[m[0] for m in MODELS])
+def test_models_are_bit_exact_on_every_event(name, overrides, tmp_path):
+    weights = np.random.default_rng(1).uniform(0.01, 0.2, 16) if name == "b8_relu_d3" else None
+    scoring = random_model(overrides, seed=3, weights=weights)
+    x = np.random.default_rng(0).normal(0, 2.5, (3000, 16)).astype(np.float32)
+    threshold = float(np.median(evaluate_exactly(scoring, x)[0]))
+    model = with_trigger(scoring, score="score", threshold=threshold)
+    project = convert_model(model, tmp_path / name, tb_inputs=x[:300])
+    bench = name == "b12_tanh_d2"  # the vendor-style test bench once (each build costs a full compile)
+    result = check(model, project, x, testbench=bench)
+    for output, agreement in result["outputs"].items():
+        assert agreement["bit_identical"] == 3000, output
+    if bench:
+        assert result["testbench"]["trigger"]["bit_identical"] == 300
+    assert result["audit"]["total_wrapped"] == 0 and not result["audit"]["layers_without_counterpart"]
+    assert result["trace"]["run"] is False and result["passed"]
+    score = result["exact"][0][:, 0]
+    np.testing.assert_array_equal(result["csim"][-1][:, 0], (score > threshold).astype(float))  # the trigger bit
+    assert 0.3 < np.mean(score > threshold) < 0.7
 
 
-def test_reference_refuses_models_without_input_quantizer():
+def test_deliberately_narrow_type_is_caught_and_named(tmp_path):
+    model = with_trigger(random_model({}, seed=4), score="score", threshold=1.0)
+    x = np.random.default_rng(2).normal(0, 2, (2000, 16)).astype(np.float32)
+    options = FirmwareOptions(precision_overrides={"residual_sq": "fixed<10,5,TRN,WRAP>"})
+    project = convert_model(model, tmp_path / "broken", options, tb_inputs=x[:100])
+    result = check(model, project, x, testbench=False, trace_events=200)
+    assert not result["passed"] and not result["checks"]["all_outputs_bit_identical"]
+    assert result["outputs"]["score"]["bit_identical"] < 2000
+    assert result["trace"]["first_divergent_layer"] == "residual_sq"
+    assert result["trace"]["complete"]  # every layer of the project was compared, not just some
+    assert any(r["layer"] == "residual_sq" and r["wrapped"] > 0 for r in result["audit"]["layers"])
+
+
+def test_runtime_threshold_is_an_input_and_bit_exact(tmp_path):
+    model = with_trigger(random_model({}, seed=5), score="score", threshold="input")
+    x = np.random.default_rng(3).normal(0, 2, (2000, 16)).astype(np.float32)
+    thresholds = np.random.default_rng(4).choice([0.5, 1.0, 2.5, 7.75], (2000, 1))
+    project = convert_model(model, tmp_path / "runtime", tb_inputs=[x[:200], thresholds[:200]])
+    result = check(model, project, [x, thresholds], testbench=False)
+    assert result["passed"], result["checks"]
+    score, bit = result["exact"][0][:, 0], result["csim"][-1][:, 0]
+    np.testing.assert_array_equal(bit, (score > thresholds[:, 0]).astype(float))
+
+
+def test_csim_is_compiled_once_per_project(tmp_path):
+    model = random_model(MODELS[0][1], seed=6)
+    project = convert_model(model, tmp_path / "p")
+    first, second = Csim(project), Csim(project)
+    assert first.built and not second.built and first.library == second.library
+    source = project / "firmware" / "parameters.h"
+    source.write_text(source.read_text() + "\n// edited\n")
+    assert Csim(project).built  # an edited source gets a new library
+
+
+def test_unsupported_layer_fails_before_anything_is_written(tmp_path):
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    inputs = keras.Input((8,))
+    h = QActivation(quantized_bits(8, 3, alpha=1))(inputs)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1))(h)
+    h = keras.layers.LeakyReLU(name="leaky")(h)
+    model = keras.Model(inputs, h)
+    with pytest.raises(UnsupportedModel) as err:
+        convert_model(model, tmp_path / "never")
+    assert "leaky (LeakyReLU) is not supported" in str(err.value) and "Dot(axes=1)" in str(err.value)
+    assert not (tmp_path / "never").exists() and list(tmp_path.iterdir()) == []
+
+
+def test_model_without_input_quantizer_is_refused():
     from tensorflow import keras
 
     inputs = keras.Input((16,))
-    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
-    with pytest.raises(ValueError, match="quantizer right after the input"):
-        reference.evaluate(model, np.zeros((2, 16), np.float32))
+    with pytest.raises(UnsupportedModel, match="QActivation .* right after each input"):
+        check_model(keras.Model(inputs, keras.layers.Dense(2)(inputs)))

@@ -141,7 +141,7 @@ def test_failed_convert_exits_non_zero_and_writes_nothing(jets, tmp_path):
     write_openml_csv(jets, tmp_path / "nan.csv")
     out = tmp_path / "out.parquet"
     result = CliRunner().invoke(app, ["data", "convert", str(tmp_path / "nan.csv"), str(out)])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a problem with the input file, not with the command line
     assert "nan.csv" in result.output and "'zlogz'" in result.output and "row 2" in result.output
     assert list(tmp_path.iterdir()) == [tmp_path / "nan.csv"]
 
@@ -162,6 +162,20 @@ def test_fetch_offline_says_how_to_use_a_local_file(tmp_path, monkeypatch):
     monkeypatch.setattr(sklearn.datasets, "fetch_openml", offline)
     monkeypatch.setenv("L1AD_CACHE", str(tmp_path / "cache"))
     result = CliRunner().invoke(app, ["data", "fetch"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a problem with the environment, not with the command line
     assert "could not download OpenML dataset 42468" in result.output and "--data /path/to/file" in result.output
     assert not list((tmp_path / "cache").glob("*.parquet"))  # nothing half-written
+
+
+@pytest.mark.parametrize("column, value, why", [
+    ("multiplicity", -5.0, "positive integer"),
+    ("multiplicity", 12.5, "positive integer"),
+    ("mass_mmdt", -1.0, "not negative"),
+    ("c1_b0_mmdt", 0.7, "between 0 and 1/2"),
+    ("zlogz", 0.3, "at most 0"),
+    ("n2_b1_mmdt", -0.01, "not negative"),
+])
+def test_physically_impossible_values_are_refused(jets, tmp_path, column, value, why):
+    jets = jets.astype({column: np.float64})
+    jets.loc[7, column] = value
+    _expect(tmp_path, jets, f"'{column}'", "row 7", "impossible", why)

@@ -3,15 +3,11 @@
 import numpy as np
 import pytest
 
-from conftest import make_jets
 from l1ad.firmware import reference
-from l1ad.firmware.convert import convert
-from l1ad.firmware.reference import FixedType
-from l1ad.firmware.rtl import build, round_half_even, trace
+from l1ad.firmware.layers import FixedType, round_half_even
+from l1ad.firmware.rtl import trace
 from l1ad.training import models
 from l1ad.training.config import load_config
-from l1ad.training.io import write_jets
-from l1ad.training.train import train
 
 
 @pytest.mark.parametrize("source", [(1, 4, 7), (0, 3, 9), (1, 6, 5)])
@@ -33,11 +29,18 @@ def test_round_half_even_matches_numpy_on_every_value(source, transform):
     assert ties > 100  # the check really exercised exact ties
 
 
+def _traced(model, x):
+    from da4ml.trace import comb_trace
+
+    values = reference.evaluate(model, x)
+    inputs, outputs = trace(model)
+    got = comb_trace(inputs[0], outputs).predict(values["input_q"].out, n_threads=1)
+    return got, np.column_stack([values[name].out for name in model.output_names])
+
+
 @pytest.mark.parametrize("seed", [2, 3])
 def test_trace_matches_the_exact_reference(seed):
     """Default depth, random quantized weights, inputs large enough to saturate every layer."""
-    from da4ml.trace import comb_trace
-
     config = load_config()
     models.set_seed(seed)
     _, scoring = models.build(config, quantized=True)
@@ -45,11 +48,7 @@ def test_trace_matches_the_exact_reference(seed):
     for layer in scoring.layers:
         if layer.name != "mean" and layer.get_weights():
             layer.set_weights([rng.normal(0, 0.7, w.shape) for w in layer.get_weights()])
-    x = rng.normal(0, 4, (4000, 16)).astype(np.float32)
-    exact = reference.evaluate(scoring, x)
-    inp, outputs = trace(scoring)
-    got = comb_trace(inp, outputs).predict(exact["input_q"]["out"], n_threads=1)
-    expected = np.column_stack([exact[name]["out"] for name in scoring.output_names])
+    got, expected = _traced(scoring, rng.normal(0, 4, (4000, 16)).astype(np.float32))
     np.testing.assert_array_equal(got, expected)
 
 
@@ -58,47 +57,45 @@ def test_trace_of_a_trained_model_that_broke_da4ml_saturation():
     negative internal scale in da4ml 0.5.2, where da4ml's own SAT quantizer gave wrong values."""
     from pathlib import Path
 
-    from da4ml.trace import comb_trace
-
     model = models.load(Path(__file__).parent / "fixtures" / "trained_default_qkeras.h5")
-    x = np.random.default_rng(0).normal(0, 2, (5000, 16)).astype(np.float32)
-    exact = reference.evaluate(model, x)
-    inp, outputs = trace(model)
-    got = comb_trace(inp, outputs).predict(exact["input_q"]["out"], n_threads=1)
-    np.testing.assert_array_equal(got, np.column_stack([exact[name]["out"] for name in model.output_names]))
+    got, expected = _traced(model, np.random.default_rng(0).normal(0, 2, (5000, 16)).astype(np.float32))
+    np.testing.assert_array_equal(got, expected)
 
 
-def test_rtl_simulation_is_bit_exact_with_ii_1(tmp_path):
-    data = write_jets(make_jets(150, seed=6), tmp_path / "jets.parquet", {})
-    config = load_config(overrides={"model": {"encoder": [6], "latent": 2, "decoder": [6]},
-                                    "quantization": {"weights": {"bits": 6, "integer": 1},
-                                                     "biases": {"bits": 6, "integer": 1}},
-                                    "training": {"epochs": 2, "batch_size": 64}})
-    run = train(config, data, tmp_path / "run", progress=False)
-    convert(run, tmp_path / "hls")
-    doc = build(run, tmp_path / "rtl", clock_mhz=200, progress=False)
+def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
+    from l1ad.stages import rtl_run
+
+    doc = rtl_run(shared_run, tmp_path / "rtl", clock_mhz=200, progress=False)
     for output in ("score", "reconstruction", "trigger"):
-        assert doc["rtl_vs_csim"][output]["bit_identical"] == doc["n_test_jets"], output
+        assert doc["rtl_vs_csim"][output]["bit_identical"] == doc["events"], output
     assert doc["latency"]["cycles"] >= 2 and doc["latency"]["initiation_interval"] == 1
-    assert doc["latency"]["shifted_by_one_jet_identical_fraction"] < 0.5  # a wrong latency would be seen
+    assert doc["latency"]["shifted_by_one_event_identical_fraction"] < 0.5  # a wrong latency would be seen
     assert "not timing-closed" in doc["latency"]["note"].replace("NOT", "not")
     y = doc["yosys"]
     assert y["LUT"] > 0 and y["FF"] > 0 and "synth_xilinx -family xcup" in y["source"]
     assert doc["da4ml_estimate"]["lut_equivalent_cost"] > 0
+    assert (tmp_path / "rtl" / ".l1ad-output").exists()
 
     # the report gathers every source with its label; vendor rows appear once reports exist
     import shutil
     from pathlib import Path
 
-    from l1ad.firmware.report import write_report
+    from conftest import copy_run
+    from l1ad.report import write_report
     from l1ad.training.files import read_json
 
+    from l1ad.stages import convert_run
+    from l1ad.training.files import write_json
+
+    run = copy_run(shared_run, tmp_path / "run")
+    project = convert_run(run, tmp_path / "hls")
+    shutil.copy(shared_run / "validation.json", run)
+    write_json(run / "rtl.json", doc)
     report = write_report(run).read_text()
     assert "| Verilator (latency) + yosys synth_xilinx xcup (resources) | " + str(doc["latency"]["cycles"]) in report
     assert f"{y['LUT']:,}" in report and "da4ml cost model (estimate)" in report
     assert "Not available: Vitis/Vivado HLS C synthesis" in report
     fixture = Path(__file__).parent / "fixtures" / "vendor_vu9p"
-    project = Path(read_json(run / "firmware.json")["project_dir"])
     shutil.copytree(fixture / "myproject_prj", project / "myproject_prj")
     shutil.copy(fixture / "vivado_synth.rpt", project)
     report = write_report(run).read_text()
@@ -107,5 +104,5 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(tmp_path):
     assert (run / "report.png").exists() and read_json(run / "report.json")["hardware"]
 
     # a faster clock cuts the same logic into more stages
-    faster = build(run, tmp_path / "rtl_fast", clock_mhz=500, synthesize=False, progress=False)
+    faster = rtl_run(shared_run, tmp_path / "rtl_fast", clock_mhz=500, synthesize=False, progress=False)
     assert faster["bit_exact"] and faster["latency"]["cycles"] > doc["latency"]["cycles"]

@@ -4,8 +4,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from typer.testing import CliRunner
+
 from conftest import make_jets
-from l1ad.scan import GridError, load_grid, pareto_front, points, run_scan
+from l1ad.cli import app
+from l1ad.scan import GridError, load_grid, pareto_front, points
 from l1ad.training.io import write_jets
 
 
@@ -35,33 +38,44 @@ def test_pareto_front():
     assert pareto_front([1, 2, 3, 4], [0.1, 0.3, 0.2, 0.5]) == [0, 1, 3]
 
 
-def test_scan_runs_isolated_points_records_failure_and_resumes(tmp_path):
+def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path):
     data = write_jets(make_jets(120, seed=8), tmp_path / "jets.parquet", {})
     grid = tmp_path / "tiny.yaml"
     grid.write_text(yaml.safe_dump({
         "name": "tiny", "data": str(data),
-        "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64}},
-        # bits = 0 is not a valid quantizer: that point must fail and be recorded, the others must not care
-        "grid": {"quantization.weights.bits,quantization.biases.bits": [4, 6, 0]},
+        "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64},
+                 "baselines": {"enabled": False, "gmm_components": 1}},
+        # a squared residual squeezed into a wrapping 10-bit type: the firmware is no longer exact
+        "grid": {"firmware.precision_overrides": [{}, {"residual_sq": "fixed<10,5,TRN,WRAP>"}],
+                 "quantization.weights.bits": [6]},
     }))
-    out = run_scan(grid, tmp_path / "scan", workers=2, progress=False)
-    table = pd.read_parquet(out / "results.parquet")
-    assert len(table) == 3 and (out / "results.csv").exists()
+    result = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "scan"), "--workers", "2"])
+    assert result.exit_code == 1 and "1 of 2 scan points failed" in result.output
+    table = pd.read_parquet(tmp_path / "scan" / "results.parquet")
     ok, failed = table[table.status == "ok"], table[table.status == "failed"]
-    assert len(ok) == 2 and len(failed) == 1
-    assert "weights" in failed.iloc[0]["error"] and "bits" in failed.iloc[0]["error"]
-    assert ok["csim_bit_exact"].all() and ok["rtl_bit_exact"].all()
-    assert (ok["LUT"] > 0).all() and (ok["latency_cycles"] > 0).all()
-    for column in ("auc_t_qkeras", "eff1e-3_w_float", "FF", "DSP", "train_s", "total_s"):
+    assert len(ok) == 1 and len(failed) == 1
+    assert "not bit-exact" in failed.iloc[0]["error"] and "all_outputs_bit_identical" in failed.iloc[0]["error"]
+    assert not failed.iloc[0]["csim_bit_exact"] and ok.iloc[0]["csim_bit_exact"] and ok.iloc[0]["rtl_bit_exact"]
+    assert ok.iloc[0]["LUT"] > 0 and ok.iloc[0]["latency_cycles"] > 0
+    for column in ("auc_t_qkeras", "auc_t_qkeras_low", "eff1e-3_w_float", "FF", "DSP", "train_s", "total_s"):
         assert column in table
-    for point in ok["point"]:  # each point has its own run, HLS project and RTL build
-        for sub in ("run/status.json", "hls/project.tcl", "rtl/metadata.json"):
-            assert (out / "points" / point / sub).exists()
-    assert (out / "plots" / "efficiency_vs_luts.png").exists() and (out / "plots" / "auc_vs_bits.png").exists()
+    point = ok.iloc[0]["point"]
+    for sub in ("run/status.json", "hls/project.tcl", "rtl/metadata.json"):  # each point has its own folders
+        assert (tmp_path / "scan" / "points" / point / sub).exists()
+    assert (tmp_path / "scan" / "plots" / "efficiency_vs_luts.png").exists()
 
-    finished = {p: (out / "points" / p / "row.json").stat().st_mtime_ns for p in ok["point"]}
-    again = pd.read_parquet(run_scan(grid, tmp_path / "scan", workers=2, progress=False) / "results.parquet")
-    assert {p: (out / "points" / p / "row.json").stat().st_mtime_ns for p in ok["point"]} == finished  # skipped
-    kept = again.set_index("point").loc[ok["point"]]
-    assert (kept["auc_t_qkeras"].to_numpy() == ok["auc_t_qkeras"].to_numpy()).all()
-    assert (again.status == "failed").sum() == 1  # the failed point was retried and failed again
+    finished = (tmp_path / "scan" / "points" / point / "row.json").stat().st_mtime_ns
+    again = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "scan"), "--workers", "2"])
+    assert again.exit_code == 1
+    assert (tmp_path / "scan" / "points" / point / "row.json").stat().st_mtime_ns == finished  # skipped
+    assert (pd.read_parquet(tmp_path / "scan" / "results.parquet").status == "failed").sum() == 1  # retried
+
+
+def test_scan_refuses_a_folder_it_did_not_make(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    grid = tmp_path / "g.yaml"
+    grid.write_text(yaml.safe_dump({"grid": {"model.latent": [2]}}))
+    result = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "mine")])
+    assert result.exit_code == 1 and "not made by l1ad" in result.output
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

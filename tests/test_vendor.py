@@ -86,26 +86,20 @@ def test_synth_without_vendor_tool_says_what_to_do(project, monkeypatch):
     assert "    cosim      1" in (project / "build_opt.tcl").read_text().splitlines()
 
 
-@pytest.mark.parametrize("tool", ["vitis-run", "vitis_hls"])
-def test_copied_project_compiles_and_synthesizes_where_it_lies(tool, tmp_path, monkeypatch):
-    """A project folder moved elsewhere still works: hls4ml compiles it there and runs the vendor tool there."""
+def test_copied_project_compiles_where_it_lies(shared_run, tmp_path):
+    """A project folder moved elsewhere still works: hls4ml compiles it there and predicts what the model does."""
     import numpy as np
     import yaml
 
-    from conftest import make_jets
+    from conftest import copy_run
     from l1ad.firmware import reference
-    from l1ad.firmware.convert import convert, test_inputs
+    from l1ad.firmware.convert import project_model
     from l1ad.firmware.vendor import link_project
-    from l1ad.training import models
-    from l1ad.training.config import load_config
-    from l1ad.training.io import write_jets
-    from l1ad.training.train import train
+    from l1ad.runs import Run
+    from l1ad.stages import convert_run
 
-    data = write_jets(make_jets(120, seed=9), tmp_path / "jets.parquet", {})
-    config = load_config(overrides={"model": {"encoder": [6], "latent": 2, "decoder": [6]},
-                                    "training": {"epochs": 1, "batch_size": 64}})
-    run = train(config, data, tmp_path / "run", progress=False)
-    written = convert(run, tmp_path / "hls" / "p")
+    run = copy_run(shared_run, tmp_path / "run")
+    written = convert_run(run, tmp_path / "hls" / "p")
     yaml.add_multi_constructor("!keras_model", lambda loader, suffix, node: None, Loader=yaml.SafeLoader)
     recorded = yaml.safe_load((written / "hls4ml_config.yml").read_text())
     assert recorded["OutputDir"] == str(written.resolve())
@@ -114,11 +108,17 @@ def test_copied_project_compiles_and_synthesizes_where_it_lies(tool, tmp_path, m
     moved = Path(shutil.move(written, tmp_path / "elsewhere"))
     hls_model = link_project(moved)
     hls_model.compile()
-    x = test_inputs(run)[0][:50]
-    fmodel = models.load(run / "firmware_model.h5")
+    x = Run(run).test_events().x[0][:50]
     np.testing.assert_array_equal(np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype="float64"))[0]).reshape(-1),
-                                  reference.outputs(fmodel, x)[0].reshape(-1))
+                                  reference.outputs(project_model(moved), x)[0].reshape(-1))
 
+
+@pytest.mark.parametrize("tool", ["vitis-run", "vitis_hls"])
+def test_vendor_tool_runs_in_the_project_where_it_lies(tool, shared_run, tmp_path, monkeypatch):
+    from conftest import copy_run
+    from l1ad.stages import convert_run
+
+    moved = Path(shutil.move(convert_run(copy_run(shared_run, tmp_path / "run"), tmp_path / "p"), tmp_path / "moved"))
     # a stand-in for the vendor tool: records where and with which steps it ran, leaves the fixture's reports
     bin_dir, log = tmp_path / "bin", tmp_path / "tool.log"
     bin_dir.mkdir()

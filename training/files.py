@@ -38,11 +38,12 @@ def read_json(path: str | os.PathLike):
 
 
 def sha256(path: str | os.PathLike) -> str:
-    """Hash of a file, or of every file in a directory (names and contents, in name order)."""
+    """Hash of a file's content (as sha256sum prints it), or of every file in a directory (names and contents)."""
     path = Path(path)
     digest = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]:
-        digest.update(file.name.encode())
+        if path.is_dir():
+            digest.update(file.relative_to(path).as_posix().encode())
         with open(file, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)

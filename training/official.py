@@ -62,6 +62,36 @@ def comparison(table: pd.DataFrame, features=FEATURES) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def comparison_figure(table: pd.DataFrame, path, title: str = "this sample") -> None:
+    """16 panels: each class's distribution of a feature (lines) and the official 5/50/95% quantiles (markers)."""
+    from .plots import COLORS, _save, figure, styled
+
+    @styled
+    def draw():
+        fig, axes = figure(4, 4, figsize=(17, 14))
+        for ax, feature in zip(axes.ravel(), FEATURES):
+            values = table[feature].to_numpy(dtype=np.float64)
+            lo, hi = np.quantile(values, [0.002, 0.998])
+            present = [c for c in CLASSES if (table[LABEL] == c).any()]
+            for label in present:
+                ax.hist(table.loc[table[LABEL] == label, feature], bins=50, range=(lo, hi), histtype="step",
+                        density=True, color=COLORS[label], lw=1.5, label=f"{label} ({title})")
+            top = ax.get_ylim()[1]
+            for k, label in enumerate(present):
+                q05, med, q95, *flag = QUANTILES[feature][label]
+                ax.errorbar([med], [top * (0.95 - 0.07 * k)], xerr=[[med - q05], [q95 - med]],
+                            fmt="x" if flag else "v", color=COLORS[label], ms=7, capsize=3, lw=1.2)
+            ax.set_xlabel(feature, fontsize="small")
+            ax.tick_params(labelsize="x-small")
+        axes[0, 0].legend(fontsize="xx-small")
+        fig.suptitle(f"{title} (lines) vs official data: median (marker) and 5-95% range (bar), per class; "
+                     "x: unreliable official reading", fontsize="small")
+        fig.tight_layout()
+        _save(fig, path)
+
+    draw()
+
+
 def comparison_lines(table: pd.DataFrame) -> list[str]:
     """Terminal lines for ``l1ad data info``: per-class medians of the key features beside the official ones."""
     cmp = comparison(table, SUMMARY_FEATURES)
@@ -69,13 +99,13 @@ def comparison_lines(table: pd.DataFrame) -> list[str]:
         return []
     classes = [c for c in CLASSES if c in set(cmp["class"])]
     lines = ["", "medians, this sample / official (ratio); official from " + SOURCE + ":",
-             f"{'feature':14}" + "".join(f"{c:>22}" for c in classes)]
+             f"{'feature':14}" + "".join(f"{c:>26}" for c in classes)]
     for feature in SUMMARY_FEATURES:
         part = cmp[cmp["feature"] == feature].set_index("class")
         cells = []
         for c in classes:
             r = part.loc[c]
-            cells.append(f"{r['median']:.3g} / {r['official_median']:.3g} ({r['median_ratio']:.2f})".rjust(22))
+            cells.append(f"{r['median']:.3g} / {r['official_median']:.3g} ({r['median_ratio']:.2f})".rjust(26))
         lines.append(f"{feature:14}" + "".join(cells))
     gluons = table.loc[table[LABEL] == "g", "mass_mmdt"]
     if len(gluons):

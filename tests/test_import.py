@@ -1,0 +1,153 @@
+"""Bring your own model: foreign QKeras models through `l1ad import` -> convert -> validate -> rtl, bit-exact."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from l1ad.cli import app
+
+pytestmark = pytest.mark.slow  # three models through the whole chain, Verilator builds included
+
+
+def _q(bits, integer, signed=True):
+    from qkeras import quantized_bits, quantized_relu
+
+    return quantized_bits(bits, integer, alpha=1) if signed else quantized_relu(bits, integer)
+
+
+def _dense(units, name, bits=6):
+    from qkeras import QDense
+
+    return QDense(units, name=name, kernel_quantizer=_q(bits, 1), bias_quantizer=_q(bits, 1))
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights() and layer.trainable:
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    return model
+
+
+def axol1tl_like():
+    """57 inputs -> 29 -> 10-wide embedding, reconstructed by 10-9-6-4-6-9-10; score = Dot(d, d), d = emb - rec."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((57,), name="objects")
+    h = QActivation(_q(10, 5), name="input_q")(x)
+    h = QActivation(_q(8, 3, signed=False), name="h1")(_dense(29, "d1")(h))
+    emb = QActivation(_q(8, 3), name="embedding")(_dense(10, "emb")(h))
+    r = emb
+    for i, width in enumerate([9, 6, 4, 6, 9]):
+        r = QActivation(_q(8, 3, signed=False), name=f"r{i}")(_dense(width, f"ae{i}")(r))
+    rec = QActivation(_q(8, 3), name="rec")(_dense(10, "ae_out")(r))
+    diff = keras.layers.Subtract(name="diff")([emb, rec])
+    dist = keras.layers.Dot(axes=1, name="distance")([diff, diff])
+    score = QActivation(_q(16, 9, signed=False), name="score")(dist)
+    return _randomize(keras.Model(x, [score, rec], name="axol1tl_like"), 1)
+
+
+def reconstruction_only():
+    """16 -> 8 (BatchNormalization) -> 3 -> 8 -> 16: outputs only the reconstruction; l1ad adds the score."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((16,), name="features")
+    h = QActivation(_q(10, 4), name="input_q")(x)
+    bn = keras.layers.BatchNormalization(name="bn")
+    h = QActivation(_q(8, 3, signed=False), name="a1")(bn(_dense(8, "e1")(h)))
+    h = QActivation(_q(8, 3), name="z")(_dense(3, "zd")(h))
+    h = QActivation(_q(8, 3, signed=False), name="a2")(_dense(8, "d1")(h))
+    rec = QActivation(_q(10, 4), name="reconstruction")(_dense(16, "out")(h))
+    model = _randomize(keras.Model(x, rec, name="reconstruction_only"), 2)
+    rng = np.random.default_rng(5)
+    bn.set_weights([rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.3, 8), rng.normal(0, 0.5, 8), rng.uniform(0.5, 2, 8)])
+    return model
+
+
+def encoder_only():
+    """20 inputs, two encoder branches concatenated into 4 latent means; score = sum of their squares."""
+    from qkeras import QActivation, QDense
+    from tensorflow import keras
+
+    x = keras.Input((20,), name="inputs")
+    h = QActivation(_q(9, 4), name="input_q")(x)
+    h = QActivation(_q(8, 3, signed=False), name="h")(_dense(12, "e1")(h))
+    a = QActivation(_q(8, 3), name="mu_a")(_dense(2, "ea")(h))
+    b = QActivation(_q(8, 3), name="mu_b")(_dense(2, "eb")(h))
+    mu = keras.layers.Concatenate(name="mu")([a, b])
+    sq = keras.layers.Multiply(name="mu_sq")([mu, mu])
+    total = QDense(1, name="mu_sum", use_bias=False, trainable=False, kernel_initializer="ones",
+                   kernel_quantizer=_q(2, 1))(sq)
+    score = QActivation(_q(16, 8, signed=False), name="score")(total)
+    return _randomize(keras.Model(x, score, name="encoder_only"), 3)
+
+
+def _chain(tmp_path, monkeypatch, model, inputs, extra, synth):
+    runner = CliRunner()
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"{model.name}.h5"
+    model.save(path)
+    result = runner.invoke(app, ["import", str(path), "--inputs", str(inputs), "--name", model.name, *extra])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / model.name
+    for command in (["convert", str(run)], ["validate", str(run)],
+                    ["rtl", str(run)] + ([] if synth else ["--no-synth"]), ["report", str(run)]):
+        result = runner.invoke(app, command)
+        assert result.exit_code == 0, (command, result.output)
+    validation = json.loads((run / "validation.json").read_text())
+    rtl = json.loads((run / "rtl.json").read_text())
+    n = validation["events"]
+    assert all(a["bit_identical"] == n for a in validation["csim_vs_exact_qkeras"].values())
+    assert all(a["bit_identical"] == n for a in rtl["rtl_vs_csim"].values()) and rtl["bit_exact"]
+    assert validation["passed"] and validation["trigger_bit"]["matches_score_above_threshold"]
+    return run, validation, rtl
+
+
+def test_axol1tl_like_57_inputs_subtract_dot_score(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 3, (4000, 57))
+    np.save(tmp_path / "objects.npy", x)
+    labels = np.where(rng.random(4000) < 0.8, "zerobias", "signal")
+    pd.DataFrame({"label": labels}).to_csv(tmp_path / "labels.csv", index=False)
+    run, validation, _ = _chain(tmp_path, monkeypatch, axol1tl_like(), tmp_path / "objects.npy",
+                                ["--labels", str(tmp_path / "labels.csv"), "--background", "zerobias"], synth=False)
+    assert validation["physics"]["qkeras"]["signals"]["signal"]["n"] == int(np.sum(labels == "signal"))
+    assert "distance" in {r["layer"] for r in validation["audit"]["layers"]}
+
+
+def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
+    x = np.random.default_rng(1).normal(0, 2, (3000, 16))
+    pd.DataFrame(x, columns=[f"f{i}" for i in range(16)]).to_parquet(tmp_path / "features.parquet")
+    run, validation, rtl = _chain(tmp_path, monkeypatch, reconstruction_only(), tmp_path / "features.parquet",
+                                  ["--add-score", "16,8"], synth=True)
+    assert validation["physics"] is None and "no labels" in validation["physics_skipped"]
+    assert rtl["yosys"]["LUT"] > 0 and rtl["yosys"]["DSP"] == 0
+    doc = json.loads((run / "import.json").read_text())
+    assert doc["added_score"]["type"] == "ufixed<16,8>" and len(doc["model"]["sha256"]) == 64
+
+
+def test_encoder_only_model_with_sum_of_squares_score(tmp_path, monkeypatch):
+    x = np.random.default_rng(2).normal(0, 2, (3000, 20))
+    pd.DataFrame(x, columns=[f"x{i}" for i in range(20)]).to_csv(tmp_path / "inputs.csv", index=False)
+    _chain(tmp_path, monkeypatch, encoder_only(), tmp_path / "inputs.csv", [], synth=False)
+
+
+def test_unsupported_layer_is_refused_and_nothing_written(tmp_path, monkeypatch):
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    monkeypatch.chdir(tmp_path)
+    x = keras.Input((8,))
+    h = QActivation(_q(8, 3))(x)
+    out = keras.layers.Conv1D(2, 3, name="conv")(keras.layers.Reshape((8, 1))(h))
+    keras.Model(x, out).save(tmp_path / "conv.h5")
+    np.save(tmp_path / "x.npy", np.zeros((10, 8)))
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "conv.h5"), "--inputs", str(tmp_path / "x.npy")])
+    assert result.exit_code == 1
+    assert "is not supported" in result.output and "QDense" in result.output
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,104 @@
+"""Guards: l1ad never removes a folder it did not make, keeps runs apart, refuses changed data, and its exit
+codes say what went wrong (1: input or environment, 2: usage; a bug keeps its traceback)."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import copy_run
+from l1ad.cli import app
+
+FIXTURE = Path(__file__).parent / "fixtures" / "vendor_vu9p"
+
+
+def _user_folder(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "thesis.tex").write_text("months of work")
+    return path
+
+
+@pytest.mark.parametrize("command", ["convert", "rtl"])
+def test_out_on_a_foreign_folder_refuses_and_leaves_it_intact(command, shared_run, tmp_path):
+    run = shared_run if command == "rtl" else copy_run(shared_run, tmp_path / "run")
+    target = _user_folder(tmp_path / "mine")
+    result = CliRunner().invoke(app, [command, str(run), "--out", str(target)])
+    assert result.exit_code == 1, result.output
+    assert "not made by l1ad" in result.output and "mine" in result.output
+    assert [p.name for p in target.iterdir()] == ["thesis.tex"]
+    assert (target / "thesis.tex").read_text() == "months of work"
+
+
+def test_out_dot_is_refused(shared_run, tmp_path, monkeypatch):
+    run = copy_run(shared_run, tmp_path / "run")
+    monkeypatch.chdir(_user_folder(tmp_path / "work"))
+    result = CliRunner().invoke(app, ["convert", str(run), "--out", "."])
+    assert result.exit_code == 1 and (tmp_path / "work" / "thesis.tex").exists()
+
+
+def test_runs_with_the_same_name_keep_separate_projects(shared_run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    a, b = copy_run(shared_run, tmp_path / "a" / "x"), copy_run(shared_run, tmp_path / "b" / "x")
+    for run in (a, b):
+        assert CliRunner().invoke(app, ["convert", str(run)]).exit_code == 0
+    project_a = Path(json.loads((a / "firmware.json").read_text())["project_dir"])
+    project_b = Path(json.loads((b / "firmware.json").read_text())["project_dir"])
+    assert project_a != project_b and project_a.parent == project_b.parent == (tmp_path / "hls_projects").resolve()
+    assert project_a.name.startswith("x-") and project_a.exists() and project_b.exists()
+
+
+def test_report_reads_only_the_runs_own_vendor_reports(shared_run, tmp_path):
+    from l1ad.report import gather
+
+    a, b = copy_run(shared_run, tmp_path / "a"), copy_run(shared_run, tmp_path / "b")
+    runner = CliRunner()
+    assert runner.invoke(app, ["convert", str(a), "--out", str(tmp_path / "p")]).exit_code == 0
+    shutil.copytree(FIXTURE / "myproject_prj", tmp_path / "p" / "myproject_prj")
+    assert any("C synthesis" in r["source"] for r in gather(a)["hardware"])
+    # run b is converted into the same folder: run a's reports are gone, and a must not claim b's
+    assert runner.invoke(app, ["convert", str(b), "--out", str(tmp_path / "p")]).exit_code == 0
+    shutil.copytree(FIXTURE / "myproject_prj", tmp_path / "p" / "myproject_prj")
+    doc = gather(a)
+    assert not any("C synthesis" in r["source"] for r in doc["hardware"])
+    assert any("overwritten by another conversion" in m for m in doc["hardware_missing"])
+    assert any("C synthesis" in r["source"] for r in gather(b)["hardware"])
+
+
+def test_an_edited_data_file_is_refused(shared_run, tmp_path):
+    run = copy_run(shared_run, tmp_path / "run")
+    data = tmp_path / "data.parquet"
+    shutil.copy(json.loads((run / "data.json").read_text())["path"], data)
+    info = json.loads((run / "data.json").read_text())
+    (run / "data.json").write_text(json.dumps({**info, "path": str(data)}))
+    assert CliRunner().invoke(app, ["convert", str(run), "--out", str(tmp_path / "ok")]).exit_code == 0
+    data.write_bytes(data.read_bytes()[:-20] + b"x" * 20)  # a changed file, same size
+    for command in (["convert", str(run), "--out", str(tmp_path / "p2")], ["validate", str(run)],
+                    ["evaluate", str(run)]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 1, (command, result.output)
+        assert "data.parquet changed since run" in result.output and "sha256" in result.output
+    assert not (tmp_path / "p2").exists()
+
+
+def test_exit_codes(shared_run, tmp_path, monkeypatch):
+    runner = CliRunner()
+    usage = runner.invoke(app, ["validate", str(shared_run), "--trace", "sometimes"])
+    assert usage.exit_code == 2  # click's usage error
+    user = runner.invoke(app, ["convert", str(tmp_path / "absent")])
+    assert user.exit_code == 1 and "does not exist" in user.output
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("training:\n  epochs: many\n")
+    config = runner.invoke(app, ["train", "--config", str(bad_config), "--out", str(tmp_path / "r")])
+    assert config.exit_code == 1 and "training.epochs" in config.output and not (tmp_path / "r").exists()
+
+    import l1ad.stages
+
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(l1ad.stages, "validate_run", bug)
+    crash = runner.invoke(app, ["validate", str(shared_run)])
+    assert isinstance(crash.exception, ZeroDivisionError)  # not turned into a one-line "error:"
+    assert "error: a bug" not in crash.output
