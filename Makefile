@@ -13,6 +13,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@echo "compiling da4ml's numba kernels once (about 1-2 minutes)"
+	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -128,11 +128,23 @@ def data_card_markdown(sample: Path) -> str:
     return "\n".join(lines)
 
 
-def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None, sample: Path | None = None) -> None:
+def update_data_card(gallery: Path, sample: Path | None = None) -> None:
+    """The data card's comparison table and the overlay figure of the embedded sample against the official data."""
     from l1ad.training.datasets import DEFAULT_SAMPLE
     from l1ad.training.io import load_jets
     from l1ad.training.official import comparison_figure
 
+    sample = sample or DEFAULT_SAMPLE
+    gallery.mkdir(parents=True, exist_ok=True)
+    comparison_figure(load_jets(sample), gallery / "features_vs_official_full.png", "embedded sample")
+    _shrink(gallery / "features_vs_official_full.png", gallery / "features_vs_official.png", width=1100)
+    (gallery / "features_vs_official_full.png").unlink()
+    card = sample.parent / "DATACARD.md"
+    if card.exists() and CARD_BEGIN in card.read_text():
+        _replace(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))
+
+
+def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None, sample: Path | None = None) -> None:
     gallery.mkdir(parents=True, exist_ok=True)
     for name, source in FIGURES.items():
         if (run / source).exists():
@@ -141,12 +153,6 @@ def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None, sam
         for name, source in SCAN_FIGURES.items():
             if (scan / source).exists():
                 _shrink(scan / source, gallery / name)
-    sample = sample or DEFAULT_SAMPLE
-    comparison_figure(load_jets(sample), gallery / "features_vs_official_full.png", "embedded sample")
-    _shrink(gallery / "features_vs_official_full.png", gallery / "features_vs_official.png", width=1100)
-    (gallery / "features_vs_official_full.png").unlink()
+    update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + (f" --scan {scan}" if scan else "")
     _replace(readme, BEGIN, END, results_markdown(run, scan, command))
-    card = sample.parent / "DATACARD.md"
-    if card.exists() and CARD_BEGIN in card.read_text():
-        _replace(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))

@@ -72,9 +72,12 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
         lat = rtl["latency"]
         if "yosys" in rtl:
             y = rtl["yosys"]
+            t = rtl.get("timing_estimate")
+            clock = f"{lat['target_clock_mhz']:g} MHz target"
+            if t:
+                clock += f"; estimate {t['worst_stage_ns']:.2f} ns worst stage ({'meets' if t['meets_clock'] else 'misses'})"
             rows.append({"source": "Verilator (latency) + yosys synth_xilinx xcup (resources)", "short": "yosys + Verilator",
-                         "latency_cycles": lat["cycles"], "ii": lat["initiation_interval"],
-                         "clock": f"{lat['target_clock_mhz']:g} MHz target, not timing-closed",
+                         "latency_cycles": lat["cycles"], "ii": lat["initiation_interval"], "clock": clock,
                          "LUT": y["LUT"], "FF": y["FF"], "DSP": y["DSP"], "BRAM": y["BRAM"], "CARRY": y["CARRY"]})
         else:
             missing.append("yosys (rtl built with --no-synth)")
@@ -227,7 +230,7 @@ def markdown(doc: dict) -> str:
     out += ["", "## Latency and resources", "", *hardware_table(doc["hardware"]), *rtl_details(doc.get("rtl") or {})]
     out += ["", "Not available: " + "; ".join(doc["hardware_missing"]) if doc["hardware_missing"] else "",
             "", "yosys maps carries to CARRY4 (Vivado would use CARRY8) and gives no timing; latency in nanoseconds "
-            "is cycles times the target period and is not timing-closed.", "",
+            "is cycles times the target period; whether a stage fits the period is the estimate above.", "",
             "![resources and latency](report.png)", "",
             "## Published figures of comparable systems (context, not our measurements)", "",
             "| system | latency | resources | citation |", "|---|---|---|---|"]
@@ -245,7 +248,25 @@ def hardware_table(rows: list[dict]) -> list[str]:
 
 def rtl_details(rtl: dict) -> list[str]:
     """The per-part breakdown and the timing estimate of the open RTL flow, where rtl.json has them."""
-    return []
+    out = []
+    parts = (rtl.get("breakdown") or {}).get("parts")
+    if parts:
+        out += ["", "Where the resources go (open RTL flow; each part traced, pipelined and synthesized on its own "
+                "with yosys; the whole design above is the figure of record):", "",
+                "| part | LUT (yosys) | FF | CARRY | DSP | da4ml LUT-eq (estimate) | cycles alone |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {name} | {_fmt(p.get('LUT'))} | {_fmt(p.get('FF'))} | {_fmt(p.get('CARRY'))} | {_fmt(p.get('DSP'))} | "
+                f"{p['da4ml_lut_equivalent_cost']:,.0f} | {p['cycles_alone']} |" for name, p in parts.items()]
+    t = rtl.get("timing_estimate")
+    if t:
+        out += ["", f"Timing ESTIMATE (not timing closure): the slowest of {len(t['stages'])} pipeline stages is stage "
+                f"{t['worst_stage']} at {t['worst_stage_ns']:.2f} ns against the {t['clock_period_ns']:g} ns clock: it "
+                f"{'meets' if t['meets_clock'] else 'misses'} the clock by {abs(t['slack_ns']):.2f} ns. {t['source']}.", "",
+                "| stage | LUT | CARRY | LUT levels | logic levels | estimated ns | da4ml delay (adder levels) |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {r['stage']} | {r['LUT']:,} | {r['CARRY']:,} | {r['lut_levels']} | {r['logic_levels']} | "
+                f"{r['estimated_ns']:.2f} | {r['da4ml_delay_adder_levels']:g} |" for r in t["stages"]]
+    return out
 
 
 @styled
