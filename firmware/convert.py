@@ -87,7 +87,8 @@ def with_trigger(model, score: str, threshold: float | str | None):
     if threshold == "input":
         cut_input = keras.Input((1,), name="threshold")
         inputs.append(cut_input)
-        thr = QActivation(quantized_relu(bits, fixed.i) if not fixed.k else quantized_bits(bits, fixed.i, alpha=1),
+        # a plain (linear) quantizer right after the input: hls4ml's bit-exact pass wants no relu there
+        thr = QActivation(quantized_bits(bits, fixed.i, keep_negative=bool(fixed.k), alpha=1),
                           name="threshold_q")(cut_input)
         diff = keras.layers.Subtract(name="trigger_diff")([score_tensor, thr])
         offset = 0.0
@@ -117,8 +118,8 @@ def hls_config(model, options: FirmwareOptions) -> dict:
     for layer in config["LayerName"].values():
         layer["ReuseFactor"] = options.reuse_factor
         layer["Trace"] = True  # trace code is compiled only outside synthesis (#ifndef __SYNTHESIS__)
-        if options.strategy == "distributed_arithmetic":
-            layer["Strategy"] = options.strategy
+    # "distributed_arithmetic" (da4ml's kernels) is spelled out: hls4ml snake-cases "DA" into "d_a" and silently
+    # falls back to Latency; the model-level value applies to every Dense layer (vivado_backend.py)
     return config
 
 

@@ -469,13 +469,13 @@ def quantize_da4ml(x, fixed: FixedType):
 
 
 def _square_shift_add(x):
-    """x^2 of one da4ml variable from adders and muxes only, no multiplier (no DSP, short carry chains).
+    """x^2 of one da4ml variable from adders only, no multiplier (no DSP, short carry chains).
 
-    With a = |x| = sum_j a_j 2^j: a^2 = sum_j a_j (2^(2j) + 2^(j+1) (a mod 2^j)), a triangle of partial
-    products summed by a balanced adder tree. A multiplier ``x * x`` instead maps to one DSP per square
-    in yosys, or to about three times the LUTs without DSPs, and its depth breaks da4ml's pipelining.
-    Two da4ml 0.5.2 pitfalls are avoided: the mux key is signed (an unsigned one-bit key always picked the
-    first operand), and both mux operands share a scale (a negative mux shift loses its sign in to_pipeline).
+    With a = |x| = sum_j a_j 2^j: a^2 = sum_j a_j p_j, p_j = 2^(2j) + 2^(j+1) (a mod 2^j) < 2^(2j+2), a triangle
+    of partial products summed by a balanced adder tree. Each a_j p_j is relu(p_j + a_j 2^(2j+2) - 2^(2j+2)):
+    p_j when the bit is set, else a negative number clipped to 0; one adder and da4ml's relu, which (unlike its
+    msb_mux in 0.5.2) stays exact whatever internal scale da4ml gave the variable. A multiplier ``x * x``
+    instead maps to one DSP per square in yosys, or to about three times the LUTs without DSPs.
     """
     from da4ml.trace.fixed_variable import FixedVariable
 
@@ -484,12 +484,14 @@ def _square_shift_add(x):
     terms = []
     for j in range(-f, i):
         bit = a.quantize(0, j + 1, -j)  # a_j 2^j
+        top = 2.0 ** (2 * j + 2)
         if j > -f:
             pp = a.quantize(0, j, f) * 2.0 ** (j + 1) + 2.0 ** (2 * j)
+            terms.append((pp + bit * 2.0 ** (j + 2) - top).relu())
         else:
-            pp = FixedVariable.from_const(2.0 ** (2 * j), hwconf=a.hwconf, _factor=1)
-        zero = FixedVariable.from_const(0.0, hwconf=a.hwconf, _factor=min(pp._factor, 1))
-        terms.append((bit - 2.0 ** (j - 1)).msb_mux(zero, pp))  # key < 0 exactly when the bit is 0
+            terms.append(bit * 2.0**j)  # a_j 2^(2j), j the lowest bit
+    if not terms:
+        return FixedVariable.from_const(0.0, hwconf=a.hwconf, _factor=1)
     while len(terms) > 1:
         terms = [terms[k] + terms[k + 1] if k + 1 < len(terms) else terms[k] for k in range(0, len(terms), 2)]
     return terms[0]

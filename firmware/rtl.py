@@ -133,13 +133,16 @@ def stage_delays(pipe) -> list[float]:
 
 
 PART_PREFIXES = (("trigger", ("trigger", "threshold")), ("score", ("residual", "mean", "score", "mu_sq", "mu_sum")),
-                 ("decoder", ("dec_", "output")), ("encoder", ("input_q", "enc_", "latent")))
+                 ("decoder", ("dec_", "output")), ("encoder", ("enc_", "latent")))
 
 
 def parts_of(model) -> dict[str, list[str]]:
     """The model's layers by part (l1ad's layer names: encoder, decoder, score, trigger; anything else: model)."""
     parts: dict[str, list[str]] = {}
+    quantizers = {q.name for q in input_quantizers(model).values()}  # the input types: no logic of their own
     for layer in ordered_layers(model):
+        if layer.name in quantizers:
+            continue
         part = next((p for p, prefixes in PART_PREFIXES if layer.name.startswith(prefixes)), "model")
         parts.setdefault(part, []).append(layer.name)
     order = ["encoder", "decoder", "score", "model", "trigger"]

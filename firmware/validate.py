@@ -65,13 +65,28 @@ def _agreement(got: np.ndarray, expected: np.ndarray) -> dict:
 
 
 def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: list[dict]) -> dict:
-    """hls4ml's layer-by-layer trace of events ``x`` against their exact values; the first layer that differs."""
-    from .vendor import link_project
+    """hls4ml's layer-by-layer trace of events ``x`` against their exact values; the first layer that differs.
 
-    graph = link_project(project_dir)
-    with contextlib.redirect_stdout(io.StringIO()):  # hls4ml announces the compilation
-        graph.compile()
-        _, traced = graph.trace(x[0] if len(x) == 1 else [np.ascontiguousarray(a) for a in x])
+    hls4ml traces only a model it converted in this process, so the model is converted again with the
+    project's options into a temporary folder; its firmware sources must equal the project's.
+    """
+    import shutil
+    import tempfile
+
+    from .convert import FirmwareOptions, hls_model
+
+    project_dir = Path(project_dir)
+    tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
+    try:
+        graph = hls_model(model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj")
+        with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates the writing and compilation
+            graph.write()
+            same = all((tmp / "prj" / "firmware" / f.relative_to(project_dir / "firmware")).read_bytes() == f.read_bytes()
+                       for f in (project_dir / "firmware").rglob("*") if f.is_file() and f.suffix in (".cpp", ".h")
+                       and "ap_types" not in f.parts and "nnet_utils" not in f.parts)
+            _, traced = graph.trace(x[0] if len(x) == 1 else [np.ascontiguousarray(a) for a in x])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     values = reference.evaluate(model, x)
     counterparts = hls_counterparts(model, [layer["name"] for layer in layers])
     first, rows = None, []
@@ -87,9 +102,12 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
         rows.append({"layer": name, "identical_events": identical})
         if identical < len(x[0]) and first is None:
             first = name
-    compared = [r for r in rows if r["identical_events"] is not None]
-    return {"events": int(len(x[0])), "layers": rows, "layers_compared": len(compared),
-            "first_divergent_layer": first, "complete": len(compared) == len(layers) and len(compared) > 0}
+    compared = {r["layer"] for r in rows if r["identical_events"] is not None}
+    # hls4ml traces every layer but the inputs; complete means every one of them was compared
+    missing = [layer["name"] for layer in layers if layer["class"] != "Input" and layer["name"] not in compared]
+    return {"events": int(len(x[0])), "layers": rows, "layers_compared": len(compared), "layers_not_compared": missing,
+            "run": True, "project_sources_identical": bool(same), "first_divergent_layer": first,
+            "complete": not missing and len(compared) > 0}
 
 
 def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str = "auto", trace_events: int = 500,
@@ -162,7 +180,7 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     if testbench:
         checks["testbench_equals_in_process"] = all(a["fraction"] == 1.0 for a in doc["testbench"].values())
     if run_trace:
-        checks["trace_complete"] = doc["trace"]["complete"]
+        checks["trace_complete"] = doc["trace"]["complete"] and doc["trace"]["project_sources_identical"]
         checks["trace_has_no_divergent_layer"] = doc["trace"]["first_divergent_layer"] is None
     doc["checks"] = checks
     doc["passed"] = all(checks.values())

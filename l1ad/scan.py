@@ -35,14 +35,18 @@ def load_grid(path: str | Path) -> dict:
         raise GridError(f"{path}: no such grid file") from None
     except yaml.YAMLError as err:
         raise GridError(f"{path}: not valid YAML: {err}") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("grid"), dict) or not doc["grid"]:
-        raise GridError(f"{path}: needs a 'grid' mapping of config fields to lists of values")
-    unknown = set(doc) - {"name", "grid", "base", "data", "rtl", "firmware"}
+    if not isinstance(doc, dict) or not (isinstance(doc.get("grid"), dict) and doc["grid"]
+                                         or isinstance(doc.get("points"), list) and doc["points"]):
+        raise GridError(f"{path}: needs a 'grid' mapping of config fields to lists of values, or a 'points' list")
+    unknown = set(doc) - {"name", "grid", "points", "base", "data", "rtl", "firmware"}
     if unknown:
-        raise GridError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, grid, base, data, rtl, firmware")
-    for key, values in doc["grid"].items():
+        raise GridError(f"{path}: unknown keys {sorted(unknown)}; allowed: name, grid, points, base, data, rtl, firmware")
+    for key, values in (doc.get("grid") or {}).items():
         if not isinstance(values, list) or not values:
             raise GridError(f"{path}: grid.{key} must be a non-empty list of values")
+    for i, point in enumerate(doc.get("points") or []):
+        if not isinstance(point, dict) or not isinstance(point.get("label"), str):
+            raise GridError(f"{path}: points[{i}] must be a mapping with a 'label' and config fields (dotted keys)")
     doc.setdefault("name", path.stem)
     doc.setdefault("base", {})
     doc.setdefault("rtl", {})
@@ -58,9 +62,25 @@ def _set(tree: dict, dotted: str, value) -> None:
 
 
 def points(grid: dict) -> list[dict]:
-    """Every combination of the grid; a key 'a.b,c.d' sets both fields to the same value."""
-    keys = list(grid["grid"])
+    """Every combination of the grid (a key 'a.b,c.d' sets both fields to the same value), then every explicit
+    point of ``points`` (a label and dotted config fields), each on top of ``base``."""
+    keys = list(grid.get("grid") or {})
     out = []
+    for point in grid.get("points") or []:
+        overrides = json.loads(json.dumps(grid["base"]))
+        firmware = json.loads(json.dumps(grid.get("firmware", {})))
+        for field, value in point.items():
+            if field == "label":
+                continue
+            if field.startswith("firmware."):
+                _set(firmware, field[len("firmware."):], value)
+            else:
+                _set(overrides, field, value)
+        digest = hashlib.sha256(json.dumps([overrides, firmware], sort_keys=True).encode()).hexdigest()[:8]
+        out.append({"id": f"p{len(out):03d}-{digest}", "setting": {"point": point["label"]}, "overrides": overrides,
+                    "firmware": firmware})
+    if not keys:
+        return out
     for values in itertools.product(*(grid["grid"][k] for k in keys)):
         overrides = json.loads(json.dumps(grid["base"]))  # deep copy
         firmware = json.loads(json.dumps(grid.get("firmware", {})))

@@ -18,10 +18,29 @@ def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
         return []
     paths = [_versus(ok, "LUT", "LUTs (yosys, xcup)", out / "efficiency_vs_luts.png", pareto=True),
              _versus(ok, "latency_cycles", "latency (clock cycles, Verilator)", out / "efficiency_vs_latency.png")]
-    first_key = next(iter(grid["grid"]))
-    if all(isinstance(v, (int, float)) for v in ok[f"cfg:{first_key}"]):
-        paths.append(_auc_vs(ok, f"cfg:{first_key}", first_key, out / "auc_vs_bits.png"))
+    if "cfg:point" in ok:
+        paths.append(_auc_by_point(ok, out / "auc_by_point.png"))
+    elif grid.get("grid"):
+        first_key = next(iter(grid["grid"]))
+        if all(isinstance(v, (int, float)) for v in ok[f"cfg:{first_key}"]):
+            paths.append(_auc_vs(ok, f"cfg:{first_key}", first_key, out / "auc_vs_bits.png"))
     return paths
+
+
+@styled
+def _auc_by_point(ok: pd.DataFrame, path: Path) -> Path:
+    """AUC per signal and scan point (QKeras, 95% CL), points labelled."""
+    fig, ax = figure(figsize=(8, 0.45 * len(ok) + 1.5))
+    y = np.arange(len(ok))
+    for k, signal in enumerate(SIGNAL_KEYS):
+        auc = ok[f"auc_{signal}_qkeras"].to_numpy(float)
+        err = np.vstack([auc - ok[f"auc_{signal}_qkeras_low"].to_numpy(float), ok[f"auc_{signal}_qkeras_high"].to_numpy(float) - auc])
+        ax.errorbar(auc, y + (k - 1) * 0.22, xerr=err, fmt="o", ms=4, color=COLORS[signal], label=f"{signal} jets")
+    ax.set_yticks(y, ok["cfg:point"].astype(str), fontsize="x-small")
+    ax.invert_yaxis()
+    ax.set_xlabel("ROC AUC of the on-chip score (QKeras, 95% CL)")
+    ax.legend(fontsize="x-small")
+    return _save(fig, path)
 
 
 def short_name(key: str) -> str:
@@ -33,7 +52,7 @@ def short_name(key: str) -> str:
 
 
 def _label(row) -> str:
-    return "/".join(str(row[c]) for c in row.index if c.startswith("cfg:"))
+    return "/".join(str(row[c]) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
 
 
 def _legend_title(ok: pd.DataFrame) -> str:

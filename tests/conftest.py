@@ -4,6 +4,7 @@ The shared run is built by whichever pytest-xdist worker gets there first (a fil
 by every test and notebook that only reads a run; tests that change a run copy it first.
 """
 
+import functools
 import os
 import shutil
 import sys
@@ -20,17 +21,32 @@ import pandas as pd  # noqa: E402
 
 from l1ad.training.features import LABEL  # noqa: E402
 
+# an autoencoder like l1ad's earlier default (the default now has latent size 0, i.e. no network)
+AE = {"model": {"encoder": [12, 8, 4], "latent": 2, "decoder": [4, 8, 12]}, "data": {"transform": "standard"},
+      "quantization": {"input": {"bits": 12, "integer": 4}, "score": {"bits": 16, "integer": 8}}}
+
+# small and narrow, so that Verilator and yosys finish quickly
 SHARED_CONFIG = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
+                 "quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits": 4, "integer": 1},
+                                  "biases": {"bits": 4, "integer": 1}, "activations": {"bits": 6, "integer": 3},
+                                  "latent": {"bits": 6, "integer": 3}, "output": {"bits": 8, "integer": 3},
+                                  "score": {"bits": 12, "integer": 6}},
+                 "score": {"residual": {"bits": 6, "integer": 3}},
                  "training": {"epochs": 3, "batch_size": 128},
                  "baselines": {"enabled": True, "gmm_components": 2}}
 
 
-def make_jets(n_per_class: int = 40, seed: int = 0) -> pd.DataFrame:
-    """``n_per_class`` real jets of each class, drawn from the embedded sample with ``seed``."""
+@functools.lru_cache(maxsize=1)
+def _embedded() -> pd.DataFrame:
     from l1ad.training.datasets import DEFAULT_SAMPLE
     from l1ad.training.io import load_jets
 
-    table = load_jets(DEFAULT_SAMPLE)
+    return load_jets(DEFAULT_SAMPLE)
+
+
+def make_jets(n_per_class: int = 40, seed: int = 0) -> pd.DataFrame:
+    """``n_per_class`` real jets of each class, drawn from the embedded sample with ``seed``."""
+    table = _embedded()
     return (table.groupby(LABEL, group_keys=False).sample(n_per_class, random_state=seed)
             .sort_values(LABEL, kind="stable").reset_index(drop=True))
 

@@ -4,6 +4,7 @@ type is caught and named; unsupported layers fail before anything is written; th
 import numpy as np
 import pytest
 
+from conftest import AE
 from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, with_trigger
 from l1ad.firmware.convert import FirmwareOptions
 from l1ad.firmware.csim import Csim
@@ -27,7 +28,9 @@ MODELS = [
                                               "activations": _bits(6, 0), "latent": _bits(6, 2),
                                               "output": _bits(8, 3), "score": _bits(12, 6)},
                              "score": {"residual": _bits(7, 3)}}),
-    ("b8_relu_d3", {}),
+    ("b8_relu_d3", AE),
+    ("latent0_core", {"model": {"encoder": [], "latent": 0, "decoder": []},
+                      "quantization": {"input": {"bits": 9, "integer": 4}, "score": {"bits": 14, "integer": 10}}}),
     ("b12_tanh_d2", {"model": {"encoder": [12, 8], "latent": 4, "decoder": [8, 12], "activation": "tanh"},
                      "quantization": {"input": _bits(16, 5), "weights": _bits(12, 2), "biases": _bits(12, 2),
                                       "activations": _bits(12, 0), "latent": _bits(12, 4), "output": _bits(16, 5),
@@ -73,7 +76,7 @@ def test_models_are_bit_exact_on_every_event(name, overrides, tmp_path):
 
 
 def test_deliberately_narrow_type_is_caught_and_named(tmp_path):
-    model = with_trigger(random_model({}, seed=4), score="score", threshold=1.0)
+    model = with_trigger(random_model(AE, seed=4), score="score", threshold=1.0)
     x = np.random.default_rng(2).normal(0, 2, (2000, 16)).astype(np.float32)
     options = FirmwareOptions(precision_overrides={"residual_sq": "fixed<10,5,TRN,WRAP>"})
     project = convert_model(model, tmp_path / "broken", options, tb_inputs=x[:100])
@@ -86,7 +89,7 @@ def test_deliberately_narrow_type_is_caught_and_named(tmp_path):
 
 
 def test_runtime_threshold_is_an_input_and_bit_exact(tmp_path):
-    model = with_trigger(random_model({}, seed=5), score="score", threshold="input")
+    model = with_trigger(random_model(AE, seed=5), score="score", threshold="input")
     x = np.random.default_rng(3).normal(0, 2, (2000, 16)).astype(np.float32)
     thresholds = np.random.default_rng(4).choice([0.5, 1.0, 2.5, 7.75], (2000, 1))
     project = convert_model(model, tmp_path / "runtime", tb_inputs=[x[:200], thresholds[:200]])

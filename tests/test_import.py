@@ -95,8 +95,8 @@ def _chain(tmp_path, monkeypatch, model, inputs, extra, synth):
     result = runner.invoke(app, ["import", str(path), "--inputs", str(inputs), "--name", model.name, *extra])
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / model.name
-    for command in (["convert", str(run)], ["validate", str(run)],
-                    ["rtl", str(run)] + ([] if synth else ["--no-synth"]), ["report", str(run)]):
+    for command in (["convert", str(run)], ["validate", str(run)] + ([] if synth else ["--no-testbench"]),
+                    ["rtl", str(run), "--no-breakdown"] + ([] if synth else ["--no-synth"]), ["report", str(run)]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
     validation = json.loads((run / "validation.json").read_text())

@@ -11,6 +11,8 @@ from l1ad.training.features import FEATURES, LABEL
 from l1ad.training.io import load_jets, read_provenance
 from l1ad.training.jetgen import generate
 
+pytestmark = pytest.mark.xdist_group("jetgen")  # its module fixtures are built once, on one worker
+
 
 @pytest.fixture(scope="module")
 def embedded():

@@ -44,10 +44,14 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     grid.write_text(yaml.safe_dump({
         "name": "tiny", "data": str(data),
         "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64},
+                 "quantization": {"input": {"bits": 6, "integer": 3}, "activations": {"bits": 4, "integer": 2},
+                                  "latent": {"bits": 4, "integer": 2}, "output": {"bits": 6, "integer": 3},
+                                  "score": {"bits": 10, "integer": 6}},
                  "baselines": {"enabled": False, "gmm_components": 1}},
+        "rtl": {"breakdown": False},
         # a squared residual squeezed into a wrapping 10-bit type: the firmware is no longer exact
         "grid": {"firmware.precision_overrides": [{}, {"residual_sq": "fixed<10,5,TRN,WRAP>"}],
-                 "quantization.weights.bits": [6]},
+                 "quantization.weights.bits": [4]},
     }))
     result = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "scan"), "--workers", "2"])
     assert result.exit_code == 1 and "1 of 2 scan points failed" in result.output

@@ -6,13 +6,15 @@ import yaml
 from typer.testing import CliRunner
 
 import l1ad.training.train as train_module
-from conftest import make_jets
+from conftest import AE, make_jets
 from l1ad.cli import app
 from l1ad.training import models
 from l1ad.training.config import ConfigError, load_config
 from l1ad.training.evaluate import anomaly_metrics, threshold_at
 from l1ad.training.io import write_jets
 from l1ad.training.train import RunError, require_complete, train
+
+pytestmark = pytest.mark.xdist_group("training")  # the module's finished run is trained once, on one worker
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
         "training": {"epochs": 3, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}},
@@ -37,7 +39,7 @@ def _same_weights(a, b):
 
 def test_default_config_is_valid_and_documented():
     config = load_config()
-    assert config.model.encoder == [12, 8, 4] and config.model.latent == 2
+    assert config.model.latent == 0 and config.data.transform == "log_core"
     text = (load_config.__globals__["DEFAULT_CONFIG"]).read_text()
     for line in text.splitlines():  # every field line carries a comment
         if ":" in line and not line.strip().startswith("#") and not line.rstrip().endswith(":"):
@@ -72,7 +74,7 @@ def _quantize_unsigned(x, bits, integer):
 
 
 def test_score_is_mean_squared_error_of_the_quantized_input():
-    config = load_config()
+    config = load_config(overrides=AE)
     models.set_seed(3)
     rng = np.random.default_rng(0)
     x = rng.normal(0, 2, (3000, 16)).astype(np.float32)
@@ -246,3 +248,16 @@ def test_input_transforms_round_trip_through_the_scaler_file(transform, data_fil
     again = Scaler.load(tmp_path / "scaler.json")
     np.testing.assert_array_equal(again.transform(parts.test), scaler.transform(parts.test))
     assert again.kind == transform
+
+
+def test_latent_size_zero_scores_the_distance_from_the_core(data_file, tmp_path):
+    """No network: the score is the mean square of the core-whitened input, nothing is trained."""
+    config = load_config(overrides={"training": {"epochs": 1}, "baselines": {"enabled": False, "gmm_components": 1}})
+    run = train(config, data_file, tmp_path / "core", progress=False)
+    assert train_module.read_json(run / "history.json")["qkeras"]["epochs_run"] == 0
+    from l1ad.runs import Run
+
+    x = Run(run).test_events().x[0].astype(np.float64)
+    score, reconstruction = models.scores(models.load(run / "float_model.h5"), x)
+    assert reconstruction is None
+    np.testing.assert_allclose(score, (x**2).mean(axis=1), rtol=1e-5)

@@ -131,3 +131,19 @@ def test_vendor_tool_runs_in_the_project_where_it_lies(tool, shared_run, tmp_pat
     assert Path(ran_in).resolve() == moved.resolve()
     assert "    synth      1" in options and "    vsynth     1" in options and "    cosim      0" in options
     assert read_vendor_reports(moved)["csynth"]["latency_cycles_worst"] == 11
+
+
+def test_distributed_arithmetic_strategy_is_bit_exact_in_csim(shared_run, tmp_path):
+    """hls4ml 1.3's da4ml kernels for io_parallel: the project computes the same outputs, bit for bit."""
+    from conftest import copy_run
+    from l1ad.firmware.convert import FirmwareOptions, project_model
+    from l1ad.firmware.validate import check
+    from l1ad.runs import Run
+    from l1ad.stages import convert_run
+
+    run = copy_run(shared_run, tmp_path / "run")
+    project = convert_run(run, tmp_path / "da", FirmwareOptions(strategy="distributed_arithmetic"))
+    assert "dense_da" in (project / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text()
+    assert "Strategy: distributed_arithmetic" in (project / "hls4ml_config.yml").read_text()
+    result = check(project_model(project), project, Run(run).test_events().x, testbench=False)
+    assert result["passed"] and all(a["fraction"] == 1.0 for a in result["outputs"].values())

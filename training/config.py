@@ -82,13 +82,14 @@ class Data(_Strict):
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     signal_train_fraction: float = Field(ge=0, lt=1)
-    transform: Literal["standard", "log", "power"]
+    transform: Literal["standard", "log", "power", "core", "log_core"]
+    core_fraction: float = Field(gt=0.2, le=1)
 
 
 class Model(_Strict):
     kind: Literal["ae", "vae"]
     encoder: list[int]
-    latent: int = Field(ge=1)
+    latent: int = Field(ge=0)
     decoder: list[int]
     activation: Literal["relu", "tanh"]
 
@@ -100,12 +101,16 @@ class Model(_Strict):
 
     def architecture_string(self) -> str:
         """e.g. '16-12-8-4-2-4-8-12-16' (input and output width 16)."""
+        if self.latent == 0:
+            return "latent size 0: no hidden layers, the reconstruction is the background core"
         if self.kind == "vae":
             return "-".join(str(w) for w in [16, *self.encoder, self.latent]) + " VAE encoder (decoder off chip)"
         return "-".join(str(w) for w in [16, *self.encoder, self.latent, *self.decoder, 16])
 
     def layer_names(self) -> list[str]:
         """Names of the dense layers, input side first; used for per-layer bit widths and reports."""
+        if self.latent == 0:
+            return []
         return ([f"enc_{i + 1}" for i in range(len(self.encoder))] + ["latent"]
                 + [f"dec_{i + 1}" for i in range(len(self.decoder))] + ["output"])
 
@@ -165,11 +170,19 @@ class Config(_Strict):
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
         if self.pruning.enabled and self.pruning.end_epoch <= self.pruning.begin_epoch:
             raise ValueError("pruning.end_epoch must come after pruning.begin_epoch")
-        if (self.score.kind == "mu2") != (self.model.kind == "vae"):
-            raise ValueError(f"score.kind {self.score.kind} needs model.kind "
-                             f"{'vae' if self.score.kind == 'mu2' else 'ae'} (mu2: a VAE's encoder-only score)")
+        needs = {"mse": "ae", "mu2": "vae"}[self.score.kind]
+        if self.model.kind != needs:
+            raise ValueError(f"score.kind {self.score.kind} needs model.kind {needs} (mse: an autoencoder's "
+                             "reconstruction error; mu2: a VAE's encoder-only score)")
         if self.model.kind == "vae" and self.score.feature_weights != "uniform":
-            raise ValueError("score.feature_weights applies to the reconstruction error (model.kind ae)")
+            raise ValueError("score.feature_weights applies to an autoencoder's squared errors (model.kind ae)")
+        if self.model.latent == 0 and (self.model.encoder or self.model.decoder or self.model.kind != "ae"):
+            raise ValueError("model.latent 0 (the reconstruction is the origin: the background core of the core "
+                             "transforms) takes no encoder or decoder layers and model.kind ae")
+        if self.model.latent == 0 and self.score.residual is not None:
+            # the residual is the input: a second quantizer right after the input's would be merged into it by
+            # hls4ml (one rounding instead of two), so choose the input type instead
+            raise ValueError("score.residual: with model.latent 0 the residual is the input; set quantization.input")
         return self
 
     def bits(self, layer: str, kind: Literal["weights", "biases", "activation"]) -> Fixed:

@@ -56,7 +56,9 @@ def split(table: pd.DataFrame, seed: int, val_fraction: float = 0.2, test_fracti
 
 # features that are non-negative and heavy-tailed: the log transform acts on these
 LOG_FEATURES = [f for f in FEATURES if f not in ("zlogz", "c1_b0_mmdt")]
-TRANSFORMS = ("standard", "log", "power")
+# d2_a1_b1_mmdt equals d2_b1_mmdt by definition (D2 with alpha = beta = 1): a whitening leaves it out
+DUPLICATE = "d2_a1_b1_mmdt"
+TRANSFORMS = ("standard", "log", "power", "core", "log_core")
 
 
 @dataclass
@@ -65,37 +67,49 @@ class Scaler:
 
     standard: (x - mean) / std. log: log(1 + x / m) with m the feature's background median for the
     non-negative heavy-tailed features, then standard. power: scipy's Yeo-Johnson with the lambda that
-    maximises the background likelihood, then standard. Applied in float64, cast to float32: the values
-    the FPGA receives before its input quantizer.
+    maximises the background likelihood, then standard. core / log_core: power / log, then whitened around
+    the dense core of the background: ``(x - c) W`` with c and the covariance C of the Minimum Covariance
+    Determinant estimate (scikit-learn MinCovDet, the ``core_fraction`` of background jets with the
+    smallest covariance determinant) and W = C^(-1/2) (symmetric); the duplicate d2_a1_b1_mmdt is left out
+    of the fit and its input set to 0. Distances in these coordinates measure how far a jet is from
+    ordinary light-quark and gluon jets, not from the mean of the whole QCD sample, whose heavy tails would
+    make boosted W, Z and top jets look ordinary. Applied in float64, cast to float32: the values the
+    FPGA receives before its input quantizer.
     """
 
     mean: np.ndarray
     scale: np.ndarray
     kind: str = "standard"
     params: np.ndarray | None = None  # log: medians; power: lambdas
+    center: np.ndarray | None = None  # core: MCD location (after the standardization)
+    matrix: np.ndarray | None = None  # core: C^(-1/2), 16 x 16 with a zero row and column for the duplicate
 
     @classmethod
-    def fit(cls, train: pd.DataFrame, kind: str = "standard") -> "Scaler":
+    def fit(cls, train: pd.DataFrame, kind: str = "standard", core_fraction: float = 0.5, seed: int = 0) -> "Scaler":
         if kind not in TRANSFORMS:
             raise DataError(f"unknown input transform {kind!r}; choose from {', '.join(TRANSFORMS)}")
         values = train[FEATURES].to_numpy(dtype=np.float64)
+        base = {"core": "power", "log_core": "log"}.get(kind, kind)
         params = None
-        if kind == "log":
+        if base == "log":
             params = np.ones(len(FEATURES))
             for i, f in enumerate(FEATURES):
                 if f in LOG_FEATURES:
                     positive = values[:, i][values[:, i] > 0]
                     params[i] = np.median(positive) if len(positive) else 1.0
-        elif kind == "power":
+        elif base == "power":
             from scipy.stats import yeojohnson_normmax
 
             params = np.array([yeojohnson_normmax(values[:, i]) for i in range(len(FEATURES))])
-        shaped = cls._shape(values, kind, params)
+        shaped = cls._shape(values, base, params)
         scale = shaped.std(axis=0)
         constant = [f for f, s in zip(FEATURES, scale) if s == 0]
         if constant:
             raise DataError(f"features {', '.join(constant)} are constant in the training jets; cannot scale them")
-        return cls(mean=shaped.mean(axis=0), scale=scale, kind=kind, params=params)
+        scaler = cls(mean=shaped.mean(axis=0), scale=scale, kind=kind, params=params)
+        if kind in ("core", "log_core"):
+            scaler.center, scaler.matrix = _core_whitening((shaped - scaler.mean) / scale, core_fraction, seed)
+        return scaler
 
     @staticmethod
     def _shape(values: np.ndarray, kind: str, params: np.ndarray | None) -> np.ndarray:
@@ -112,19 +126,25 @@ class Scaler:
         return values
 
     def transform(self, table: pd.DataFrame) -> np.ndarray:
-        values = self._shape(table[FEATURES].to_numpy(dtype=np.float64), self.kind, self.params)
-        return ((values - self.mean) / self.scale).astype(np.float32)
+        base = {"core": "power", "log_core": "log"}.get(self.kind, self.kind)
+        values = (self._shape(table[FEATURES].to_numpy(dtype=np.float64), base, self.params) - self.mean) / self.scale
+        if self.matrix is not None:
+            values = (values - self.center) @ self.matrix
+        return values.astype(np.float32)
 
     def save(self, path: str | os.PathLike) -> None:
         # repr-exact floats: json writes the shortest string that round-trips each float64
-        doc = {"features": FEATURES, "transform": self.kind,
-               "params": None if self.params is None else self.params.tolist(),
+        first = {"standard": "", "log": "log1p(max(x, 0) / params) for " + ", ".join(LOG_FEATURES) + ", then ",
+                 "power": "scipy.stats.yeojohnson(x, params), then "}
+        base = {"core": "power", "log_core": "log"}.get(self.kind, self.kind)
+        definition = first[base] + "(x - mean) / scale"
+        if self.matrix is not None:
+            definition += ", then (x - center) @ matrix"
+        doc = {"features": FEATURES, "transform": self.kind, "definition": definition + ", in float64, then cast "
+               "to float32", "params": None if self.params is None else self.params.tolist(),
                "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-               "definition": {"standard": "(x - mean) / scale",
-                              "log": "(log1p(max(x, 0) / params) - mean) / scale for the features "
-                                     + ", ".join(LOG_FEATURES) + "; (x - mean) / scale for the others",
-                              "power": "(scipy.stats.yeojohnson(x, params) - mean) / scale"}[self.kind]
-                             + ", in float64, then cast to float32"}
+               "center": None if self.center is None else self.center.tolist(),
+               "matrix": None if self.matrix is None else self.matrix.tolist()}
         Path(path).write_text(json.dumps(doc, indent=1) + "\n")
 
     @classmethod
@@ -132,9 +152,28 @@ class Scaler:
         doc = json.loads(Path(path).read_text())
         if doc.get("features") != FEATURES:
             raise DataError(f"{path}: the scaler was made for features {doc.get('features')}, not the hls4ml 16")
-        params = doc.get("params")
-        return cls(mean=np.array(doc["mean"], dtype=np.float64), scale=np.array(doc["scale"], dtype=np.float64),
-                   kind=doc.get("transform", "standard"), params=None if params is None else np.array(params))
+        arr = lambda key: None if doc.get(key) is None else np.array(doc[key], dtype=np.float64)  # noqa: E731
+        return cls(mean=arr("mean"), scale=arr("scale"), kind=doc.get("transform", "standard"), params=arr("params"),
+                   center=arr("center"), matrix=arr("matrix"))
+
+
+CORE_FIT_JETS = 20_000  # MinCovDet's cost grows fast with the sample; 20k jets pin the core down
+
+
+def _core_whitening(x: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """MCD location and C^(-1/2) of standardized background jets, the duplicate feature left out."""
+    from sklearn.covariance import MinCovDet
+
+    keep = [i for i, f in enumerate(FEATURES) if f != DUPLICATE]
+    rng = np.random.default_rng(seed)
+    sample = x[np.sort(rng.choice(len(x), min(CORE_FIT_JETS, len(x)), replace=False))][:, keep]
+    mcd = MinCovDet(support_fraction=fraction, random_state=seed).fit(sample)
+    values, vectors = np.linalg.eigh(mcd.covariance_)
+    inverse_sqrt = vectors @ np.diag(values**-0.5) @ vectors.T
+    center, matrix = np.zeros(len(FEATURES)), np.zeros((len(FEATURES), len(FEATURES)))
+    center[keep] = mcd.location_
+    matrix[np.ix_(keep, keep)] = inverse_sqrt
+    return center, matrix
 
 
 def bootstrap(data: str | os.PathLike | None, n: int, seed: int, out: str | os.PathLike) -> pd.DataFrame:

@@ -6,6 +6,9 @@ Multiply (squares) and a frozen Dense(1) whose weights w_i are 1/16 (the mean) o
 (``score.feature_weights``), quantized to ``score.weights``. Variational autoencoder (``model.kind: vae``):
 the scoring model is the encoder alone, features -> [score] with score = sum of the squared latent
 means (the CMS AXOL1TL v1-v4 choice); the decoder and the sampling exist only for training.
+Latent size 0 (``model.latent: 0``, no hidden layers): the reconstruction is the origin, so the score is
+sum_i w_i x_i^2 of the transformed input: its squared distance from the background core with the core
+transforms (data.transform: core), with nothing to train.
 
 The quantized model quantizes the input right away (the firmware's input type) and the score with an
 unsigned quantizer, so the score has a defined fixed-point type.
@@ -75,11 +78,12 @@ def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, 
                        weights_fmt: Fixed | None, residual_fmt: Fixed | None = None):
     """score = sum_i w_i (x_i - reconstruction_i)^2, layers residual[_q], residual_sq, mean, score.
 
+    ``reconstruction`` None: a constant reconstruction at the origin (latent size 0), so the residual is x.
     The weights are frozen constants; in the quantized model they are rounded to ``weights_fmt``, which
     both QKeras and the firmware use, so the score stays bit-exact whatever the weights (1/N for a
     number N of terms that is not a power of two is such a rounded constant).
     """
-    residual = keras.layers.Subtract(name="residual")([x, reconstruction])
+    residual = x if reconstruction is None else keras.layers.Subtract(name="residual")([x, reconstruction])
     if quantized and residual_fmt is not None:
         from qkeras import QActivation
 
@@ -139,6 +143,12 @@ def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[ke
     m = config.model
     features = keras.Input((N_FEATURES,), name="features")
     x = QActivation(_signed(config.quantization.input), name="input_q")(features) if quantized else features
+    kind = ("quantized_" if quantized else "float_") + m.kind
+    score_fmt = config.quantization.score if quantized else None
+    weights = np.full(N_FEATURES, 1.0 / N_FEATURES)
+    if m.latent == 0:  # nothing to learn: the reconstruction is the origin, the background core (core transforms)
+        score = squared_error_head(x, None, weights, quantized, score_fmt, config.score.weights, config.score.residual)
+        return None, keras.Model(features, [score], name=kind + "0_scoring")
     h = x
     names = m.layer_names()
     widths = m.encoder + [m.latent] + m.decoder + [N_FEATURES]
@@ -162,14 +172,11 @@ def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[ke
         if name == "latent":
             latent = h
     reconstruction = h
-    kind = ("quantized_" if quantized else "float_") + m.kind
-    score_fmt = config.quantization.score if quantized else None
     if m.kind == "vae":
         score = squared_sum_head(latent, quantized, score_fmt)
         training = keras.Model([features, eps], reconstruction, name=kind)
         scoring = keras.Model(features, [score], name=kind + "_scoring")
         return training, scoring
-    weights = np.full(N_FEATURES, 1.0 / N_FEATURES)
     score = squared_error_head(x, reconstruction, weights, quantized, score_fmt, config.score.weights,
                                config.score.residual)
     training = keras.Model(features, reconstruction, name=kind)

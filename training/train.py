@@ -70,6 +70,8 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
     from . import models
 
     quantized = MODELS[kind]
+    if config.model.latent == 0:
+        return _fixed_model(kind, config, x_val, run)
     ckdir = run / "checkpoints" / kind
     state_file = ckdir / "state.json"
     cfg = config.training
@@ -147,6 +149,23 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
         "epochs_run": state["epoch"], "score_weights": None if weights is None else weights.tolist()}
 
 
+def _fixed_model(kind: str, config: Config, x_val: np.ndarray, run: Path) -> dict:
+    """Latent size 0 has nothing to train (the reconstruction is the origin): build, weight (if asked), save."""
+    from . import models
+
+    _, scoring = models.build(config, quantized=MODELS[kind])
+    weights = None
+    if config.score.feature_weights == "inverse_variance":
+        variance = np.var(np.asarray(x_val, dtype=np.float64), axis=0)
+        weights = np.where(variance > 0, 1.0 / np.maximum(variance, 1e-30), 0.0)
+        weights = weights / weights.sum()
+        models.set_score_weights(scoring, weights)
+    with atomic_path(run / f"{kind}_model.h5") as tmp:
+        scoring.save(str(tmp), include_optimizer=False)
+    return {"loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "stopped_early": False,
+            "epochs_run": 0, "score_weights": None if weights is None else weights.tolist()}
+
+
 def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
           progress: bool = True) -> Path:
     """Train both models and evaluate them; return the finished run folder."""
@@ -162,7 +181,7 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
         write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
 
     parts = splits(table, config)
-    scaler = Scaler.fit(parts.train, config.data.transform)
+    scaler = Scaler.fit(parts.train, config.data.transform, config.data.core_fraction, config.seed)
     scaler.save(run / "scaler.json")
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
@@ -217,8 +236,9 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
         title = "float model" if kind == "float" else "QKeras model"
         plots.score_distributions(scores[kind], labels, out_dir / "plots" / f"scores_{kind}.png", title)
-        plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
-                           f"latent space, {title}")
+        if "latent" in [layer.name for layer in model.layers]:
+            plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
+                               f"latent space, {title}")
         if reconstruction is not None:
             plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
     plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
@@ -228,7 +248,7 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
 
         metrics["baselines"] = baselines(parts, scaler, config.baselines.gmm_components, config.seed)
     history = run / "history.json"
-    if history.exists():
+    if history.exists() and any(h["loss"] for h in read_json(history).values()):
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
