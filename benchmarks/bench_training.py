@@ -9,7 +9,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 from l1ad.training import models
 from l1ad.training.config import load_config

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys

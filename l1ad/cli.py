@@ -404,11 +404,11 @@ def scan(
 
 @app.command()
 def gallery(run: Path = typer.Argument(..., help="A run with report.json (after l1ad run)."),
-            scan_dir: Optional[Path] = typer.Option(None, "--scan", help="A finished scan folder to include.")):
-    """Refresh README.md's figure gallery (docs/gallery/) and results table from a run."""
+            scans: list[Path] = typer.Option([], "--scan", help="Finished scan folders to include (repeatable).")):
+    """Refresh README.md's figures (docs/gallery/) and results, and the data card's comparison table."""
     from l1ad.gallery import update
 
-    _run(lambda: update(run, Path("README.md"), Path("docs/gallery"), scan_dir))
+    _run(lambda: update(run, Path("README.md"), Path("docs/gallery"), scans))
     typer.echo("updated README.md and docs/gallery/")
 
 

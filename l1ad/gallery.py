@@ -20,7 +20,7 @@ FIGURES = {  # README name -> file in the run folder
     "fixed_point_audit.png": "plots/fixed_point_audit.png",
     "resources_latency.png": "report.png",
 }
-SCAN_FIGURES = {"scan_pareto.png": "plots/efficiency_vs_luts.png", "scan_latency.png": "plots/efficiency_vs_latency.png"}
+SCAN_FIGURES = {"pareto": "plots/efficiency_vs_luts.png", "auc": "plots/auc_by_point.png"}  # scan_NAME_<key>.png
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 CARD_BEGIN, CARD_END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
 
@@ -67,7 +67,7 @@ def scan_table(scan: Path) -> list[str]:
     return lines
 
 
-def results_markdown(run: Path, scan: Path | None, command: str) -> str:
+def results_markdown(run: Path, scans: list[Path], command: str) -> str:
     from l1ad.report import _physics_table, hardware_table, rtl_details
 
     report = read_json(run / "report.json")
@@ -90,8 +90,9 @@ def results_markdown(run: Path, scan: Path | None, command: str) -> str:
     if audit:
         lines.append(f"| fixed-point audit | {audit['total_saturated']:,} saturations, {audit['total_wrapped']} wraps |")
     lines += ["", *hardware_table(report["hardware"]), *rtl_details(report.get("rtl") or {})]
-    if scan is not None and (scan / "results.csv").exists():
-        lines += ["", *scan_table(scan)]
+    for scan in scans:
+        if (scan / "results.csv").exists():
+            lines += ["", *scan_table(scan)]
     return "\n".join(lines)
 
 
@@ -144,15 +145,15 @@ def update_data_card(gallery: Path, sample: Path | None = None) -> None:
         _replace(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))
 
 
-def update(run: Path, readme: Path, gallery: Path, scan: Path | None = None, sample: Path | None = None) -> None:
+def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sample: Path | None = None) -> None:
     gallery.mkdir(parents=True, exist_ok=True)
     for name, source in FIGURES.items():
         if (run / source).exists():
             _shrink(run / source, gallery / name)
-    if scan is not None:
-        for name, source in SCAN_FIGURES.items():
+    for scan in scans:
+        for key, source in SCAN_FIGURES.items():
             if (scan / source).exists():
-                _shrink(scan / source, gallery / name)
+                _shrink(scan / source, gallery / f"scan_{scan.name}_{key}.png")
     update_data_card(gallery, sample)
-    command = f"l1ad gallery {run}" + (f" --scan {scan}" if scan else "")
-    _replace(readme, BEGIN, END, results_markdown(run, scan, command))
+    command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
+    _replace(readme, BEGIN, END, results_markdown(run, list(scans), command))

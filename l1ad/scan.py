@@ -2,8 +2,8 @@
 
 Locally Ray starts on this machine's cores; with ``--address`` the same scan runs on an existing Ray
 cluster (l1ad installed on every node, the scan folder on a shared filesystem). Each point has its
-own folder; a point's ``row.json`` is written last, so a re-run skips finished points and retries
-failed ones. A failing point is recorded in its row and never stops the others.
+own folder; a point's ``row.json`` is written last, so a re-run skips finished points (bit-exact or not)
+and retries points that crashed. A failing point is recorded in its row and never stops the others.
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
     rows, todo = {}, []
     for point in all_points:
         done = scan_dir / "points" / point["id"] / "row.json"
-        if done.exists() and read_json(done)["status"] == "ok":
+        # a finished point (ok, or failed because its firmware is not exact: deterministic) is kept; a point that
+        # crashed is tried again
+        if done.exists() and (read_json(done)["status"] == "ok" or read_json(done)["error"].startswith("not bit-exact")):
             rows[point["id"]] = read_json(done)
         else:
             todo.append(point)

@@ -14,7 +14,7 @@ from .scan import SIGNAL_KEYS, pareto_front
 
 def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
     ok = table[table["status"] == "ok"] if "status" in table else table
-    if ok.empty or "LUT" not in ok:
+    if ok.empty or "LUT" not in ok or ok["LUT"].isna().all():
         return []
     paths = [_versus(ok, "LUT", "LUTs (yosys, xcup)", out / "efficiency_vs_luts.png", pareto=True),
              _versus(ok, "latency_cycles", "latency (clock cycles, Verilator)", out / "efficiency_vs_latency.png")]

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import mplhep as hep
-import numpy as np
 import pandas as pd
 from IPython.display import Image, display
 
@@ -119,7 +118,7 @@ display(Image(filename=str(run / "plots" / "residuals_qkeras.png")))
 # %%
 rows = []
 for variant in ("plain", "denoising", "sparse"):
-    cfg = load_config(overrides={**ae, "training": {"epochs": epochs, "variant": variant}})
+    cfg = load_config(overrides={**ae, "training": {"epochs": 1 if FAST else epochs, "variant": variant}})
     variant_run = run if variant == "plain" else train(cfg, data, workdir / variant, restart=True, progress=False)
     m = read_json(variant_run / "metrics.json")["qkeras"]["signals"]
     rows.append({"variant": variant, **{f"AUC {s}": m[s]["auc"] for s in SIGNALS}})

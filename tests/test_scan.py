@@ -48,7 +48,7 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
                                   "latent": {"bits": 4, "integer": 2}, "output": {"bits": 6, "integer": 3},
                                   "score": {"bits": 10, "integer": 6}},
                  "baselines": {"enabled": False, "gmm_components": 1}},
-        "rtl": {"breakdown": False},
+        "rtl": {"breakdown": False, "synthesize": False},  # yosys is tested in test_rtl
         # a squared residual squeezed into a wrapping 10-bit type: the firmware is no longer exact
         "grid": {"firmware.precision_overrides": [{}, {"residual_sq": "fixed<10,5,TRN,WRAP>"}],
                  "quantization.weights.bits": [4]},
@@ -60,19 +60,18 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     assert len(ok) == 1 and len(failed) == 1
     assert "not bit-exact" in failed.iloc[0]["error"] and "all_outputs_bit_identical" in failed.iloc[0]["error"]
     assert not failed.iloc[0]["csim_bit_exact"] and ok.iloc[0]["csim_bit_exact"] and ok.iloc[0]["rtl_bit_exact"]
-    assert ok.iloc[0]["LUT"] > 0 and ok.iloc[0]["latency_cycles"] > 0
-    for column in ("auc_t_qkeras", "auc_t_qkeras_low", "eff1e-3_w_float", "FF", "DSP", "train_s", "total_s"):
+    assert ok.iloc[0]["latency_cycles"] > 0
+    for column in ("auc_t_qkeras", "auc_t_qkeras_low", "eff1e-3_w_float", "LUT", "DSP", "train_s", "total_s"):
         assert column in table
     point = ok.iloc[0]["point"]
     for sub in ("run/status.json", "hls/project.tcl", "rtl/metadata.json"):  # each point has its own folders
         assert (tmp_path / "scan" / "points" / point / sub).exists()
-    assert (tmp_path / "scan" / "plots" / "efficiency_vs_luts.png").exists()
 
-    finished = (tmp_path / "scan" / "points" / point / "row.json").stat().st_mtime_ns
+    rows = {p: (tmp_path / "scan" / "points" / p / "row.json").stat().st_mtime_ns for p in table["point"]}
     again = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "scan"), "--workers", "2"])
-    assert again.exit_code == 1
-    assert (tmp_path / "scan" / "points" / point / "row.json").stat().st_mtime_ns == finished  # skipped
-    assert (pd.read_parquet(tmp_path / "scan" / "results.parquet").status == "failed").sum() == 1  # retried
+    assert again.exit_code == 1  # still failing, still said
+    assert {p: (tmp_path / "scan" / "points" / p / "row.json").stat().st_mtime_ns for p in table["point"]} == rows
+    assert (pd.read_parquet(tmp_path / "scan" / "results.parquet").status == "failed").sum() == 1
 
 
 def test_scan_refuses_a_folder_it_did_not_make(tmp_path):
@@ -83,3 +82,20 @@ def test_scan_refuses_a_folder_it_did_not_make(tmp_path):
     result = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "mine")])
     assert result.exit_code == 1 and "not made by l1ad" in result.output
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_scan_plots_mark_the_pareto_front_of_ok_points(tmp_path):
+    from l1ad.scan_plots import plot_scan
+
+    rows = []
+    for i, (lut, eff, status) in enumerate([(1000, 0.004, "ok"), (3000, 0.006, "ok"), (2000, 0.003, "ok"),
+                                            (500, 0.02, "failed")]):
+        row = {"point": f"p{i}", "cfg:point": f"point {i}", "status": status, "LUT": lut, "latency_cycles": 3 + i}
+        for s in ("t", "w", "z"):
+            row.update({f"eff1e-3_{s}_qkeras": eff, f"eff1e-3_{s}_qkeras_low": eff / 2, f"eff1e-3_{s}_qkeras_high": eff * 2,
+                        f"auc_{s}_qkeras": 0.8, f"auc_{s}_qkeras_low": 0.79, f"auc_{s}_qkeras_high": 0.81})
+        rows.append(row)
+    paths = plot_scan(pd.DataFrame(rows), {"points": []}, tmp_path)
+    assert {p.name for p in paths} == {"efficiency_vs_luts.png", "efficiency_vs_latency.png", "auc_by_point.png"}
+    assert all(p.stat().st_size > 10_000 for p in paths)
+    assert pareto_front([1000, 3000, 2000], [0.004, 0.006, 0.003]) == [0, 1]  # the failed point is not offered

@@ -17,13 +17,13 @@ from l1ad.training.train import RunError, require_complete, train
 pytestmark = pytest.mark.xdist_group("training")  # the module's finished run is trained once, on one worker
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
-        "training": {"epochs": 3, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}},
+        "training": {"epochs": 2, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}},
         "baselines": {"enabled": False, "gmm_components": 1}}
 
 
 @pytest.fixture(scope="module")
 def data_file(tmp_path_factory):
-    return write_jets(make_jets(300, seed=2), tmp_path_factory.mktemp("data") / "jets.parquet", {"test": True})
+    return write_jets(make_jets(200, seed=2), tmp_path_factory.mktemp("data") / "jets.parquet", {"test": True})
 
 
 def _weights(path):
@@ -156,7 +156,7 @@ def test_training_is_bit_identical_for_the_same_seed(finished_run, data_file, tm
 
 def test_interrupted_run_resumes_to_the_same_result(finished_run, data_file, tmp_path, monkeypatch):
     def interrupt(kind, epoch):
-        if kind == "qkeras" and epoch == 1:
+        if kind == "qkeras" and epoch == 0:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(train_module, "_epoch_done", interrupt)

@@ -152,7 +152,7 @@ def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[ke
     h = x
     names = m.layer_names()
     widths = m.encoder + [m.latent] + m.decoder + [N_FEATURES]
-    latent = None
+    latent = encoded = None  # set at the latent layer: the means and what they are computed from
     for name, width in zip(names, widths):
         if name == "dec_1" or (name == "output" and not m.decoder):
             if m.kind == "vae":  # the decoder starts from a sample around the latent means

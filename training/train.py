@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from l1ad.runs import RunError, require_complete, run_state
+from l1ad.runs import RunError, run_state
 
 from .config import Config, load_config
 from .datasets import DEFAULT_SAMPLE, Scaler, Splits, split

@@ -1,0 +1,88 @@
+"""QKeras models unlike l1ad's own, built the way their authors build them: for the tests, the bring-your-own-model
+benchmark and the README. Weights are random (seeded); what matters is that the chain reproduces them exactly.
+
+* ``axol1tl_like``: 57 inputs -> 29 -> a 10-wide embedding, reconstructed by 10-9-6-4-6-9-10; the score is the
+  squared distance between embedding and reconstruction, from Subtract and Dot (as CMS AXOL1TL v5/v6);
+* ``reconstruction_only``: 16 -> 8 (BatchNormalization) -> 3 -> 8 -> 16, outputs only the reconstruction;
+* ``encoder_only``: 20 inputs, two encoder branches concatenated into 4 latent means, score = sum of squares.
+"""
+
+import numpy as np
+
+
+def _q(bits, integer, signed=True):
+    from qkeras import quantized_bits, quantized_relu
+
+    return quantized_bits(bits, integer, alpha=1) if signed else quantized_relu(bits, integer)
+
+
+def _dense(units, name, bits=6):
+    from qkeras import QDense
+
+    return QDense(units, name=name, kernel_quantizer=_q(bits, 1), bias_quantizer=_q(bits, 1))
+
+
+def _randomize(model, seed):
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if layer.get_weights() and layer.trainable:
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
+    return model
+
+
+def axol1tl_like():
+    """57 inputs -> 29 -> 10-wide embedding, reconstructed by 10-9-6-4-6-9-10; score = Dot(d, d), d = emb - rec."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((57,), name="objects")
+    h = QActivation(_q(10, 5), name="input_q")(x)
+    h = QActivation(_q(8, 3, signed=False), name="h1")(_dense(29, "d1")(h))
+    emb = QActivation(_q(8, 3), name="embedding")(_dense(10, "emb")(h))
+    r = emb
+    for i, width in enumerate([9, 6, 4, 6, 9]):
+        r = QActivation(_q(8, 3, signed=False), name=f"r{i}")(_dense(width, f"ae{i}")(r))
+    rec = QActivation(_q(8, 3), name="rec")(_dense(10, "ae_out")(r))
+    diff = keras.layers.Subtract(name="diff")([emb, rec])
+    dist = keras.layers.Dot(axes=1, name="distance")([diff, diff])
+    score = QActivation(_q(16, 9, signed=False), name="score")(dist)
+    return _randomize(keras.Model(x, [score, rec], name="axol1tl_like"), 1)
+
+
+def reconstruction_only():
+    """16 -> 8 (BatchNormalization) -> 3 -> 8 -> 16: outputs only the reconstruction; l1ad adds the score."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((16,), name="features")
+    h = QActivation(_q(10, 4), name="input_q")(x)
+    bn = keras.layers.BatchNormalization(name="bn")
+    h = QActivation(_q(8, 3, signed=False), name="a1")(bn(_dense(8, "e1")(h)))
+    h = QActivation(_q(8, 3), name="z")(_dense(3, "zd")(h))
+    h = QActivation(_q(8, 3, signed=False), name="a2")(_dense(8, "d1")(h))
+    rec = QActivation(_q(10, 4), name="reconstruction")(_dense(16, "out")(h))
+    model = _randomize(keras.Model(x, rec, name="reconstruction_only"), 2)
+    rng = np.random.default_rng(5)
+    bn.set_weights([rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.3, 8), rng.normal(0, 0.5, 8), rng.uniform(0.5, 2, 8)])
+    return model
+
+
+def encoder_only():
+    """20 inputs, two encoder branches concatenated into 4 latent means; score = sum of their squares."""
+    from qkeras import QActivation, QDense
+    from tensorflow import keras
+
+    x = keras.Input((20,), name="inputs")
+    h = QActivation(_q(9, 4), name="input_q")(x)
+    h = QActivation(_q(8, 3, signed=False), name="h")(_dense(12, "e1")(h))
+    a = QActivation(_q(8, 3), name="mu_a")(_dense(2, "ea")(h))
+    b = QActivation(_q(8, 3), name="mu_b")(_dense(2, "eb")(h))
+    mu = keras.layers.Concatenate(name="mu")([a, b])
+    sq = keras.layers.Multiply(name="mu_sq")([mu, mu])
+    total = QDense(1, name="mu_sum", use_bias=False, trainable=False, kernel_initializer="ones",
+                   kernel_quantizer=_q(2, 1))(sq)
+    score = QActivation(_q(16, 8, signed=False), name="score")(total)
+    return _randomize(keras.Model(x, score, name="encoder_only"), 3)
+
+
+MODELS = {"axol1tl_like": axol1tl_like, "reconstruction_only": reconstruction_only, "encoder_only": encoder_only}
