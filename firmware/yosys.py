@@ -29,7 +29,7 @@ from l1ad.errors import L1adError
 DELAY_NS = {"lut": 0.09, "net": 0.20, "carry_entry": 0.16, "carry_ci": 0.05, "carry_net": 0.03, "dsp": 1.9}
 STAGE_OVERHEAD_NS = 0.4
 SEQUENTIAL = ("FDRE", "FDSE", "FDCE", "FDPE", "SRL16E", "SRLC32E")
-DELAY_SOURCE = ("estimate: longest path through each pipeline stage of the yosys netlist, priced with per-element "
+DELAY_SOURCE = ("Estimate: longest path through each pipeline stage of the yosys netlist, priced with per-element "
                 "delays of a Vivado 2020.1 timing report on a Virtex UltraScale+ -2 part (LUT 0.09 + net 0.20 ns per "
                 "LUT level, carries 0.08-0.19 ns) plus 0.4 ns clock-to-out/setup/uncertainty per stage (assumed); "
                 "not a timing closure")

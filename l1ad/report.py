@@ -196,12 +196,17 @@ def markdown(doc: dict) -> str:
     where = ("embedded default sample" if data.get("embedded_default") else data.get("path") or "imported inputs")
     out = [f"# l1ad report: {doc['run']}", "",
            f"Data: {where}" + (f" (sha256 {data['sha256'][:12]})." if data.get("sha256") else "."), "", "## Model", "",
-           f"{m['kind'].capitalize()} model {m['architecture']}"
+           f"Model ({m['kind']} run): {m['architecture']}"
            + (f", score {m['score']}, input transform {m['transform']}, variant {m['variant']}" if m["kind"] == "trained" else "")
            + f"; {m['parameters']:,} parameters ({m['nonzero_parameters']:,} non-zero).", "",
-           "| layer | inputs | units | weights | biases | activation |", "|---|---|---|---|---|---|"]
-    out += [f"| {l['layer']} | {l['inputs']} | {l['units']} | {l['weights']} | {l['biases']} | {l['activation']} |"
-            for l in m["layers"]]
+           ]
+    if m["layers"]:
+        out += ["| layer | inputs | units | weights | biases | activation |", "|---|---|---|---|---|---|"]
+        out += [f"| {l['layer']} | {l['inputs']} | {l['units']} | {l['weights']} | {l['biases']} | {l['activation']} |"
+                for l in m["layers"]]
+    else:
+        out.append("No trained layers on the chip: the input quantizer, the squares and their fixed-weight sum. The "
+                   "input transform (scaler.json) holds the constants applied before the FPGA.")
     out += ["", "## Physics on the test jets", ""]
     if doc["physics"]:
         out += [f"Source: {doc['physics_source']}. Efficiencies are signal efficiencies at fixed background "

@@ -32,7 +32,10 @@ import pandas as pd
 from IPython.display import Image, Markdown, display
 
 from l1ad.anchors import ANCHORS
+from da4ml.trace import comb_trace, to_pipeline
+
 from l1ad.firmware import build_rtl
+from l1ad.firmware.rtl import trace
 from l1ad.firmware.vendor import read_vendor_reports
 from l1ad.report import write_report
 from l1ad.runs import Run
@@ -54,8 +57,9 @@ if run is None:  # a quick run
 
 # %% [markdown]
 # ## The open RTL flow, on a model and its inputs
-# `build_rtl` takes the Keras model (here the run's firmware model: score, reconstruction and trigger bit)
-# and the inputs; it checks the Verilator simulation against the exact reference on every event.
+# `build_rtl` takes a Keras model (here the run's QKeras scoring model) and the inputs; it checks the
+# Verilator simulation against the exact reference on every event, maps the design with yosys (no DSPs: the
+# squares are built from adders), breaks the resources down by part and estimates each stage's delay.
 
 # %%
 model = Run(run).scoring_model()
@@ -64,25 +68,36 @@ rtl = build_rtl(model, workdir / "rtl", x, clock_mhz=200, progress=False)
 pd.DataFrame(rtl["rtl_vs_reference"]).T.assign(latency_cycles=rtl["latency"]["cycles"])
 
 # %%
+pd.DataFrame(rtl["breakdown"]["parts"]).T.drop(columns="layers")
+
+# %%
 y = rtl["yosys"]
 pd.DataFrame([{"source": y["source"], **{k: y[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "SRL")}},
               {"source": rtl["da4ml_estimate"]["source"], "LUT": rtl["da4ml_estimate"]["lut_equivalent_cost"],
                "FF": rtl["da4ml_estimate"]["register_bits"]}])
 
 # %% [markdown]
-# The pipeline depth follows the clock: da4ml cuts the adder graph into stages of a given number of adder
-# levels (a delay heuristic, about one level per ns). A faster target clock gives more, shorter stages:
+# How fast each stage is: the timing ESTIMATE of every pipeline stage (longest path through the mapped cells,
+# priced with UltraScale+ -2 element delays; not timing closure) beside da4ml's own delay model.
 
 # %%
-cycles = {200: rtl["latency"]["cycles"]}
-for mhz in (400,) if FAST else (100, 300, 400):
-    doc = build_rtl(model, workdir / f"rtl_{mhz}", x[:2000], clock_mhz=mhz, synthesize=False, breakdown=False,
-                    progress=False)
-    assert doc["bit_exact"]
-    cycles[mhz] = doc["latency"]["cycles"]
+pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage")
+
+# %% [markdown]
+# The pipeline depth follows the clock: da4ml cuts the adder graph into stages of a given number of adder
+# levels (its latency cutoff; the flow starts near one level per ns and lowers it until the estimate meets the
+# clock). A faster clock gives more, shorter stages. The stage count for each cutoff, from da4ml's pipelining:
+
+# %%
+inputs, outputs = trace(model)
+comb = comb_trace(inputs[0], outputs)
+cutoffs = range(1, 11)
+stages = [len(to_pipeline(comb, c, verbose=False).solutions) for c in cutoffs]
 fig, ax = plt.subplots(figsize=(6, 4))
-ax.plot(sorted(cycles), [cycles[m] for m in sorted(cycles)], "o-")
-ax.set(xlabel="target clock [MHz]", ylabel="latency [clock cycles] (Verilator)", title="pipeline depth vs clock")
+ax.plot(list(cutoffs), stages, "o-")
+ax.axvline(rtl["latency"]["latency_cutoff_adder_levels"], color="grey", ls=":", label="chosen at 200 MHz")
+ax.set(xlabel="latency cutoff [adder levels per stage]", ylabel="pipeline stages = latency [cycles]")
+ax.legend()
 
 # %% [markdown]
 # ## Vendor reports

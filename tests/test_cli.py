@@ -33,6 +33,8 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vendor tools, whatever the machine has
     data = write_jets(make_jets(150, seed=3), tmp_path / "jets.parquet", {})
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump({"model": {"encoder": [6], "latent": 2, "decoder": [6]},
+                                                        "quantization": {"weights": {"bits": 4, "integer": 1}},
+                                                        "baselines": {"enabled": True, "gmm_components": 2},
                                                         "training": {"epochs": 2, "batch_size": 64}}))
     result = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny"])
     assert result.exit_code == 0, result.output

@@ -77,11 +77,11 @@ def test_provenance_and_physical_ranges(regenerated):
 def test_same_file_from_a_process_pool_and_from_ray(tmp_path):
     runner = CliRunner()
     for extra, name in ((["--workers", "1"], "pool.parquet"), (["--workers", "2", "--address", "local"], "ray.parquet")):
-        result = runner.invoke(app, ["generate", "--out", str(tmp_path / name), "--jets-per-class", "w=12,q=12",
+        result = runner.invoke(app, ["generate", "--out", str(tmp_path / name), "--jets-per-class", "w=12",
                                      "--seed", "4", *extra])
         assert result.exit_code == 0, result.output
     assert (tmp_path / "pool.parquet").read_bytes() == (tmp_path / "ray.parquet").read_bytes()
-    assert load_jets(tmp_path / "pool.parquet", require=("q", "w"))[LABEL].value_counts().to_dict() == {"q": 12, "w": 12}
+    assert load_jets(tmp_path / "pool.parquet", require=("w",))[LABEL].value_counts().to_dict() == {"w": 12}
 
 
 def test_particle_level_preset_is_kept():

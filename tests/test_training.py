@@ -12,7 +12,8 @@ from l1ad.training import models
 from l1ad.training.config import ConfigError, load_config
 from l1ad.training.evaluate import anomaly_metrics, threshold_at
 from l1ad.training.io import write_jets
-from l1ad.training.train import RunError, require_complete, train
+from l1ad.runs import RunError, require_complete
+from l1ad.training.train import train
 
 pytestmark = pytest.mark.xdist_group("training")  # the module's finished run is trained once, on one worker
 

@@ -1,7 +1,8 @@
 """Baselines that put the on-chip score in context (never on the chip), on the same test jets.
 
-* density: a scikit-learn ``GaussianMixture`` fitted on the background training jets (transformed like
-  the autoencoder's inputs); the anomaly score is minus the log density. Unsupervised, like the autoencoder.
+* density: a scikit-learn ``GaussianMixture`` fitted on the background training jets, standardized (the same
+  for every run, whatever its own input transform); the anomaly score is minus the log density. Unsupervised,
+  like the on-chip score.
 * supervised: per signal class, a ``HistGradientBoostingClassifier`` trained on background training jets
   against that class's ``signal_train`` jets (set aside, never test jets): the ceiling an anomaly
   detector that never saw the signal can approach.
@@ -43,13 +44,16 @@ def supervised_scores(x_train: np.ndarray, x_signal: np.ndarray, x_test: np.ndar
     return model.predict_proba(x_test)[:, 1]
 
 
-def baselines(parts, scaler, components: int, seed: int) -> dict:
+def baselines(parts, components: int, seed: int) -> dict:
     """Metrics of the density and the supervised baselines on the test jets of ``parts`` (a Splits)."""
+    from .datasets import Scaler
+
+    scaler = Scaler.fit(parts.train, "standard")
     x_train = scaler.transform(parts.train[parts.train[LABEL].isin(BACKGROUND)])
     x_test = scaler.transform(parts.test)
     labels = parts.test[LABEL].to_numpy()
     out = {"density": anomaly_metrics(density_scores(x_train, x_test, components, seed), labels)}
-    out["density"]["model"] = f"GaussianMixture, {components} full-covariance components, on the transformed inputs"
+    out["density"]["model"] = f"GaussianMixture, {components} full-covariance components, on standardized inputs"
     supervised = {"signals": {}, "model": "HistGradientBoostingClassifier per signal class, trained on "
                   f"{len(parts.signal_train):,} set-aside signal jets against background training jets"}
     for signal in SIGNALS:

@@ -246,7 +246,7 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
     if isinstance(parts, Splits) and config.baselines.enabled:
         from .baselines import baselines
 
-        metrics["baselines"] = baselines(parts, scaler, config.baselines.gmm_components, config.seed)
+        metrics["baselines"] = baselines(parts, config.baselines.gmm_components, config.seed)
     history = run / "history.json"
     if history.exists() and any(h["loss"] for h in read_json(history).values()):
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
