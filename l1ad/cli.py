@@ -364,12 +364,15 @@ def run_all(
     name: str = typer.Option("default", "--name", help="Run name: runs/NAME."),
     restart: bool = typer.Option(False, "--restart", help="Retrain even if runs/NAME is finished."),
     clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
+    breakdown: bool = typer.Option(True, "--breakdown/--no-breakdown", help="Resources of each part of the model "
+                                   "(synthesized on its own; the slower part of the RTL stage)."),
 ):
     """The main job: train, convert, validate, build and simulate RTL, synthesize, report."""
     from l1ad.pipeline import Pipeline, summary_lines
 
     run = Path("runs") / name
-    pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, echo=typer.echo)
+    pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, breakdown=breakdown,
+                        echo=typer.echo)
     try:
         summary = pipeline.execute()
     except L1adError as err:

@@ -30,6 +30,7 @@ class Pipeline:
     data: Path | None = None
     restart: bool = False
     clock_mhz: float = 200.0
+    breakdown: bool = True  # per-part resources (each part synthesized on its own)
     echo: Callable[[str], None] = print
     stages: list[Stage] = field(default_factory=list)
 
@@ -82,7 +83,7 @@ class Pipeline:
             return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
 
         def do_rtl():
-            doc = rtl_run(self.run, clock_mhz=self.clock_mhz)
+            doc = rtl_run(self.run, clock_mhz=self.clock_mhz, breakdown=self.breakdown)
             if not doc["bit_exact"]:
                 failures.append("RTL simulation differs from csim")
                 raise L1adError(failures[-1])

@@ -61,26 +61,38 @@ def _set(tree: dict, dotted: str, value) -> None:
     tree[leaf] = value
 
 
+def _point(index: int, setting: dict, overrides: dict, firmware: dict) -> dict:
+    """A point named by its index and a digest of its *resolved* config (defaults included), so that a re-run
+    after a change of l1ad's defaults recomputes the points it changes instead of reusing stale rows."""
+    from l1ad.training.config import ConfigError, load_config
+
+    try:
+        resolved = load_config(overrides=overrides).model_dump(mode="json")
+    except ConfigError as err:  # refused before any point runs
+        raise GridError(f"point {index} ({setting}): {err}") from None
+    digest = hashlib.sha256(json.dumps([resolved, firmware], sort_keys=True).encode()).hexdigest()[:8]
+    return {"id": f"p{index:03d}-{digest}", "setting": setting, "overrides": overrides, "firmware": firmware}
+
+
 def points(grid: dict) -> list[dict]:
-    """Every combination of the grid (a key 'a.b,c.d' sets both fields to the same value), then every explicit
-    point of ``points`` (a label and dotted config fields), each on top of ``base``."""
+    """Every explicit point of ``points`` (a label and dotted config fields), then every combination of the grid
+    (a key 'a.b,c.d' sets both fields to the same value), each on top of ``base``."""
     keys = list(grid.get("grid") or {})
+    settings = [({"point": p["label"]}, [(f, v) for f, v in p.items() if f != "label"]) for p in grid.get("points") or []]
+    if keys:
+        settings += [(dict(zip(keys, values)), [(f.strip(), v) for k, v in zip(keys, values) for f in k.split(",")])
+                     for values in itertools.product(*(grid["grid"][k] for k in keys))]
     out = []
-    for point in grid.get("points") or []:
-        overrides = json.loads(json.dumps(grid["base"]))
+    for setting, fields in settings:
+        overrides = json.loads(json.dumps(grid["base"]))  # deep copies
         firmware = json.loads(json.dumps(grid.get("firmware", {})))
-        for field, value in point.items():
-            if field == "label":
-                continue
-            if field.startswith("firmware."):
+        for field, value in fields:
+            if field.startswith("firmware."):  # an option of l1ad convert, e.g. firmware.precision_overrides
                 _set(firmware, field[len("firmware."):], value)
             else:
                 _set(overrides, field, value)
-        digest = hashlib.sha256(json.dumps([overrides, firmware], sort_keys=True).encode()).hexdigest()[:8]
-        out.append({"id": f"p{len(out):03d}-{digest}", "setting": {"point": point["label"]}, "overrides": overrides,
-                    "firmware": firmware})
-    if not keys:
-        return out
+        out.append(_point(len(out), setting, overrides, firmware))
+    return out
     for values in itertools.product(*(grid["grid"][k] for k in keys)):
         overrides = json.loads(json.dumps(grid["base"]))  # deep copy
         firmware = json.loads(json.dumps(grid.get("firmware", {})))

@@ -162,7 +162,7 @@ def validate_run(run: str | Path, data: str | Path | None = None, all_events: bo
         doc["physics"] = physics
         plots.roc_curves({"float" if k == "float" else "QKeras (exact)" if k == "qkeras" else k: v
                           for k, v in scores.items()}, events.labels, out_dir / "plots" / "roc_float_qkeras_csim.png",
-                         "test jets: float, QKeras, csim")
+                         "test jets: float, QKeras, csim", tuple(events.background_classes))
         if "float" in scores:
             fw_plots.score_correlation(scores["float"], scores["csim"], out_dir / "plots" / "score_float_vs_csim.png")
         doc["timings"]["physics_s"] = round(time.perf_counter() - start, 3)

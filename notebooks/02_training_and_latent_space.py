@@ -41,7 +41,7 @@ workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad
 
 data = DEFAULT_SAMPLE
 if FAST:  # a small slice and few epochs, so the test suite can run this notebook
-    data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(3000), workdir / "slice.parquet", {})
+    data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(1000), workdir / "slice.parquet", {})
 epochs = 3 if FAST else 80
 fast = {"baselines": {"enabled": False, "gmm_components": 1}} if FAST else {}  # baselines: see the README
 

@@ -14,6 +14,7 @@ import pytest
 
 # csim builds in tests: the speed of the C++ does not matter here, the compile time does
 os.environ.setdefault("L1AD_CSIM_OPT", "-O1")
+os.environ.setdefault("L1AD_VERILATOR_OPT", "-O0")  # Verilator builds: compile time matters, not simulation speed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules next to the tests
 

@@ -36,7 +36,8 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
                                                         "quantization": {"weights": {"bits": 4, "integer": 1}},
                                                         "baselines": {"enabled": True, "gmm_components": 2},
                                                         "training": {"epochs": 2, "batch_size": 64}}))
-    result = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny"])
+    result = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny",
+                                      "--no-breakdown"])
     assert result.exit_code == 0, result.output
     for stage in ("train", "convert", "validate", "rtl", "report"):
         assert f"{stage}" in result.output

@@ -13,7 +13,7 @@ from l1ad.examples import _q, axol1tl_like, encoder_only, reconstruction_only
 pytestmark = pytest.mark.slow  # three models through the whole chain, Verilator builds included
 
 
-def _chain(tmp_path, monkeypatch, model, inputs, extra, synth):
+def _chain(tmp_path, monkeypatch, model, inputs, extra, testbench=False, synth=False):
     runner = CliRunner()
     monkeypatch.chdir(tmp_path)
     path = tmp_path / f"{model.name}.h5"
@@ -21,7 +21,7 @@ def _chain(tmp_path, monkeypatch, model, inputs, extra, synth):
     result = runner.invoke(app, ["import", str(path), "--inputs", str(inputs), "--name", model.name, *extra])
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / model.name
-    for command in (["convert", str(run)], ["validate", str(run)] + ([] if synth else ["--no-testbench"]),
+    for command in (["convert", str(run)], ["validate", str(run)] + ([] if testbench else ["--no-testbench"]),
                     ["rtl", str(run), "--no-breakdown"] + ([] if synth else ["--no-synth"]), ["report", str(run)]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
@@ -41,7 +41,7 @@ def test_axol1tl_like_57_inputs_subtract_dot_score(tmp_path, monkeypatch):
     labels = np.where(rng.random(4000) < 0.8, "zerobias", "signal")
     pd.DataFrame({"label": labels}).to_csv(tmp_path / "labels.csv", index=False)
     run, validation, _ = _chain(tmp_path, monkeypatch, axol1tl_like(), tmp_path / "objects.npy",
-                                ["--labels", str(tmp_path / "labels.csv"), "--background", "zerobias"], synth=False)
+                                ["--labels", str(tmp_path / "labels.csv"), "--background", "zerobias"])
     assert validation["physics"]["qkeras"]["signals"]["signal"]["n"] == int(np.sum(labels == "signal"))
     assert "distance" in {r["layer"] for r in validation["audit"]["layers"]}
 
@@ -50,9 +50,9 @@ def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
     x = np.random.default_rng(1).normal(0, 2, (3000, 16))
     pd.DataFrame(x, columns=[f"f{i}" for i in range(16)]).to_parquet(tmp_path / "features.parquet")
     run, validation, rtl = _chain(tmp_path, monkeypatch, reconstruction_only(), tmp_path / "features.parquet",
-                                  ["--add-score", "16,8"], synth=True)
+                                  ["--add-score", "16,8"], testbench=True)
     assert validation["physics"] is None and "no labels" in validation["physics_skipped"]
-    assert rtl["yosys"]["LUT"] > 0 and rtl["yosys"]["DSP"] == 0
+    assert validation["testbench"]["score"]["bit_identical"] == validation["testbench"]["score"]["compared"] > 0
     doc = json.loads((run / "import.json").read_text())
     assert doc["added_score"]["type"] == "ufixed<16,8>" and len(doc["model"]["sha256"]) == 64
 
@@ -60,7 +60,8 @@ def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
 def test_encoder_only_model_with_sum_of_squares_score(tmp_path, monkeypatch):
     x = np.random.default_rng(2).normal(0, 2, (3000, 20))
     pd.DataFrame(x, columns=[f"x{i}" for i in range(20)]).to_csv(tmp_path / "inputs.csv", index=False)
-    _chain(tmp_path, monkeypatch, encoder_only(), tmp_path / "inputs.csv", [], synth=False)
+    _, _, rtl = _chain(tmp_path, monkeypatch, encoder_only(), tmp_path / "inputs.csv", [], synth=True)
+    assert rtl["yosys"]["LUT"] > 0 and rtl["yosys"]["DSP"] == 0  # the squares of the latent means from adders
 
 
 def test_unsupported_layer_is_refused_and_nothing_written(tmp_path, monkeypatch):

@@ -223,7 +223,9 @@ def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
     mu = models.latent(model, x).astype(np.float64)
     score, reconstruction = models.scores(model, x)
     assert reconstruction is None
-    np.testing.assert_allclose(score, np.clip((mu**2).sum(axis=1), 0, 256 - 2**-8), atol=2**-8)
+    score_type = config.quantization.score
+    lsb = 2.0 ** -(score_type.bits - score_type.integer)
+    np.testing.assert_allclose(score, np.clip((mu**2).sum(axis=1), 0, 2.0**score_type.integer - lsb), atol=lsb / 2)
 
 
 def test_inverse_variance_weights_are_recorded_and_used(data_file, tmp_path):

@@ -87,13 +87,16 @@ def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, titl
 
 
 @styled
-def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Path, title: str) -> Path:
+def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Path, title: str,
+               background: tuple[str, ...] = tuple(BACKGROUND)) -> Path:
+    """ROC curves of every class that is not ``background`` (t, w, z; or an imported run's own classes)."""
     fig, ax = figure(figsize=(7, 6))
+    signals = [c for c in dict.fromkeys(labels.tolist()) if c not in background]
+    signals = sorted(signals, key=lambda c: (c not in SIGNALS, SIGNALS.index(c) if c in SIGNALS else 0, c))
     for (name, scores), style in zip(model_scores.items(), STYLES):
-        for signal in SIGNALS:
-            if (labels == signal).any():
-                fpr, tpr = roc(scores, labels, signal)
-                ax.plot(tpr, fpr, style, color=COLORS[signal], label=f"{signal}, {name}")
+        for i, signal in enumerate(signals):
+            fpr, tpr = roc(scores, labels, signal, background)
+            ax.plot(tpr, fpr, style, color=COLORS.get(signal, f"C{i}"), label=f"{signal}, {name}")
     for eps in BACKGROUND_EFFICIENCIES:
         ax.axhline(eps, color="grey", lw=1, ls=":")
     ax.set(yscale="log", ylim=(1e-4, 1), xlim=(0, 1), xlabel="signal efficiency", ylabel="background efficiency")
@@ -122,6 +125,8 @@ def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str)
 
 @styled
 def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    from matplotlib.ticker import NullFormatter
+
     fig, axes = figure(4, 4, figsize=(16, 13))
     diff = inputs - reconstruction
     groups = {"QCD (q + g)": np.isin(labels, BACKGROUND), **{f"{s} jets": labels == s for s in SIGNALS}}
@@ -131,10 +136,11 @@ def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray
             if mask.any():
                 ax.hist(diff[mask, i], bins=50, range=(lo, hi), histtype="step", density=True, color=color,
                         label=name, lw=1.5)
-        ax.set_xlabel(f"{feature}: input - output", fontsize="x-small")
+        ax.set_xlabel(feature, fontsize="x-small")
         ax.tick_params(labelsize="x-small")
         ax.set_yscale("log")
+        ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0, 0].legend(fontsize="xx-small")
-    fig.suptitle(f"reconstruction residuals (scaled units), {title}", fontsize="small")
-    fig.tight_layout()
+    fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small")
+    fig.subplots_adjust(hspace=0.4, wspace=0.35, top=0.94)  # fixed spacing: tight_layout costs an extra draw
     return _save(fig, path)
