@@ -47,22 +47,30 @@ def _fmt(value, interval=None, digits=3):
 def scan_table(scan: Path) -> list[str]:
     import pandas as pd
 
+    from l1ad.scan import pareto_front
+
     table = pd.read_csv(scan / "results.csv")
     cfg = [c for c in table.columns if c.startswith("cfg:")]
-    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; efficiencies at background 1e-3 of the "
-             "QKeras score, 95% CL; LUT and latency from yosys and Verilator):", "",
-             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | eff t | eff w | eff z | cycles | LUT | FF |",
-             "|" + "---|" * (len(cfg) + 9)]
-    for _, row in table.iterrows():
+    ok = table.index[table["status"] == "ok"].tolist()
+    front = {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, "eff1e-3_t_qkeras"].tolist())}
+    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score; AUC and efficiencies at "
+             "background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: on the Pareto front of top "
+             "efficiency against LUTs):", "",
+             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | cycles "
+             "| LUT | FF | front |", "|" + "---|" * (len(cfg) + 11)]
+    for i, row in table.iterrows():
         cells = [str(row[c]) for c in cfg] + [row["status"]]
         if row["status"] == "ok":
-            cells.append(_fmt(row["auc_t_qkeras"], (row["auc_t_qkeras_low"], row["auc_t_qkeras_high"])))
+            for s in "twz":
+                key = f"auc_{s}_qkeras"
+                cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"])))
             for s in "twz":
                 key = f"eff1e-3_{s}_qkeras"
                 cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
-            cells += [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}"]
+            cells += [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}",
+                      "yes" if i in front else ""]
         else:
-            cells += [str(row["error"])[:60]] + [""] * 6
+            cells += [str(row["error"])[:60]] + [""] * 9
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

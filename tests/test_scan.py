@@ -99,3 +99,23 @@ def test_scan_plots_mark_the_pareto_front_of_ok_points(tmp_path):
     assert {p.name for p in paths} == {"efficiency_vs_luts.png", "efficiency_vs_latency.png", "auc_by_point.png"}
     assert all(p.stat().st_size > 10_000 for p in paths)
     assert pareto_front([1000, 3000, 2000], [0.004, 0.006, 0.003]) == [0, 1]  # the failed point is not offered
+
+
+def test_readme_scan_table_marks_the_front_and_keeps_failed_points(tmp_path):
+    from l1ad.gallery import scan_table
+
+    rows = []
+    for i, (lut, eff, status) in enumerate([(1000, 0.004, "ok"), (900, 0.005, "ok"), (2000, 0.003, "ok"),
+                                            (500, 0.02, "failed")]):
+        row = {"point": f"p{i}", "cfg:point": f"point {i}", "status": status, "error": "not bit-exact" * (status != "ok"),
+               "LUT": lut, "FF": 10, "latency_cycles": 3}
+        for s in "twz":
+            for key, value in ((f"eff1e-3_{s}_qkeras", eff), (f"auc_{s}_qkeras", 0.8)):
+                row.update({key: value, key + "_low": value / 2, key + "_high": value * 2})
+        rows.append(row)
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    lines = [line for line in scan_table(tmp_path) if line.startswith("|")]
+    assert len({line.count("|") for line in lines}) == 1  # header, separator and rows have the same columns
+    front = [line.split(" | ")[0][2:] for line in lines[2:] if line.rstrip(" |").endswith("yes")]
+    assert front == ["point 1"]  # point 0 costs more for less; the failed point is never on the front
+    assert "not bit-exact" in lines[-1]
