@@ -61,7 +61,7 @@ def _legend_title(ok: pd.DataFrame) -> str:
 
 @styled
 def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool = False) -> Path:
-    fig, axes = figure(1, len(SIGNAL_KEYS), figsize=(6 * len(SIGNAL_KEYS), 5), sharey=False)
+    fig, axes = figure(1, len(SIGNAL_KEYS), figsize=(7 * len(SIGNAL_KEYS), 5.5), sharey=False)
     for ax, signal in zip(axes, SIGNAL_KEYS):
         x, y = ok[cost].to_numpy(float), ok[f"eff1e-3_{signal}_qkeras"].to_numpy(float)
         low, high = f"eff1e-3_{signal}_qkeras_low", f"eff1e-3_{signal}_qkeras_high"
@@ -75,10 +75,12 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
                             textcoords="offset points")
         ax.legend(fontsize="xx-small", title=_legend_title(ok) if pareto else None, title_fontsize="xx-small")
         ax.set_title(f"{signal} jets", fontsize="small")
-        ax.set(xlabel=xlabel, ylabel="signal eff. at background 1e-3 (QKeras)")
-        ax.xaxis.label.set_size("small")
-        ax.yaxis.label.set_size("small")
-    fig.subplots_adjust(wspace=0.35)
+        ax.set_xlabel(xlabel, fontsize="small")
+        if cost == "LUT" and x.max() > 5 * x.min():
+            ax.set_xscale("log")  # scans span cheap score heads and whole autoencoders
+        ax.tick_params(labelsize="x-small")
+    axes[0].set_ylabel("signal eff. at background 1e-3 (QKeras)", fontsize="small")
+    fig.subplots_adjust(wspace=0.25)
     return _save(fig, path)
 
 
