@@ -147,7 +147,7 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
         if isinstance(variable.type.precision, IntegerPrecisionType):
             t, _ = quantizer_type(quantizer.quantizer, quantizer.name)
             variable.type.precision = APTypeConverter().convert(
-                graph.config.backend.convert_precision_string(f"{t.hls()[:-1]},RND_CONV,SAT>"))
+                graph.config.backend.convert_precision_string(t.hls("RND_CONV,SAT")))
     for name, precision in options.precision_overrides.items():
         if name not in layers:
             raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")

@@ -54,8 +54,9 @@ class FixedType:
 
         return get_fixed_quantizer_np("RND_CONV", "SAT")(np.asarray(x, dtype=np.float64), self.k, self.i, self.f)
 
-    def hls(self) -> str:
-        return f"{'' if self.k else 'u'}fixed<{self.width},{self.i + self.k}>"
+    def hls(self, modes: str = "") -> str:
+        """hls4ml's type string, e.g. ``fixed<9,7>``, or with modes ``fixed<9,7,RND_CONV,SAT>``."""
+        return f"{'' if self.k else 'u'}fixed<{self.width},{self.i + self.k}{',' + modes if modes else ''}>"
 
 
 def _identity(x):

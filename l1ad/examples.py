@@ -22,6 +22,22 @@ def _dense(units, name, bits=6):
     return QDense(units, name=name, kernel_quantizer=_q(bits, 1), bias_quantizer=_q(bits, 1))
 
 
+def _layer(h, units, dense, activation, bits=8, integer=3, signed=True):
+    """QDense ``dense`` followed by its own QActivation ``activation`` (hls4ml's bit-exact flow wants them apart)."""
+    from qkeras import QActivation
+
+    return QActivation(_q(bits, integer, signed), name=activation)(_dense(units, dense)(h))
+
+
+def _input(width, name, bits, integer):
+    """A Keras input and the quantizer right after it (the type the FPGA receives)."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((width,), name=name)
+    return x, QActivation(_q(bits, integer), name="input_q")(x)
+
+
 def _randomize(model, seed):
     rng = np.random.default_rng(seed)
     for layer in model.layers:
@@ -35,14 +51,12 @@ def axol1tl_like():
     from qkeras import QActivation
     from tensorflow import keras
 
-    x = keras.Input((57,), name="objects")
-    h = QActivation(_q(10, 5), name="input_q")(x)
-    h = QActivation(_q(8, 3, signed=False), name="h1")(_dense(29, "d1")(h))
-    emb = QActivation(_q(8, 3), name="embedding")(_dense(10, "emb")(h))
+    x, h = _input(57, "objects", 10, 5)
+    emb = _layer(_layer(h, 29, "d1", "h1", signed=False), 10, "emb", "embedding")
     r = emb
     for i, width in enumerate([9, 6, 4, 6, 9]):
-        r = QActivation(_q(8, 3, signed=False), name=f"r{i}")(_dense(width, f"ae{i}")(r))
-    rec = QActivation(_q(8, 3), name="rec")(_dense(10, "ae_out")(r))
+        r = _layer(r, width, f"ae{i}", f"r{i}", signed=False)
+    rec = _layer(r, 10, "ae_out", "rec")
     diff = keras.layers.Subtract(name="diff")([emb, rec])
     dist = keras.layers.Dot(axes=1, name="distance")([diff, diff])
     score = QActivation(_q(16, 9, signed=False), name="score")(dist)
@@ -54,13 +68,11 @@ def reconstruction_only():
     from qkeras import QActivation
     from tensorflow import keras
 
-    x = keras.Input((16,), name="features")
-    h = QActivation(_q(10, 4), name="input_q")(x)
+    x, h = _input(16, "features", 10, 4)
     bn = keras.layers.BatchNormalization(name="bn")
     h = QActivation(_q(8, 3, signed=False), name="a1")(bn(_dense(8, "e1")(h)))
-    h = QActivation(_q(8, 3), name="z")(_dense(3, "zd")(h))
-    h = QActivation(_q(8, 3, signed=False), name="a2")(_dense(8, "d1")(h))
-    rec = QActivation(_q(10, 4), name="reconstruction")(_dense(16, "out")(h))
+    h = _layer(_layer(h, 3, "zd", "z"), 8, "d1", "a2", signed=False)
+    rec = _layer(h, 16, "out", "reconstruction", bits=10, integer=4)
     model = _randomize(keras.Model(x, rec, name="reconstruction_only"), 2)
     rng = np.random.default_rng(5)
     bn.set_weights([rng.uniform(0.5, 1.5, 8), rng.normal(0, 0.3, 8), rng.normal(0, 0.5, 8), rng.uniform(0.5, 2, 8)])
@@ -72,12 +84,9 @@ def encoder_only():
     from qkeras import QActivation, QDense
     from tensorflow import keras
 
-    x = keras.Input((20,), name="inputs")
-    h = QActivation(_q(9, 4), name="input_q")(x)
-    h = QActivation(_q(8, 3, signed=False), name="h")(_dense(12, "e1")(h))
-    a = QActivation(_q(8, 3), name="mu_a")(_dense(2, "ea")(h))
-    b = QActivation(_q(8, 3), name="mu_b")(_dense(2, "eb")(h))
-    mu = keras.layers.Concatenate(name="mu")([a, b])
+    x, h = _input(20, "inputs", 9, 4)
+    h = _layer(h, 12, "e1", "h", signed=False)
+    mu = keras.layers.Concatenate(name="mu")([_layer(h, 2, "ea", "mu_a"), _layer(h, 2, "eb", "mu_b")])
     sq = keras.layers.Multiply(name="mu_sq")([mu, mu])
     total = QDense(1, name="mu_sum", use_bias=False, trainable=False, kernel_initializer="ones",
                    kernel_quantizer=_q(2, 1))(sq)

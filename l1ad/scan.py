@@ -93,21 +93,6 @@ def points(grid: dict) -> list[dict]:
                 _set(overrides, field, value)
         out.append(_point(len(out), setting, overrides, firmware))
     return out
-    for values in itertools.product(*(grid["grid"][k] for k in keys)):
-        overrides = json.loads(json.dumps(grid["base"]))  # deep copy
-        firmware = json.loads(json.dumps(grid.get("firmware", {})))
-        for key, value in zip(keys, values):
-            for field in key.split(","):
-                field = field.strip()
-                if field.startswith("firmware."):  # an option of l1ad convert, e.g. firmware.precision_overrides
-                    _set(firmware, field[len("firmware."):], value)
-                else:
-                    _set(overrides, field, value)
-        setting = dict(zip(keys, values))
-        digest = hashlib.sha256(json.dumps([overrides, firmware], sort_keys=True).encode()).hexdigest()[:8]
-        out.append({"id": f"p{len(out):03d}-{digest}", "setting": setting, "overrides": overrides,
-                    "firmware": firmware})
-    return out
 
 
 def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -> dict:
@@ -200,10 +185,11 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
     rows, todo = {}, []
     for point in all_points:
         done = scan_dir / "points" / point["id"] / "row.json"
+        row = read_json(done) if done.exists() else None
         # a finished point (ok, or failed because its firmware is not exact: deterministic) is kept; a point that
         # crashed is tried again
-        if done.exists() and (read_json(done)["status"] == "ok" or read_json(done)["error"].startswith("not bit-exact")):
-            rows[point["id"]] = read_json(done)
+        if row and (row["status"] == "ok" or row["error"].startswith("not bit-exact")):
+            rows[point["id"]] = row
         else:
             todo.append(point)
     if todo:

@@ -59,6 +59,7 @@ LOG_FEATURES = [f for f in FEATURES if f not in ("zlogz", "c1_b0_mmdt")]
 # d2_a1_b1_mmdt equals d2_b1_mmdt by definition (D2 with alpha = beta = 1): a whitening leaves it out
 DUPLICATE = "d2_a1_b1_mmdt"
 TRANSFORMS = ("standard", "log", "power", "core", "log_core")
+SHAPE_OF = {"core": "power", "log_core": "log"}  # the core transforms whiten on top of these shapes
 
 
 @dataclass
@@ -89,7 +90,7 @@ class Scaler:
         if kind not in TRANSFORMS:
             raise DataError(f"unknown input transform {kind!r}; choose from {', '.join(TRANSFORMS)}")
         values = train[FEATURES].to_numpy(dtype=np.float64)
-        base = {"core": "power", "log_core": "log"}.get(kind, kind)
+        base = SHAPE_OF.get(kind, kind)
         params = None
         if base == "log":
             params = np.ones(len(FEATURES))
@@ -126,7 +127,7 @@ class Scaler:
         return values
 
     def transform(self, table: pd.DataFrame) -> np.ndarray:
-        base = {"core": "power", "log_core": "log"}.get(self.kind, self.kind)
+        base = SHAPE_OF.get(self.kind, self.kind)
         values = (self._shape(table[FEATURES].to_numpy(dtype=np.float64), base, self.params) - self.mean) / self.scale
         if self.matrix is not None:
             values = (values - self.center) @ self.matrix
@@ -136,7 +137,7 @@ class Scaler:
         # repr-exact floats: json writes the shortest string that round-trips each float64
         first = {"standard": "", "log": "log1p(max(x, 0) / params) for " + ", ".join(LOG_FEATURES) + ", then ",
                  "power": "scipy.stats.yeojohnson(x, params), then "}
-        base = {"core": "power", "log_core": "log"}.get(self.kind, self.kind)
+        base = SHAPE_OF.get(self.kind, self.kind)
         definition = first[base] + "(x - mean) / scale"
         if self.matrix is not None:
             definition += ", then (x - center) @ matrix"

@@ -140,13 +140,19 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
     if config.model.kind == "ae" and config.score.feature_weights == "inverse_variance":
         # each squared residual weighted by 1 / its background variance: every feature counts alike
         reconstruction = models.scores(final, x_val[0] if vae else x_val)[1]
-        variance = np.var(np.asarray(x_val, dtype=np.float64) - reconstruction, axis=0)
-        weights = (1.0 / variance) / np.sum(1.0 / variance)
+        weights = _inverse_variance_weights(np.asarray(x_val, dtype=np.float64) - reconstruction)
         models.set_score_weights(final, weights)
     with atomic_path(run / f"{kind}_model.h5") as tmp:
         final.save(str(tmp), include_optimizer=False)
     return {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
         "epochs_run": state["epoch"], "score_weights": None if weights is None else weights.tolist()}
+
+
+def _inverse_variance_weights(residuals: np.ndarray) -> np.ndarray:
+    """Weights 1 / variance of each feature's background residual, summing to 1 (a constant feature gets 0)."""
+    variance = np.var(residuals, axis=0)
+    weights = np.where(variance > 0, 1.0 / np.maximum(variance, 1e-30), 0.0)
+    return weights / weights.sum()
 
 
 def _fixed_model(kind: str, config: Config, x_val: np.ndarray, run: Path) -> dict:
@@ -155,10 +161,8 @@ def _fixed_model(kind: str, config: Config, x_val: np.ndarray, run: Path) -> dic
 
     _, scoring = models.build(config, quantized=MODELS[kind])
     weights = None
-    if config.score.feature_weights == "inverse_variance":
-        variance = np.var(np.asarray(x_val, dtype=np.float64), axis=0)
-        weights = np.where(variance > 0, 1.0 / np.maximum(variance, 1e-30), 0.0)
-        weights = weights / weights.sum()
+    if config.score.feature_weights == "inverse_variance":  # the residual is the input itself
+        weights = _inverse_variance_weights(np.asarray(x_val, dtype=np.float64))
         models.set_score_weights(scoring, weights)
     with atomic_path(run / f"{kind}_model.h5") as tmp:
         scoring.save(str(tmp), include_optimizer=False)
