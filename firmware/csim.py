@@ -7,7 +7,9 @@
 2. The project's own test bench (``myproject_test.cpp`` reading ``tb_data/``), compiled with g++
    against hls4ml's bundled ``ap_types`` and run as a vendor C simulation would run it.
 
-Both binaries live in the project's ``.l1ad/`` folder under a name made of a digest of every source
+The firmware itself is compiled once into an object file that both link (it is most of the compile time).
+
+The object and both binaries live in the project's ``.l1ad/`` folder under a name made of a digest of every source
 file and the compiler flags: a second call finds them and compiles nothing; an edited source gets a
 new binary. ``L1AD_CSIM_OPT`` sets the optimisation flag (default -O3; the tests use -O1, where the
 speed of the C++ does not matter).
@@ -77,6 +79,22 @@ def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+def _project_flags(project_dir: Path) -> list[str]:
+    return [*flags(), "-Ifirmware/ap_types", "-I.", f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']
+
+
+def _firmware_object(project_dir: Path) -> tuple[Path, bool]:
+    """The firmware (``firmware/<project>.cpp``, most of the compile time) compiled once into an object file that
+    the in-process library and the test bench both link; (object, built now?)."""
+    project = project_info(project_dir)["options"]["project_name"]
+    compile_flags = _project_flags(project_dir)
+    target = project_dir / CACHE / f"firmware-{_digest(project_dir, ' '.join(compile_flags))}.o"
+    built = not target.exists()
+    if built:
+        _compile(["g++", *compile_flags, "-c", f"firmware/{project}.cpp"], project_dir, target)
+    return target, built
+
+
 class Csim:
     """The project's firmware as a shared library, called on whole batches of events.
 
@@ -97,16 +115,14 @@ class Csim:
             first_event=", ".join([f"x{i}" for i in range(n_in)] + [f"y{i}" for i in range(n_out)]),
             event_args=", ".join([f"x{i} + i * {s}" for i, s in enumerate(self.input_sizes)]
                                  + [f"y{i} + i * {s}" for i, s in enumerate(self.output_sizes)]))
-        compile_flags = [*flags(), "-fopenmp", "-shared", "-Ifirmware/ap_types",
-                         f'-DWEIGHTS_DIR="{self.project_dir / "firmware" / "weights"}"']
+        compile_flags = [*_project_flags(self.project_dir), "-fopenmp"]
         self.library = self.project_dir / CACHE / f"csim-{_digest(self.project_dir, source + ' '.join(compile_flags))}.so"
         self.built = not self.library.exists()
         if self.built:
+            firmware, _ = _firmware_object(self.project_dir)
             batch = self.project_dir / CACHE / "l1ad_batch.cpp"
-            batch.parent.mkdir(exist_ok=True)
             batch.write_text(source)
-            _compile(["g++", *compile_flags, "-I.", f"firmware/{project}.cpp", str(batch)], self.project_dir,
-                     self.library)
+            _compile(["g++", *compile_flags, "-shared", str(batch), str(firmware)], self.project_dir, self.library)
         self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None
 
@@ -130,11 +146,12 @@ def testbench(project_dir: str | Path) -> tuple[Path, bool]:
     """The project's own test bench compiled with g++ and hls4ml's ap_types (cached); (binary, built now?)."""
     project_dir = Path(project_dir).resolve()
     project = project_info(project_dir)["options"]["project_name"]
-    compile_flags = [*flags(), "-Ifirmware/ap_types", "-I.", f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']
+    compile_flags = _project_flags(project_dir)
     binary = project_dir / CACHE / f"testbench-{_digest(project_dir, ' '.join(compile_flags))}"
     built = not binary.exists()
     if built:
-        _compile(["g++", *compile_flags, f"{project}_test.cpp", f"firmware/{project}.cpp"], project_dir, binary)
+        firmware, _ = _firmware_object(project_dir)
+        _compile(["g++", *compile_flags, f"{project}_test.cpp", str(firmware)], project_dir, binary)
     return binary, built
 
 

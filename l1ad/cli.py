@@ -136,13 +136,14 @@ def train(
     data: Optional[Path] = DataOption,
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from its last checkpoint."),
     restart: bool = typer.Option(False, "--restart", help="Delete the run folder's contents and start over."),
+    figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw plots/ (a few seconds per run)."),
 ):
     """Train the float and the QKeras autoencoder on background jets, then evaluate both."""
     from l1ad.training.config import load_config
     from l1ad.training.train import train as run_training
 
     cfg = _run(lambda: load_config(config))
-    run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart))
+    run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart, figures=figures))
     _print_metrics(run / "metrics.json")
 
 
@@ -366,13 +367,15 @@ def run_all(
     clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
     breakdown: bool = typer.Option(True, "--breakdown/--no-breakdown", help="Resources of each part of the model "
                                    "(synthesized on its own; the slower part of the RTL stage)."),
+    synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys (resources and the "
+                                    "timing estimate); without it the RTL stage gives latency and bit-exactness."),
 ):
     """The main job: train, convert, validate, build and simulate RTL, synthesize, report."""
     from l1ad.pipeline import Pipeline, summary_lines
 
     run = Path("runs") / name
     pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, breakdown=breakdown,
-                        echo=typer.echo)
+                        synthesize=synthesize, echo=typer.echo)
     try:
         summary = pipeline.execute()
     except L1adError as err:

@@ -31,6 +31,7 @@ class Pipeline:
     restart: bool = False
     clock_mhz: float = 200.0
     breakdown: bool = True  # per-part resources (each part synthesized on its own)
+    synthesize: bool = True  # yosys; without it the RTL stage gives latency and bit-exactness only
     echo: Callable[[str], None] = print
     stages: list[Stage] = field(default_factory=list)
 
@@ -83,11 +84,12 @@ class Pipeline:
             return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
 
         def do_rtl():
-            doc = rtl_run(self.run, clock_mhz=self.clock_mhz, breakdown=self.breakdown)
+            doc = rtl_run(self.run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
             if not doc["bit_exact"]:
                 failures.append("RTL simulation differs from csim")
                 raise L1adError(failures[-1])
-            return f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
+            return (f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
+                    + ("" if self.synthesize else "; yosys skipped (--no-synth)"))
 
         def do_vendor():
             info = firmware(Run(self.run))

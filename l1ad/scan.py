@@ -1,9 +1,11 @@
 """``l1ad scan``: a grid of configs, each trained, converted, validated and built as RTL, on Ray.
 
 Locally Ray starts on this machine's cores; with ``--address`` the same scan runs on an existing Ray
-cluster (l1ad installed on every node, the scan folder on a shared filesystem). Each point has its
-own folder; a point's ``row.json`` is written last, so a re-run skips finished points (bit-exact or not)
-and retries points that crashed. A failing point is recorded in its row and never stops the others.
+cluster (l1ad installed on every node, the scan folder on a shared filesystem). Points that differ only in
+firmware options (``firmware.*``) share one training (``trained/``), copied into each point's folder. Each
+point has its own folder; a point's ``row.json`` is written last, so a re-run skips finished points
+(bit-exact or not) and retries points that crashed. A failing point is recorded in its row and never stops
+the others; a point whose C simulation is not bit-exact gets no RTL build.
 """
 
 from __future__ import annotations
@@ -71,7 +73,9 @@ def _point(index: int, setting: dict, overrides: dict, firmware: dict) -> dict:
     except ConfigError as err:  # refused before any point runs
         raise GridError(f"point {index} ({setting}): {err}") from None
     digest = hashlib.sha256(json.dumps([resolved, firmware], sort_keys=True).encode()).hexdigest()[:8]
-    return {"id": f"p{index:03d}-{digest}", "setting": setting, "overrides": overrides, "firmware": firmware}
+    training = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]
+    return {"id": f"p{index:03d}-{digest}", "setting": setting, "overrides": overrides, "firmware": firmware,
+            "training": f"t-{training}"}
 
 
 def points(grid: dict) -> list[dict]:
@@ -95,52 +99,75 @@ def points(grid: dict) -> list[dict]:
     return out
 
 
-def run_point(point: dict, scan_dir: str, data: str | None, rtl_options: dict) -> dict:
-    """Train, convert, validate and build one point; return its row (never raises).
+def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
+    """Train the model of ``point`` into ``trained/<training>/`` (kept if finished); never raises."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    run = Path(scan_dir) / "trained" / point["training"]
+    try:
+        from l1ad.runs import run_state
+        from l1ad.training.config import load_config
+        from l1ad.training.train import train
+
+        start = time.perf_counter()
+        if run_state(run) != "complete":
+            train(load_config(overrides=point["overrides"]), data, run, restart=True, progress=False)
+        return {"run": str(run), "train_s": time.perf_counter() - start}
+    except Exception as err:
+        return {"error": f"training: {type(err).__name__}: {err}"[:500], "traceback": traceback.format_exc()}
+
+
+def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> dict:
+    """Convert, validate and build one point from its (shared) training; return its row (never raises).
 
     A point is ``ok`` only if its firmware passed validation (csim bit-exact on every test jet, every check)
     and its RTL reproduced csim on every test jet; otherwise ``failed``, with the reason.
     """
     import os
+    import shutil
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     folder = Path(scan_dir) / "points" / point["id"]
-    row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": ""}
-    times = {}
+    row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": "",
+           "training": point["training"]}
+    times = {"train_s": trained.get("train_s", 0.0)}  # the shared training's time, counted for every point using it
     try:
+        if "error" in trained:
+            raise RuntimeError(trained["error"])
         from l1ad.firmware.convert import FirmwareOptions
         from l1ad.stages import convert_run, rtl_run, validate_run
-        from l1ad.training.config import load_config
-        from l1ad.training.train import train
 
-        start = time.perf_counter()
-        run = train(load_config(overrides=point["overrides"]), data, folder / "run", restart=True, progress=False)
-        times["train_s"] = time.perf_counter() - start
+        run = folder / "run"
+        shutil.rmtree(folder, ignore_errors=True)  # a point that crashed before: inside the scan's own folder
+        shutil.copytree(trained["run"], run)
         start = time.perf_counter()
         convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))
         times["convert_s"] = time.perf_counter() - start
         start = time.perf_counter()
         check = validate_run(run, trace_events=100)
         times["validate_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
-        times["rtl_s"] = time.perf_counter() - start
-        row.update(_figures(check, hardware))
         problems = [f"validation: {name}" for name, ok in check["checks"].items() if not ok]
-        if not hardware["bit_exact"]:
-            problems.append("RTL simulation differs from csim")
+        hardware = None
+        if not problems:  # RTL of firmware that is already not exact would only be compared with wrong values
+            start = time.perf_counter()
+            hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
+            times["rtl_s"] = time.perf_counter() - start
+            if not hardware["bit_exact"]:
+                problems.append("RTL simulation differs from csim")
+        row.update(_figures(check, hardware))
         if problems:
             row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
     except Exception as err:  # recorded in the row; the scan goes on
         row.update(status="failed", error=f"{type(err).__name__}: {err}"[:500])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "error.txt").write_text(traceback.format_exc())
+        (folder / "error.txt").write_text(trained.get("traceback") or traceback.format_exc())
     row.update({k: round(v, 1) for k, v in times.items()}, total_s=round(sum(times.values()), 1))
     write_json(folder / "row.json", row)  # written last: its presence marks the point finished
     return row
 
 
-def _figures(check: dict, hardware: dict) -> dict:
+def _figures(check: dict, hardware: dict | None) -> dict:
     out = {}
     physics = check.get("physics") or {}
     for model in ("float", "qkeras"):
@@ -156,6 +183,8 @@ def _figures(check: dict, hardware: dict) -> dict:
                 out[f"eff1e-3_{signal}_{model}_low"], out[f"eff1e-3_{signal}_{model}_high"] = \
                     at["signal_efficiency_interval"]
     out["csim_bit_exact"] = check["checks"]["all_outputs_bit_identical"]
+    if hardware is None:
+        return out
     out["rtl_bit_exact"] = hardware["bit_exact"]
     out["latency_cycles"] = hardware["latency"]["cycles"]
     for key in ("LUT", "FF", "DSP", "CARRY"):
@@ -198,9 +227,15 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
         else:
             ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
         try:
-            remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
+            train_remote = ray.remote(num_cpus=1, max_retries=0)(train_point)
+            point_remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
             data = str(Path(grid["data"]).resolve()) if grid.get("data") else None
-            pending = {remote.remote(p, str(scan_dir.resolve()), data, grid["rtl"]): p for p in todo}
+            folder = str(scan_dir.resolve())
+            trained = {}  # one training per distinct model config; Ray starts each point once its training is done
+            for p in todo:
+                if p["training"] not in trained:
+                    trained[p["training"]] = train_remote.remote(p, folder, data)
+            pending = {point_remote.remote(p, folder, trained[p["training"]], grid["rtl"]): p for p in todo}
             bar = tqdm(total=len(all_points), initial=len(rows), desc="scan points", unit="point",
                        disable=not progress)
             while pending:

@@ -119,7 +119,8 @@ display(Image(filename=str(run / "plots" / "residuals_qkeras.png")))
 rows = []
 for variant in ("plain", "denoising", "sparse"):
     cfg = load_config(overrides={**ae, "training": {"epochs": 1 if FAST else epochs, "variant": variant}})
-    variant_run = run if variant == "plain" else train(cfg, data, workdir / variant, restart=True, progress=False)
+    variant_run = run if variant == "plain" else train(cfg, data, workdir / variant, restart=True, progress=False,
+                                                        figures=False)  # only their metrics are shown
     m = read_json(variant_run / "metrics.json")["qkeras"]["signals"]
     rows.append({"variant": variant, **{f"AUC {s}": m[s]["auc"] for s in SIGNALS}})
 pd.DataFrame(rows).round(3)

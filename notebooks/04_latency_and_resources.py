@@ -34,19 +34,19 @@ from IPython.display import Image, Markdown, display
 from l1ad.anchors import ANCHORS
 from da4ml.trace import comb_trace, to_pipeline
 
-from l1ad.firmware import build_rtl
+from l1ad.firmware.convert import project_model
 from l1ad.firmware.rtl import trace
 from l1ad.firmware.vendor import read_vendor_reports
 from l1ad.report import write_report
 from l1ad.runs import Run
-from l1ad.stages import convert_run, rtl_run
+from l1ad.stages import convert_run, firmware, rtl_run
 from l1ad.training.config import load_config
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import LABEL
 from l1ad.training.io import load_jets, write_jets
 from l1ad.training.train import train
 
-FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"  # the test suite: no per-part synthesis, no second yosys run
+FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"  # the test suite: no yosys (tested on its own there)
 workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb04-")))
 
 run = Path(os.environ["L1AD_RUN"]) if "L1AD_RUN" in os.environ else None
@@ -56,33 +56,33 @@ if run is None:  # a quick run
     convert_run(run)
 
 # %% [markdown]
-# ## The open RTL flow, on a model and its inputs
-# `build_rtl` takes a Keras model (here the run's QKeras scoring model) and the inputs; it checks the
-# Verilator simulation against the exact reference on every event, maps the design with yosys (no DSPs: the
-# squares are built from adders), breaks the resources down by part and estimates each stage's delay.
+# ## The open RTL flow on a run
+# `rtl_run` (the library side of `l1ad rtl`) takes the run's firmware model (the hls4ml project's model, trigger
+# head included), checks the Verilator simulation against the C simulation on every test jet, maps the design
+# with yosys (no DSPs: the squares are built from adders), breaks the resources down by part and estimates each
+# stage's delay. On any Keras model and inputs, `build_rtl(model, out, x)` from `l1ad.firmware` does the same,
+# checked against the exact reference instead.
 
 # %%
-model = Run(run).scoring_model()
-x = Run(run).test_events().x[0]
-rtl = build_rtl(model, workdir / "rtl", x, clock_mhz=200, progress=False, breakdown=not FAST)
-pd.DataFrame(rtl["rtl_vs_reference"]).T.assign(latency_cycles=rtl["latency"]["cycles"])
+rtl = rtl_run(run, workdir / "rtl", clock_mhz=200, progress=False, synthesize=not FAST, breakdown=not FAST)
+pd.DataFrame(rtl["rtl_vs_csim"]).T.assign(latency_cycles=rtl["latency"]["cycles"])
 
 # %%
-# each part traced, pipelined and synthesized on its own (skipped in the test suite's fast setting)
-pd.DataFrame(rtl["breakdown"]["parts"]).T.drop(columns="layers") if "breakdown" in rtl else "breakdown skipped"
+# each part traced, pipelined and synthesized on its own
+pd.DataFrame(rtl["breakdown"]["parts"]).T.drop(columns="layers") if "breakdown" in rtl else "breakdown skipped (FAST)"
 
 # %%
-y = rtl["yosys"]
-pd.DataFrame([{"source": y["source"], **{k: y[k] for k in ("LUT", "FF", "CARRY", "DSP", "BRAM", "SRL")}},
-              {"source": rtl["da4ml_estimate"]["source"], "LUT": rtl["da4ml_estimate"]["lut_equivalent_cost"],
-               "FF": rtl["da4ml_estimate"]["register_bits"]}])
+estimate = {"source": rtl["da4ml_estimate"]["source"], "LUT": rtl["da4ml_estimate"]["lut_equivalent_cost"],
+            "FF": rtl["da4ml_estimate"]["register_bits"]}
+y = rtl.get("yosys", {"source": "yosys skipped (FAST)"})
+pd.DataFrame([{k: y.get(k) for k in ("source", "LUT", "FF", "CARRY", "DSP", "BRAM", "SRL")}, estimate])
 
 # %% [markdown]
 # How fast each stage is: the timing ESTIMATE of every pipeline stage (longest path through the mapped cells,
 # priced with UltraScale+ -2 element delays; not timing closure) beside da4ml's own delay model.
 
 # %%
-pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage")
+pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage") if "timing_estimate" in rtl else "needs yosys (FAST)"
 
 # %% [markdown]
 # The pipeline depth follows the clock: da4ml cuts the adder graph into stages of a given number of adder
@@ -90,7 +90,7 @@ pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage")
 # clock). A faster clock gives more, shorter stages. The stage count for each cutoff, from da4ml's pipelining:
 
 # %%
-inputs, outputs = trace(model)
+inputs, outputs = trace(project_model(Path(firmware(Run(run))["project_dir"])))
 comb = comb_trace(inputs[0], outputs)
 cutoffs = range(1, 11)
 stages = [len(to_pipeline(comb, c, verbose=False).solutions) for c in cutoffs]
@@ -112,11 +112,10 @@ pd.DataFrame({name: {**r["used"], **{f"{k} %": v for k, v in r["percent"].items(
 
 # %% [markdown]
 # ## The report of a run
-# `l1ad rtl` and `l1ad report` do the same on run folders: every figure with its source, vendor rows once
-# vendor reports exist in the project.
+# `l1ad report` (here `write_report`) gathers the run's figures, the RTL flow's above included, each with its
+# source; vendor rows appear once vendor reports exist in the project.
 
 # %%
-rtl_run(run, workdir / "rtl_run", progress=False, synthesize=not FAST, breakdown=not FAST)
 report = write_report(run)
 display(Markdown(report.read_text().split("## Published")[0]))
 display(Image(filename=str(run / "report.png")))

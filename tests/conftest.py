@@ -26,15 +26,34 @@ from l1ad.training.features import LABEL  # noqa: E402
 AE = {"model": {"encoder": [12, 8, 4], "latent": 2, "decoder": [4, 8, 12]}, "data": {"transform": "standard"},
       "quantization": {"input": {"bits": 12, "integer": 4}, "score": {"bits": 16, "integer": 8}}}
 
-# small and narrow, so that Verilator and yosys finish quickly
-SHARED_CONFIG = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
-                 "quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits": 4, "integer": 1},
-                                  "biases": {"bits": 4, "integer": 1}, "activations": {"bits": 6, "integer": 3},
-                                  "latent": {"bits": 6, "integer": 3}, "output": {"bits": 8, "integer": 3},
-                                  "score": {"bits": 12, "integer": 6}},
-                 "score": {"residual": {"bits": 6, "integer": 3}},
-                 "training": {"epochs": 3, "batch_size": 128},
-                 "baselines": {"enabled": True, "gmm_components": 2}}
+# narrow types, so that Verilator and yosys finish quickly (yosys under WebAssembly: several seconds per 1,000 LUTs)
+NARROW = {"quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits": 4, "integer": 1},
+                           "biases": {"bits": 4, "integer": 1}, "activations": {"bits": 6, "integer": 3},
+                           "latent": {"bits": 6, "integer": 3}, "output": {"bits": 8, "integer": 3},
+                           "score": {"bits": 12, "integer": 6}},
+          "score": {"residual": {"bits": 4, "integer": 2}}}
+SHARED_CONFIG = {**NARROW, "model": {"encoder": [4], "latent": 2, "decoder": [4]},
+                 "training": {"epochs": 3, "batch_size": 128}, "baselines": {"enabled": True, "gmm_components": 2}}
+
+
+def pytest_configure(config):
+    """Stop before any test if pytest-xdist cannot group tests: with pytest 9.2, pytest-xdist 3.8's loadgroup
+    fails silently (pytest-dev/pytest-xdist#1386) and a group's shared fixtures are built on every worker."""
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    if config.getoption("dist", None) == "loadgroup" and Version(pytest.__version__) >= Version("9.2") \
+            and Version(version("pytest-xdist")) <= Version("3.8.0"):
+        raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not "
+                                "group tests (--dist loadgroup); install requirements.lock's test tools "
+                                "(make test does)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Long units first (whole chains, and groups of tests that share a fixture), the short tests after them:
+    the two workers then finish together instead of one running a long test alone at the end."""
+    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("xdist_group")))
 
 
 @functools.lru_cache(maxsize=1)
@@ -84,8 +103,10 @@ def shared_run(tmp_path_factory) -> Path:
     return root / "run"
 
 
-def copy_run(run: Path, target: Path) -> Path:
-    """A copy of a finished run (without its firmware records) that a test may convert and change."""
-    shutil.copytree(run, target, ignore=shutil.ignore_patterns("firmware.json", "validation.json", "rtl.json",
-                                                               "firmware_model.h5", "evaluations"))
+def copy_run(run: Path, target: Path, firmware: bool = False) -> Path:
+    """A copy of a finished run that a test may convert and change: without its firmware records, or with
+    ``firmware`` its conversion and validation records (the copy then reads, never writes, the run's project)."""
+    records = ["rtl.json", "evaluations", "report.*"] + ([] if firmware else ["firmware.json", "validation.json",
+                                                                             "firmware_model.h5"])
+    shutil.copytree(run, target, ignore=shutil.ignore_patterns(*records))
     return target

@@ -7,6 +7,7 @@ import pytest
 from conftest import AE
 from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, with_trigger
 from l1ad.firmware.convert import FirmwareOptions
+from l1ad.firmware import csim
 from l1ad.firmware.csim import Csim
 from l1ad.firmware.layers import UnsupportedModel
 from l1ad.training import models
@@ -105,6 +106,11 @@ def test_csim_is_compiled_once_per_project(tmp_path):
     project = convert_model(model, tmp_path / "p")
     first, second = Csim(project), Csim(project)
     assert first.built and not second.built and first.library == second.library
+    objects = sorted((project / ".l1ad").glob("firmware-*.o"))
+    stamp = objects[0].stat().st_mtime_ns
+    binary, built = csim.testbench(project)  # links the firmware object the library was built from
+    assert built and binary.exists() and sorted((project / ".l1ad").glob("firmware-*.o")) == objects
+    assert objects[0].stat().st_mtime_ns == stamp and csim.testbench(project) == (binary, False)
     source = project / "firmware" / "parameters.h"
     source.write_text(source.read_text() + "\n// edited\n")
     assert Csim(project).built  # an edited source gets a new library

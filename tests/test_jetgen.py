@@ -1,5 +1,6 @@
 """The generator: the embedded sample looks like the official data (checks the earlier R = 0.8 particle-level
-population fails), is what its command regenerates, and the same chunks give the same file on any executor."""
+population fails), is what its command regenerates (on Ray), and the same chunks give the same jets and file on any
+executor."""
 
 import numpy as np
 import pytest
@@ -8,13 +9,13 @@ from typer.testing import CliRunner
 from l1ad.cli import app
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import FEATURES, LABEL
-from l1ad.training.io import load_jets, read_provenance
+from l1ad.training.io import load_jets, read_provenance, write_jets
 from l1ad.training.jetgen import generate
 
-pytestmark = pytest.mark.xdist_group("jetgen")  # its module fixtures are built once, on one worker
+pytestmark = pytest.mark.xdist_group("jetgen")  # one worker runs these, so its session fixtures are built once
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def embedded():
     return load_jets(DEFAULT_SAMPLE)
 
@@ -44,14 +45,17 @@ def test_two_prong_jets_look_two_pronged(embedded):
     assert median["w"] < median["q"] and median["z"] < median["g"], median
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # not "module": other modules' tests may run in between on the same worker
 def regenerated():
-    return generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, progress=False)
+    # as Ray tasks: the embedded sample was made on a local process pool, so this also proves that the executor
+    # does not change a jet
+    return generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, address="local", progress=False)
 
 
+@pytest.mark.slow
 def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
     """The data card's command with the card's seed reproduces the embedded sample's first jets of each class
-    (jets are taken in chunk order, so a small run is a prefix of the full one)."""
+    (jets are taken in chunk order, so a small run is a prefix of the full one), here on Ray."""
     provenance = read_provenance(DEFAULT_SAMPLE)
     assert provenance["seed"] == 2026 and provenance["preset"] == "official"
     small, small_provenance = regenerated
@@ -61,6 +65,7 @@ def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
         np.testing.assert_array_equal(small[small[LABEL] == label][FEATURES].to_numpy(), head[FEATURES].to_numpy())
 
 
+@pytest.mark.slow
 def test_provenance_and_physical_ranges(regenerated):
     table, provenance = regenerated
     assert table[LABEL].value_counts().to_dict() == dict.fromkeys("gqtwz", 15)
@@ -74,16 +79,21 @@ def test_provenance_and_physical_ranges(regenerated):
     assert (table["multiplicity"] % 1 == 0).all() and np.isfinite(table[FEATURES].to_numpy()).all()
 
 
-def test_same_file_from_a_process_pool_and_from_ray(tmp_path):
-    runner = CliRunner()
-    for extra, name in ((["--workers", "1"], "pool.parquet"), (["--workers", "2", "--address", "local"], "ray.parquet")):
-        result = runner.invoke(app, ["generate", "--out", str(tmp_path / name), "--jets-per-class", "w=12",
-                                     "--seed", "4", *extra])
-        assert result.exit_code == 0, result.output
-    assert (tmp_path / "pool.parquet").read_bytes() == (tmp_path / "ray.parquet").read_bytes()
-    assert load_jets(tmp_path / "pool.parquet", require=("w",))[LABEL].value_counts().to_dict() == {"w": 12}
+@pytest.mark.slow
+def test_command_on_a_process_pool_writes_the_jets_ray_made_and_the_same_bytes_again(tmp_path, regenerated):
+    """The same jets whatever the executor (the fixture ran on Ray), and a file that is a function of them."""
+    path = tmp_path / "w.parquet"
+    result = CliRunner().invoke(app, ["generate", "--out", str(path), "--jets-per-class", "w=15", "--seed", "2026",
+                                      "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    table, ray_table = load_jets(path, require=("w",)), regenerated[0]
+    assert table[LABEL].value_counts().to_dict() == {"w": 15}
+    np.testing.assert_array_equal(table[FEATURES].to_numpy(), ray_table[ray_table[LABEL] == "w"][FEATURES].to_numpy())
+    write_jets(table, tmp_path / "again.parquet", read_provenance(path))
+    assert (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
 
 
+@pytest.mark.slow
 def test_particle_level_preset_is_kept():
     table, provenance = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False)
     assert len(table) == 5 and provenance["settings"]["jet_radius"] == 0.8 and provenance["preset"] == "particle08"

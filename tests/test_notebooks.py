@@ -15,6 +15,7 @@ def test_notebooks_are_found():
     assert [n.name[:2] for n in NOTEBOOKS] == ["01", "02", "03", "04"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_runs_and_shows_its_figures(path, shared_run, tmp_path, monkeypatch):
     monkeypatch.setenv("L1AD_NOTEBOOK_FAST", "1")

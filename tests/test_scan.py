@@ -38,6 +38,7 @@ def test_pareto_front():
     assert pareto_front([1, 2, 3, 4], [0.1, 0.3, 0.2, 0.5]) == [0, 1, 3]
 
 
+@pytest.mark.slow
 def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path):
     data = write_jets(make_jets(120, seed=8), tmp_path / "jets.parquet", {})
     grid = tmp_path / "tiny.yaml"
@@ -66,6 +67,9 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     point = ok.iloc[0]["point"]
     for sub in ("run/status.json", "hls/project.tcl", "rtl/metadata.json"):  # each point has its own folders
         assert (tmp_path / "scan" / "points" / point / sub).exists()
+    # the points differ only in a firmware option: one training, copied into both; no RTL for inexact firmware
+    assert table["training"].nunique() == 1 and len(list((tmp_path / "scan" / "trained").iterdir())) == 1
+    assert not (tmp_path / "scan" / "points" / failed.iloc[0]["point"] / "rtl").exists()
 
     rows = {p: (tmp_path / "scan" / "points" / p / "row.json").stat().st_mtime_ns for p in table["point"]}
     again = CliRunner().invoke(app, ["scan", "--grid", str(grid), "--out", str(tmp_path / "scan"), "--workers", "2"])

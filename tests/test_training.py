@@ -15,14 +15,15 @@ from l1ad.training.io import write_jets
 from l1ad.runs import RunError, require_complete
 from l1ad.training.train import train
 
-pytestmark = pytest.mark.xdist_group("training")  # the module's finished run is trained once, on one worker
+# the tests that read the finished run run on one worker, which trains it once
+ON_FINISHED_RUN = pytest.mark.xdist_group("finished_run")
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
         "training": {"epochs": 2, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}},
         "baselines": {"enabled": False, "gmm_components": 1}}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def data_file(tmp_path_factory):
     return write_jets(make_jets(200, seed=2), tmp_path_factory.mktemp("data") / "jets.parquet", {"test": True})
 
@@ -124,12 +125,13 @@ def test_thresholds_keep_background_efficiency_at_most_eps():
 
 # --- runs: determinism, resume, evaluation ----------------------------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def finished_run(data_file, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "a"
-    return train(load_config(overrides=TINY), data_file, out, progress=False)
+    return train(load_config(overrides=TINY), data_file, out, progress=False)  # with its figures
 
 
+@ON_FINISHED_RUN
 def test_run_folder_is_self_contained(finished_run):
     for name in ("config.yaml", "scaler.json", "float_model.h5", "qkeras_model.h5", "history.json",
                  "metrics.json", "data.json", "status.json", "plots/roc.png", "plots/latent_qkeras.png",
@@ -146,15 +148,18 @@ def test_run_folder_is_self_contained(finished_run):
             assert low <= entry["auc"] <= high and high - low < 0.5
 
 
+@ON_FINISHED_RUN
 def test_training_is_bit_identical_for_the_same_seed(finished_run, data_file, tmp_path):
-    again = train(load_config(overrides=TINY), data_file, tmp_path / "b", progress=False)
+    again = train(load_config(overrides=TINY), data_file, tmp_path / "b", progress=False, figures=False)
     for kind in ("float", "qkeras"):
         assert _same_weights(finished_run / f"{kind}_model.h5", again / f"{kind}_model.h5")
     assert (finished_run / "metrics.json").read_text() == (again / "metrics.json").read_text()
-    other = train(load_config(overrides={**TINY, "seed": 99}), data_file, tmp_path / "c", progress=False)
+    assert not (again / "plots").exists()  # figures=False: the same run without its figures
+    other = train(load_config(overrides={**TINY, "seed": 99}), data_file, tmp_path / "c", progress=False, figures=False)
     assert not _same_weights(finished_run / "qkeras_model.h5", other / "qkeras_model.h5")
 
 
+@ON_FINISHED_RUN
 def test_interrupted_run_resumes_to_the_same_result(finished_run, data_file, tmp_path, monkeypatch):
     def interrupt(kind, epoch):
         if kind == "qkeras" and epoch == 0:
@@ -163,26 +168,28 @@ def test_interrupted_run_resumes_to_the_same_result(finished_run, data_file, tmp
     monkeypatch.setattr(train_module, "_epoch_done", interrupt)
     out = tmp_path / "interrupted"
     with pytest.raises(KeyboardInterrupt):
-        train(load_config(overrides=TINY), data_file, out, progress=False)
+        train(load_config(overrides=TINY), data_file, out, progress=False, figures=False)
     with pytest.raises(RunError, match="is training"):
         require_complete(out)  # an interrupted run never passes for a finished one
     assert not (out / "qkeras_model.h5").exists() and not (out / "metrics.json").exists()
     with pytest.raises(RunError, match="--resume"):
-        train(load_config(overrides=TINY), data_file, out, progress=False)
+        train(load_config(overrides=TINY), data_file, out, progress=False, figures=False)
     with pytest.raises(RunError, match="another config"):
-        train(load_config(overrides={**TINY, "seed": 5}), data_file, out, resume=True, progress=False)
+        train(load_config(overrides={**TINY, "seed": 5}), data_file, out, resume=True, progress=False, figures=False)
     monkeypatch.setattr(train_module, "_epoch_done", lambda kind, epoch: None)
-    train(load_config(overrides=TINY), data_file, out, resume=True, progress=False)
+    train(load_config(overrides=TINY), data_file, out, resume=True, progress=False, figures=False)
     require_complete(out)
     for kind in ("float", "qkeras"):
         assert _same_weights(finished_run / f"{kind}_model.h5", out / f"{kind}_model.h5")
 
 
+@ON_FINISHED_RUN
 def test_finished_run_is_not_overwritten_without_restart(finished_run, data_file):
     with pytest.raises(RunError, match="--restart"):
-        train(load_config(overrides=TINY), data_file, finished_run, progress=False)
+        train(load_config(overrides=TINY), data_file, finished_run, progress=False, figures=False)
 
 
+@ON_FINISHED_RUN
 def test_evaluate_on_other_data(finished_run, tmp_path):
     other = write_jets(make_jets(100, seed=9), tmp_path / "other.parquet", {})
     result = CliRunner().invoke(app, ["evaluate", str(finished_run), "--data", str(other), "--all-jets"])
@@ -197,7 +204,7 @@ def test_pruning_reaches_target_sparsity(data_file, tmp_path):
     config = load_config(overrides={**TINY, "training": {**TINY["training"], "epochs": 4},
                                     "pruning": {"enabled": True, "target_sparsity": 0.5, "begin_epoch": 0,
                                                 "end_epoch": 2}})
-    run = train(config, data_file, tmp_path / "pruned", progress=False)
+    run = train(config, data_file, tmp_path / "pruned", progress=False, figures=False)
     for kind in ("float", "qkeras"):
         model = models.load(run / f"{kind}_model.h5")
         assert not any("prune" in layer.name for layer in model.layers)
@@ -206,17 +213,18 @@ def test_pruning_reaches_target_sparsity(data_file, tmp_path):
             assert np.mean(kernel == 0) >= 0.45, (kind, name)
 
 
+@ON_FINISHED_RUN
 @pytest.mark.parametrize("variant", ["denoising", "sparse"])
 def test_variants_train_differently(finished_run, data_file, tmp_path, variant):
     config = load_config(overrides={**TINY, "training": {**TINY["training"], "variant": variant, "noise_std": 0.5,
                                                          "latent_l1": 0.1}})
-    run = train(config, data_file, tmp_path / variant, progress=False)
+    run = train(config, data_file, tmp_path / variant, progress=False, figures=False)
     assert not _same_weights(finished_run / "qkeras_model.h5", run / "qkeras_model.h5")
 
 
 def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
     config = load_config(overrides={**TINY, "model": {**TINY["model"], "kind": "vae"}, "score": {"kind": "mu2"}})
-    run = train(config, data_file, tmp_path / "vae", progress=False)
+    run = train(config, data_file, tmp_path / "vae", progress=False, figures=False)
     model = models.load(run / "qkeras_model.h5")
     assert [layer.name for layer in model.layers if "dec" in layer.name] == []  # no decoder on the scoring model
     x = np.random.default_rng(0).normal(0, 1, (50, 16)).astype(np.float32)
@@ -230,7 +238,7 @@ def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
 
 def test_inverse_variance_weights_are_recorded_and_used(data_file, tmp_path):
     config = load_config(overrides={**TINY, "score": {"feature_weights": "inverse_variance"}})
-    run = train(config, data_file, tmp_path / "weighted", progress=False)
+    run = train(config, data_file, tmp_path / "weighted", progress=False, figures=False)
     weights = np.array(train_module.read_json(run / "history.json")["qkeras"]["score_weights"])
     assert weights.shape == (16,) and abs(weights.sum() - 1) < 1e-9 and weights.std() > 0
     kernel = models.load(run / "qkeras_model.h5").get_layer("mean").get_weights()[0][:, 0]
@@ -256,7 +264,7 @@ def test_input_transforms_round_trip_through_the_scaler_file(transform, data_fil
 def test_latent_size_zero_scores_the_distance_from_the_core(data_file, tmp_path):
     """No network: the score is the mean square of the core-whitened input, nothing is trained."""
     config = load_config(overrides={"training": {"epochs": 1}, "baselines": {"enabled": False, "gmm_components": 1}})
-    run = train(config, data_file, tmp_path / "core", progress=False)
+    run = train(config, data_file, tmp_path / "core", progress=False, figures=False)
     assert train_module.read_json(run / "history.json")["qkeras"]["epochs_run"] == 0
     from l1ad.runs import Run
 

@@ -171,8 +171,8 @@ def _fixed_model(kind: str, config: Config, x_val: np.ndarray, run: Path) -> dic
 
 
 def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
-          progress: bool = True) -> Path:
-    """Train both models and evaluate them; return the finished run folder."""
+          progress: bool = True, figures: bool = True) -> Path:
+    """Train both models and evaluate them; return the finished run folder (``figures``: draw plots/)."""
     run = Path(out)
     _prepare(run, resume, restart)
     table, data_info = load_data(data)
@@ -201,7 +201,7 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
         histories[kind] = _train_model(kind, config, x_train, x_val, run, progress)
         write_json(run / "checkpoints" / kind / "done.json", histories[kind])
     write_json(run / "history.json", histories)
-    evaluate(run, parts, scaler, out_dir=run, progress=progress)
+    evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures)
     shutil.rmtree(run / "checkpoints")
     write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
     return run
@@ -223,8 +223,8 @@ def test_jets(run: Path, data: str | Path | None = None, all_jets: bool = False)
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
-             progress: bool = True, source: str | None = None) -> dict:
-    """Score the test jets with both saved models; write metrics.json and plots to ``out_dir``."""
+             progress: bool = True, source: str | None = None, figures: bool = True) -> dict:
+    """Score the test jets with both saved models; write metrics.json and (``figures``) plots to ``out_dir``."""
     from . import models, plots
 
     scaler = scaler or Scaler.load(run / "scaler.json")
@@ -238,6 +238,8 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         scores[kind], reconstruction = models.scores(model, x)
         metrics[kind] = anomaly_metrics(scores[kind], labels)
         metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
+        if not figures:
+            continue
         title = "float model" if kind == "float" else "QKeras model"
         plots.score_distributions(scores[kind], labels, out_dir / "plots" / f"scores_{kind}.png", title)
         if "latent" in [layer.name for layer in model.layers]:
@@ -245,14 +247,15 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
                                f"latent space, {title}")
         if reconstruction is not None:
             plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
-    plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
+    if figures:
+        plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
     config = load_config(run / "config.yaml")
     if isinstance(parts, Splits) and config.baselines.enabled:
         from .baselines import baselines
 
         metrics["baselines"] = baselines(parts, config.baselines.gmm_components, config.seed)
     history = run / "history.json"
-    if history.exists() and any(h["loss"] for h in read_json(history).values()):
+    if figures and history.exists() and any(h["loss"] for h in read_json(history).values()):
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
