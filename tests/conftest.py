@@ -1,13 +1,18 @@
 """Shared test helpers: small valid jet tables, and one trained, converted run built once per test session.
 
 The shared run is built by whichever pytest-xdist worker gets there first (a file lock guards it) and reused
-by every test and notebook that only reads a run; tests that change a run copy it first.
+by every test and notebook that only reads a run; tests that change a run copy it first. da4ml's numba kernels
+are compiled (once per environment, about 75 s on one core) in the background while the first tests run;
+tests marked ``da4ml`` wait for them.
 """
 
 import functools
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -50,10 +55,45 @@ def pytest_configure(config):
                                 "(make test does)")
 
 
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller, once per session: the workers inherit the env
+        done = Path(tempfile.mkdtemp(prefix="l1ad-da4ml-")) / "ready"
+        script = ("import sys\ntry:\n    from l1ad.firmware.rtl import warm_up\n    warm_up()\n"
+                  "finally:\n    open(sys.argv[1], 'w').write('done')\n")
+        with open(done.parent / "warm_up.log", "w") as log:  # a no-op of a second or two when already cached
+            config.l1ad_warm_up = subprocess.Popen([sys.executable, "-c", script, str(done)], stdout=log, stderr=log)
+        os.environ["L1AD_DA4ML_READY"] = f"{done}:{config.l1ad_warm_up.pid}"
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "l1ad_warm_up", None) is not None:
+        config.l1ad_warm_up.wait()
+
+
 def pytest_collection_modifyitems(config, items):
-    """Long units first (whole chains, and groups of tests that share a fixture), the short tests after them:
-    the two workers then finish together instead of one running a long test alone at the end."""
-    items.sort(key=lambda item: not (item.get_closest_marker("slow") or item.get_closest_marker("xdist_group")))
+    """Long units first (whole chains, and groups of tests that share a fixture), the short tests after them,
+    so that the two workers finish together; among them, those that need da4ml last, so that its kernels are
+    compiled (in the background) by the time they start."""
+    def key(item):
+        long = item.get_closest_marker("slow") or item.get_closest_marker("xdist_group")
+        return (not long, long and item.get_closest_marker("da4ml") is not None)
+
+    items.sort(key=key)
+
+
+@pytest.fixture(autouse=True)
+def _da4ml_ready(request):
+    """Tests marked ``da4ml`` start once the background compilation of its kernels has finished (or died)."""
+    if request.node.get_closest_marker("da4ml") is None or "L1AD_DA4ML_READY" not in os.environ:
+        return
+    done, pid = os.environ["L1AD_DA4ML_READY"].rsplit(":", 1)
+    deadline = time.monotonic() + 900
+    while not Path(done).exists() and time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] == "Z":
+                break  # killed: the test compiles what it needs itself
+        except OSError:
+            break
+        time.sleep(0.5)
 
 
 @functools.lru_cache(maxsize=1)

@@ -30,6 +30,7 @@ def test_data_info_compares_with_the_official_data():
 
 
 @pytest.mark.slow
+@pytest.mark.da4ml
 def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vendor tools, whatever the machine has

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from l1ad.cli import app
 from l1ad.examples import _q, axol1tl_like, encoder_only, reconstruction_only
 
-pytestmark = pytest.mark.slow  # three models through the whole chain, Verilator builds included
+pytestmark = [pytest.mark.slow, pytest.mark.da4ml]  # three models through the whole chain, Verilator included
 
 
 def _chain(tmp_path, monkeypatch, model, inputs, extra, testbench=False):

@@ -1,6 +1,6 @@
 """The generator: the embedded sample looks like the official data (checks the earlier R = 0.8 particle-level
-population fails), is what its command regenerates (on Ray), and the same chunks give the same jets and file on any
-executor."""
+population fails), is what its command regenerates, and the same chunks give the same jets and file on any
+executor (a process pool, Ray)."""
 
 import numpy as np
 import pytest
@@ -47,15 +47,13 @@ def test_two_prong_jets_look_two_pronged(embedded):
 
 @pytest.fixture(scope="session")  # not "module": other modules' tests may run in between on the same worker
 def regenerated():
-    # as Ray tasks: the embedded sample was made on a local process pool, so this also proves that the executor
-    # does not change a jet
-    return generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, address="local", progress=False)
+    return generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, progress=False)
 
 
 @pytest.mark.slow
 def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
     """The data card's command with the card's seed reproduces the embedded sample's first jets of each class
-    (jets are taken in chunk order, so a small run is a prefix of the full one), here on Ray."""
+    (jets are taken in chunk order, so a small run is a prefix of the full one)."""
     provenance = read_provenance(DEFAULT_SAMPLE)
     assert provenance["seed"] == 2026 and provenance["preset"] == "official"
     small, small_provenance = regenerated
@@ -80,15 +78,16 @@ def test_provenance_and_physical_ranges(regenerated):
 
 
 @pytest.mark.slow
-def test_command_on_a_process_pool_writes_the_jets_ray_made_and_the_same_bytes_again(tmp_path, regenerated):
-    """The same jets whatever the executor (the fixture ran on Ray), and a file that is a function of them."""
+def test_command_on_ray_writes_the_jets_a_process_pool_made_and_the_same_bytes_again(tmp_path, regenerated):
+    """The same jets whatever the executor (the fixture ran on a process pool), and a file that is a function
+    of them."""
     path = tmp_path / "w.parquet"
     result = CliRunner().invoke(app, ["generate", "--out", str(path), "--jets-per-class", "w=15", "--seed", "2026",
-                                      "--workers", "2"])
+                                      "--workers", "1", "--address", "local"])
     assert result.exit_code == 0, result.output
-    table, ray_table = load_jets(path, require=("w",)), regenerated[0]
+    table, pool_table = load_jets(path, require=("w",)), regenerated[0]
     assert table[LABEL].value_counts().to_dict() == {"w": 15}
-    np.testing.assert_array_equal(table[FEATURES].to_numpy(), ray_table[ray_table[LABEL] == "w"][FEATURES].to_numpy())
+    np.testing.assert_array_equal(table[FEATURES].to_numpy(), pool_table[pool_table[LABEL] == "w"][FEATURES].to_numpy())
     write_jets(table, tmp_path / "again.parquet", read_provenance(path))
     assert (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
 

@@ -16,7 +16,8 @@ def test_notebooks_are_found():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+@pytest.mark.parametrize("path", [pytest.param(n, id=n.stem, marks=[pytest.mark.da4ml] * n.name.startswith("04"))
+                                  for n in NOTEBOOKS])
 def test_notebook_runs_and_shows_its_figures(path, shared_run, tmp_path, monkeypatch):
     monkeypatch.setenv("L1AD_NOTEBOOK_FAST", "1")
     monkeypatch.setenv("L1AD_NOTEBOOK_DIR", str(tmp_path))

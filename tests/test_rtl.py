@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.da4ml
+
 from l1ad.firmware import reference
 from l1ad.firmware.layers import FixedType, round_half_even
 from l1ad.firmware.rtl import trace

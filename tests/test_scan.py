@@ -39,6 +39,7 @@ def test_pareto_front():
 
 
 @pytest.mark.slow
+@pytest.mark.da4ml
 def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path):
     data = write_jets(make_jets(120, seed=8), tmp_path / "jets.parquet", {})
     grid = tmp_path / "tiny.yaml"

@@ -133,6 +133,7 @@ def test_vendor_tool_runs_in_the_project_where_it_lies(tool, shared_run, tmp_pat
     assert read_vendor_reports(moved)["csynth"]["latency_cycles_worst"] == 11
 
 
+@pytest.mark.da4ml
 def test_distributed_arithmetic_strategy_is_bit_exact_in_csim(shared_run, tmp_path):
     """hls4ml 1.3's da4ml kernels for io_parallel: the project computes the same outputs, bit for bit."""
     from conftest import copy_run
