@@ -99,6 +99,10 @@ def points(grid: dict) -> list[dict]:
     return out
 
 
+class _TrainingFailed(Exception):
+    pass
+
+
 def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
     """Train the model of ``point`` into ``trained/<training>/`` (kept if finished); never raises."""
     import os
@@ -133,8 +137,8 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
            "training": point["training"]}
     times = {"train_s": trained.get("train_s", 0.0)}  # the shared training's time, counted for every point using it
     try:
-        if "error" in trained:
-            raise RuntimeError(trained["error"])
+        if "error" in trained:  # its training failed: said once per point that needed it
+            raise _TrainingFailed(trained["error"])
         from l1ad.firmware.convert import FirmwareOptions
         from l1ad.stages import convert_run, rtl_run, validate_run
 
@@ -159,7 +163,8 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
         if problems:
             row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
     except Exception as err:  # recorded in the row; the scan goes on
-        row.update(status="failed", error=f"{type(err).__name__}: {err}"[:500])
+        row.update(status="failed", error=(str(err) if isinstance(err, _TrainingFailed)
+                                           else f"{type(err).__name__}: {err}")[:500])
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "error.txt").write_text(trained.get("traceback") or traceback.format_exc())
     row.update({k: round(v, 1) for k, v in times.items()}, total_s=round(sum(times.values()), 1))

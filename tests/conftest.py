@@ -43,8 +43,10 @@ SHARED_CONFIG = {**NARROW, "model": {"encoder": [4], "latent": 2, "decoder": [4]
 
 
 def pytest_configure(config):
-    """Stop before any test if pytest-xdist cannot group tests: with pytest 9.2, pytest-xdist 3.8's loadgroup
-    fails silently (pytest-dev/pytest-xdist#1386) and a group's shared fixtures are built on every worker."""
+    """Stop before any test if pytest-xdist cannot group tests (with pytest 9.2, pytest-xdist 3.8's loadgroup
+    fails silently, pytest-dev/pytest-xdist#1386, and a group's shared fixtures are built on every worker); then
+    start compiling da4ml's kernels in the background, once per session, in the controller (the workers
+    inherit its environment)."""
     from importlib.metadata import version
 
     from packaging.version import Version
@@ -54,9 +56,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not "
                                 "group tests (--dist loadgroup); install requirements.lock's test tools "
                                 "(make test does)")
-
-
-    if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller, once per session: the workers inherit the env
+    if "PYTEST_XDIST_WORKER" not in os.environ and not config.option.collectonly:
         done = Path(tempfile.mkdtemp(prefix="l1ad-da4ml-")) / "ready"
         script = ("import sys\ntry:\n    from l1ad.firmware.rtl import warm_up\n    warm_up()\n"
                   "finally:\n    open(sys.argv[1], 'w').write('done')\n")
@@ -67,7 +67,8 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     if getattr(config, "l1ad_warm_up", None) is not None:
-        config.l1ad_warm_up.wait()
+        config.l1ad_warm_up.wait()  # finished, so the next session finds the kernels cached
+        shutil.rmtree(Path(os.environ.pop("L1AD_DA4ML_READY").rsplit(":", 1)[0]).parent, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

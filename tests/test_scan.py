@@ -79,6 +79,17 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     assert (pd.read_parquet(tmp_path / "scan" / "results.parquet").status == "failed").sum() == 1
 
 
+def test_a_failed_training_fails_each_point_that_needs_it_with_its_reason(tmp_path):
+    from l1ad.scan import run_point
+
+    point = {"id": "p000-abc", "setting": {"model.latent": 2}, "training": "t-123", "overrides": {}, "firmware": {}}
+    trained = {"error": "training: RunError: jets.parquet: no such file", "traceback": "Traceback: the training's"}
+    row = run_point(point, str(tmp_path), trained, {})
+    assert row["status"] == "failed" and row["error"] == trained["error"] and row["training"] == "t-123"
+    assert (tmp_path / "points" / "p000-abc" / "error.txt").read_text() == "Traceback: the training's"
+    assert (tmp_path / "points" / "p000-abc" / "row.json").exists()  # a re-run retries it: not a "not bit-exact" row
+
+
 def test_scan_refuses_a_folder_it_did_not_make(tmp_path):
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
