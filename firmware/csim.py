@@ -120,8 +120,10 @@ class Csim:
         self.built = not self.library.exists()
         if self.built:
             firmware, _ = _firmware_object(self.project_dir)
-            batch = self.project_dir / CACHE / "l1ad_batch.cpp"
-            batch.write_text(source)
+            batch = self.library.with_suffix(".cpp")  # named by the digest, written whole: concurrent builds agree
+            part = batch.with_name(f".{batch.name}.{os.getpid()}")
+            part.write_text(source)
+            os.replace(part, batch)
             _compile(["g++", *compile_flags, "-shared", str(batch), str(firmware)], self.project_dir, self.library)
         self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None

@@ -112,10 +112,15 @@ def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
     try:
         from l1ad.runs import run_state
         from l1ad.training.config import load_config
+        from l1ad.training.datasets import DEFAULT_SAMPLE
+        from l1ad.training.files import sha256
         from l1ad.training.train import train
 
         start = time.perf_counter()
-        if run_state(run) != "complete":
+        path = Path(data) if data else DEFAULT_SAMPLE
+        recorded = read_json(run / "data.json") if run_state(run) == "complete" else {}
+        # a finished training is kept only if made from this data file as it is now (the key holds the config)
+        if (recorded.get("path"), recorded.get("sha256")) != (str(path.resolve()), sha256(path)):
             train(load_config(overrides=point["overrides"]), data, run, restart=True, progress=False)
         return {"run": str(run), "train_s": time.perf_counter() - start}
     except Exception as err:
@@ -136,6 +141,7 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
     row = {"point": point["id"], **{f"cfg:{k}": v for k, v in point["setting"].items()}, "status": "ok", "error": "",
            "training": point["training"]}
     times = {"train_s": trained.get("train_s", 0.0)}  # the shared training's time, counted for every point using it
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's folders (inside the scan's own folder)
     try:
         if "error" in trained:  # its training failed: said once per point that needed it
             raise _TrainingFailed(trained["error"])
@@ -143,7 +149,6 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
         from l1ad.stages import convert_run, rtl_run, validate_run
 
         run = folder / "run"
-        shutil.rmtree(folder, ignore_errors=True)  # a point that crashed before: inside the scan's own folder
         shutil.copytree(trained["run"], run)
         start = time.perf_counter()
         convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))

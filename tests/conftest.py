@@ -21,6 +21,10 @@ import pytest
 os.environ.setdefault("L1AD_CSIM_OPT", "-O1")
 os.environ.setdefault("L1AD_VERILATOR_OPT", "-O0")  # Verilator builds: compile time matters, not simulation speed
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# one thread per TensorFlow op: two workers (and their notebooks, Ray tasks) already fill the two cores, and
+# threads waiting for a busy core only spin
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules next to the tests
 
 import pandas as pd  # noqa: E402
@@ -67,7 +71,11 @@ def pytest_configure(config):
 
 def pytest_unconfigure(config):
     if getattr(config, "l1ad_warm_up", None) is not None:
-        config.l1ad_warm_up.wait()  # finished, so the next session finds the kernels cached
+        try:
+            config.l1ad_warm_up.wait(timeout=600)  # finished, so the next session finds the kernels cached
+        except subprocess.TimeoutExpired:
+            config.l1ad_warm_up.kill()
+            config.l1ad_warm_up.wait()
         shutil.rmtree(Path(os.environ.pop("L1AD_DA4ML_READY").rsplit(":", 1)[0]).parent, ignore_errors=True)
 
 
@@ -125,7 +133,7 @@ def _build_shared_run(root: Path) -> Path:
     from l1ad.training.train import train
 
     data = write_jets(make_jets(400, seed=1), root / "jets.parquet", {"test": "shared run"})
-    run = train(load_config(overrides=SHARED_CONFIG), data, root / "run", progress=False)
+    run = train(load_config(overrides=SHARED_CONFIG), data, root / "run", progress=False, figures=False)
     convert_run(run, root / "hls")
     assert validate_run(run)["passed"]
     return run

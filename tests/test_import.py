@@ -60,7 +60,7 @@ def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
 def test_encoder_only_model_with_sum_of_squares_score(tmp_path, monkeypatch):
     x = np.random.default_rng(2).normal(0, 2, (3000, 20))
     pd.DataFrame(x, columns=[f"x{i}" for i in range(20)]).to_csv(tmp_path / "inputs.csv", index=False)
-    _chain(tmp_path, monkeypatch, encoder_only(), tmp_path / "inputs.csv", [])  # yosys: test_rtl, test_cli
+    _chain(tmp_path, monkeypatch, encoder_only(), tmp_path / "inputs.csv", [])  # yosys: test_rtl
 
 
 def test_unsupported_layer_is_refused_and_nothing_written(tmp_path, monkeypatch):

@@ -88,7 +88,10 @@ def test_command_on_ray_writes_the_jets_a_process_pool_made_and_the_same_bytes_a
     table, pool_table = load_jets(path, require=("w",)), regenerated[0]
     assert table[LABEL].value_counts().to_dict() == {"w": 15}
     np.testing.assert_array_equal(table[FEATURES].to_numpy(), pool_table[pool_table[LABEL] == "w"][FEATURES].to_numpy())
-    write_jets(table, tmp_path / "again.parquet", read_provenance(path))
+    provenance = read_provenance(path)
+    assert {k: provenance[k] for k in ("settings", "versions", "seed")} == \
+        {k: regenerated[1][k] for k in ("settings", "versions", "seed")}
+    write_jets(table, tmp_path / "again.parquet", provenance)
     assert (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
 
 
