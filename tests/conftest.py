@@ -80,12 +80,12 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Long units (whole chains, groups of tests that share a fixture) before short tests, so that the two workers
-    finish together; and the tests that need da4ml after all others, so that its kernels, compiled in the
-    background on a fresh environment, are ready when they start."""
+    """Long units first (whole chains, and groups of tests that share a fixture), the short tests after them,
+    so that the two workers finish together; among them, those that need da4ml last, so that its kernels are
+    compiled (in the background) by the time they start."""
     def key(item):
-        long = bool(item.get_closest_marker("slow") or item.get_closest_marker("xdist_group"))
-        return (item.get_closest_marker("da4ml") is not None, not long)
+        long = item.get_closest_marker("slow") or item.get_closest_marker("xdist_group")
+        return (not long, long and item.get_closest_marker("da4ml") is not None)
 
     items.sort(key=key)
 
