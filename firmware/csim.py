@@ -21,12 +21,12 @@ import ctypes
 import hashlib
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from l1ad.errors import L1adError
+from l1ad.training.files import atomic_path
 
 from .convert import project_info
 
@@ -66,17 +66,11 @@ def _digest(project_dir: Path, extra: str) -> str:
 
 def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
     """Compile into a temporary file and move it into place: concurrent callers never see half a binary."""
-    target.parent.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.part-")
-    os.close(fd)
-    try:
-        result = subprocess.run([*cmd, "-o", tmp], cwd=cwd, capture_output=True, text=True)
+    with atomic_path(target) as tmp:
+        result = subprocess.run([*cmd, "-o", str(tmp)], cwd=cwd, capture_output=True, text=True)
         if result.returncode != 0:
             raise CsimError(f"compilation failed in {cwd}:\n{' '.join(cmd)}\n{result.stderr[-4000:]}")
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.chmod(0o755)
 
 
 def _project_flags(project_dir: Path) -> list[str]:
@@ -121,9 +115,8 @@ class Csim:
         if self.built:
             firmware, _ = _firmware_object(self.project_dir)
             batch = self.library.with_suffix(".cpp")  # named by the digest, written whole: concurrent builds agree
-            part = batch.with_name(f".{batch.name}.{os.getpid()}")
-            part.write_text(source)
-            os.replace(part, batch)
+            with atomic_path(batch) as tmp:
+                tmp.write_text(source)
             _compile(["g++", *compile_flags, "-shared", str(batch), str(firmware)], self.project_dir, self.library)
         self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None

@@ -99,10 +99,6 @@ def points(grid: dict) -> list[dict]:
     return out
 
 
-class _TrainingFailed(Exception):
-    pass
-
-
 def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
     """Train the model of ``point`` into ``trained/<training>/`` (kept if finished); never raises."""
     import os
@@ -110,17 +106,17 @@ def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     run = Path(scan_dir) / "trained" / point["training"]
     try:
-        from l1ad.runs import run_state
+        from l1ad.runs import Run, RunError
         from l1ad.training.config import load_config
         from l1ad.training.datasets import DEFAULT_SAMPLE
-        from l1ad.training.files import sha256
         from l1ad.training.train import train
 
         start = time.perf_counter()
-        path = Path(data) if data else DEFAULT_SAMPLE
-        recorded = read_json(run / "data.json") if run_state(run) == "complete" else {}
-        # a finished training is kept only if made from this data file as it is now (the key holds the config)
-        if (recorded.get("path"), recorded.get("sha256")) != (str(path.resolve()), sha256(path)):
+        try:  # kept only if finished, made from this data file, and the file unchanged (the key holds the config)
+            reusable = Run(run).data_path() == Path(data or DEFAULT_SAMPLE).resolve()
+        except RunError:
+            reusable = False
+        if not reusable:
             train(load_config(overrides=point["overrides"]), data, run, restart=True, progress=False)
         return {"run": str(run), "train_s": time.perf_counter() - start}
     except Exception as err:
@@ -142,36 +138,37 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
            "training": point["training"]}
     times = {"train_s": trained.get("train_s", 0.0)}  # the shared training's time, counted for every point using it
     shutil.rmtree(folder, ignore_errors=True)  # an earlier attempt's folders (inside the scan's own folder)
-    try:
-        if "error" in trained:  # its training failed: said once per point that needed it
-            raise _TrainingFailed(trained["error"])
-        from l1ad.firmware.convert import FirmwareOptions
-        from l1ad.stages import convert_run, rtl_run, validate_run
+    error, details = trained.get("error"), trained.get("traceback")  # a failed training fails each of its points
+    if error is None:
+        try:
+            from l1ad.firmware.convert import FirmwareOptions
+            from l1ad.stages import convert_run, rtl_run, validate_run
 
-        run = folder / "run"
-        shutil.copytree(trained["run"], run)
-        start = time.perf_counter()
-        convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))
-        times["convert_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        check = validate_run(run, trace_events=100)
-        times["validate_s"] = time.perf_counter() - start
-        problems = [f"validation: {name}" for name, ok in check["checks"].items() if not ok]
-        hardware = None
-        if not problems:  # RTL of firmware that is already not exact would only be compared with wrong values
+            run = folder / "run"
+            shutil.copytree(trained["run"], run)
             start = time.perf_counter()
-            hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
-            times["rtl_s"] = time.perf_counter() - start
-            if not hardware["bit_exact"]:
-                problems.append("RTL simulation differs from csim")
-        row.update(_figures(check, hardware))
-        if problems:
-            row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
-    except Exception as err:  # recorded in the row; the scan goes on
-        row.update(status="failed", error=(str(err) if isinstance(err, _TrainingFailed)
-                                           else f"{type(err).__name__}: {err}")[:500])
+            convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))
+            times["convert_s"] = time.perf_counter() - start
+            start = time.perf_counter()
+            check = validate_run(run, trace_events=100)
+            times["validate_s"] = time.perf_counter() - start
+            problems = [f"validation: {name}" for name, ok in check["checks"].items() if not ok]
+            hardware = None
+            if not problems:  # RTL of firmware that is already not exact would only be compared with wrong values
+                start = time.perf_counter()
+                hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
+                times["rtl_s"] = time.perf_counter() - start
+                if not hardware["bit_exact"]:
+                    problems.append("RTL simulation differs from csim")
+            row.update(_figures(check, hardware))
+            if problems:
+                row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
+        except Exception as err:  # recorded in the row; the scan goes on
+            error, details = f"{type(err).__name__}: {err}", traceback.format_exc()
+    if error is not None:
+        row.update(status="failed", error=error[:500])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "error.txt").write_text(trained.get("traceback") or traceback.format_exc())
+        (folder / "error.txt").write_text(details)
     row.update({k: round(v, 1) for k, v in times.items()}, total_s=round(sum(times.values()), 1))
     write_json(folder / "row.json", row)  # written last: its presence marks the point finished
     return row
