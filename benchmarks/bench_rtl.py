@@ -20,12 +20,14 @@ def main():
     n = doc["events"]
     t = doc["timings"]
     print(f"{n} test jets, {doc['latency']['cycles']} pipeline stages at {args.clock_mhz:g} MHz")
-    print(f"trace + pipeline (da4ml):        {t['trace_and_pipeline_s']:8.1f} s")
-    print(f"Verilog + Verilator build:       {t['verilog_and_verilator_build_s']:8.1f} s")
-    print(f"Verilator simulation:            {t['verilator_simulation_s']:8.1f} s "
+    print(f"trace (da4ml):                    {t['trace_s']:8.1f} s")
+    print(f"exact reference:                  {t['reference_s']:8.1f} s")
+    print(f"Verilator build:                  {t['verilator_build_s']:8.1f} s")
+    print(f"Verilator simulation:             {t['verilator_simulation_s']:8.1f} s "
           f"({n / t['verilator_simulation_s']:,.0f} jets/s, one jet per clock)")
-    print(f"yosys synth_xilinx -family xcup: {t['yosys_s']:8.1f} s")
-    print(f"(exact reference for the comparison: {t['reference_s']:.1f} s; yosys: {doc['yosys']['version']})")
+    print(f"yosys synth_xilinx -family xcup:  {t['yosys_s']:8.1f} s ({doc['yosys']['version']})")
+    print(f"parts (trace, pipeline, yosys):   {t['parts_s']:8.1f} s")
+    print(f"pipeline + all of the above, side by side: {t['pipeline_yosys_verilator_s']:8.1f} s wall")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from l1ad.errors import L1adError
 from l1ad.training.files import commit_dir, staging_dir, write_json
 
 from . import reference
-from .layers import (FixedType, UnsupportedModel, check_model, input_names, input_quantizers, output_names,
+from .layers import (FixedType, UnsupportedModel, check_model, input_names, output_names,
                      quantizer_type)
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
@@ -139,15 +139,18 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
     # overrides go in after the bit-exact pass, which would otherwise re-derive them
     layers = {layer.name: layer for layer in graph.get_layers()}
-    # an input quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (config_from_keras_model's string),
-    # a truncating, wrapping ap_int: the input would no longer round and saturate as QKeras does. Found by the cost
-    # scan (input <7,6>: every event differed); the type is restated with the quantizer's modes.
-    for name, quantizer in input_quantizers(model).items():
-        variable = layers[name].get_output_variable()
-        if isinstance(variable.type.precision, IntegerPrecisionType):
-            t, _ = quantizer_type(quantizer.quantizer, quantizer.name)
-            variable.type.precision = APTypeConverter().convert(
-                graph.config.backend.convert_precision_string(t.hls("RND_CONV,SAT")))
+    # a quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (hls4ml.utils.config's precision of a
+    # QKeras quantizer), a truncating, wrapping ap_int: the value would no longer round and saturate as QKeras does.
+    # Found by the cost scans (input <7,6>, residual <7,6>: most events differed). Every integer type is restated as
+    # the same width with rounding and saturation: a quantizer's type then rounds and saturates, and an exact
+    # (integer) result, which never needs either, keeps its values.
+    for layer in graph.get_layers():
+        variable = layer.get_output_variable()
+        precision = variable.type.precision
+        if isinstance(precision, IntegerPrecisionType):
+            width = precision.width
+            restated = f"{'' if precision.signed else 'u'}fixed<{width},{width},RND_CONV,SAT>"
+            variable.type.precision = APTypeConverter().convert(graph.config.backend.convert_precision_string(restated))
     for name, precision in options.precision_overrides.items():
         if name not in layers:
             raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")

@@ -449,7 +449,14 @@ def round_half_even(v, k: int, i: int, f: int):
     Saturation: low + relu(x - low) - relu(x - high). da4ml's own SAT (a comparison against a
     constant) gave wrong values in 0.5.2 once its optimizer had scaled a variable by a tiny power of
     two, as happens after several layers; the relu form is exact there too.
+    A constant (e.g. a neuron whose inputs are all pruned away) is rounded here, in numpy: da4ml 0.5.2's bit
+    slices of a negative constant are wrong (-0.6875 to 2 fractional bits gave -1.0, not -0.75).
     """
+    if v.low == v.high:
+        from da4ml.trace.fixed_variable import FixedVariable
+
+        value = float(FixedType(k, i, f).quantize(np.array([float(v.low)]))[0])
+        return FixedVariable.from_const(value, hwconf=v.hwconf, _factor=1)
     _, _, f_in = v.kif
     if f < f_in:
         kept_lsb = v.quantize(0, 1 - f, f)  # one-bit slice, value 0 or 2^-f

@@ -179,85 +179,124 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     ``x`` are the raw inputs (array or list); the RTL receives them after the input quantizers. The
     simulated outputs are compared with ``expected`` (e.g. the C simulation's outputs; default: the
     exact reference). ``dsp`` lets squares use multipliers and yosys map them to DSPs. ``out`` is
-    replaced only if l1ad made it.
+    replaced only if l1ad made it. yosys on the whole design, yosys on the parts and Verilator run side by side.
     """
-    from da4ml.codegen import RTLModel
-    from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
     from tqdm import tqdm
 
     from l1ad.training.files import check_replaceable, commit_dir, staging_dir
 
-    from . import yosys
-
     xs = [np.asarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
-    names = output_names(model)
-    labels = output_labels or names
-    period_ns = 1000.0 / clock_mhz
     out = Path(out)
     check_replaceable(out, "RTL build")
+    steps = tqdm(total=3, desc="RTL flow", unit="step", disable=not progress)
     timings = {}
-    steps = tqdm(total=5, desc="RTL flow", unit="step", disable=not progress)
+    start = time.perf_counter()
+    steps.set_postfix_str("trace")
+    comb, values = _combinational(model, dsp)
+    timings["trace_s"] = time.perf_counter() - start
+    steps.update()
+    start = time.perf_counter()
+    steps.set_postfix_str("reference")
+    x_q, expected, sizes = _expected_outputs(model, xs, expected)
+    timings["reference_s"] = time.perf_counter() - start
+    steps.update()
+    start = time.perf_counter()
+    steps.set_postfix_str("pipeline, yosys, Verilator" if synthesize else "pipeline, Verilator")
+    staging = staging_dir(out)
+    try:
+        built = _build(model, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
+                       dsp, breakdown, part)
+        commit_dir(built["build"], out, "RTL build")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    timings["pipeline_yosys_verilator_s"] = time.perf_counter() - start
+    steps.update()
+    steps.close()
+    doc = _findings(built, expected, sizes, output_labels or output_names(model), clock_mhz, dsp, out)
+    doc["timings"] = {k: round(v, 2) for k, v in {**timings, **built["timings"]}.items()}
+    return doc
 
-    def step(name):
-        steps.set_postfix_str(name)
-        return time.perf_counter()
 
-    start = step("trace")
+def _combinational(model, dsp: bool):
+    """The model traced into one combinational da4ml graph (inputs concatenated), and every layer's traced array."""
+    from da4ml.trace import FixedVariableArray, comb_trace
+
     inputs, outputs, values = trace_values(model, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
-    comb = comb_trace(inp, outputs)
-    timings["trace_s"] = time.perf_counter() - start
-    steps.update()
+    return comb_trace(inp, outputs), values
 
-    start = step("reference")
+
+def _expected_outputs(model, xs: list[np.ndarray], expected):
+    """(what the FPGA receives, the outputs the RTL must reproduce as columns, each output's width)."""
+    names = output_names(model)
     exact = reference.evaluate(model, xs)
-    x_q = np.column_stack([exact[q.name].out for q in input_quantizers(model).values()])  # what the FPGA receives
+    x_q = np.column_stack([exact[q.name].out for q in input_quantizers(model).values()])
     expected = expected if expected is not None else [exact[name].out for name in names]
-    expected = np.column_stack([e.reshape(len(e), -1) for e in expected])
-    sizes = [int(np.prod(exact[name].out.shape[1:])) for name in names]
-    timings["reference_s"] = time.perf_counter() - start
-    steps.update()
+    columns = np.column_stack([e.reshape(len(e), -1) for e in expected])
+    return x_q, columns, [int(np.prod(exact[name].out.shape[1:])) for name in names]
 
-    staging = staging_dir(out)
-    try:
-        # the pipeline: the cutoff the clock suggests, lowered until the timing estimate meets the clock
-        start = step("pipeline + yosys" if synthesize else "pipeline")
-        cutoff = max(1, int(round(period_ns * adder_levels_per_ns)))
-        tried = []
+
+def _build(model, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
+           dsp: bool, breakdown: bool, part: str) -> dict:
+    """The pipeline at the cutoff the clock suggests, lowered until the timing estimate meets the clock; for each
+    try yosys (whole design, and each part) runs in threads while Verilator builds and simulates the design."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from da4ml.codegen import RTLModel
+    from da4ml.trace import to_pipeline
+
+    from . import yosys
+
+    cutoff, tried, timings = max(1, int(round(period_ns * adder_levels_per_ns))), [], {}
+    with ThreadPoolExecutor(2) as pool:
         while True:
             pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
             build = staging / f"cutoff{cutoff}"
             rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
             rtl.write()
-            mapped = yosys.synthesize(build, TOP, dsp) if synthesize else None
+            mapped = pool.submit(_timed, timings, "yosys_s", yosys.synthesize, build, TOP, dsp) if synthesize else None
+            parts = pool.submit(_timed, timings, "parts_s", _breakdown, model, values, cutoff, dsp,
+                                staging / f"parts{cutoff}", period_ns, part, synthesize) if breakdown else None
+            simulated, verilator_version = _simulate(rtl, x_q, timings)
+            mapped = mapped.result() if mapped else None
+            parts = parts.result() if parts else {}
             worst = max((s["estimated_ns"] for s in mapped["stages"]), default=0.0) if mapped else None
             tried.append({"latency_cutoff": cutoff, "cycles": len(pipe.solutions), "worst_stage_estimated_ns": worst})
             if not synthesize or worst <= period_ns or cutoff == 1:
                 break
             cutoff -= 1
-        timings["pipeline_and_yosys_s"] = time.perf_counter() - start
-        steps.update()
+    return {"pipe": pipe, "cutoff": cutoff, "tried": tried, "mapped": mapped, "parts": parts, "build": build,
+            "simulated": simulated, "verilator": verilator_version, "period_ns": period_ns, "timings": timings}
 
-        start = step("verilator build + simulation")
-        with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
-            rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
-        # one event per clock into a single DUT; outputs read `latency` clocks later (da4ml's binder)
-        simulated = rtl.predict(x_q, n_threads=1).astype(np.float64)
-        timings["verilator_s"] = time.perf_counter() - start
-        steps.update()
 
-        parts = {}
-        if breakdown:
-            start = step("parts")
-            parts = _breakdown(model, values, cutoff, dsp, staging / "parts", period_ns, part, synthesize)
-            timings["parts_s"] = time.perf_counter() - start
-        steps.update()
-        commit_dir(build, out, "RTL build")
+def _timed(timings: dict, key: str, job, *args):
+    start = time.perf_counter()
+    try:
+        return job(*args)
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    steps.close()
+        timings[key] = time.perf_counter() - start
 
+
+def _simulate(rtl, x_q: np.ndarray, timings: dict) -> tuple[np.ndarray, str]:
+    """Verilator build of the written design, one event per clock into a single DUT (outputs read `latency` clocks
+    later by da4ml's binder)."""
+    start = time.perf_counter()
+    with _verilator_env() as verilator_version, contextlib.redirect_stdout(io.StringIO()):
+        rtl.compile(verbose=False, openmp=False, nproc=os.cpu_count(), o3=False, clean=True)
+    timings["verilator_build_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    simulated = rtl.predict(x_q, n_threads=1).astype(np.float64)
+    timings["verilator_simulation_s"] = time.perf_counter() - start
+    return simulated, verilator_version
+
+
+def _findings(built: dict, expected: np.ndarray, sizes: list[int], labels: list[str], clock_mhz: float, dsp: bool,
+              out: Path) -> dict:
+    """rtl.json's content: bit-exactness per output, latency, da4ml's estimate, yosys cells, the timing estimate."""
+    from . import yosys
+
+    pipe, simulated, period_ns, cutoff = built["pipe"], built["simulated"], built["period_ns"], built["cutoff"]
     latency = len(pipe.solutions)
     compare, offset = {}, 0
     for name, size in zip(labels, sizes):
@@ -266,13 +305,13 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
                          "fraction": float(same.mean()) if len(same) else 1.0}
         offset += size
     # the check can tell a wrong latency: outputs shifted by one event must disagree
-    shifted = float(np.mean(np.all(simulated[1:] == expected[:-1], axis=1))) if len(x_q) > 1 else 0.0
+    shifted = float(np.mean(np.all(simulated[1:] == expected[:-1], axis=1))) if len(simulated) > 1 else 0.0
     da4ml_delays = stage_delays(pipe)
     doc = {
         "outputs": labels,
-        "events": int(len(x_q)),
+        "events": int(len(simulated)),
         "rtl_vs_reference": compare,
-        "bit_exact": all(c["fraction"] == 1.0 for c in compare.values()),
+        "bit_exact": bool(compare) and all(c["fraction"] == 1.0 and c["compared"] > 0 for c in compare.values()),
         "latency": {
             "cycles": latency, "initiation_interval": 1, "target_clock_mhz": clock_mhz,
             "ns_at_target_clock": latency * period_ns, "latency_cutoff_adder_levels": cutoff,
@@ -287,25 +326,30 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
                            "source": "da4ml cost and delay model (estimate, not synthesis)"},
         "dsp_allowed": dsp,
         "build_dir": str(out.resolve()),
-        "tools": {"da4ml": version("da4ml"), "verilator": verilator_version},
+        "tools": {"da4ml": version("da4ml"), "verilator": built["verilator"]},
     }
-    if synthesize:
+    mapped = built["mapped"]
+    if mapped:
         doc["yosys"] = {k: v for k, v in mapped.items() if k != "stages"}
         doc["yosys"].update(source=f"yosys synth_xilinx -family xcup{'' if dsp else ' -nodsp'} (cell counts after "
                                    "mapping; carries as CARRY4)", version=yosys.version())
-        worst = max(mapped["stages"], key=lambda s: s["estimated_ns"])
-        doc["timing_estimate"] = {
-            "source": yosys.DELAY_SOURCE, "clock_period_ns": period_ns,
+        doc["timing_estimate"] = _timing(mapped, da4ml_delays, period_ns, built["tried"])
+    if built["parts"]:
+        doc["breakdown"] = built["parts"]
+    return doc
+
+
+def _timing(mapped: dict, da4ml_delays: list[float], period_ns: float, tried: list[dict]) -> dict:
+    """The timing ESTIMATE per pipeline stage (yosys netlist, :mod:`.yosys`) beside da4ml's delay model."""
+    from . import yosys
+
+    worst = max(mapped["stages"], key=lambda s: s["estimated_ns"])
+    return {"source": yosys.DELAY_SOURCE, "clock_period_ns": period_ns,
             "worst_stage": worst["stage"], "worst_stage_ns": worst["estimated_ns"],
             "slack_ns": round(period_ns - worst["estimated_ns"], 2), "meets_clock": worst["estimated_ns"] <= period_ns,
             "cutoffs_tried": tried,
             "stages": [{**{k: s[k] for k in ("stage", "LUT", "CARRY", "lut_levels", "logic_levels", "estimated_ns")},
-                        "da4ml_delay_adder_levels": d} for s, d in zip(mapped["stages"], da4ml_delays)],
-        }
-    if parts:
-        doc["breakdown"] = parts
-    doc["timings"] = {k: round(v, 2) for k, v in timings.items()}
-    return doc
+                        "da4ml_delay_adder_levels": d} for s, d in zip(mapped["stages"], da4ml_delays)]}
 
 
 def _breakdown(model, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:

@@ -329,6 +329,48 @@ def rtl(
 
 
 @app.command()
+def baseline(run: Path = typer.Argument(..., help="A trained run with a network (its distance_model.h5)."),
+             clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
+             synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys.")):
+    """The on-chip baseline "distance, no network" through the default's chain: hls4ml, csim, RTL, yosys."""
+    from l1ad.stages import distance_run
+
+    doc = _run(lambda: distance_run(run, clock_mhz=clock_mhz, synthesize=synthesize))
+    for name, c in doc["csim_vs_exact_qkeras"].items():
+        typer.echo(f"{name:8} bit-identical csim vs exact QKeras: {c['bit_identical']:,}/{c['compared']:,}; "
+                   f"RTL vs csim: {doc['rtl_vs_csim'][name]['bit_identical']:,}/{doc['rtl_vs_csim'][name]['compared']:,}")
+    cost = f", yosys LUT {doc['yosys']['LUT']:,}, DSP {doc['yosys']['DSP']}" if "yosys" in doc else ""
+    typer.echo(f"latency {doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']} (Verilator){cost}")
+    _print_metrics_doc({"distance": doc["physics"]})
+    typer.echo(f"written: {run / 'distance.json'}")
+    if not doc["passed"]:
+        _fail("the distance baseline is not bit-exact: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+
+
+@app.command()
+def rates(run: Path = typer.Argument(..., help="A converted, trained run."),
+          background: Path = typer.Option(..., "--background", help="A large background-only jet file, e.g. a "
+                                          "million jets from: l1ad generate --jets-per-class g=500000,q=500000 ...")):
+    """Thresholds down to background efficiency 1e-5 from a large background sample, and the signal efficiencies
+    they give on the run's test signal jets (firmware checked on every background jet)."""
+    from l1ad.stages import rates_run
+
+    doc = _run(lambda: rates_run(run, background))
+    score = doc["csim_vs_exact_qkeras"]["score"]
+    typer.echo(f"{doc['background_jets']:,} background jets; csim vs exact QKeras: {score['bit_identical']:,}/"
+               f"{score['compared']:,} scores bit-identical")
+    for level in doc["levels"]:
+        effs = ", ".join(f"{s} {e['signal_efficiency']:.4f} [{e['signal_efficiency_interval'][0]:.4f}, "
+                         f"{e['signal_efficiency_interval'][1]:.4f}]" for s, e in level["signals"].items())
+        typer.echo(f"bkg eff {level['background_efficiency_target']:g} (threshold {level['threshold']:g}, "
+                   f"{level['background_jets_above']:,} jets above): {effs}")
+    typer.echo(f"written: {run / 'rates.json'}")
+    if not doc["passed"]:
+        _fail("the firmware is not bit-exact on the background file: " +
+              ", ".join(k for k, ok in doc["checks"].items() if not ok))
+
+
+@app.command()
 def synth(run: Path = typer.Argument(..., help="A converted run folder."),
           vsynth: bool = typer.Option(False, "--vsynth", help="Also run Vivado logic synthesis."),
           cosim: bool = typer.Option(False, "--cosim", help="Also run C/RTL co-simulation.")):
@@ -365,8 +407,9 @@ def run_all(
     name: str = typer.Option("default", "--name", help="Run name: runs/NAME."),
     restart: bool = typer.Option(False, "--restart", help="Retrain even if runs/NAME is finished."),
     clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
-    breakdown: bool = typer.Option(True, "--breakdown/--no-breakdown", help="Resources of each part of the model "
-                                   "(synthesized on its own; the slower part of the RTL stage)."),
+    breakdown: bool = typer.Option(False, "--breakdown/--no-breakdown", help="Also the resources of each part of the "
+                                   "model, each synthesized on its own (about half a minute more; `l1ad rtl` does it by "
+                                   "default)."),
     synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys (resources and the "
                                     "timing estimate); without it the RTL stage gives latency and bit-exactness."),
 ):
@@ -428,7 +471,7 @@ def _print_metrics(path: Path) -> None:
 def _print_metrics_doc(doc: dict) -> None:
     from l1ad.training.evaluate import summary_rows
 
-    rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "signals" in v})
+    rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "thresholds" in v})
     typer.echo(f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}")
     for r in rows:
         auc = r["auc_interval"] or (r["auc"], r["auc"])

@@ -17,6 +17,7 @@ FIGURES = {  # README name -> file in the run folder
     "scores.png": "plots/scores_qkeras.png",
     "latent.png": "plots/latent_qkeras.png",
     "residuals.png": "plots/residuals_qkeras.png",
+    "loss.png": "plots/loss.png",
     "fixed_point_audit.png": "plots/fixed_point_audit.png",
     "resources_latency.png": "report.png",
 }
@@ -52,12 +53,17 @@ def scan_table(scan: Path) -> list[str]:
     table = pd.read_csv(scan / "results.csv")
     cfg = [c for c in table.columns if c.startswith("cfg:")]
     ok = table.index[table["status"] == "ok"].tolist()
-    front = {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, "eff1e-3_t_qkeras"].tolist())}
-    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score; AUC and efficiencies at "
-             "background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: on the Pareto front of top "
-             "efficiency against LUTs):", "",
-             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | cycles "
-             "| LUT | FF | front |", "|" + "---|" * (len(cfg) + 11)]
+    fronts = {s: {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, f"eff1e-3_{s}_qkeras"].tolist())}
+              for s in "twz"}
+    spread = "eff1e-3_t_seed_std" in table
+    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score of the kept seed; AUC and efficiencies "
+             "at background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: the signals for which the "
+             "point is on the Pareto front of efficiency at 1e-3 against LUTs"
+             + ("; seed std: standard deviation of the efficiency at 1e-3 over the point's training seeds" if spread
+                else "") + "):", "",
+             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | "
+             + ("seed std t / w / z | " if spread else "") + "cycles | LUT | FF | front |",
+             "|" + "---|" * (len(cfg) + 11 + spread)]
     for i, row in table.iterrows():
         cells = [str(row[c]) for c in cfg] + [row["status"]]
         if row["status"] == "ok":
@@ -67,16 +73,18 @@ def scan_table(scan: Path) -> list[str]:
             for s in "twz":
                 key = f"eff1e-3_{s}_qkeras"
                 cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
+            if spread:
+                cells.append(" / ".join(_fmt(row[f"eff1e-3_{s}_seed_std"], None, 4) for s in "twz"))
             cells += [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}",
-                      "yes" if i in front else ""]
+                      ", ".join(s for s in "twz" if i in fronts[s])]
         else:
-            cells += [str(row["error"])[:60]] + [""] * 9
+            cells += [str(row["error"])[:60]] + [""] * (9 + spread)
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
 
 def results_markdown(run: Path, scans: list[Path], command: str) -> str:
-    from l1ad.report import _physics_table, hardware_table, rtl_details
+    from l1ad.report import _physics_table, hardware_table, rates_table, rtl_details, seed_table
 
     report = read_json(run / "report.json")
     m = report["model"]
@@ -85,9 +93,14 @@ def results_markdown(run: Path, scans: list[Path], command: str) -> str:
              f"{m['parameters']:,} parameters. Physics on the test jets of the embedded sample (signal efficiency "
              "at fixed background efficiency, 95% CL intervals):", ""]
     lines += _physics_table(report["physics"])
+    if report.get("seeds"):
+        lines += ["", *seed_table(report["seeds"])]
     if report.get("baselines"):
-        lines += ["", "The same test jets with baselines that are not on the chip: a density model and the "
-                  "supervised ceiling:", ""] + _physics_table(report["baselines"], list(report["baselines"]))
+        lines += ["", "The same test jets with the baselines: the distance from the QCD core without a network (on the "
+                  "chip, built like the default), a density model and the supervised ceiling (not on the chip):", ""]
+        lines += _physics_table(report["baselines"], list(report["baselines"]), report.get("baseline_costs") or {})
+    if report.get("rates"):
+        lines += ["", *rates_table(report["rates"])]
     bits = report["bit_exactness"]
     lines += ["", "| check | result |", "|---|---|"]
     for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"), ("RTL (Verilator) vs csim", "rtl_vs_csim")):
@@ -154,6 +167,8 @@ def update_data_card(gallery: Path, sample: Path | None = None) -> None:
 
 
 def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sample: Path | None = None) -> None:
+    import pandas as pd
+
     gallery.mkdir(parents=True, exist_ok=True)
     for name, source in FIGURES.items():
         if (run / source).exists():
@@ -162,6 +177,13 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
         for key, source in SCAN_FIGURES.items():
             if (scan / source).exists():
                 _shrink(scan / source, gallery / f"scan_{scan.name}_{key}.png")
+    tables = {scan.name: pd.read_csv(scan / "results.csv") for scan in scans if (scan / "results.csv").exists()}
+    if tables:
+        from .scan_plots import pareto_figure
+
+        full = pareto_figure(tables, read_json(run / "report.json"), gallery / "pareto_full.png")
+        _shrink(full, gallery / "pareto.png", width=1100)
+        full.unlink()
     update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
     _replace(readme, BEGIN, END, results_markdown(run, list(scans), command))

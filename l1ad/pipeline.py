@@ -1,12 +1,15 @@
 """``l1ad run``: the whole workflow on one run, stage by stage, with a summary at the end.
 
-Stages: train, convert, validate (csim both ways), rtl (da4ml + Verilator + yosys), vendor synthesis
+Stages: train, convert, validate (csim both ways), rtl (da4ml + Verilator + yosys), the distance baseline through
+the same chain (its LUTs and cycles), vendor synthesis
 (only where Vitis/Vivado HLS is installed; otherwise reported as skipped with the reason), report.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -30,7 +33,7 @@ class Pipeline:
     data: Path | None = None
     restart: bool = False
     clock_mhz: float = 200.0
-    breakdown: bool = True  # per-part resources (each part synthesized on its own)
+    breakdown: bool = False  # per-part resources (each part synthesized on its own; `l1ad rtl` does it by default)
     synthesize: bool = True  # yosys; without it the RTL stage gives latency and bit-exactness only
     echo: Callable[[str], None] = print
     stages: list[Stage] = field(default_factory=list)
@@ -72,8 +75,13 @@ class Pipeline:
             train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart)
             return "resumed an interrupted run" if resume else ""
 
+        beside = {}  # the distance baseline's firmware chain, in a process of its own beside validate and rtl
+
         def do_convert():
-            return f"project {convert_run(self.run)}"
+            project = convert_run(self.run)
+            if Run(self.run).distance_model() is not None:
+                beside["distance"] = pool.submit(_distance, self.run, self.clock_mhz, self.synthesize)
+            return f"project {project}"
 
         def do_validate():
             doc = validate_run(self.run)
@@ -91,6 +99,17 @@ class Pipeline:
             return (f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
                     + ("" if self.synthesize else "; yosys skipped (--no-synth)"))
 
+        def do_distance():
+            if "distance" not in beside:
+                raise _Skip("this run has no distance baseline (baselines.distance off, or the model has no network)")
+            doc, seconds = beside.pop("distance").result()
+            if not doc["passed"]:
+                failures.append("distance baseline: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+                raise L1adError(failures[-1])
+            cost = f", {doc['yosys']['LUT']:,} LUT" if "yosys" in doc else ""
+            return (f"bit-exact in csim and RTL, {doc['latency']['cycles']} cycles{cost} ({seconds:.0f} s in a process "
+                    "beside validate and rtl)")
+
         def do_vendor():
             info = firmware(Run(self.run))
             backend = info["options"]["backend"]
@@ -105,14 +124,28 @@ class Pipeline:
             return str(write_report(self.run))
 
         steps = [("train", do_train), ("convert", do_convert), ("validate (csim, bit-exactness)", do_validate),
-                 ("rtl (da4ml, Verilator, yosys)", do_rtl), ("vendor synthesis", do_vendor), ("report", do_report)]
+                 ("rtl (da4ml, Verilator, yosys)", do_rtl), ("distance baseline (hls4ml, csim, RTL)", do_distance),
+                 ("vendor synthesis", do_vendor), ("report", do_report)]
         start = time.perf_counter()
-        for i, (name, action) in enumerate(steps, 1):
-            self._stage(name, action, i, len(steps))
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            for i, (name, action) in enumerate(steps, 1):
+                self._stage(name, action, i, len(steps))
         summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
                    "stages": [vars(s) for s in self.stages], "passed": not failures, "failures": failures}
         write_json(self.run / "run_summary.json", summary)
         return summary
+
+
+def _distance(run: Path, clock_mhz: float, synthesize: bool) -> tuple[dict, float]:
+    """The distance baseline's stage, run in a worker process: its record and its own wall time."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from l1ad.stages import distance_run
+
+    start = time.perf_counter()
+    doc = distance_run(run, clock_mhz=clock_mhz, synthesize=synthesize, progress=False)
+    return doc, time.perf_counter() - start
 
 
 class _Skip(Exception):
@@ -124,24 +157,38 @@ class _Reused(Exception):
 
 
 def summary_lines(run: Path, summary: dict) -> list[str]:
-    """The terminal summary: stages, physics, bit-exactness, latency, resources."""
+    """The terminal summary: stages, physics (default, seeds, baselines), bit-exactness, latency, resources."""
     from l1ad.report import hardware_line
     from l1ad.training.evaluate import format_value
 
     report = read_json(run / "report.json")
-    lines = ["", "stage                             status    wall time"]
-    lines += [f"{s['name']:33} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
-    lines.append(f"{'total':43} {summary['total_seconds']:8.1f} s")
+    lines = ["", f"{'stage':38} status    wall time"]
+    lines += [f"{s['name']:38} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
+    lines.append(f"{'total':48} {summary['total_seconds']:8.1f} s")
     physics = report["physics"] or {}
-    models = [m for m in ("float", "qkeras", "csim") if m in physics]
-    if models:
-        lines += ["", "signal  model   AUC [95% CL]              eff @ bkg 1e-3 [95% CL]"]
-        for signal in physics[models[0]]["signals"]:
-            for m in models:
-                entry = physics[m]["signals"][signal]
+    rows = [(m, physics[m]) for m in ("float", "qkeras", "csim") if m in physics]
+    rows += list((report.get("baselines") or {}).items())
+    if rows:
+        costs = report.get("baseline_costs") or {}
+        lines += ["", f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
+        for signal in rows[0][1]["signals"]:
+            for name, figures in rows:
+                entry = figures["signals"].get(signal)
+                if entry is None:
+                    continue
                 at = entry["at_background_efficiency"].get("1e-03")
                 eff = format_value(at["signal_efficiency"], at["signal_efficiency_interval"], 4) if at else "-"
-                lines.append(f"{signal:6}  {m:6}  {format_value(entry['auc'], entry['auc_interval']):24}  {eff}")
+                cost = costs.get(name)
+                cost = f"{cost['LUT']:,}, {cost['cycles']}" if cost and cost.get("LUT") is not None else ""
+                lines.append(f"{signal:6}  {name:38} {format_value(entry['auc'], entry['auc_interval']):24}  {eff:26}  {cost}")
+    seeds = report.get("seeds")
+    if seeds:
+        lines += ["", f"spread over seeds {', '.join(map(str, seeds['seeds']))} (kept {seeds['kept_seed']}: lowest "
+                  "background validation loss), QKeras, mean ± std:"]
+        for signal, f in seeds["signals"].items():
+            eff = f.get("eff@1e-03")
+            lines.append(f"  {signal}: AUC {f['auc']['mean']:.3f} ± {f['auc']['std']:.3f}" + (
+                f", eff @ bkg 1e-3 {eff['mean']:.4f} ± {eff['std']:.4f}" if eff else ""))
     bits = report["bit_exactness"]
     lines.append("")
     for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):

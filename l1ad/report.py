@@ -134,7 +134,10 @@ def gather(run: str | Path) -> dict:
         "model": model_summary(run),
         "physics": physics,
         "physics_source": source,
-        "baselines": (metrics or {}).get("baselines"),
+        "baselines": _baselines(metrics, _maybe(run / "distance.json")),
+        "baseline_costs": _baseline_costs(_maybe(run / "distance.json")),
+        "seeds": (metrics or {}).get("seeds"),
+        "rates": _maybe(run / "rates.json"),
         "bit_exactness": {
             "csim_vs_exact_qkeras": validation["csim_vs_exact_qkeras"] if validation else None,
             "testbench_vs_in_process": validation.get("testbench") if validation else None,
@@ -148,6 +151,61 @@ def gather(run: str | Path) -> dict:
         "rtl": {k: rtl[k] for k in ("breakdown", "timing_estimate") if k in rtl} if rtl else {},
         "anchors": ANCHORS,
     }
+
+
+BASELINE_NAMES = {"distance": "distance, no network", "density": "density (GaussianMixture, not on chip)",
+                  "supervised": "supervised (not on chip)"}
+
+
+def _baselines(metrics: dict | None, distance: dict | None) -> dict | None:
+    """The baselines' physics; the distance baseline's from its own C simulation once it has been built."""
+    baselines = dict((metrics or {}).get("baselines") or {})
+    if distance:
+        baselines["distance"] = {**distance["physics"], "model": distance["model"], "source": distance["physics_source"]}
+    return {BASELINE_NAMES.get(k, k): v for k, v in baselines.items()} or None
+
+
+def _baseline_costs(distance: dict | None) -> dict:
+    """LUT and cycles of the baselines that go on the chip (yosys and Verilator, as for the default)."""
+    if not distance:
+        return {}
+    return {BASELINE_NAMES["distance"]: {"LUT": distance.get("yosys", {}).get("LUT"),
+                                         "cycles": distance["latency"]["cycles"]}}
+
+
+def seed_table(seeds: dict) -> list[str]:
+    """Markdown: mean and spread over the training seeds, per signal."""
+    keys = [k for k in next(iter(seeds["signals"].values())) if k != "auc"]
+    lines = [f"Spread over {len(seeds['seeds'])} training seeds ({', '.join(map(str, seeds['seeds']))}; kept: "
+             f"{seeds['kept_seed']}, by {seeds['kept_by']}); {seeds['source']}; mean ± sample standard deviation "
+             "[lowest, highest]:", "",
+             "| signal | AUC | " + " | ".join(f"eff @ bkg {float(k.split('@')[1]):g}" for k in keys) + " |",
+             "|" + "---|" * (2 + len(keys))]
+    for signal, figures in seeds["signals"].items():
+        cells = [_spread(figures["auc"], 3)] + [_spread(figures[k], 4) for k in keys]
+        lines.append(f"| {signal} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def rates_table(rates: dict) -> list[str]:
+    """Markdown: signal efficiencies at thresholds set on a large background-only sample."""
+    signals = list(rates["levels"][0]["signals"]) if rates["levels"] else []
+    score = rates["csim_vs_exact_qkeras"]["score"]
+    lines = [f"Thresholds from {rates['background_jets']:,} background jets of `{Path(rates['background_file']).name}` "
+             f"(sha256 {rates['background_sha256'][:12]}; csim = exact QKeras on {score['bit_identical']:,} of "
+             f"{score['compared']:,}); signal efficiencies on the {rates['signal_source']}; 95% CL:", "",
+             "| bkg eff | threshold | bkg jets above | " + " | ".join(f"eff {s} [95% CL]" for s in signals) + " |",
+             "|" + "---|" * (3 + len(signals))]
+    for level in rates["levels"]:
+        cells = [format_value(level["signals"][s]["signal_efficiency"], level["signals"][s]["signal_efficiency_interval"],
+                              4) for s in signals]
+        lines.append(f"| {level['background_efficiency_target']:g} | {level['threshold']:g} | "
+                     f"{level['background_jets_above']:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _spread(f: dict, digits: int) -> str:
+    return f"{f['mean']:.{digits}f} ± {f['std']:.{digits}f} [{f['min']:.{digits}f}, {f['max']:.{digits}f}]"
 
 
 def hardware_line(row: dict) -> str:
@@ -165,14 +223,16 @@ def _fmt(value, digits=3):
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _physics_table(physics: dict, models: list[str] | None = None) -> list[str]:
-    """Markdown rows: AUC and efficiencies at each background efficiency, with 95% intervals, per model."""
+def _physics_table(physics: dict, models: list[str] | None = None, costs: dict | None = None) -> list[str]:
+    """Markdown rows: AUC and efficiencies at each background efficiency, with 95% intervals, per model; with
+    ``costs`` (model -> LUT, cycles) two more columns, '-' for a model that is not on the chip."""
     models = models or [m for m in ("float", "qkeras", "csim") if isinstance(physics.get(m), dict)
                         and "signals" in physics[m]]
     first = physics[models[0]]
     keys = [eff_key(eps) for eps in BACKGROUND_EFFICIENCIES if eff_key(eps) in first["thresholds"]]
-    lines = ["| signal | model | AUC [95% CL] | " + " | ".join(f"eff @ bkg {float(k):g} [95% CL]" for k in keys) + " |",
-             "|" + "---|" * (3 + len(keys))]
+    extra = " LUT (yosys) | cycles |" if costs is not None else ""
+    lines = ["| signal | model | AUC [95% CL] | " + " | ".join(f"eff @ bkg {float(k):g} [95% CL]" for k in keys) + " |"
+             + extra, "|" + "---|" * (3 + len(keys) + (2 if costs is not None else 0))]
     for signal in first["signals"]:
         for m in models:
             entry = physics[m]["signals"].get(signal)
@@ -182,6 +242,9 @@ def _physics_table(physics: dict, models: list[str] | None = None) -> list[str]:
             cells += [format_value(entry["at_background_efficiency"][k]["signal_efficiency"],
                                    entry["at_background_efficiency"][k].get("signal_efficiency_interval"), 4)
                       for k in keys]
+            if costs is not None:
+                cost = costs.get(m) or {}
+                cells += [_fmt(cost.get("LUT")), _fmt(cost.get("cycles"))]
             lines.append(f"| {signal} | {m} | " + " | ".join(cells) + " |")
     n = first["n_background"]
     lines += ["", "Thresholds set on " + ", ".join(f"{n:,} background test jets at {float(k):g} "
@@ -214,8 +277,15 @@ def markdown(doc: dict) -> str:
         out += _physics_table(doc["physics"])
     else:
         out.append(f"Not available: {doc['physics_source']}.")
+    if doc.get("seeds"):
+        out += ["", "### Spread over training seeds", ""] + seed_table(doc["seeds"])
     if doc.get("baselines"):
-        out += ["", "### Baselines (not on the chip), same test jets", ""] + _physics_table(doc["baselines"], list(doc["baselines"]))
+        out += ["", "### Baselines, same test jets", "", "The distance baseline goes on the chip like the default "
+                "(its physics from its C simulation, its cost from yosys and Verilator); the density and supervised "
+                "baselines are context, not firmware.", ""]
+        out += _physics_table(doc["baselines"], list(doc["baselines"]), doc.get("baseline_costs") or {})
+    if doc.get("rates"):
+        out += ["", "### Rates from a large background sample", "", *rates_table(doc["rates"])]
     b = doc["bit_exactness"]
     out += ["", "## Bit-exactness", ""]
     for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"),

@@ -81,10 +81,10 @@ class Run:
     def name(self) -> str:
         return self.path.resolve().name
 
-    def default_dir(self, parent: str) -> Path:
-        """hls_projects/NAME-<8 hex of the run's path>: unique per run, even for runs of the same name."""
+    def default_dir(self, parent: str, suffix: str = "") -> Path:
+        """hls_projects/NAME-<8 hex of the run's path>[-SUFFIX]: unique per run, even for runs of the same name."""
         key = hashlib.sha256(str(self.path.resolve()).encode()).hexdigest()[:8]
-        return Path(parent) / f"{self.name}-{key}"
+        return Path(parent) / f"{self.name}-{key}{'-' + suffix if suffix else ''}"
 
     # --- models ----------------------------------------------------------------------------------------
     def scoring_model(self):
@@ -96,6 +96,13 @@ class Run:
         from l1ad.training import models
 
         path = self.path / "float_model.h5"
+        return models.load(path) if path.exists() else None
+
+    def distance_model(self):
+        """The zero-parameter distance baseline of a trained run (None if the run has none)."""
+        from l1ad.training import models
+
+        path = self.path / "distance_model.h5"
         return models.load(path) if path.exists() else None
 
     @cached_property
@@ -131,7 +138,8 @@ class Run:
 
         return splits(load_data(self.data_path())[0], self.config)
 
-    def _transform(self, table) -> np.ndarray:
+    def transform(self, table) -> np.ndarray:
+        """A jet table in the run's input coordinates (its scaler.json), as the FPGA receives them."""
         from l1ad.training.datasets import Scaler
 
         return Scaler.load(self.path / "scaler.json").transform(table)
@@ -151,7 +159,7 @@ class Run:
             table = load_data(data)[0]
             test = table if all_events else splits(table, self.config).test
             source = f"{'all events' if all_events else 'test split'} of {data}"
-        return Events([self._transform(test)], test[LABEL].to_numpy(), source)
+        return Events([self.transform(test)], test[LABEL].to_numpy(), source)
 
     def threshold_events(self) -> Events:
         """Background events the trigger threshold is set on (never the test events it is judged on)."""
@@ -159,7 +167,7 @@ class Run:
             return self._imported_events("threshold")
         val = self._splits().val
         val = val[val[LABEL].isin(BACKGROUND)]
-        return Events([self._transform(val)], val[LABEL].to_numpy(), "validation background jets")
+        return Events([self.transform(val)], val[LABEL].to_numpy(), "validation background jets")
 
     def _imported_events(self, which: str) -> Events:
         from l1ad.importing import read_events

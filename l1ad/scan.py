@@ -117,7 +117,7 @@ def train_point(point: dict, scan_dir: str, data: str | None) -> dict:
         except RunError:
             reusable = False
         if not reusable:
-            train(load_config(overrides=point["overrides"]), data, run, restart=True, progress=False)
+            train(load_config(overrides=point["overrides"]), data, run, restart=True, progress=False, workers=1)
         return {"run": str(run), "train_s": time.perf_counter() - start}
     except Exception as err:
         return {"error": f"training: {type(err).__name__}: {err}"[:500], "traceback": traceback.format_exc()}
@@ -160,7 +160,7 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
                 times["rtl_s"] = time.perf_counter() - start
                 if not hardware["bit_exact"]:
                     problems.append("RTL simulation differs from csim")
-            row.update(_figures(check, hardware))
+            row.update(_figures(check, hardware), **_seed_figures(read_json(run / "metrics.json").get("seeds")))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
         except Exception as err:  # recorded in the row; the scan goes on
@@ -197,6 +197,19 @@ def _figures(check: dict, hardware: dict | None) -> dict:
     for key in ("LUT", "FF", "DSP", "CARRY"):
         out[key] = hardware.get("yosys", {}).get(key)
     out["da4ml_lut_estimate"] = hardware["da4ml_estimate"]["lut_equivalent_cost"]
+    return out
+
+
+def _seed_figures(seeds: dict | None) -> dict:
+    """Mean and spread over a point's training seeds (QKeras, Keras predict), where it trained several."""
+    if not seeds:
+        return {}
+    out = {"seeds": len(seeds["seeds"]), "kept_seed": seeds["kept_seed"]}
+    for signal, figures in seeds["signals"].items():
+        for name, key in (("auc", "auc"), ("eff1e-3", "eff@1e-03")):
+            if key in figures:
+                out[f"{name}_{signal}_seed_mean"] = figures[key]["mean"]
+                out[f"{name}_{signal}_seed_std"] = figures[key]["std"]
     return out
 
 

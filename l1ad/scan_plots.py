@@ -96,3 +96,56 @@ def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
     ax.set(xlabel=short_name(name), ylabel="ROC AUC")
     ax.legend(fontsize="x-small", ncol=2)
     return _save(fig, path)
+
+
+def _report_point(report: dict, physics: dict, signal: str) -> tuple[float, float] | tuple[None, None]:
+    entry = (physics or {}).get("signals", {}).get(signal)
+    if entry is None:
+        return None, None
+    return entry["at_background_efficiency"].get("1e-03", {}).get("signal_efficiency"), entry["auc"]
+
+
+@styled
+def pareto_figure(tables: dict[str, pd.DataFrame], report: dict, path: Path) -> Path:
+    """Per signal, efficiency at background 1e-3 and AUC against yosys LUTs: every bit-exact point of every scan, the
+    Pareto front over all of them, the default run and its baselines (the off-chip ones as horizontal lines)."""
+    points = pd.concat([t[t["status"] == "ok"].assign(scan=name) for name, t in tables.items()], ignore_index=True)
+    fig, axes = figure(2, len(SIGNAL_KEYS), figsize=(6.5 * len(SIGNAL_KEYS), 10))
+    default_lut = next((r["LUT"] for r in report["hardware"] if r["source"].startswith("Verilator")), None)
+    baselines = report.get("baselines") or {}
+    costs = report.get("baseline_costs") or {}
+    for col, signal in enumerate(SIGNAL_KEYS):
+        for row, (metric, label) in enumerate(((f"eff1e-3_{signal}_qkeras", "signal eff. at background 1e-3"),
+                                               (f"auc_{signal}_qkeras", "ROC AUC"))):
+            ax = axes[row, col]
+            for k, (name, part) in enumerate(points.groupby("scan", sort=False)):
+                ax.plot(part["LUT"], part[metric], "o", ms=5, color=f"C{k}", alpha=0.8, label=f"scan {name}")
+            x, y = points["LUT"].to_numpy(float), points[metric].to_numpy(float)
+            front = pareto_front(list(x), list(y))
+            ax.plot(x[front], y[front], "-", color="black", lw=1, label="Pareto front")
+            pick = 0 if row == 0 else 1
+            mine = _report_point(report, report["physics"].get("csim"), signal)[pick]
+            if default_lut and mine is not None:
+                ax.plot(default_lut, mine, "*", ms=16, color=COLORS[signal], mec="black", label="default (csim)")
+            for k, (name, physics) in enumerate(baselines.items()):
+                value = _report_point(report, physics, signal)[pick]
+                cost = (costs.get(name) or {}).get("LUT")
+                if value is None:
+                    continue
+                if cost:
+                    ax.plot(cost, value, "D", ms=9, color="white", mec="black", label=name)
+                else:
+                    ax.axhline(value, ls=STYLE_OF_BASELINE[k % len(STYLE_OF_BASELINE)], color="grey", lw=1.2, label=name)
+            ax.set_xscale("log")
+            ax.set_xlabel("LUTs (yosys, xcup)", fontsize="small")
+            ax.set_ylabel(f"{label} (QKeras = csim)", fontsize="small")
+            ax.set_title(f"{signal} jets", fontsize="small")
+            ax.tick_params(labelsize="x-small")
+            if row == 0:
+                ax.set_yscale("log")
+    axes[0, 0].legend(fontsize="xx-small", loc="best")
+    fig.subplots_adjust(wspace=0.3, hspace=0.3)
+    return _save(fig, path)
+
+
+STYLE_OF_BASELINE = ["--", ":", "-."]

@@ -13,10 +13,12 @@ import numpy as np
 from l1ad.errors import L1adError
 from l1ad.runs import Run, RunError
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
+from l1ad.training.features import LABEL as LABEL_COLUMN
 from l1ad.training.files import read_json, write_json
 
 FIRMWARE_JSON = "firmware.json"
 RTL_JSON = "rtl.json"
+DISTANCE_JSON = "distance.json"
 TRIGGER_OUTPUTS = ("score", "reconstruction", "trigger")
 
 
@@ -27,7 +29,6 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
     """Write the hls4ml project of a run (score on chip, trigger bit) and record it in firmware.json."""
     from tensorflow import keras
 
-    from l1ad.firmware import reference
     from l1ad.firmware.convert import FirmwareOptions, convert_model, with_trigger
 
     run = Run(run)
@@ -49,12 +50,7 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
 
     threshold, source = None, None
     if "trigger" in wanted:
-        # set on background that is never part of the test events the trigger is judged on
-        background = run.threshold_events()
-        scores = reference.outputs(model, background.x)[out_labels.index("score")][:, 0]
-        threshold = threshold_at(scores, trigger_efficiency)
-        source = (f"exact QKeras scores of {len(background):,} {background.source} at background efficiency "
-                  f"{trigger_efficiency:g} ({int(np.sum(scores > threshold))} of them above it)")
+        threshold, source = trigger_threshold(run, model, out_labels.index("score"), trigger_efficiency)
         model = with_trigger(model, score=model.output_names[out_labels.index("score")],
                              threshold="input" if threshold_mode == "input" else threshold)
         out_labels.append("trigger")
@@ -71,6 +67,18 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
     write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve()),
                                           "project_id": project_id})
     return project
+
+
+def trigger_threshold(run: Run, model, output: int, efficiency: float) -> tuple[float, str]:
+    """The threshold at ``efficiency`` of background events that are never among the test events the trigger is
+    judged on, from the exact scores of output ``output``; and where it came from."""
+    from l1ad.firmware import reference
+
+    background = run.threshold_events()
+    scores = reference.outputs(model, background.x)[output][:, 0]
+    threshold = threshold_at(scores, efficiency)
+    return threshold, (f"exact QKeras scores of {len(background):,} {background.source} at background efficiency "
+                       f"{efficiency:g} ({int(np.sum(scores > threshold))} of them above it)")
 
 
 def _with_threshold(x: list[np.ndarray], threshold: float | None, mode: str | None) -> list[np.ndarray]:
@@ -213,4 +221,115 @@ def rtl_run(run: str | Path, out: str | Path | None = None, progress: bool = Tru
     doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
     doc["model"] = f"{project / 'l1ad_firmware_model.h5'}: the model of the hls4ml project, trigger head included"
     write_json(run.path / RTL_JSON, doc)
+    return doc
+
+
+# --- the on-chip baseline ------------------------------------------------------------------------------
+
+def distance_run(run: str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
+                 trigger_efficiency: float = 1e-3) -> dict:
+    """The zero-parameter baseline ("distance, no network") through the default's firmware chain: hls4ml project with
+    its trigger bit, csim checked against the exact reference on every test event, physics from csim, RTL simulated
+    against csim, yosys. Recorded in distance.json."""
+    from l1ad.firmware import build_rtl, check, convert_model, with_trigger
+    from l1ad.firmware.convert import FirmwareOptions
+
+    run = Run(run)
+    model = run.distance_model()
+    if model is None:
+        raise RunError(f"{run.path} has no distance baseline (baselines.distance, a trained run with a network)")
+    options = (FirmwareOptions(**firmware(run)["options"]) if (run.path / FIRMWARE_JSON).exists()
+               else FirmwareOptions())
+    threshold, source = trigger_threshold(run, model, 0, trigger_efficiency)
+    model = with_trigger(model, score="score", threshold=threshold)
+    events = run.test_events()
+    project = convert_model(model, run.default_dir("hls_projects", "distance"), options,
+                            output_labels=["score", "trigger"], info={"run": str(run.path.resolve()),
+                                                                      "threshold": threshold})
+    result = check(model, project, events.x, testbench=False, trace="never")
+    score = result["csim"][0][:, 0]
+    hardware = build_rtl(model, run.default_dir("rtl_builds", "distance"), events.x, expected=result["csim"],
+                         output_labels=["score", "trigger"], clock_mhz=clock_mhz, synthesize=synthesize,
+                         breakdown=False, part=options.part, progress=progress)
+    fired = result["csim"][1][:, 0] == 1
+    checks = {**result["checks"], "trigger_bit_is_score_above_threshold": bool(np.all(fired == (score > threshold))),
+              "rtl_bit_exact": hardware["bit_exact"]}
+    doc = {"model": "distance, no network: the mean of the squared quantized inputs (distance_model.h5)",
+           "events": len(events), "csim_vs_exact_qkeras": result["outputs"], "rtl_vs_csim": hardware["rtl_vs_reference"],
+           "threshold": threshold, "threshold_source": source, "checks": checks, "passed": all(checks.values()),
+           "physics": anomaly_metrics(score, events.labels, events.background_classes),
+           "physics_source": "hls4ml C simulation (bit-identical to the exact QKeras scores where passed)",
+           "project_dir": str(project.resolve()),
+           **{k: hardware[k] for k in ("latency", "da4ml_estimate", "yosys", "timing_estimate", "build_dir")
+              if k in hardware}}
+    write_json(run.path / DISTANCE_JSON, doc)
+    return doc
+
+
+# --- rates on a large background sample ----------------------------------------------------------------
+
+RATES_JSON = "rates.json"
+RATE_LEVELS = (1e-2, 1e-3, 1e-4, 1e-5)
+MIN_JETS_ABOVE = 10  # a background efficiency is quoted only where at least this many background jets lie above
+
+
+def rates_run(run: str | Path, background: str | Path, progress: bool = True) -> dict:
+    """Trigger thresholds at background efficiencies down to 1e-5 from a large background-only sample (e.g. a
+    million jets of ``l1ad generate``), and the signal efficiencies they give on the run's own test signal jets.
+
+    The firmware is checked on every background jet (C simulation against the exact reference); thresholds are set
+    on those scores; each efficiency carries its Clopper-Pearson 95% interval. Recorded in rates.json."""
+    import time
+
+    from l1ad.firmware import reference
+    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.validate import check
+    from l1ad.training.evaluate import binomial_interval
+    from l1ad.training.files import sha256
+    from l1ad.training.io import load_jets
+
+    start = time.perf_counter()
+    run = Run(run)
+    if run.kind != "trained":
+        raise RunError(f"{run.path} is an imported run; rates need a trained run's input transform and test signals")
+    info = firmware(run)
+    model = project_model(info["project_dir"])
+    table = load_jets(background, require=())
+    events = run.test_events()
+    mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
+    if not mask.any():
+        raise RunError(f"{background}: no background jets ({', '.join(events.background_classes)})")
+    x = run.transform(table[mask])
+    result = check(model, info["project_dir"], _with_threshold([x], info.get("threshold"), info.get("threshold_mode")),
+                   testbench=False, trace="never")
+    score_index = info["outputs"].index("score")
+    scores = result["exact"][score_index][:, 0]
+    signal_scores = reference.outputs(model, _with_threshold(events.x, info.get("threshold"),
+                                                             info.get("threshold_mode")))[score_index][:, 0]
+    n = len(scores)
+    levels = []
+    for eps in RATE_LEVELS:
+        if eps * n < MIN_JETS_ABOVE:
+            continue
+        cut = threshold_at(scores, eps)
+        above = int(np.sum(scores > cut))
+        row = {"background_efficiency_target": eps, "threshold": cut, "background_jets_above": above,
+               "background_efficiency": above / n, "background_efficiency_interval": binomial_interval(above, n),
+               "signals": {}}
+        for signal in sorted(set(events.labels) - set(events.background_classes)):
+            s = signal_scores[events.labels == signal]
+            passed = int(np.sum(s > cut))
+            row["signals"][str(signal)] = {"n": int(len(s)), "passed": passed, "signal_efficiency": passed / len(s),
+                                           "signal_efficiency_interval": binomial_interval(passed, len(s))}
+        levels.append(row)
+    doc = {"background_file": str(Path(background).resolve()), "background_sha256": sha256(background),
+           "background_jets": n, "background_classes": list(events.background_classes),
+           "signal_source": f"signal jets of the {events.source}",
+           "csim_vs_exact_qkeras": result["outputs"], "passed": result["passed"], "checks": result["checks"],
+           "levels": levels, "min_jets_above": MIN_JETS_ABOVE,
+           "source": "thresholds from the exact QKeras scores of every background jet of the file (checked against "
+                     "the hls4ml C simulation on every one of them); signal efficiencies from the exact scores of the "
+                     "run's test signal jets; 95% Clopper-Pearson intervals",
+           "seconds": round(time.perf_counter() - start, 1)}
+    write_json(run.path / RATES_JSON, doc)
     return doc

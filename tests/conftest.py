@@ -25,15 +25,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # threads waiting for a busy core only spin
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+os.environ.setdefault("L1AD_TRAIN_WORKERS", "1")  # trainings in process: the two test workers fill the cores
 sys.path.insert(0, str(Path(__file__).parent))  # helper modules next to the tests
 
 import pandas as pd  # noqa: E402
 
 from l1ad.training.features import LABEL  # noqa: E402
 
-# an autoencoder like l1ad's earlier default (the default now has latent size 0, i.e. no network)
+# a deeper autoencoder like an earlier default of l1ad's (exact residual, standardized inputs)
 AE = {"model": {"encoder": [12, 8, 4], "latent": 2, "decoder": [4, 8, 12]}, "data": {"transform": "standard"},
-      "quantization": {"input": {"bits": 12, "integer": 4}, "score": {"bits": 16, "integer": 8}}}
+      "quantization": {"input": {"bits": 12, "integer": 4}, "score": {"bits": 16, "integer": 8}},
+      "score": {"residual": None}}
 
 # narrow types, so that Verilator and yosys finish quickly (yosys under WebAssembly: several seconds per 1,000 LUTs)
 NARROW = {"quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits": 4, "integer": 1},
@@ -42,7 +44,7 @@ NARROW = {"quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits
                            "score": {"bits": 12, "integer": 6}},
           "score": {"residual": {"bits": 4, "integer": 2}}}
 SHARED_CONFIG = {**NARROW, "model": {"encoder": [4], "latent": 2, "decoder": [4]},
-                 "training": {"epochs": 3, "batch_size": 128},
+                 "training": {"epochs": 3, "batch_size": 128, "seeds": 1},
                  "baselines": {"enabled": False, "gmm_components": 1}}  # the baselines: test_cli's run
 
 

@@ -138,3 +138,24 @@ def test_trace_of_squares_of_differences_of_layers():
     inputs, outputs = trace(model)
     got = comb_trace(inputs[0], outputs).predict(values["input_q"].out, n_threads=1)
     np.testing.assert_array_equal(got, np.column_stack([values[n].out for n in model.output_names]))
+
+
+def test_trace_rounds_negative_constants_as_the_firmware_does():
+    """A neuron whose inputs are all pruned away is a constant, its bias. A negative constant rounds half to even
+    like QKeras and hls4ml (da4ml 0.5.2's bit slices of negative constants gave -1.0 for -0.6875 at 2 fractional
+    bits, so `l1ad rtl` called pruned models inexact whose csim was exact)."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    x = keras.Input((4,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="input_q")(x)
+    dense = QDense(5, name="dense", kernel_quantizer=quantized_bits(8, 1, alpha=1),
+                   bias_quantizer=quantized_bits(8, 1, alpha=1))
+    out = QActivation(quantized_bits(6, 3, alpha=1), name="out")(dense(h))
+    model = keras.Model(x, out)
+    kernel = np.random.default_rng(0).normal(0, 0.5, (4, 5))
+    kernel[:, :4] = 0.0  # four pruned neurons: constants -0.6875, -0.625 (a tie), -0.375 (a tie) and -1.5625
+    dense.set_weights([kernel, np.array([-0.6875, -0.625, -0.375, -1.5625, 0.25])])
+    got, expected = _traced(model, np.random.default_rng(1).normal(0, 3, (500, 4)).astype(np.float32))
+    np.testing.assert_array_equal(expected[0, :4], [-0.75, -0.5, -0.5, -1.5])
+    np.testing.assert_array_equal(got, expected)

@@ -19,7 +19,7 @@ from l1ad.training.train import train
 ON_FINISHED_RUN = pytest.mark.xdist_group("finished_run")
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
-        "training": {"epochs": 2, "batch_size": 128, "early_stopping": {"patience": 5, "min_delta": 0.0}},
+        "training": {"epochs": 2, "batch_size": 128, "seeds": 1, "early_stopping": {"patience": 5, "min_delta": 0.0}},
         "baselines": {"enabled": False, "gmm_components": 1}}
 
 
@@ -40,8 +40,12 @@ def _same_weights(a, b):
 # --- configuration ---------------------------------------------------------------------------------
 
 def test_default_config_is_valid_and_documented():
+    """The default is a trained autoencoder: an encoder with a hidden layer, a bottleneck, a decoder, several seeds."""
     config = load_config()
-    assert config.model.latent == 0 and config.data.transform == "log_core"
+    assert config.model.kind == "ae" and config.model.encoder and config.model.latent >= 1
+    assert config.model.layer_names()[-1] == "output" and config.score.kind == "mse" and config.training.seeds >= 3
+    _, scoring = models.build(config, quantized=True)
+    assert sum(int(np.prod(w.shape)) for w in scoring.trainable_weights) > 0 and config.data.transform == "log_core"
     text = (load_config.__globals__["DEFAULT_CONFIG"]).read_text()
     for line in text.splitlines():  # every field line carries a comment
         if ":" in line and not line.strip().startswith("#") and not line.rstrip().endswith(":"):
@@ -162,7 +166,7 @@ def test_training_is_bit_identical_for_the_same_seed(finished_run, data_file, tm
 @ON_FINISHED_RUN
 def test_interrupted_run_resumes_to_the_same_result(finished_run, data_file, tmp_path, monkeypatch):
     def interrupt(kind, epoch):
-        if kind == "qkeras" and epoch == 0:
+        if kind.startswith("qkeras") and epoch == 0:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(train_module, "_epoch_done", interrupt)
@@ -263,7 +267,8 @@ def test_input_transforms_round_trip_through_the_scaler_file(transform, data_fil
 
 def test_latent_size_zero_scores_the_distance_from_the_core(data_file, tmp_path):
     """No network: the score is the mean square of the core-whitened input, nothing is trained."""
-    config = load_config(overrides={"training": {"epochs": 1}, "baselines": {"enabled": False, "gmm_components": 1}})
+    config = load_config(overrides={"model": {"encoder": [], "latent": 0, "decoder": []}, "score": {"residual": None},
+                                    "training": {"epochs": 1}, "baselines": {"enabled": False, "gmm_components": 1}})
     run = train(config, data_file, tmp_path / "core", progress=False, figures=False)
     assert train_module.read_json(run / "history.json")["qkeras"]["epochs_run"] == 0
     from l1ad.runs import Run
@@ -272,3 +277,43 @@ def test_latent_size_zero_scores_the_distance_from_the_core(data_file, tmp_path)
     score, reconstruction = models.scores(models.load(run / "float_model.h5"), x)
     assert reconstruction is None
     np.testing.assert_allclose(score, (x**2).mean(axis=1), rtol=1e-5)
+
+
+# --- seeds, schedule, the distance baseline -----------------------------------------------------------
+
+def test_several_seeds_keep_the_lowest_validation_loss_and_report_their_spread(data_file, tmp_path):
+    """Each seed trains on its own; the kept model is the one with the lowest background validation loss, and the
+    spread over the seeds is recorded from each seed's own scores (the kept one's are the run's QKeras figures)."""
+    config = load_config(overrides={**TINY, "training": {**TINY["training"], "seeds": 3},
+                                    "baselines": {"enabled": True, "gmm_components": 2}})
+    run = train(config, data_file, tmp_path / "seeds", progress=False, figures=False)
+    history = train_module.read_json(run / "history.json")
+    losses = {h["seed"]: h["best_val_loss"] for h in history["qkeras_seeds"]}
+    assert sorted(losses) == [config.seed, config.seed + 1, config.seed + 2] and len(set(losses.values())) == 3
+    assert history["qkeras"]["seed"] == min(losses, key=losses.get)
+    metrics = train_module.read_json(run / "metrics.json")
+    spread = metrics["seeds"]
+    assert spread["kept_seed"] == history["qkeras"]["seed"] and spread["seeds"] == sorted(losses)
+    kept = spread["seeds"].index(spread["kept_seed"])
+    for signal in ("t", "w", "z"):
+        auc = spread["signals"][signal]["auc"]
+        assert auc["values"][kept] == metrics["qkeras"]["signals"][signal]["auc"]
+        assert auc["min"] <= auc["mean"] <= auc["max"] and auc["std"] == pytest.approx(np.std(auc["values"], ddof=1))
+    # the zero-parameter baseline: the squared distance of the quantized input from the origin
+    distance = metrics["baselines"]["distance"]
+    assert "no network" in distance["model"] and list(metrics["baselines"]) == ["distance", "density", "supervised"]
+    model = models.load(run / "distance_model.h5")
+    assert not [layer for layer in model.layers if layer.trainable and layer.get_weights()]
+    x = np.random.default_rng(0).normal(0, 3, (200, 16)).astype(np.float32)
+    x_q = np.clip(np.round(x * 2) / 2, -64, 63.5)  # the default input type <8,6>: steps of 0.5
+    np.testing.assert_allclose(models.scores(model, x)[0], _quantize_unsigned((x_q**2).mean(axis=1), 16, 12))
+
+
+def test_cosine_schedule_decays_to_its_minimum():
+    config = load_config(overrides={"training": {"schedule": "cosine", "learning_rate": 0.01,
+                                                 "min_learning_rate": 0.001, "epochs": 10}})
+    rate = models.learning_rate(config, steps_per_epoch=5)
+    assert float(rate(0)) == pytest.approx(0.01) and float(rate(50)) == pytest.approx(0.001)
+    assert 0.001 < float(rate(25)) < 0.01
+    constant = load_config(overrides={"training": {"schedule": "constant"}})
+    assert models.learning_rate(constant, 5) == constant.training.learning_rate

@@ -128,13 +128,17 @@ class EarlyStopping(_Strict):
 class Training(_Strict):
     optimizer: Literal["adam", "sgd", "rmsprop"]
     learning_rate: float = Field(gt=0)
+    schedule: Literal["constant", "cosine"]
+    min_learning_rate: float = Field(ge=0)
     batch_size: int = Field(ge=1)
     epochs: int = Field(ge=1)
+    seeds: int = Field(ge=1, le=20)
     early_stopping: EarlyStopping
     variant: Literal["plain", "denoising", "sparse"]
     noise_std: float = Field(ge=0)
     latent_l1: float = Field(ge=0)
     loss: Literal["mse", "huber"]
+    target: Literal["quantized", "float"]
     vae_beta: float = Field(ge=0)
 
 
@@ -148,6 +152,8 @@ class Pruning(_Strict):
 class Baselines(_Strict):
     enabled: bool
     gmm_components: int = Field(ge=1)
+    distance: bool
+    distance_score: Fixed
 
 
 class Config(_Strict):
@@ -170,6 +176,8 @@ class Config(_Strict):
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
         if self.pruning.enabled and self.pruning.end_epoch <= self.pruning.begin_epoch:
             raise ValueError("pruning.end_epoch must come after pruning.begin_epoch")
+        if self.training.min_learning_rate > self.training.learning_rate:
+            raise ValueError("training.min_learning_rate must not exceed training.learning_rate")
         needs = {"mse": "ae", "mu2": "vae"}[self.score.kind]
         if self.model.kind != needs:
             raise ValueError(f"score.kind {self.score.kind} needs model.kind {needs} (mse: an autoencoder's "
@@ -194,6 +202,21 @@ class Config(_Strict):
             return getattr(self.quantization, kind)
         return {"latent": self.quantization.latent, "output": self.quantization.output}.get(
             layer, self.quantization.activations)
+
+    def seeds(self) -> list[int]:
+        """The seeds of the QKeras trainings: seed, seed + 1, ... (training.seeds of them)."""
+        return [self.seed + k for k in range(self.training.seeds)]
+
+    def distance_baseline(self) -> "Config":
+        """The zero-parameter baseline: this run's input transform and input type, no network, the squared distance
+        from the origin (the QCD core of the core transforms) with the baseline's own score type."""
+        doc = self.to_dict()
+        doc["model"].update(kind="ae", encoder=[], latent=0, decoder=[])
+        doc["score"].update(kind="mse", feature_weights="uniform", residual=None)
+        doc["quantization"].update(score=doc["baselines"]["distance_score"], layers={})
+        doc["pruning"]["enabled"] = False
+        doc["baselines"].update(enabled=False, distance=False)
+        return Config.model_validate(doc)
 
     def to_dict(self) -> dict:
         return self.model_dump(mode="json")

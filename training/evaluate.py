@@ -49,8 +49,9 @@ def auc_interval(background: np.ndarray, signal: np.ndarray, n_boot: int = N_BOO
     """Bootstrap interval of the ROC AUC (signal scoring higher than background)."""
     values = np.concatenate([background, signal])
     unique, inverse = np.unique(values, return_inverse=True)
-    if len(unique) > MAX_BINS:
-        edges = np.quantile(values, np.linspace(0, 1, MAX_BINS + 1)[1:-1])
+    if len(unique) > MAX_BINS:  # quantile bins read off one sort (np.quantile with 20,000 levels took seconds)
+        ordered = np.sort(values)
+        edges = ordered[(np.arange(1, MAX_BINS) * (len(values) - 1)) // MAX_BINS]
         inverse = np.searchsorted(edges, values, side="right")
     bins = int(inverse.max()) + 1
     b = np.bincount(inverse[: len(background)], minlength=bins)
@@ -82,7 +83,7 @@ def anomaly_metrics(scores: np.ndarray, labels: np.ndarray, background_classes=B
             continue
         truth = np.concatenate([np.zeros(background.size), np.ones(sig.size)])
         entry = {"n": int(sig.size), "auc": float(roc_auc_score(truth, np.concatenate([background, sig]))),
-                 "auc_interval": auc_interval(background, sig, n_boot=n_boot), "at_background_efficiency": {}}
+                 "auc_interval": auc_interval(background, sig, n_boot=n_boot) if n_boot else None, "at_background_efficiency": {}}
         for key, cut in thresholds.items():
             passed = int(np.sum(sig > cut))
             above = int(np.sum(background > cut))

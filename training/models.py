@@ -184,6 +184,15 @@ def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[ke
     return training, scoring
 
 
+def quantized_input(config: Config, x: np.ndarray) -> np.ndarray:
+    """``x`` through the quantized model's input quantizer (round half to even, then saturate, as QKeras does):
+    the values the chip receives."""
+    fmt = config.quantization.input
+    lsb = 2.0 ** (fmt.integer + 1 - fmt.bits)
+    values = np.round(np.asarray(x, dtype=np.float64) / lsb) * lsb
+    return np.clip(values, -(2.0**fmt.integer), 2.0**fmt.integer - lsb).astype(np.float32)
+
+
 def set_score_weights(scoring: keras.Model, weights: np.ndarray) -> None:
     """Put per-feature weights into the score's frozen mean layer (rounded to its quantizer when quantized)."""
     scoring.get_layer("mean").set_weights([np.asarray(weights, dtype=np.float32).reshape(-1, 1)])
@@ -211,9 +220,19 @@ def with_mse_score(model: keras.Model, bits: int, integer: int) -> keras.Model:
     return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
 
 
-def optimizer(config: Config) -> keras.optimizers.Optimizer:
+def learning_rate(config: Config, steps_per_epoch: int = 1):
+    """The learning rate, or (``schedule: cosine``) its decay over ``epochs`` epochs, a function of the optimizer's
+    step count (which the checkpoints keep, so a resumed training continues on the same curve)."""
+    t = config.training
+    if t.schedule == "constant":
+        return t.learning_rate
+    return keras.optimizers.schedules.CosineDecay(t.learning_rate, t.epochs * steps_per_epoch,
+                                                  alpha=t.min_learning_rate / t.learning_rate)
+
+
+def optimizer(config: Config, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
     cls = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
-    return cls[config.training.optimizer](learning_rate=config.training.learning_rate)
+    return cls[config.training.optimizer](learning_rate=learning_rate(config, steps_per_epoch))
 
 
 def strip(model: keras.Model) -> keras.Model:

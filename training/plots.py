@@ -54,15 +54,25 @@ def _label(ax, text: str):
 
 
 @styled
-def history(histories: dict[str, dict], path: Path) -> Path:
+def history(histories: dict, path: Path) -> Path:
+    """Loss curves of the float model and the kept QKeras model, and (thin) of every other QKeras seed."""
     fig, ax = figure(figsize=(7, 5))
-    for (name, h), style in zip(histories.items(), STYLES):
+    kept = histories["qkeras"].get("seed")
+    for h in histories.get("qkeras_seeds", []):
+        if h["seed"] != kept:
+            epochs = np.arange(1, len(h["loss"]) + 1)
+            ax.plot(epochs, h["val_loss"], "-", color="grey", lw=0.8, alpha=0.7)
+    if len(histories.get("qkeras_seeds", [])) > 1:
+        ax.plot([], [], "-", color="grey", lw=0.8, label="other QKeras seeds, validation")
+    for (name, style) in (("float", "--"), ("qkeras", "-")):
+        h = histories[name]
         epochs = np.arange(1, len(h["loss"]) + 1)
-        ax.plot(epochs, h["loss"], style, color="tab:blue", label=f"{name} train")
-        ax.plot(epochs, h["val_loss"], style, color="tab:red", label=f"{name} validation")
+        label = name if h.get("seed") is None or name == "float" else f"{name} (seed {h['seed']}, kept)"
+        ax.plot(epochs, h["loss"], style, color="tab:blue", label=f"{label} train")
+        ax.plot(epochs, h["val_loss"], style, color="tab:red", label=f"{label} validation")
         if h.get("best_epoch") is not None:
             ax.axvline(h["best_epoch"] + 1, ls=style, color="grey", lw=1)
-    ax.set(xlabel="epoch", ylabel="loss (MSE, scaled features)", yscale="log")
+    ax.set(xlabel="epoch", ylabel="loss (scaled features)", yscale="log")
     ax.legend(fontsize="x-small")
     _label(ax, "training on background (q, g)")
     return _save(fig, path)

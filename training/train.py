@@ -9,6 +9,7 @@ and input noise are drawn from the seed and the epoch number, not from a running
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .features import BACKGROUND, LABEL
 from .files import atomic_path, read_json, sha256, write_json
 from .io import load_jets, read_provenance
 
-MODELS = {"float": False, "qkeras": True}  # model kind -> quantized?
+MODELS = ("float", "qkeras")  # the two models of a run
 
 
 def _prepare(run: Path, resume: bool, restart: bool) -> None:
@@ -63,22 +64,21 @@ def keras_loss(config: Config):
     return "mse" if config.training.loss == "mse" else tf.keras.losses.Huber(delta=1.0)
 
 
-def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path,
-                 progress: bool) -> dict:
+def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train: np.ndarray, x_val: np.ndarray,
+                 run: Path, progress: bool) -> tuple[object, dict]:
+    """Train one model from ``seed`` (checkpointed every epoch under checkpoints/NAME); return its scoring model
+    (pruning stripped, best epoch's weights) and its history."""
     import tensorflow as tf
 
     from . import models
 
-    quantized = MODELS[kind]
-    if config.model.latent == 0:
-        return _fixed_model(kind, config, x_val, run)
-    ckdir = run / "checkpoints" / kind
+    ckdir = run / "checkpoints" / name
     state_file = ckdir / "state.json"
     cfg = config.training
-    models.set_seed(config.seed)
+    models.set_seed(seed)
     steps = math.ceil(len(x_train) / cfg.batch_size)
     model, scoring = models.build(config, quantized=quantized, steps_per_epoch=steps)
-    model.compile(models.optimizer(config), loss=keras_loss(config))
+    model.compile(models.optimizer(config, steps), loss=keras_loss(config))
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
              "stopped_early": False, "checkpoint": None}
@@ -93,21 +93,25 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
 
     vae = config.model.kind == "vae"
+    # the QKeras model reconstructs its input as the chip receives it (config training.target), the float model its
+    # float input
+    target_of = (lambda x: models.quantized_input(config, x)) if quantized and cfg.target == "quantized" else (lambda x: x)
+    y_val = target_of(x_val)
     if vae:  # the sampling noise is an input: drawn from the seed and the epoch; none for validation
         x_val = (x_val, np.zeros((len(x_val), config.model.latent), dtype=np.float32))
-    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {kind} {config.model.kind}", unit="epoch",
+    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {name} {config.model.kind}", unit="epoch",
                disable=not progress, leave=True)
     while state["epoch"] < cfg.epochs and not state["stopped_early"]:
         epoch = state["epoch"]
-        rng = np.random.default_rng([config.seed, epoch])
-        target = x_train[rng.permutation(len(x_train))]
-        inputs = target
+        rng = np.random.default_rng([seed, epoch])
+        inputs = x_train[rng.permutation(len(x_train))]
+        target = target_of(inputs)
         if cfg.variant == "denoising":
-            inputs = (target + rng.normal(0.0, cfg.noise_std, target.shape)).astype(np.float32)
+            inputs = (inputs + rng.normal(0.0, cfg.noise_std, inputs.shape)).astype(np.float32)
         if vae:
-            inputs = (inputs, rng.normal(0.0, 1.0, (len(target), config.model.latent)).astype(np.float32))
+            inputs = (inputs, rng.normal(0.0, 1.0, (len(inputs), config.model.latent)).astype(np.float32))
         fit = model.fit(inputs, target, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0,
-                        validation_data=(x_val, x_val[0] if vae else x_val), callbacks=callbacks)
+                        validation_data=(x_val, y_val), callbacks=callbacks)
         loss, val_loss = fit.history["loss"][0], fit.history["val_loss"][0]
         state["loss"].append(loss)
         state["val_loss"].append(val_loss)
@@ -123,15 +127,15 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
                 state["wait"] += 1
                 state["stopped_early"] = state["wait"] >= cfg.early_stopping.patience
         state["epoch"] = epoch + 1
-        name = f"epoch-{epoch + 1}"
-        checkpoint.write(str(ckdir / name / "ckpt"))
-        previous, state["checkpoint"] = state["checkpoint"], f"{name}/ckpt"
+        tag = f"epoch-{epoch + 1}"
+        checkpoint.write(str(ckdir / tag / "ckpt"))
+        previous, state["checkpoint"] = state["checkpoint"], f"{tag}/ckpt"
         write_json(state_file, state)  # the commit point of this epoch
         if previous:
             shutil.rmtree(ckdir / Path(previous).parent, ignore_errors=True)
         bar.set_postfix(loss=f"{loss:.4f}", val_loss=f"{val_loss:.4f}")
         bar.update(1)
-        _epoch_done(kind, epoch)
+        _epoch_done(name, epoch)
     bar.close()
 
     model.load_weights(str(ckdir / "best_weights.h5"))
@@ -140,12 +144,11 @@ def _train_model(kind: str, config: Config, x_train: np.ndarray, x_val: np.ndarr
     if config.model.kind == "ae" and config.score.feature_weights == "inverse_variance":
         # each squared residual weighted by 1 / its background variance: every feature counts alike
         reconstruction = models.scores(final, x_val[0] if vae else x_val)[1]
-        weights = _inverse_variance_weights(np.asarray(x_val, dtype=np.float64) - reconstruction)
+        weights = _inverse_variance_weights(np.asarray(y_val, dtype=np.float64) - reconstruction)
         models.set_score_weights(final, weights)
-    with atomic_path(run / f"{kind}_model.h5") as tmp:
-        final.save(str(tmp), include_optimizer=False)
-    return {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
-        "epochs_run": state["epoch"], "score_weights": None if weights is None else weights.tolist()}
+    history = {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
+        "epochs_run": state["epoch"], "seed": seed, "score_weights": None if weights is None else weights.tolist()}
+    return final, history
 
 
 def _inverse_variance_weights(residuals: np.ndarray) -> np.ndarray:
@@ -155,25 +158,110 @@ def _inverse_variance_weights(residuals: np.ndarray) -> np.ndarray:
     return weights / weights.sum()
 
 
-def _fixed_model(kind: str, config: Config, x_val: np.ndarray, run: Path) -> dict:
-    """Latent size 0 has nothing to train (the reconstruction is the origin): build, weight (if asked), save."""
+def _fixed_model(config: Config, quantized: bool, x_val: np.ndarray) -> tuple[object, dict]:
+    """Latent size 0 has nothing to train (the reconstruction is the origin): build and weight (if asked)."""
     from . import models
 
-    _, scoring = models.build(config, quantized=MODELS[kind])
+    _, scoring = models.build(config, quantized=quantized)
     weights = None
     if config.score.feature_weights == "inverse_variance":  # the residual is the input itself
         weights = _inverse_variance_weights(np.asarray(x_val, dtype=np.float64))
         models.set_score_weights(scoring, weights)
-    with atomic_path(run / f"{kind}_model.h5") as tmp:
-        scoring.save(str(tmp), include_optimizer=False)
-    return {"loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "stopped_early": False,
-            "epochs_run": 0, "score_weights": None if weights is None else weights.tolist()}
+    return scoring, {"loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "stopped_early": False,
+                     "epochs_run": 0, "seed": None, "score_weights": None if weights is None else weights.tolist()}
+
+
+def trainings(config: Config) -> list[tuple[str, bool, int]]:
+    """(name, quantized, seed) of every training of a run: the float model, then one QKeras model per seed."""
+    if config.model.latent == 0:  # nothing to train: one fixed model of each kind
+        return [("float", False, config.seed), ("qkeras", True, config.seed)]
+    return [("float", False, config.seed)] + [(f"qkeras-seed{s}", True, s) for s in config.seeds()]
+
+
+def _train_all(config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path, progress: bool,
+               workers: int) -> dict[str, dict]:
+    """Train (or, after an interruption, reuse) every training of the run; each model lands in its checkpoint folder.
+
+    With ``workers`` > 1 the trainings run side by side in worker processes (each one deterministic on its own, so
+    the models are the same either way); the progress bar then counts finished trainings instead of epochs."""
+    todo = [t for t in trainings(config) if not (run / "checkpoints" / t[0] / "done.json").exists()]
+    if workers > 1 and len(todo) > 1 and config.model.latent > 0:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        bar = tqdm(total=len(todo), desc=f"training {len(todo)} models on {workers} processes", unit="model",
+                   disable=not progress)
+        with ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_one_thread) as pool:
+            futures = [pool.submit(_train_and_save, *t, config.to_dict(), x_train, x_val, run) for t in todo]
+            for future in futures:
+                future.result()
+                bar.update(1)
+        bar.close()
+    else:
+        for name, quantized, seed in todo:
+            _train_and_save(name, quantized, seed, config, x_train, x_val, run, progress)
+    return {name: read_json(run / "checkpoints" / name / "done.json") for name, _, _ in trainings(config)}
+
+
+def _one_thread() -> None:
+    """A training worker process: one TensorFlow thread per op (the workers share the cores)."""
+    import os
+
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _train_and_save(name: str, quantized: bool, seed: int, config: Config | dict, x_train: np.ndarray,
+                    x_val: np.ndarray, run: Path, progress: bool = False) -> None:
+    """One training, its model saved as checkpoints/NAME/model.h5 and its history as done.json (written last)."""
+    config = config if isinstance(config, Config) else Config.model_validate(config)
+    ckdir = run / "checkpoints" / name
+    if config.model.latent == 0:
+        model, history = _fixed_model(config, quantized, x_val)
+    else:
+        model, history = _train_model(name, quantized, seed, config, x_train, x_val, run, progress)
+    ckdir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(ckdir / "model.h5") as tmp:
+        model.save(str(tmp), include_optimizer=False)
+    write_json(ckdir / "done.json", history)
+
+
+def kept_seed(histories: dict[str, dict]) -> str:
+    """The QKeras training that is kept: the lowest background validation loss (the first on a tie)."""
+    candidates = [n for n in histories if n.startswith("qkeras")]
+    return min(candidates, key=lambda n: (histories[n]["best_val_loss"] is None, histories[n]["best_val_loss"] or 0.0))
 
 
 def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
-          progress: bool = True, figures: bool = True) -> Path:
-    """Train both models and evaluate them; return the finished run folder (``figures``: draw plots/)."""
-    run = Path(out)
+          progress: bool = True, figures: bool = True, workers: int | None = None) -> Path:
+    """Train both models and evaluate them; return the finished run folder (``figures``: draw plots/).
+
+    The trainings run on ``workers`` processes (default: ``L1AD_TRAIN_WORKERS``, else one per core, at most two;
+    the tests use one, in process) and the baselines
+    (scikit-learn, not on the chip) in a thread beside them, so that they share the cores instead of taking turns.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    run, parts, fingerprint = _start(config, data, Path(out), resume, restart)
+    with ThreadPoolExecutor(1) as pool:
+        context = pool.submit(_baselines, config, parts) if config.baselines.enabled else None
+        scaler = Scaler.fit(parts.train, config.data.transform, config.data.core_fraction, config.seed)
+        scaler.save(run / "scaler.json")
+        x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
+        workers = workers or int(os.environ.get("L1AD_TRAIN_WORKERS", min(2, os.cpu_count() or 1)))
+        histories = _train_all(config, x_train, x_val, run, progress, workers)
+        seeds = _keep_models(config, histories, x_val, run)
+        evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures, seed_models=seeds,
+                 baselines=context.result() if context else None)
+    shutil.rmtree(run / "checkpoints")
+    write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
+    return run
+
+
+def _start(config: Config, data, run: Path, resume: bool, restart: bool) -> tuple[Path, Splits, dict]:
+    """Open (or continue) the run folder; write its config and data records; return it with the run's splits."""
     _prepare(run, resume, restart)
     table, data_info = load_data(data)
     fingerprint = _fingerprint(config, data_info)
@@ -183,28 +271,34 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
     else:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
-
     parts = splits(table, config)
-    scaler = Scaler.fit(parts.train, config.data.transform, config.data.core_fraction, config.seed)
-    scaler.save(run / "scaler.json")
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
                                  for name in ("train", "val", "test", "signal_train")}
     write_json(run / "data.json", data_info)
+    return run, parts, fingerprint
 
-    x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
-    histories = {}
-    for kind in MODELS:
-        if (run / f"{kind}_model.h5").exists() and (run / "checkpoints" / kind / "done.json").exists():
-            histories[kind] = read_json(run / "checkpoints" / kind / "done.json")
-            continue
-        histories[kind] = _train_model(kind, config, x_train, x_val, run, progress)
-        write_json(run / "checkpoints" / kind / "done.json", histories[kind])
-    write_json(run / "history.json", histories)
-    evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures)
-    shutil.rmtree(run / "checkpoints")
-    write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
-    return run
+
+def _baselines(config: Config, parts: Splits) -> dict:
+    from .baselines import baselines
+
+    return baselines(parts, config.baselines.gmm_components, config.seed)
+
+
+def _keep_models(config: Config, histories: dict[str, dict], x_val: np.ndarray, run: Path) -> dict[int, Path]:
+    """Put the float model and the kept QKeras seed (and the distance baseline) into the run folder; write
+    history.json; return every QKeras seed's model file, for the spread over seeds."""
+    kept = kept_seed(histories)
+    for kind, name in (("float", "float"), ("qkeras", kept)):
+        shutil.copyfile(run / "checkpoints" / name / "model.h5", run / f"{kind}_model.h5")
+    if config.baselines.enabled and config.baselines.distance and config.model.latent > 0:
+        distance, _ = _fixed_model(config.distance_baseline(), True, x_val)
+        with atomic_path(run / "distance_model.h5") as tmp:
+            distance.save(str(tmp), include_optimizer=False)
+    seeds = [n for n in histories if n.startswith("qkeras-")]
+    write_json(run / "history.json", {"float": histories["float"], "qkeras": histories[kept],
+                                      "qkeras_seeds": [histories[n] for n in seeds]})
+    return {histories[n]["seed"]: run / "checkpoints" / n / "model.h5" for n in seeds}
 
 
 def splits(table: pd.DataFrame, config: Config) -> Splits:
@@ -223,8 +317,13 @@ def test_jets(run: Path, data: str | Path | None = None, all_jets: bool = False)
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
-             progress: bool = True, source: str | None = None, figures: bool = True) -> dict:
-    """Score the test jets with both saved models; write metrics.json and (``figures``) plots to ``out_dir``."""
+             progress: bool = True, source: str | None = None, figures: bool = True,
+             seed_models: dict[int, Path] | None = None, baselines: dict | None = None) -> dict:
+    """Score the test jets with both saved models; write metrics.json and (``figures``) plots to ``out_dir``.
+
+    ``seed_models``: the QKeras model of every training seed, scored too for the spread over seeds;
+    ``baselines``: the baselines' figures on the same test jets, recorded beside the distance baseline's.
+    """
     from . import models, plots
 
     scaler = scaler or Scaler.load(run / "scaler.json")
@@ -238,26 +337,58 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         scores[kind], reconstruction = models.scores(model, x)
         metrics[kind] = anomaly_metrics(scores[kind], labels)
         metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
-        if not figures:
-            continue
-        title = "float model" if kind == "float" else "QKeras model"
-        plots.score_distributions(scores[kind], labels, out_dir / "plots" / f"scores_{kind}.png", title)
-        if "latent" in [layer.name for layer in model.layers]:
-            plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
-                               f"latent space, {title}")
-        if reconstruction is not None:
-            plots.residuals(x, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
+        if figures:  # the QKeras model's residuals are those of the chip: from its quantized input
+            inputs = models.quantized_input(load_config(run / "config.yaml"), x) if kind == "qkeras" else x
+            _model_figures(model, kind, scores[kind], reconstruction, x, inputs, labels, out_dir)
     if figures:
         plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
-    config = load_config(run / "config.yaml")
-    if isinstance(parts, Splits) and config.baselines.enabled:
-        from .baselines import baselines
-
-        metrics["baselines"] = baselines(parts, config.baselines.gmm_components, config.seed)
+    if seed_models and len(seed_models) > 1:
+        metrics["seeds"] = seed_spread({seed: models.scores(models.load(path), x)[0] for seed, path in seed_models.items()},
+                                       labels, read_json(run / "history.json"))
+    if baselines is not None:
+        metrics["baselines"] = baselines
+        if (run / "distance_model.h5").exists():
+            distance = anomaly_metrics(models.scores(models.load(run / "distance_model.h5"), x)[0], labels)
+            metrics["baselines"] = {"distance": {**distance, "model": DISTANCE_MODEL}, **baselines}
     history = run / "history.json"
-    if figures and history.exists() and any(h["loss"] for h in read_json(history).values()):
+    if figures and history.exists() and read_json(history)["qkeras"]["loss"]:
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
     write_json(out_dir / "metrics.json", doc)
     return doc
+
+
+DISTANCE_MODEL = ("distance, no network: mean of the squared quantized inputs, i.e. the squared distance from the "
+                  "QCD core of the core transforms (distance_model.h5)")
+
+
+def _model_figures(model, kind: str, scores: np.ndarray, reconstruction, x: np.ndarray, inputs: np.ndarray,
+                   labels: np.ndarray, out_dir: Path) -> None:
+    from . import models, plots
+
+    title = "float model" if kind == "float" else "QKeras model"
+    plots.score_distributions(scores, labels, out_dir / "plots" / f"scores_{kind}.png", title)
+    if "latent" in [layer.name for layer in model.layers]:
+        plots.latent_space(models.latent(model, x), labels, out_dir / "plots" / f"latent_{kind}.png",
+                           f"latent space, {title}")
+    if reconstruction is not None:
+        plots.residuals(inputs, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
+
+
+def seed_spread(scores: dict[int, np.ndarray], labels: np.ndarray, history: dict) -> dict:
+    """Each training seed's figures (AUC, efficiencies) and, per signal, their mean and spread (sample standard
+    deviation) over the seeds; which seed was kept and why."""
+    per_seed = {str(seed): anomaly_metrics(s, labels, n_boot=0) for seed, s in scores.items()}
+    val_loss = {str(h["seed"]): h["best_val_loss"] for h in history["qkeras_seeds"]}
+    summary = {}
+    for signal in next(iter(per_seed.values()))["signals"]:
+        entries = [m["signals"][signal] for m in per_seed.values()]
+        figures = {"auc": [e["auc"] for e in entries]}
+        for key in entries[0]["at_background_efficiency"]:
+            figures[f"eff@{key}"] = [e["at_background_efficiency"][key]["signal_efficiency"] for e in entries]
+        summary[signal] = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "min": float(np.min(v)),
+                                  "max": float(np.max(v)), "values": v} for name, v in figures.items()}
+    return {"seeds": [int(s) for s in scores], "kept_seed": history["qkeras"]["seed"],
+            "kept_by": "lowest background validation loss (never by signal jets)", "validation_loss": val_loss,
+            "source": "Keras float32 predict of each seed's QKeras model on the test split", "signals": summary}
