@@ -139,11 +139,13 @@ def train(
     figures: bool = typer.Option(True, "--figures/--no-figures", help="Draw plots/ (a few seconds per run)."),
 ):
     """Train the float and the QKeras autoencoder on background jets, then evaluate both."""
+    from l1ad.pipeline import training_workers
     from l1ad.training.config import load_config
     from l1ad.training.train import train as run_training
 
     cfg = _run(lambda: load_config(config))
-    run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart, figures=figures))
+    run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart, figures=figures,
+                                    workers=training_workers()))
     _print_metrics(run / "metrics.json")
 
 

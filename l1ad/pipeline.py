@@ -72,7 +72,8 @@ class Pipeline:
                 Run(self.run).data_path()  # a finished run is reused only if its data file is unchanged
                 raise _Reused(f"finished run {self.run} (pass --restart to train again)")
             resume = run_state(self.run) == "training" and not self.restart
-            train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart)
+            train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart,
+                  workers=training_workers())
             return "resumed an interrupted run" if resume else ""
 
         beside = {}  # the distance baseline's firmware chain, in a process of its own beside validate and rtl
@@ -134,6 +135,13 @@ class Pipeline:
                    "stages": [vars(s) for s in self.stages], "passed": not failures, "failures": failures}
         write_json(self.run / "run_summary.json", summary)
         return summary
+
+
+def training_workers() -> int:
+    """Processes for the trainings of the command line: one per core, at most two (the trainings of a run are few)."""
+    import os
+
+    return int(os.environ.get("L1AD_TRAIN_WORKERS", min(2, os.cpu_count() or 1)))
 
 
 def _distance(run: Path, clock_mhz: float, synthesize: bool) -> tuple[dict, float]:

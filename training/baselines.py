@@ -15,7 +15,8 @@ import numpy as np
 from .evaluate import anomaly_metrics
 from .features import BACKGROUND, LABEL, SIGNALS
 
-MAX_FIT_JETS = 100_000  # enough for 16 features; keeps the fits to seconds
+MAX_FIT_JETS = 100_000  # the density fit: a 10-component mixture moves with a smaller sample (W AUC 0.64 to 0.71)
+MAX_SUPERVISED_BACKGROUND = 50_000  # the classifiers: AUCs within 0.001 of 100,000 background jets, half the time
 
 
 def _subsample(x: np.ndarray, n: int, seed: int) -> np.ndarray:
@@ -35,7 +36,7 @@ def density_scores(x_train: np.ndarray, x_test: np.ndarray, components: int, see
 def supervised_scores(x_train: np.ndarray, x_signal: np.ndarray, x_test: np.ndarray, seed: int) -> np.ndarray:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    background = _subsample(x_train, MAX_FIT_JETS, seed)
+    background = _subsample(x_train, MAX_SUPERVISED_BACKGROUND, seed)
     x = np.concatenate([background, x_signal])
     y = np.concatenate([np.zeros(len(background)), np.ones(len(x_signal))])
     weight = np.where(y == 1, len(background) / max(len(x_signal), 1), 1.0)  # balanced classes

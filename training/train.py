@@ -238,8 +238,9 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
           progress: bool = True, figures: bool = True, workers: int | None = None) -> Path:
     """Train both models and evaluate them; return the finished run folder (``figures``: draw plots/).
 
-    The trainings run on ``workers`` processes (default: ``L1AD_TRAIN_WORKERS``, else one per core, at most two;
-    the tests use one, in process) and the baselines
+    The trainings run on ``workers`` processes (default: ``L1AD_TRAIN_WORKERS``, else 1: in this process, which a
+    script without an ``if __name__ == "__main__"`` guard needs; the command line uses one per core, at most two) and
+    the baselines
     (scikit-learn, not on the chip) in a thread beside them, so that they share the cores instead of taking turns.
     """
     from concurrent.futures import ThreadPoolExecutor
@@ -250,7 +251,7 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
         scaler = Scaler.fit(parts.train, config.data.transform, config.data.core_fraction, config.seed)
         scaler.save(run / "scaler.json")
         x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
-        workers = workers or int(os.environ.get("L1AD_TRAIN_WORKERS", min(2, os.cpu_count() or 1)))
+        workers = workers or int(os.environ.get("L1AD_TRAIN_WORKERS", 1))
         histories = _train_all(config, x_train, x_val, run, progress, workers)
         seeds = _keep_models(config, histories, x_val, run)
         evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures, seed_models=seeds,
