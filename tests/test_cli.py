@@ -51,11 +51,17 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     assert "csim vs exact QKeras" in result.output and "RTL vs csim" in result.output
     assert "AUC [95% CL]" in result.output
     summary = json.loads((tmp_path / "runs" / "tiny" / "run_summary.json").read_text())
-    assert summary["passed"] and [s["status"] for s in summary["stages"]] == ["done"] * 4 + ["skipped", "done"]
+    assert summary["passed"] and [s["status"] for s in summary["stages"]] == ["done"] * 5 + ["skipped", "done"]
+    # the distance baseline went through the same chain: bit-exact in csim and RTL, in the report beside the others
+    distance = json.loads((tmp_path / "runs" / "tiny" / "distance.json").read_text())
+    assert distance["passed"] and distance["csim_vs_exact_qkeras"]["score"]["bit_identical"] == distance["events"]
+    assert distance["rtl_vs_csim"]["trigger"]["bit_identical"] == distance["events"] and distance["latency"]["cycles"]
+    assert "distance, no network" in result.output and "spread over seeds" in result.output
     project = json.loads((tmp_path / "runs" / "tiny" / "firmware.json").read_text())["project_dir"]
     rtl = json.loads((tmp_path / "runs" / "tiny" / "rtl.json").read_text())["build_dir"]
     for path in ("runs/tiny/report.md", project + "/project.tcl", rtl + "/metadata.json",
                  project + "/.l1ad-output", rtl + "/.l1ad-output"):
         assert (tmp_path / path).exists(), path
     report = (tmp_path / "runs" / "tiny" / "report.md").read_text()
-    assert "### Baselines (not on the chip)" in report and "supervised" in report and "density" in report
+    assert "### Baselines" in report and "supervised" in report and "density" in report
+    assert "| distance, no network |" in report and "### Spread over training seeds" in report

@@ -32,7 +32,7 @@ MODELS = [
     ("b8_relu_d3", AE),
     # an input type without fractional bits: hls4ml 1.3 makes it a truncating, wrapping ap_int unless l1ad restates it
     ("latent0_integer_input", {"model": {"encoder": [], "latent": 0, "decoder": []},
-                               "quantization": {"input": _bits(7, 6), "score": _bits(14, 10)}}),
+                               "quantization": {"input": _bits(7, 6), "score": _bits(14, 10)}, "score": {"residual": None}}),
     # a residual type without fractional bits: hls4ml fuses its quantizer into the Subtract as a truncating `int<7>`
     ("b8_integer_residual", {**AE, "score": {"residual": _bits(7, 6)}}),
     ("b12_tanh_d2", {"model": {"encoder": [12, 8], "latent": 4, "decoder": [8, 12], "activation": "tanh"},
