@@ -66,14 +66,19 @@ def generate(
     address: Optional[str] = typer.Option(None, "--address", help="Run the chunks as Ray tasks: 'local' (Ray on this "
                                            "machine) or a cluster address such as ray://HOST:10001."),
 ):
-    """Simulate jets with Pythia 8 + FastJet (+ detector response) and write the 16 hls4ml features."""
+    """Simulate jets with Pythia 8 + FastJet (+ detector response) and write the 16 hls4ml features.
+
+    Finished chunks are kept in OUT.chunks/ while it runs: the same command, rerun after an interruption,
+    resumes from them and gives the same file; the folder is removed once the file is written."""
     from l1ad.training.io import write_jets
-    from l1ad.training.jetgen import generate as run_generation
+    from l1ad.training.jetgen import ChunkCache, generate as run_generation
 
     counts = _parse_counts(jets_per_class)
+    chunk_dir = out.with_name(out.name + ".chunks")
     table, provenance = _run(lambda: run_generation(counts, seed=seed, workers=workers, preset=preset,
-                                                    address=address))
+                                                    address=address, chunk_dir=chunk_dir))
     _run(lambda: write_jets(table, out, provenance))
+    _run(lambda: ChunkCache.remove(chunk_dir))
     typer.echo(f"wrote {len(table)} jets to {out}: " + ", ".join(f"{c} {n}" for c, n in
                                                               table["jet_type"].value_counts(sort=False).items()))
 
@@ -433,7 +438,7 @@ def run_all(
 
 @app.command()
 def scan(
-    grid: Path = typer.Option(..., "--grid", help="YAML grid over config fields (see l1ad/grids/default.yaml)."),
+    grid: Path = typer.Option(..., "--grid", help="YAML grid over config fields (see l1ad/grids/cost.yaml)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Scan folder (default: scans/NAME from the grid)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: start Ray here)."),
     workers: Optional[int] = typer.Option(None, "--workers", help="Local Ray CPUs (default: all cores)."),

@@ -1,16 +1,18 @@
 """The generator: the embedded sample looks like the official data (checks the earlier R = 0.8 particle-level
 population fails), is what its command regenerates, and the same chunks give the same jets and file on any
-executor (a process pool, Ray)."""
+executor (a process pool, Ray) and when a stopped generation resumes from its finished chunks."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from l1ad.cli import app
+from l1ad.errors import L1adError
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import FEATURES, LABEL
 from l1ad.training.io import load_jets, read_provenance, write_jets
-from l1ad.training.jetgen import generate
+from l1ad.training.jetgen import ChunkCache, generate
 
 pytestmark = pytest.mark.xdist_group("jetgen")  # one worker runs these, so its session fixtures are built once
 
@@ -104,15 +106,33 @@ def test_command_on_ray_writes_the_jets_a_process_pool_made_and_the_same_bytes_a
     provenance = read_provenance(path)
     assert {k: provenance[k] for k in ("settings", "versions", "seed")} == \
         {k: regenerated[1][k] for k in ("settings", "versions", "seed")}
+    assert not (tmp_path / "w.parquet.chunks").exists()  # the chunks are removed once the file is written
     write_jets(table, tmp_path / "again.parquet", provenance)
     assert (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
 
 
 @pytest.mark.slow
-def test_particle_level_preset_is_kept():
-    table, provenance = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False)
+def test_particle_level_preset_is_kept_and_a_stopped_generation_resumes(tmp_path):
+    chunks = tmp_path / "w.parquet.chunks"
+    table, provenance = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False, chunk_dir=chunks)
     assert len(table) == 5 and provenance["settings"]["jet_radius"] == 0.8 and provenance["preset"] == "particle08"
     assert provenance["settings"]["truth_matching"] and "particle level" in provenance["level"]
+    saved = sorted(chunks.glob("*.parquet"))
+    assert saved, "finished chunks are kept while the generation runs"
+    saved[-1].unlink()  # as if stopped before the last chunk finished
+    again, again_provenance = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False,
+                                       chunk_dir=chunks)
+    pd.testing.assert_frame_equal(again, table)
+    assert again_provenance == provenance
+    (chunks / "mine.txt").write_text("not l1ad's")
+    ChunkCache.remove(chunks)
+    assert [p.name for p in chunks.iterdir()] == ["mine.txt"]
+
+
+def test_chunk_folder_not_made_by_l1ad_is_refused(tmp_path):
+    (tmp_path / "x.parquet.chunks").mkdir()
+    with pytest.raises(L1adError, match="was not made by l1ad generate"):
+        generate({"w": 5}, seed=1, workers=1, progress=False, chunk_dir=tmp_path / "x.parquet.chunks")
 
 
 def test_generate_rejects_bad_counts_and_presets(tmp_path):

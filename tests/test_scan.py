@@ -45,7 +45,7 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     grid = tmp_path / "tiny.yaml"
     grid.write_text(yaml.safe_dump({
         "name": "tiny", "data": str(data),
-        "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64},
+        "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64, "seeds": 1},
                  "quantization": {"input": {"bits": 6, "integer": 3}, "activations": {"bits": 4, "integer": 2},
                                   "latent": {"bits": 4, "integer": 2}, "output": {"bits": 6, "integer": 3},
                                   "score": {"bits": 10, "integer": 6}},

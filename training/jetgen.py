@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import faulthandler
+import hashlib
+import json
 import multiprocessing
 import os
 import time
@@ -34,6 +36,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
@@ -44,6 +47,7 @@ from l1ad.errors import L1adError
 
 from .detector import NOMINAL, Detector
 from .features import CLASSES, FEATURES, LABEL
+from .files import atomic_path, read_json, write_json
 
 _W_HADRONIC = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
 _Z_HADRONIC = ["23:onMode = off", "23:onIfAny = 1 2 3 4 5"]
@@ -345,12 +349,63 @@ class _Ray:
         self.ray.shutdown()
 
 
+VERSIONED = ("pythia8mc", "fastjet", "awkward", "numpy")
+CACHE_MARK = "l1ad-chunks.json"
+
+
+class ChunkCache:
+    """Finished chunks on disk, so that a long generation that stops (a closed session, a lost node) resumes
+    where it was. A chunk is reused only by the same preset, settings, seed and package versions (the key)."""
+
+    def __init__(self, directory: str | os.PathLike, settings: Settings, preset: str, seed: int):
+        doc = {"preset": preset, "seed": seed, "settings": asdict(settings),
+               "versions": {pkg: version(pkg) for pkg in VERSIONED}}
+        self.dir = Path(directory)
+        self.key = hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        mark = self.dir / CACHE_MARK
+        if self.dir.exists() and not mark.exists():
+            raise L1adError(f"{self.dir} exists and was not made by l1ad generate; move it or choose another --out")
+        write_json(mark, {"made_by": "l1ad generate", **doc})
+
+    def _path(self, process: str, chunk: int, suffix: str) -> Path:
+        return self.dir / f"{self.key}-{process}-{chunk:06d}{suffix}"
+
+    def load(self, process: str) -> dict[int, tuple[pd.DataFrame, dict]]:
+        found = {}
+        for stats in sorted(self.dir.glob(f"{self.key}-{process}-*.json")):
+            chunk = int(stats.stem.rsplit("-", 1)[1])
+            table = self._path(process, chunk, ".parquet")
+            if table.exists():  # the statistics are written last: both there means the chunk is whole
+                found[chunk] = (pd.read_parquet(table), read_json(stats))
+        return found
+
+    def save(self, process: str, chunk: int, result: tuple[pd.DataFrame, dict]):
+        with atomic_path(self._path(process, chunk, ".parquet")) as tmp:
+            result[0].to_parquet(tmp, index=False)
+        write_json(self._path(process, chunk, ".json"), result[1])
+
+    @staticmethod
+    def remove(directory: str | os.PathLike):
+        """Remove a chunk folder made by l1ad: its chunk files, its mark, then the folder if nothing else is in it."""
+        directory = Path(directory)
+        if not (directory / CACHE_MARK).exists():
+            return
+        for path in directory.glob("*-*-[0-9]*.*"):
+            if path.suffix in (".parquet", ".json"):
+                path.unlink()
+        (directory / CACHE_MARK).unlink()
+        if not any(directory.iterdir()):
+            directory.rmdir()
+
+
 def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = None, preset: str = "official",
-             address: str | None = None, progress: bool = True) -> tuple[pd.DataFrame, dict]:
+             address: str | None = None, progress: bool = True,
+             chunk_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict]:
     """Generate ``jets_per_class[c]`` jets of each class; return the table and its provenance.
 
     ``address``: None runs the chunks on a local process pool, "local" as Ray tasks on this machine,
-    anything else as Ray tasks on that cluster; the file is the same every way.
+    anything else as Ray tasks on that cluster; the file is the same every way. ``chunk_dir``: keep finished
+    chunks there and reuse the ones a stopped run left (:class:`ChunkCache`); the table is the same.
     """
     if preset not in PRESETS:
         raise L1adError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
@@ -365,7 +420,8 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
     wanted_by: dict[str, dict[str, int]] = {}
     for c, n in wanted.items():
         wanted_by.setdefault(processes_for(settings, c), {})[c] = n
-    chunks: dict[str, dict[int, tuple[pd.DataFrame, dict]]] = {p: {} for p in wanted_by}
+    cache = ChunkCache(chunk_dir, settings, preset, seed) if chunk_dir is not None else None
+    chunks: dict[str, dict[int, tuple[pd.DataFrame, dict]]] = {p: cache.load(p) if cache else {} for p in wanted_by}
     submitted = dict.fromkeys(wanted_by, 0)
 
     def expected_fraction(p):  # share of the wanted jets that finished plus running chunks should give
@@ -373,9 +429,12 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
         per_chunk = np.mean(yields) if yields else 1.0
         return submitted[p] * per_chunk / sum(wanted_by[p].values())
 
-    got = Counter()
-    start = time.perf_counter()
-    bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress)
+    got = Counter(label for p in chunks for table, _ in chunks[p].values() for label in table[LABEL])
+    start, made = time.perf_counter(), 0
+    bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress,
+               initial=sum(min(got[c], n) for c, n in wanted.items()))
+    if progress and any(chunks.values()):
+        print(f"resuming from {sum(map(len, chunks.values()))} finished chunks in {cache.dir}")
     runner = _Pool(workers) if address is None else _Ray(address, workers)
     slots = 2 * workers
     try:
@@ -385,6 +444,8 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
             todo = [p for p in wanted_by if _prefix_needed(chunks[p], wanted_by[p]) is None]
             if todo:
                 p = min(todo, key=expected_fraction)
+                while submitted[p] in chunks[p]:  # finished by a run that stopped
+                    submitted[p] += 1
                 running[runner.submit(settings, p, seed, submitted[p])] = (p, submitted[p])
                 submitted[p] += 1
 
@@ -398,6 +459,9 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
                 except BrokenProcessPool as err:
                     raise L1adError(f"a generator worker died while making chunk {k} of process {p!r} "
                                     f"(seed {seed}); if it crashed, its stack is printed on stderr above") from err
+                if cache:
+                    cache.save(p, k, chunks[p][k])
+                made += len(chunks[p][k][0])
                 got.update(chunks[p][k][0][LABEL])
                 bar.update(sum(min(got[c], n) for c, n in wanted.items()) - bar.n)
                 if len(running) < slots:
@@ -424,11 +488,12 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
         "settings": asdict(settings),
         "chunks_used": used,
         "chunk_statistics": stats,
-        "versions": {pkg: version(pkg) for pkg in ("pythia8mc", "fastjet", "awkward", "numpy")},
+        "versions": {pkg: version(pkg) for pkg in VERSIONED},
         "level": (f"detector response {settings.detector.name} (official production), no pile-up"
                   if settings.detector else "particle level (visible final-state particles), no detector, no pile-up"),
     }
     if progress:
-        print(f"generated {len(table):,} jets in {seconds:.0f} s on {workers} workers "
-              f"({len(table) / seconds / workers:.1f} jets/s per worker)")
+        print(f"generated {made:,} jets in {seconds:.0f} s on {workers} workers "
+              f"({made / seconds / workers:.1f} jets/s per worker, every jet of the chunks run); "
+              f"kept {len(table):,}")
     return table, provenance
