@@ -348,6 +348,7 @@ def baseline(run: Path = typer.Argument(..., help="A trained run with a network 
                    f"RTL vs csim: {doc['rtl_vs_csim'][name]['bit_identical']:,}/{doc['rtl_vs_csim'][name]['compared']:,}")
     cost = f", yosys LUT {doc['yosys']['LUT']:,}, DSP {doc['yosys']['DSP']}" if "yosys" in doc else ""
     typer.echo(f"latency {doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']} (Verilator){cost}")
+    typer.echo(f"physics: {doc['physics_source']}")
     _print_metrics_doc({"distance": doc["physics"]})
     typer.echo(f"written: {run / 'distance.json'}")
     if not doc["passed"]:
@@ -366,6 +367,7 @@ def rates(run: Path = typer.Argument(..., help="A converted, trained run."),
     score = doc["csim_vs_exact_qkeras"]["score"]
     typer.echo(f"{doc['background_jets']:,} background jets; csim vs exact QKeras: {score['bit_identical']:,}/"
                f"{score['compared']:,} scores bit-identical")
+    typer.echo("thresholds and signal efficiencies from the exact QKeras scores (= csim), 95% Clopper-Pearson:")
     for level in doc["levels"]:
         effs = ", ".join(f"{s} {e['signal_efficiency']:.4f} [{e['signal_efficiency_interval'][0]:.4f}, "
                          f"{e['signal_efficiency_interval'][1]:.4f}]" for s, e in level["signals"].items())

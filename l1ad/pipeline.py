@@ -128,12 +128,27 @@ class Pipeline:
                  ("rtl (da4ml, Verilator, yosys)", do_rtl), ("distance baseline (hls4ml, csim, RTL)", do_distance),
                  ("vendor synthesis", do_vendor), ("report", do_report)]
         start = time.perf_counter()
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        before = set(multiprocessing.active_children())
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
             for i, (name, action) in enumerate(steps, 1):
                 self._stage(name, action, i, len(steps))
-        summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
-                   "stages": [vars(s) for s in self.stages], "passed": not failures, "failures": failures}
-        write_json(self.run / "run_summary.json", summary)
+        except BaseException as err:
+            # a failed stage ends the run now, not after the distance baseline's build in the other process
+            pool.shutdown(wait=False, cancel_futures=True)
+            for child in set(multiprocessing.active_children()) - before:
+                child.terminate()
+            if str(err) not in failures:
+                failures.append(f"{self.stages[-1].name}: {err}" if self.stages else str(err))
+            raise
+        else:
+            pool.shutdown()
+        finally:
+            summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
+                       "stages": [vars(s) for s in self.stages], "passed": not failures,
+                       "failures": failures}
+            if (self.run / "status.json").exists():  # only into a run folder l1ad made
+                write_json(self.run / "run_summary.json", summary)
         return summary
 
 
@@ -178,7 +193,9 @@ def summary_lines(run: Path, summary: dict) -> list[str]:
     rows += list((report.get("baselines") or {}).items())
     if rows:
         costs = report.get("baseline_costs") or {}
-        lines += ["", f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
+        lines += ["", f"physics: {report['physics_source']}; baselines: distance from its own C simulation, density "
+                  "and supervised from scikit-learn; LUT (yosys) and cycles (Verilator) of the on-chip ones",
+                  f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
         for signal in rows[0][1]["signals"]:
             for name, figures in rows:
                 entry = figures["signals"].get(signal)
@@ -192,7 +209,7 @@ def summary_lines(run: Path, summary: dict) -> list[str]:
     seeds = report.get("seeds")
     if seeds:
         lines += ["", f"spread over seeds {', '.join(map(str, seeds['seeds']))} (kept {seeds['kept_seed']}: lowest "
-                  "background validation loss), QKeras, mean ± std:"]
+                  f"background validation loss), {seeds['source']}, mean ± std:"]
         for signal, f in seeds["signals"].items():
             eff = f.get("eff@1e-03")
             lines.append(f"  {signal}: AUC {f['auc']['mean']:.3f} ± {f['auc']['std']:.3f}" + (

@@ -122,6 +122,10 @@ def gather(run: str | Path) -> dict:
     metrics = _maybe(run / "metrics.json")
     rows, missing = hardware_rows(run)
     data = _maybe(run / "data.json") or {}
+    distance = _maybe(run / "distance.json")
+    if distance and not distance.get("passed"):
+        missing.append("distance baseline: its firmware failed a check (distance.json), so its figures are not shown")
+        distance = None
     physics, source = None, "not available (no labels)"
     if validation and validation.get("physics"):
         physics, source = validation["physics"], ("validation.json (float: Keras; qkeras: exact evaluation; csim: "
@@ -134,10 +138,10 @@ def gather(run: str | Path) -> dict:
         "model": model_summary(run),
         "physics": physics,
         "physics_source": source,
-        "baselines": _baselines(metrics, _maybe(run / "distance.json")),
-        "baseline_costs": _baseline_costs(_maybe(run / "distance.json")),
+        "baselines": _baselines(metrics, distance),
+        "baseline_costs": _baseline_costs(distance),
         "seeds": (metrics or {}).get("seeds"),
-        "rates": _maybe(run / "rates.json"),
+        "rates": _current_rates(_maybe(run / "rates.json"), _maybe(run / "firmware.json")),
         "bit_exactness": {
             "csim_vs_exact_qkeras": validation["csim_vs_exact_qkeras"] if validation else None,
             "testbench_vs_in_process": validation.get("testbench") if validation else None,
@@ -175,6 +179,9 @@ def _baseline_costs(distance: dict | None) -> dict:
 
 def seed_table(seeds: dict) -> list[str]:
     """Markdown: mean and spread over the training seeds, per signal."""
+    if not seeds.get("signals"):
+        return [f"{len(seeds['seeds'])} training seeds ({', '.join(map(str, seeds['seeds']))}; kept: "
+                f"{seeds['kept_seed']}, by {seeds['kept_by']}); no signal jets, so no spread of signal figures."]
     keys = [k for k in next(iter(seeds["signals"].values())) if k != "auc"]
     lines = [f"Spread over {len(seeds['seeds'])} training seeds ({', '.join(map(str, seeds['seeds']))}; kept: "
              f"{seeds['kept_seed']}, by {seeds['kept_by']}); {seeds['source']}; mean ± sample standard deviation "
@@ -185,6 +192,14 @@ def seed_table(seeds: dict) -> list[str]:
         cells = [_spread(figures["auc"], 3)] + [_spread(figures[k], 4) for k in keys]
         lines.append(f"| {signal} | " + " | ".join(cells) + " |")
     return lines
+
+
+def _current_rates(rates: dict | None, firmware_doc: dict | None) -> dict | None:
+    """rates.json only if it was made from the run's current firmware (project and threshold) and passed."""
+    if not rates or not firmware_doc or not rates.get("passed"):
+        return None
+    same = all(rates.get(k) == firmware_doc.get(k) for k in ("project_dir", "threshold"))
+    return rates if same else None
 
 
 def rates_table(rates: dict) -> list[str]:

@@ -273,6 +273,24 @@ RATE_LEVELS = (1e-2, 1e-3, 1e-4, 1e-5)
 MIN_JETS_ABOVE = 10  # a background efficiency is quoted only where at least this many background jets lie above
 
 
+def _refuse_overlap(run: Run, background: Path) -> None:
+    """Thresholds must come from jets the model never saw: not the run's own file, nor a file generated with the
+    run's data seed and settings (its chunks repeat the run's jets)."""
+    from l1ad.training.files import sha256
+    from l1ad.training.io import read_provenance
+
+    data = run.data_path()
+    if sha256(background) == sha256(data):
+        raise RunError(f"{background} is the run's own data file ({data}); rates need an independent background "
+                       "sample, e.g. l1ad generate --seed N with N not the data's seed")
+    mine = read_provenance(data) if data.is_file() else {}
+    theirs = read_provenance(background) if background.is_file() else {}
+    same = ("seed", "preset", "settings")
+    if mine and theirs and all(k in mine and mine.get(k) == theirs.get(k) for k in same):
+        raise RunError(f"{background} was generated with the seed, preset and settings of the run's data ({data}): "
+                       f"its jets repeat the run's own; generate it with another --seed (not {mine['seed']})")
+
+
 def rates_run(run: str | Path, background: str | Path, progress: bool = True) -> dict:
     """Trigger thresholds at background efficiencies down to 1e-5 from a large background-only sample (e.g. a
     million jets of ``l1ad generate``), and the signal efficiencies they give on the run's own test signal jets.
@@ -293,8 +311,9 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
     if run.kind != "trained":
         raise RunError(f"{run.path} is an imported run; rates need a trained run's input transform and test signals")
     info = firmware(run)
-    model = project_model(info["project_dir"])
     table = load_jets(background, require=())
+    _refuse_overlap(run, Path(background))
+    model = project_model(info["project_dir"])
     events = run.test_events()
     mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
     if not mask.any():
@@ -323,6 +342,7 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
                                            "signal_efficiency_interval": binomial_interval(passed, len(s))}
         levels.append(row)
     doc = {"background_file": str(Path(background).resolve()), "background_sha256": sha256(background),
+           "project_dir": str(info["project_dir"]), "threshold": info.get("threshold"),
            "background_jets": n, "background_classes": list(events.background_classes),
            "signal_source": f"signal jets of the {events.source}",
            "csim_vs_exact_qkeras": result["outputs"], "passed": result["passed"], "checks": result["checks"],

@@ -119,7 +119,17 @@ def test_particle_level_preset_is_kept_and_a_stopped_generation_resumes(tmp_path
     assert provenance["settings"]["truth_matching"] and "particle level" in provenance["level"]
     saved = sorted(chunks.glob("*.parquet"))
     assert saved, "finished chunks are kept while the generation runs"
-    saved[-1].unlink()  # as if stopped before the last chunk finished
+    first = saved[0]
+    # a kept chunk is read back, not made again: a marked copy of chunk 0 shows up in the next table
+    marked = pd.read_parquet(first)
+    marked["mass_mmdt"] = -1.0
+    marked.to_parquet(first, index=False)
+    for later in saved[1:]:
+        later.unlink()  # as if stopped before the later chunks finished
+    resumed, _ = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False, chunk_dir=chunks)
+    assert (resumed["mass_mmdt"] == -1.0).all()
+    # a missing chunk is made again, the same as the first time
+    first.unlink()
     again, again_provenance = generate({"w": 5}, seed=1, workers=1, preset="particle08", progress=False,
                                        chunk_dir=chunks)
     pd.testing.assert_frame_equal(again, table)

@@ -50,6 +50,10 @@ def test_rates_refuse_a_file_without_background(shared_run, tmp_path):
     signal_only = write_jets(jets[jets["jet_type"].isin(["t", "w"])], tmp_path / "signal.parquet", {})
     result = CliRunner().invoke(app, ["rates", str(run), "--background", str(signal_only)])
     assert result.exit_code == 1 and "no background jets" in result.output
+    # thresholds from the jets the model was trained on would be biased: the run's own file is refused, and so is
+    # a file generated with the run's data seed and settings (its chunks repeat the run's jets)
+    result = CliRunner().invoke(app, ["rates", str(run), "--background", str(Run(run).data_path())])
+    assert result.exit_code == 1 and "is the run's own data file" in result.output
     assert not (run / "rates.json").exists()
 
 
