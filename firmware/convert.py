@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
-from l1ad.training.files import commit_dir, staging_dir, write_json
+from l1ad.common.errors import L1adError
+from l1ad.common.files import commit_dir, staging_dir, write_json
 
 from . import reference
-from .layers import (FixedType, UnsupportedModel, check_model, input_names, output_names,
+from .layers import (FixedType, UnsupportedModel, check_model, input_names, input_quantizers, output_names,
                      quantizer_type)
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
@@ -108,6 +108,30 @@ def with_trigger(model, score: str, threshold: float | str | None):
     cut.set_weights([np.array([[scale, scale]], dtype=np.float32), np.array([offset, offset - 1], dtype=np.float32)])
     step.set_weights([np.array([[1.0], [-1.0]], dtype=np.float32)])
     return keras.Model(inputs, list(model.outputs) + [out], name=f"{model.name}_trigger")
+
+
+def with_mse_score(model, bits: int, integer: int):
+    """A user's QKeras autoencoder (input -> reconstruction as first output) with l1ad's on-chip MSE score.
+
+    The score is the mean of (quantized input - reconstruction)^2 with an unsigned score type <bits, integer>.
+    The mean's weight is 1/N; for N not a power of two it is 1/N rounded to 15 fractional bits (a relative
+    error below 2^-15 N), a constant that QKeras and the firmware share, so the score is exact either way.
+    """
+    from tensorflow import keras
+
+    from l1ad.training.config import Fixed
+    from l1ad.training.models import squared_error_head
+
+    n = int(model.inputs[0].shape[-1])
+    reconstruction = model.outputs[0]
+    if int(reconstruction.shape[-1]) != n:
+        raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
+                        f"has {reconstruction.shape[-1]} values, its input {n}")
+    quantizer = next(iter(input_quantizers(model).values()))
+    x = quantizer.output
+    fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
+    score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
+    return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
 
 
 def hls_config(model, options: FirmwareOptions) -> dict:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
-from l1ad.training.files import atomic_path
+from l1ad.common.errors import L1adError
+from l1ad.common.files import atomic_path
 
 from .convert import project_info
 

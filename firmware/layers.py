@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 MANTISSA_BITS = 53  # float64: every fixed-point value below 2^53 LSBs is exact
 

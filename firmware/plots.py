@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.training.plots import _label, _save, figure, styled
+from l1ad.common.style import caption, figure, save, styled
 
 
 @styled
@@ -20,8 +20,8 @@ def score_correlation(float_scores: np.ndarray, csim_scores: np.ndarray, path: P
     fig.colorbar(image, ax=ax, label="jets")
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
     ax.set(xscale="log", yscale="log", xlabel="float model score", ylabel="firmware (csim) score")
-    _label(ax, "all test jets")
-    return _save(fig, path)
+    caption(ax, "all test jets")
+    return save(fig, path)
 
 
 @styled
@@ -43,4 +43,4 @@ def audit(rows: list[dict], path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("value")
     ax.legend(fontsize="x-small", loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, frameon=False)
-    return _save(fig, path)
+    return save(fig, path)

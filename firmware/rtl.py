@@ -187,7 +187,7 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     """
     from tqdm import tqdm
 
-    from l1ad.training.files import check_replaceable, commit_dir, staging_dir
+    from l1ad.common.files import check_replaceable, commit_dir, staging_dir
 
     xs = [np.asarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
     out = Path(out)

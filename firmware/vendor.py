@@ -14,7 +14,7 @@ import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 # hls4ml 1.3 builds a Vitis project with `vitis-run` (Vitis 2023.2+); older Vitis HLS runs the same script
 # as `vitis_hls -f build_prj.tcl`. A Vivado-backend project needs `vivado_hls`.

@@ -25,7 +25,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 DELAY_NS = {"lut": 0.09, "net": 0.20, "carry_entry": 0.16, "carry_ci": 0.05, "carry_net": 0.03, "dsp": 1.9}
 STAGE_OVERHEAD_NS = 0.4

@@ -14,7 +14,7 @@ from typing import Optional
 
 import typer
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 app = typer.Typer(help="Build FPGA anomaly-detection triggers from quantized jet autoencoders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -194,12 +194,10 @@ def evaluate(
     all_jets: bool = typer.Option(False, "--all-jets", help="Score every jet of --data, not only its test split."),
 ):
     """Re-score an existing run on its own or other data (metrics and plots under runs/NAME/evaluations/)."""
-    from l1ad.runs import require_complete
+    from l1ad.runs import Run
     from l1ad.training.train import evaluate as run_evaluation
-    from l1ad.training.train import test_jets
 
-    _run(lambda: require_complete(run))
-    jets = _run(lambda: test_jets(run, data, all_jets))
+    jets = _run(lambda: Run(run).test_jets(data, all_jets))
     name = (data.stem if data else "own") + ("-all" if all_jets else "-test")
     out_dir = run / "evaluations" / name
     _run(lambda: run_evaluation(run, jets, out_dir=out_dir,
@@ -471,7 +469,7 @@ def gallery(run: Path = typer.Argument(..., help="A run with report.json (after 
 
 
 def _print_metrics(path: Path) -> None:
-    from l1ad.training.files import read_json
+    from l1ad.common.files import read_json
 
     _print_metrics_doc(read_json(path))
     typer.echo(f"written: {path}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from l1ad.training.files import read_json
+from l1ad.common.files import read_json
 
 FIGURES = {  # README name -> file in the run folder
     "roc.png": "plots/roc_float_qkeras_csim.png",
@@ -48,7 +48,7 @@ def _fmt(value, interval=None, digits=3):
 def scan_table(scan: Path) -> list[str]:
     import pandas as pd
 
-    from l1ad.scan import pareto_front
+    from l1ad.scan_plots import pareto_front
 
     table = pd.read_csv(scan / "results.csv")
     cfg = [c for c in table.columns if c.startswith("cfg:")]

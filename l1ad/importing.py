@@ -12,65 +12,14 @@ seed: one sets the threshold, the other (with every non-background row) is the t
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
-from l1ad.runs import IMPORT_JSON, Events, Run, checked_file
-from l1ad.training.files import read_json, sha256, staging_dir, write_json
-
-SPLIT_SEED = 0
-
-
-def _read_table(path: Path, what: str) -> np.ndarray:
-    path = Path(path)
-    if not path.exists():
-        raise L1adError(f"{path}: no such {what} file")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
-        import pandas as pd
-
-        if suffix in (".parquet", ".pq"):
-            table = pd.read_parquet(path)
-        elif suffix == ".csv":
-            table = pd.read_csv(path)
-        else:
-            raise L1adError(f"{path}: {what} must be .npy, .parquet or .csv, not {suffix!r}")
-    except L1adError:
-        raise
-    except Exception as err:
-        raise L1adError(f"{path}: cannot read the {what} ({type(err).__name__}: {err})") from err
-    if what == "labels":
-        if table.shape[1] != 1:
-            raise L1adError(f"{path}: a labels file has one column, found {list(table.columns)}")
-        return table.iloc[:, 0].to_numpy()
-    numeric = table.select_dtypes("number")
-    if numeric.shape[1] != table.shape[1]:
-        bad = [c for c in table.columns if c not in numeric.columns]
-        raise L1adError(f"{path}: input columns {bad} are not numbers; give labels with --labels")
-    return numeric.to_numpy(dtype=np.float64)
-
-
-def _inputs(path: Path, scaler: Path | None, width: int) -> np.ndarray:
-    x = _read_table(path, "inputs")
-    if x.ndim != 2 or x.shape[1] != width:
-        raise L1adError(f"{path}: the model takes {width} inputs per event, the file has shape {x.shape}")
-    if not np.isfinite(x).all():
-        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
-        raise L1adError(f"{path}: row {row} holds a value that is not a finite number")
-    if scaler is not None:
-        doc = json.loads(Path(scaler).read_text())
-        mean, scale = np.asarray(doc.get("mean"), dtype=np.float64), np.asarray(doc.get("scale"), dtype=np.float64)
-        if mean.shape != (width,) or scale.shape != (width,) or np.any(scale == 0):
-            raise L1adError(f"{scaler}: needs 'mean' and non-zero 'scale' lists of {width} numbers")
-        x = (x - mean) / scale
-    return x.astype(np.float32)  # what a float32 feature pipeline would hand the FPGA
-
+from l1ad.common.errors import L1adError
+from l1ad.runs import IMPORT_JSON, read_inputs, read_table
+from l1ad.common.files import sha256, staging_dir, write_json
 
 def _load_model(path: Path):
     from l1ad.training.models import load
@@ -113,14 +62,14 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
     width = int(model.inputs[0].shape[-1])
     if len(model.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(model.inputs)} inputs; l1ad import takes one input array")
-    x = _inputs(inputs, scaler, width)
+    x = read_inputs(inputs, scaler, width)
     y = None
     if labels is not None:
-        y = _read_table(Path(labels), "labels").astype(str)
+        y = read_table(Path(labels), "labels").astype(str)
         if y.shape != (len(x),):
             raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
     if add_score is not None:
-        from l1ad.training.models import with_mse_score
+        from l1ad.firmware.convert import with_mse_score
 
         model = with_mse_score(model, *add_score)
         check_model(model)
@@ -149,25 +98,3 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return run
-
-
-def read_events(run: Run, which: str) -> Events:
-    """The imported run's test events (``which="test"``) or threshold events ("threshold"), hash-checked."""
-    doc = read_json(run.path / IMPORT_JSON)
-    inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], run.path, "inputs")
-    scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], run.path, "scaler") if doc["scaler"] else None
-    x = _inputs(inputs, scaler, doc["inputs"]["width"])
-    background = tuple(doc["background"])
-    if doc["labels"] is None:
-        return Events([x], None, f"all {len(x):,} rows of {inputs}", background)
-    labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], run.path, "labels")
-    y = _read_table(labels_path, "labels").astype(str)
-    rows = np.flatnonzero(np.isin(y, background))
-    rows = np.random.default_rng(SPLIT_SEED).permutation(rows)
-    half = rows[: len(rows) // 2]
-    if which == "threshold":
-        pick = np.sort(half)
-        return Events([x[pick]], y[pick], f"background rows of {inputs} (half, seed {SPLIT_SEED})", background)
-    pick = np.sort(np.setdiff1d(np.arange(len(x)), half))
-    return Events([x[pick]], y[pick], f"test rows of {inputs} (the other background half and every other row)",
-                  background)

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from l1ad.errors import L1adError
-from l1ad.training.files import read_json, write_json
+from l1ad.common.errors import L1adError
+from l1ad.common.files import read_json, write_json
 
 
 @dataclass
@@ -60,7 +60,8 @@ class Pipeline:
     def execute(self) -> dict:
         from l1ad.firmware.vendor import TOOLS, find_tool, synth
         from l1ad.report import write_report
-        from l1ad.runs import Run, run_state
+        from l1ad.common.files import run_state
+        from l1ad.runs import Run
         from l1ad.stages import convert_run, firmware, rtl_run, validate_run
         from l1ad.training.config import load_config
         from l1ad.training.train import train

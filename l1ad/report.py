@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 from l1ad.firmware.vendor import read_vendor_reports
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, eff_key, format_value
-from l1ad.training.files import read_json, write_json
+from l1ad.common.files import read_json, write_json
 
-from l1ad.training.plots import _save, figure, styled
+from l1ad.common.style import figure, save, styled
 
 from .anchors import ANCHORS
 
@@ -379,7 +379,7 @@ def hardware_figure(doc: dict, path: Path) -> Path:
     right.tick_params(axis="y", labelsize="x-small")
     right.set_title("latency", fontsize="small", loc="left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def write_report(run: str | Path) -> Path:

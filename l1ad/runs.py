@@ -10,21 +10,18 @@ library (:mod:`l1ad.firmware`), which knows nothing of run folders.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError, RunError
 from l1ad.training.features import BACKGROUND, LABEL
-from l1ad.training.files import read_json, sha256
+from l1ad.common.files import read_json, run_state, sha256
 
 IMPORT_JSON = "import.json"
-
-
-class RunError(L1adError, ValueError):
-    """A run folder in the wrong state for the requested action."""
 
 
 @dataclass
@@ -42,11 +39,6 @@ class Events:
         return None if self.labels is None else np.isin(self.labels, self.background_classes)
 
     background_classes: tuple[str, ...] = tuple(BACKGROUND)
-
-
-def run_state(run: Path) -> str | None:
-    status = Path(run) / "status.json"
-    return read_json(status)["state"] if status.exists() else None
 
 
 def require_complete(run: Path) -> None:
@@ -138,6 +130,15 @@ class Run:
 
         return splits(load_data(self.data_path())[0], self.config)
 
+    def test_jets(self, data: str | Path | None = None, all_jets: bool = False):
+        """The run's test jets (a table), or the test split (or every jet) of other data with the run's seed."""
+        from l1ad.training.train import load_data, splits
+
+        if self.kind == "imported":
+            raise RunError(f"{self.path} is an imported run: its events are its input file, not jets of a data file")
+        table = load_data(data if data is not None else self.data_path())[0]
+        return table if all_jets else splits(table, self.config).test
+
     def transform(self, table) -> np.ndarray:
         """A jet table in the run's input coordinates (its scaler.json), as the FPGA receives them."""
         from l1ad.training.datasets import Scaler
@@ -170,6 +171,74 @@ class Run:
         return Events([self.transform(val)], val[LABEL].to_numpy(), "validation background jets")
 
     def _imported_events(self, which: str) -> Events:
-        from l1ad.importing import read_events
+        """The imported run's test events (``which="test"``) or threshold events ("threshold"), hash-checked."""
+        doc = read_json(self.path / IMPORT_JSON)
+        inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], self.path, "inputs")
+        scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], self.path, "scaler") if doc["scaler"] else None
+        x = read_inputs(inputs, scaler, doc["inputs"]["width"])
+        background = tuple(doc["background"])
+        if doc["labels"] is None:
+            return Events([x], None, f"all {len(x):,} rows of {inputs}", background)
+        labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], self.path, "labels")
+        y = read_table(labels_path, "labels").astype(str)
+        rows = np.flatnonzero(np.isin(y, background))
+        rows = np.random.default_rng(SPLIT_SEED).permutation(rows)
+        half = rows[: len(rows) // 2]
+        if which == "threshold":
+            pick = np.sort(half)
+            return Events([x[pick]], y[pick], f"background rows of {inputs} (half, seed {SPLIT_SEED})", background)
+        pick = np.sort(np.setdiff1d(np.arange(len(x)), half))
+        return Events([x[pick]], y[pick], f"test rows of {inputs} (the other background half and every other row)",
+                      background)
 
-        return read_events(self, which)
+
+# --- a user's input files (l1ad import) --------------------------------------------------------------
+
+SPLIT_SEED = 0  # the background rows of an imported run split into threshold and test events with this seed
+
+
+def read_table(path: Path, what: str) -> np.ndarray:
+    path = Path(path)
+    if not path.exists():
+        raise L1adError(f"{path}: no such {what} file")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        import pandas as pd
+
+        if suffix in (".parquet", ".pq"):
+            table = pd.read_parquet(path)
+        elif suffix == ".csv":
+            table = pd.read_csv(path)
+        else:
+            raise L1adError(f"{path}: {what} must be .npy, .parquet or .csv, not {suffix!r}")
+    except L1adError:
+        raise
+    except Exception as err:
+        raise L1adError(f"{path}: cannot read the {what} ({type(err).__name__}: {err})") from err
+    if what == "labels":
+        if table.shape[1] != 1:
+            raise L1adError(f"{path}: a labels file has one column, found {list(table.columns)}")
+        return table.iloc[:, 0].to_numpy()
+    numeric = table.select_dtypes("number")
+    if numeric.shape[1] != table.shape[1]:
+        bad = [c for c in table.columns if c not in numeric.columns]
+        raise L1adError(f"{path}: input columns {bad} are not numbers; give labels with --labels")
+    return numeric.to_numpy(dtype=np.float64)
+
+
+def read_inputs(path: Path, scaler: Path | None, width: int) -> np.ndarray:
+    x = read_table(path, "inputs")
+    if x.ndim != 2 or x.shape[1] != width:
+        raise L1adError(f"{path}: the model takes {width} inputs per event, the file has shape {x.shape}")
+    if not np.isfinite(x).all():
+        row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+        raise L1adError(f"{path}: row {row} holds a value that is not a finite number")
+    if scaler is not None:
+        doc = json.loads(Path(scaler).read_text())
+        mean, scale = np.asarray(doc.get("mean"), dtype=np.float64), np.asarray(doc.get("scale"), dtype=np.float64)
+        if mean.shape != (width,) or scale.shape != (width,) or np.any(scale == 0):
+            raise L1adError(f"{scaler}: needs 'mean' and non-zero 'scale' lists of {width} numbers")
+        x = (x - mean) / scale
+    return x.astype(np.float32)  # what a float32 feature pipeline would hand the FPGA

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import yaml
 
-from l1ad.errors import L1adError
-from l1ad.training.files import read_json, write_json
+from l1ad.common.errors import L1adError
+from l1ad.common.files import read_json, write_json
 
-SIGNAL_KEYS = ("t", "w", "z")
+from .scan_plots import SIGNAL_KEYS, plot_scan
+
 
 
 class GridError(L1adError, ValueError):
@@ -224,7 +225,7 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
     import ray
     from tqdm import tqdm
 
-    from l1ad.training.files import MARKER, check_replaceable
+    from l1ad.common.files import MARKER, check_replaceable
 
     grid = load_grid(grid_path)
     scan_dir = Path(out) if out else Path("scans") / grid["name"]
@@ -275,18 +276,6 @@ def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str 
     table = pd.DataFrame([rows[p["id"]] for p in all_points])
     table.to_csv(scan_dir / "results.csv", index=False)
     table.to_parquet(scan_dir / "results.parquet", index=False)
-    from .scan_plots import plot_scan
 
     plot_scan(table, grid, scan_dir / "plots")
     return scan_dir
-
-
-def pareto_front(cost, gain) -> list[int]:
-    """Indices of points no other point beats in both lower cost and higher gain."""
-    order = sorted(range(len(cost)), key=lambda i: (cost[i], -gain[i]))
-    front, best = [], -float("inf")
-    for i in order:
-        if gain[i] > best:
-            front.append(i)
-            best = gain[i]
-    return front

@@ -7,9 +7,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from l1ad.training.plots import COLORS, _save, figure, styled
+from l1ad.common.style import COLORS, figure, save, styled
 
-from .scan import SIGNAL_KEYS, pareto_front
+SIGNAL_KEYS = ("t", "w", "z")
+
+
+def pareto_front(cost, gain) -> list[int]:
+    """Indices of points no other point beats in both lower cost and higher gain."""
+    order = sorted(range(len(cost)), key=lambda i: (cost[i], -gain[i]))
+    front, best = [], -float("inf")
+    for i in order:
+        if gain[i] > best:
+            front.append(i)
+            best = gain[i]
+    return front
 
 
 def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
@@ -40,7 +51,7 @@ def _auc_by_point(ok: pd.DataFrame, path: Path) -> Path:
     ax.invert_yaxis()
     ax.set_xlabel("ROC AUC of the on-chip score (QKeras, 95% CL)")
     ax.legend(fontsize="x-small")
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def short_name(key: str) -> str:
@@ -51,7 +62,7 @@ def short_name(key: str) -> str:
     return "/".join(f[-1] for f in fields)
 
 
-def _label(row) -> str:
+def caption(row) -> str:
     return "/".join(str(row[c]) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
 
 
@@ -71,7 +82,7 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
             front = pareto_front(list(x), list(y))
             ax.plot(x[front], y[front], "o-", color="black", mfc="none", ms=9, lw=1, label="Pareto front")
             for i in front:
-                ax.annotate(_label(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(4, -10),
+                ax.annotate(caption(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(4, -10),
                             textcoords="offset points")
         ax.legend(fontsize="xx-small", title=_legend_title(ok) if pareto else None, title_fontsize="xx-small")
         ax.set_title(f"{signal} jets", fontsize="small")
@@ -81,7 +92,7 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
         ax.tick_params(labelsize="x-small")
     axes[0].set_ylabel("signal eff. at background 1e-3 (QKeras)", fontsize="small")
     fig.subplots_adjust(wspace=0.25)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 @styled
@@ -95,7 +106,7 @@ def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
                 alpha=0.6, label=f"{signal} (float)")
     ax.set(xlabel=short_name(name), ylabel="ROC AUC")
     ax.legend(fontsize="x-small", ncol=2)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 def _report_point(report: dict, physics: dict, signal: str) -> tuple[float, float] | tuple[None, None]:
@@ -145,7 +156,7 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report: dict, path: Path) -> 
                 ax.set_yscale("log")
     axes[0, 0].legend(fontsize="xx-small", loc="best")
     fig.subplots_adjust(wspace=0.3, hspace=0.3)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 STYLE_OF_BASELINE = ["--", ":", "-."]

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 from l1ad.runs import Run, RunError
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
 from l1ad.training.features import LABEL as LABEL_COLUMN
-from l1ad.training.files import read_json, write_json
+from l1ad.common.files import read_json, write_json
 
 FIRMWARE_JSON = "firmware.json"
 RTL_JSON = "rtl.json"
@@ -276,7 +276,7 @@ MIN_JETS_ABOVE = 10  # a background efficiency is quoted only where at least thi
 def _refuse_overlap(run: Run, background: Path) -> None:
     """Thresholds must come from jets the model never saw: not the run's own file, nor a file generated with the
     run's data seed and settings (its chunks repeat the run's jets)."""
-    from l1ad.training.files import sha256
+    from l1ad.common.files import sha256
     from l1ad.training.io import read_provenance
 
     data = run.data_path()
@@ -303,7 +303,7 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
     from l1ad.firmware.convert import project_model
     from l1ad.firmware.validate import check
     from l1ad.training.evaluate import binomial_interval
-    from l1ad.training.files import sha256
+    from l1ad.common.files import sha256
     from l1ad.training.io import load_jets
 
     start = time.perf_counter()

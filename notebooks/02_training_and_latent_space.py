@@ -31,7 +31,7 @@ from l1ad.training import models
 from l1ad.training.config import load_config
 from l1ad.training.datasets import DEFAULT_SAMPLE, Scaler, split
 from l1ad.training.features import LABEL, SIGNALS
-from l1ad.training.files import read_json
+from l1ad.common.files import read_json
 from l1ad.training.io import load_jets, write_jets
 from l1ad.training.train import train
 
@@ -72,7 +72,8 @@ display(Image(filename=str(core / "plots" / "scores_qkeras.png")))
 # Every field of `training/configs/default.yaml` is documented there.
 
 # %%
-ae = {"training": {"epochs": epochs, "seeds": 1 if FAST else 3}, **fast}
+ae = {"training": {"epochs": epochs, "seeds": 1 if FAST else 3}, **fast,
+      **({"pruning": {"begin_epoch": 0, "end_epoch": epochs}} if FAST else {})}
 config = load_config(overrides=ae)
 print("layers:", config.model.layer_names())
 pd.DataFrame({kind: {name: f"<{config.bits(name, kind).bits},{config.bits(name, kind).integer}>"
@@ -122,7 +123,8 @@ display(Image(filename=str(run / "plots" / "residuals_qkeras.png")))
 # %%
 rows = []
 for variant in ("plain", "denoising", "sparse"):
-    cfg = load_config(overrides={**ae, "training": {"epochs": 1 if FAST else epochs, "seeds": 1, "variant": variant}})
+    cfg = load_config(overrides={**ae, "training": {"epochs": 1 if FAST else epochs, "seeds": 1, "variant": variant},
+                                 **({"pruning": {"enabled": False}} if FAST else {})})
     variant_run = run if variant == "plain" else train(cfg, data, workdir / variant, restart=True, progress=False,
                                                         figures=False)  # only their metrics are shown
     m = read_json(variant_run / "metrics.json")["qkeras"]["signals"]

@@ -44,7 +44,7 @@ NARROW = {"quantization": {"input": {"bits": 8, "integer": 3}, "weights": {"bits
                            "score": {"bits": 12, "integer": 6}},
           "score": {"residual": {"bits": 4, "integer": 2}}}
 SHARED_CONFIG = {**NARROW, "model": {"encoder": [4], "latent": 2, "decoder": [4]},
-                 "training": {"epochs": 3, "batch_size": 128, "seeds": 1},
+                 "training": {"epochs": 3, "batch_size": 128, "seeds": 1}, "pruning": {"enabled": False},
                  "baselines": {"enabled": False, "gmm_components": 1}}  # the baselines: test_cli's run
 
 

@@ -37,7 +37,8 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vendor tools, whatever the machine has
     data = write_jets(make_jets(150, seed=3), tmp_path / "jets.parquet", {})
     tiny = {**NARROW, "model": {"encoder": [6], "latent": 2, "decoder": [6]},
-            "baselines": {"enabled": True, "gmm_components": 2}, "training": {"epochs": 2, "batch_size": 64, "seeds": 2}}
+            "baselines": {"enabled": True, "gmm_components": 2}, "training": {"epochs": 2, "batch_size": 64, "seeds": 2},
+            "pruning": {"enabled": False}}
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny))
     # yosys and the per-part breakdown are tested on the shared run (test_rtl); here the stages and their order
     result = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny",

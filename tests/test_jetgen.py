@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from l1ad.cli import app
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import FEATURES, LABEL
 from l1ad.training.io import load_jets, read_provenance, write_jets

@@ -10,7 +10,7 @@ from l1ad.firmware import reference
 from l1ad.firmware.convert import project_model
 from l1ad.runs import Run
 from l1ad.stages import firmware
-from l1ad.training.files import read_json
+from l1ad.common.files import read_json
 from l1ad.training.io import write_jets
 
 

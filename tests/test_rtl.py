@@ -74,7 +74,7 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
     from conftest import copy_run
     from l1ad.report import write_report
     from l1ad.stages import convert_run, rtl_run
-    from l1ad.training.files import read_json, write_json
+    from l1ad.common.files import read_json, write_json
 
     run = copy_run(shared_run, tmp_path / "run", firmware=True)  # rtl.json is written into the copy
     doc = rtl_run(run, tmp_path / "rtl", clock_mhz=200, progress=False)

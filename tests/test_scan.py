@@ -8,14 +8,15 @@ from typer.testing import CliRunner
 
 from conftest import make_jets
 from l1ad.cli import app
-from l1ad.scan import GridError, load_grid, pareto_front, points
+from l1ad.scan import GridError, load_grid, points
+from l1ad.scan_plots import pareto_front
 from l1ad.training.io import write_jets
 
 
 def test_grid_expansion_and_tied_keys(tmp_path):
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump({"grid": {"quantization.weights.bits,quantization.biases.bits": [4, 6],
-                                             "model.latent": [2, 3]}, "base": {"training": {"epochs": 2}}}))
+                                             "model.latent": [2, 3]}, "base": {"training": {"epochs": 2}, "pruning": {"enabled": False}}}))
     grid = load_grid(path)
     expanded = points(grid)
     assert len(expanded) == 4 and len({p["id"] for p in expanded}) == 4
@@ -46,6 +47,7 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     grid.write_text(yaml.safe_dump({
         "name": "tiny", "data": str(data),
         "base": {"model": {"encoder": [4], "latent": 2, "decoder": [4]}, "training": {"epochs": 1, "batch_size": 64, "seeds": 1},
+                 "pruning": {"enabled": False},
                  "quantization": {"input": {"bits": 6, "integer": 3}, "activations": {"bits": 4, "integer": 2},
                                   "latent": {"bits": 4, "integer": 2}, "output": {"bits": 6, "integer": 3},
                                   "score": {"bits": 10, "integer": 6}},

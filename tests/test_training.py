@@ -20,6 +20,7 @@ ON_FINISHED_RUN = pytest.mark.xdist_group("finished_run")
 
 TINY = {"model": {"encoder": [8], "latent": 2, "decoder": [8]},
         "training": {"epochs": 2, "batch_size": 128, "seeds": 1, "early_stopping": {"patience": 5, "min_delta": 0.0}},
+        "pruning": {"enabled": False},
         "baselines": {"enabled": False, "gmm_components": 1}}
 
 
@@ -62,6 +63,8 @@ def test_default_config_is_valid_and_documented():
     ({"data": {"val_fraction": 0.6, "test_fraction": 0.5}}, ["must be below 1"]),
     ({"data": {"transform": "sqrt"}}, ["data.transform", "'standard'"]),
     ({"score": {"kind": "mu2"}}, ["score.kind mu2 needs model.kind vae"]),
+    # the default prunes until epoch 30; a shorter training would never reach a fully pruned epoch to keep
+    ({"training": {"epochs": 10}}, ["pruning.end_epoch (30)", "training.epochs: 10", "pruning.enabled: false"]),
 ])
 def test_bad_config_names_the_field(tmp_path, override, fragments):
     path = tmp_path / "bad.yaml"
@@ -311,7 +314,8 @@ def test_several_seeds_keep_the_lowest_validation_loss_and_report_their_spread(d
 
 def test_cosine_schedule_decays_to_its_minimum():
     config = load_config(overrides={"training": {"schedule": "cosine", "learning_rate": 0.01,
-                                                 "min_learning_rate": 0.001, "epochs": 10}})
+                                                 "min_learning_rate": 0.001, "epochs": 10},
+                                     "pruning": {"enabled": False}})
     rate = models.learning_rate(config, steps_per_epoch=5)
     assert float(rate(0)) == pytest.approx(0.01) and float(rate(50)) == pytest.approx(0.001)
     assert 0.001 < float(rate(25)) < 0.01

@@ -13,7 +13,7 @@ from typing import Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.yaml"
 
@@ -176,6 +176,10 @@ class Config(_Strict):
             raise ValueError("data.val_fraction + data.test_fraction must be below 1")
         if self.pruning.enabled and self.pruning.end_epoch <= self.pruning.begin_epoch:
             raise ValueError("pruning.end_epoch must come after pruning.begin_epoch")
+        if self.pruning.enabled and self.model.latent > 0 and self.pruning.end_epoch > self.training.epochs:
+            raise ValueError(f"pruning.end_epoch ({self.pruning.end_epoch}) is after the last epoch "
+                             f"(training.epochs: {self.training.epochs}): the kept model must be a fully pruned epoch; "
+                             "end pruning sooner, train longer, or set pruning.enabled: false")
         if self.training.min_learning_rate > self.training.learning_rate:
             raise ValueError("training.min_learning_rate must not exceed training.learning_rate")
         needs = {"mse": "ae", "mu2": "vae"}[self.score.kind]

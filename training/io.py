@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 from .features import CLASSES, FEATURES, LABEL
-from .files import atomic_path
+from l1ad.common.files import atomic_path
 
 PROVENANCE_KEY = b"l1ad.provenance"
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".arff": "arff", ".h5": "h5", ".hdf5": "h5", ".z": "h5"}

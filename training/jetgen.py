@@ -43,11 +43,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from l1ad.errors import L1adError
+from l1ad.common.errors import L1adError
 
 from .detector import NOMINAL, Detector
 from .features import CLASSES, FEATURES, LABEL
-from .files import atomic_path, read_json, write_json
+from l1ad.common.files import atomic_path, read_json, write_json
 
 _W_HADRONIC = ["24:onMode = off", "24:onIfAny = 1 2 3 4 5"]
 _Z_HADRONIC = ["23:onMode = off", "23:onIfAny = 1 2 3 4 5"]

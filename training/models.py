@@ -56,8 +56,8 @@ def _dense(config: Config, name: str, width: int, quantized: bool, **kwargs):
                   bias_quantizer=_signed(config.bits(name, "biases")), **kwargs)
 
 
-def _prunable(config: Config, layer, steps_per_epoch: int):
-    if not config.pruning.enabled:
+def _prunable(config: Config, layer, steps_per_epoch: int | None):
+    if steps_per_epoch is None or not config.pruning.enabled:
         return layer
     import tensorflow_model_optimization as tfmot
 
@@ -131,8 +131,11 @@ class _Sample(keras.layers.Layer):
         return mu + eps * tf.exp(0.5 * logvar)
 
 
-def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[keras.Model, keras.Model]:
+def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = None) -> tuple[keras.Model, keras.Model]:
     """Return (training model, scoring model), sharing their layers.
+
+    ``pruned_steps_per_epoch``: the dense layers are wrapped for magnitude pruning (``config.pruning``) on that many
+    steps per epoch, as a pruned training needs; without it (models to evaluate or convert) they are plain layers.
 
     Training model: features -> reconstruction (a VAE also takes the sampling noise eps as second input).
     Scoring model: features -> [score, reconstruction] (autoencoder) or [score] (VAE encoder).
@@ -164,7 +167,7 @@ def build(config: Config, quantized: bool, steps_per_epoch: int = 1) -> tuple[ke
             extra["activity_regularizer"] = keras.regularizers.L1(config.training.latent_l1)
         if name == "latent":
             encoded = h
-        h = _prunable(config, _dense(config, name, width, quantized, **extra), steps_per_epoch)(h)
+        h = _prunable(config, _dense(config, name, width, quantized, **extra), pruned_steps_per_epoch)(h)
         if name in ("latent", "output"):  # linear layers; quantized model rounds them to their type
             h = QActivation(_signed(config.bits(name, "activation")), name=f"{name}_q")(h) if quantized else h
         else:
@@ -196,28 +199,6 @@ def quantized_input(config: Config, x: np.ndarray) -> np.ndarray:
 def set_score_weights(scoring: keras.Model, weights: np.ndarray) -> None:
     """Put per-feature weights into the score's frozen mean layer (rounded to its quantizer when quantized)."""
     scoring.get_layer("mean").set_weights([np.asarray(weights, dtype=np.float32).reshape(-1, 1)])
-
-
-def with_mse_score(model: keras.Model, bits: int, integer: int) -> keras.Model:
-    """A user's QKeras autoencoder (input -> reconstruction as first output) with l1ad's on-chip MSE score.
-
-    The score is the mean of (quantized input - reconstruction)^2 with an unsigned score type <bits, integer>.
-    The mean's weight is 1/N; for N not a power of two it is 1/N rounded to 15 fractional bits (a relative
-    error below 2^-15 N), a constant that QKeras and the firmware share, so the score is exact either way.
-    """
-    from l1ad.errors import L1adError
-    from l1ad.firmware.layers import input_quantizers
-
-    n = int(model.inputs[0].shape[-1])
-    reconstruction = model.outputs[0]
-    if int(reconstruction.shape[-1]) != n:
-        raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
-                        f"has {reconstruction.shape[-1]} values, its input {n}")
-    quantizer = next(iter(input_quantizers(model).values()))
-    x = quantizer.output
-    fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
-    score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
-    return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
 
 
 def learning_rate(config: Config, steps_per_epoch: int = 1):

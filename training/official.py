@@ -64,7 +64,7 @@ def comparison(table: pd.DataFrame, features=FEATURES) -> pd.DataFrame:
 
 def comparison_figure(table: pd.DataFrame, path, title: str = "this sample") -> None:
     """16 panels: each class's distribution of a feature (lines) and the official 5/50/95% quantiles (markers)."""
-    from .plots import COLORS, _save, figure, styled
+    from l1ad.common.style import COLORS, figure, save, styled
 
     @styled
     def draw():
@@ -87,7 +87,7 @@ def comparison_figure(table: pd.DataFrame, path, title: str = "this sample") -> 
         fig.suptitle(f"{title} (lines) vs official data: median (marker) and 5-95% range (bar), per class; "
                      "x: unreliable official reading", fontsize="small")
         fig.tight_layout()
-        _save(fig, path)
+        save(fig, path)
 
     draw()
 

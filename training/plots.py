@@ -6,51 +6,14 @@ backend, style or other global state of the caller's process (a notebook keeps i
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import numpy as np
 
+from l1ad.common.style import COLORS, STYLES, caption, figure, save, styled
+
 from .evaluate import BACKGROUND_EFFICIENCIES, roc
 from .features import BACKGROUND, CLASSES, FEATURES, SIGNALS
-
-
-def styled(plot):
-    """Run a plotting function inside mplhep's ROOT style, restoring the caller's style afterwards."""
-
-    @functools.wraps(plot)
-    def wrapper(*args, **kwargs):
-        import matplotlib.style
-        import mplhep as hep
-
-        with matplotlib.style.context(hep.style.ROOT):
-            return plot(*args, **kwargs)
-
-    return wrapper
-
-
-def figure(nrows: int = 1, ncols: int = 1, **kwargs):
-    """(fig, axes) like pyplot.subplots, without pyplot."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=kwargs.pop("figsize", (7, 5)))
-    return fig, fig.subplots(nrows, ncols, **kwargs)
-
-
-COLORS = {"g": "tab:blue", "q": "tab:cyan", "background": "tab:blue", "t": "tab:red", "w": "tab:green",
-          "z": "tab:orange"}
-STYLES = ["-", "--", ":", "-."]
-
-
-def _save(fig, path: Path, tight: bool = True) -> Path:
-    """Save at 90 dpi; ``tight`` crops to the drawn content, at the cost of a second draw of the figure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90, bbox_inches="tight" if tight else None)
-    return path
-
-
-def _label(ax, text: str):
-    ax.set_title(f"l1ad simulation: {text}", loc="left", fontsize="small")
 
 
 @styled
@@ -74,8 +37,8 @@ def history(histories: dict, path: Path) -> Path:
             ax.axvline(h["best_epoch"] + 1, ls=style, color="grey", lw=1)
     ax.set(xlabel="epoch", ylabel="loss (scaled features)", yscale="log")
     ax.legend(fontsize="x-small")
-    _label(ax, "training on background (q, g)")
-    return _save(fig, path)
+    caption(ax, "training on background (q, g)")
+    return save(fig, path)
 
 
 @styled
@@ -93,8 +56,8 @@ def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, titl
                     color=COLORS[signal], density=True, label=f"{signal} jets")
     ax.set(xscale="log", yscale="log", xlabel="anomaly score (MSE)", ylabel="density")
     ax.legend(fontsize="small")
-    _label(ax, title)
-    return _save(fig, path)
+    caption(ax, title)
+    return save(fig, path)
 
 
 @styled
@@ -114,8 +77,8 @@ def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Pa
         ax.axhline(eps, color="grey", lw=1, ls=":")
     ax.set(yscale="log", ylim=(1e-4, 1), xlim=(0, 1), xlabel="signal efficiency", ylabel="background efficiency")
     ax.legend(fontsize="x-small", ncol=2)
-    _label(ax, title)
-    return _save(fig, path)
+    caption(ax, title)
+    return save(fig, path)
 
 
 @styled
@@ -133,7 +96,7 @@ def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str)
         ax.set_xlabel("latent 1", fontsize="small")
     axes[0].set_ylabel("latent 2" if latent.shape[1] >= 2 else "-", fontsize="small")
     fig.suptitle(title, fontsize="small", y=1.04)
-    return _save(fig, path)
+    return save(fig, path)
 
 
 @styled
@@ -157,4 +120,4 @@ def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray
     fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small")
     # fixed spacing, not cropped: tight_layout or a tight bounding box each cost an extra draw of 16 panels
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.06, hspace=0.4, wspace=0.3, top=0.94)
-    return _save(fig, path, tight=False)
+    return save(fig, path, tight=False)

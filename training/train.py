@@ -18,13 +18,13 @@ import pandas as pd
 import yaml
 from tqdm import tqdm
 
-from l1ad.runs import RunError, run_state
+from l1ad.common.errors import RunError
+from l1ad.common.files import atomic_path, read_json, run_state, sha256, write_json
 
 from .config import Config, load_config
 from .datasets import DEFAULT_SAMPLE, Scaler, Splits, split
 from .evaluate import anomaly_metrics
 from .features import BACKGROUND, LABEL
-from .files import atomic_path, read_json, sha256, write_json
 from .io import load_jets, read_provenance
 
 MODELS = ("float", "qkeras")  # the two models of a run
@@ -77,7 +77,7 @@ def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train:
     cfg = config.training
     models.set_seed(seed)
     steps = math.ceil(len(x_train) / cfg.batch_size)
-    model, scoring = models.build(config, quantized=quantized, steps_per_epoch=steps)
+    model, scoring = models.build(config, quantized=quantized, pruned_steps_per_epoch=steps)
     model.compile(models.optimizer(config, steps), loss=keras_loss(config))
     checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
     state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
@@ -306,15 +306,6 @@ def splits(table: pd.DataFrame, config: Config) -> Splits:
     """The run's splits of a table, fixed by the config's seed and fractions."""
     d = config.data
     return split(table, config.seed, d.val_fraction, d.test_fraction, d.signal_train_fraction)
-
-
-def test_jets(run: Path, data: str | Path | None = None, all_jets: bool = False) -> pd.DataFrame:
-    """The run's test jets, or the test split (or every jet) of other data with the run's seed."""
-    from l1ad.runs import Run
-
-    config = load_config(run / "config.yaml")
-    table = load_data(data if data is not None else Run(run).data_path())[0]
-    return table if all_jets else splits(table, config).test
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,

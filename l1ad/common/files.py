@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never half of one."""
+"""Atomic file writes (a reader sees the old file or the complete new one, never half of one), output folders
+l1ad may replace, and the state of a run folder."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import L1adError
 
 
 @contextmanager
@@ -62,8 +65,6 @@ def is_ours(path: str | os.PathLike) -> bool:
 
 def check_replaceable(path: str | os.PathLike, what: str) -> None:
     """Raise unless ``path`` is absent, an empty folder, or a folder l1ad made."""
-    from l1ad.errors import L1adError
-
     path = Path(path)
     if not path.exists():
         return
@@ -92,3 +93,10 @@ def commit_dir(staging: Path, target: str | os.PathLike, what: str, info: dict |
         shutil.rmtree(target)
     os.replace(staging, target)
     return target
+
+
+# --- run folders -----------------------------------------------------------------------------------------
+def run_state(run: str | os.PathLike) -> str | None:
+    """The state a run folder's status.json records (``training``, ``complete``), or None if it has none."""
+    status = Path(run) / "status.json"
+    return read_json(status)["state"] if status.exists() else None
