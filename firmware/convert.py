@@ -25,8 +25,8 @@ from l1ad.common.errors import L1adError
 from l1ad.common.files import commit_dir, staging_dir, write_json
 
 from . import reference
-from .layers import (FixedType, UnsupportedModel, check_model, input_names, input_quantizers, output_names,
-                     quantizer_type)
+from .graph import GRAPH_JSON, Graph
+from .layers import FixedType, UnsupportedModel
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 PROJECT_INFO = "l1ad.json"
@@ -58,13 +58,13 @@ class FirmwareOptions:
             raise L1adError("reuse_factor must be >= 1 and clock_period_ns > 0")
 
 
-def score_type(model, score: str) -> FixedType:
+def score_type(graph: Graph, score: str) -> FixedType:
     """The score's fixed-point type: the quantizer of the QActivation that produces it."""
-    layer = model.get_layer(score)
-    if type(layer).__name__ != "QActivation":
-        raise UnsupportedModel(f"score output {score!r} is a {type(layer).__name__}: end the score in a "
-                               "QActivation (e.g. quantized_relu(16, 8)); its quantizer is the score's type")
-    return quantizer_type(layer.quantizer, score)[0]
+    node = graph[score]
+    if node.kind != "quantizer":
+        raise UnsupportedModel(f"score output {score!r} is a {node.source}: end the score in a QActivation (e.g. "
+                               "quantized_relu(16, 8)); its quantizer is the score's type")
+    return node.quantizer
 
 
 def with_trigger(model, score: str, threshold: float | str | None):
@@ -79,7 +79,7 @@ def with_trigger(model, score: str, threshold: float | str | None):
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
     from tensorflow import keras
 
-    fixed = score_type(model, score)
+    fixed = score_type(Graph.from_keras(model), score)
     frac, bits = fixed.f, fixed.width
     if frac < 0:
         raise UnsupportedModel(f"score {score!r} has no fractional bits ({fixed.hls()}); the trigger head needs f >= 0")
@@ -127,8 +127,7 @@ def with_mse_score(model, bits: int, integer: int):
     if int(reconstruction.shape[-1]) != n:
         raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
                         f"has {reconstruction.shape[-1]} values, its input {n}")
-    quantizer = next(iter(input_quantizers(model).values()))
-    x = quantizer.output
+    x = model.get_layer(next(iter(Graph.from_keras(model).input_quantizers.values()))).output
     fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
     score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
     return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
@@ -149,44 +148,114 @@ def hls_config(model, options: FirmwareOptions) -> dict:
 
 
 def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None = None,
-              tb_output: Path | None = None):
-    """hls4ml's ModelGraph of ``model`` (bit-exact types), with any precision overrides applied."""
+              tb_output: Path | None = None, graph: Graph | None = None):
+    """hls4ml's ModelGraph of ``model`` (bit-exact types), with any precision overrides applied; ``graph`` (the
+    model's graph), if given, learns each node's hls4ml counterpart from how hls4ml built its layers."""
     import hls4ml
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter
-    from hls4ml.model.types import IntegerPrecisionType
 
-    with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer on stdout
-        graph = hls4ml.converters.convert_from_keras_model(
+    with contextlib.redirect_stdout(io.StringIO()), _hls_edits() as edits:  # hls4ml narrates every layer on stdout
+        hls = hls4ml.converters.convert_from_keras_model(
             model, hls_config=hls_config(model, options), output_dir=str(output_dir),
             project_name=options.project_name, backend=options.backend, part=options.part,
             clock_period=options.clock_period_ns, io_type=options.io_type, bit_exact=True,
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
-    # overrides go in after the bit-exact pass, which would otherwise re-derive them
-    layers = {layer.name: layer for layer in graph.get_layers()}
-    # a quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (hls4ml.utils.config's precision of a
-    # QKeras quantizer), a truncating, wrapping ap_int: the value would no longer round and saturate as QKeras does.
-    # Found by the cost scans (input <7,6>, residual <7,6>: most events differed). Every integer type is restated as
-    # the same width with rounding and saturation: a quantizer's type then rounds and saturates, and an exact
-    # (integer) result, which never needs either, keeps its values.
-    for layer in graph.get_layers():
+    if graph is not None:
+        _record_counterparts(graph, edits, [layer.name for layer in hls.get_layers()])
+    _restate_integer_types(hls)
+    _apply_overrides(hls, options.precision_overrides)
+    return hls
+
+
+def _restate_integer_types(hls) -> None:
+    """A quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (hls4ml.utils.config's precision of a
+    QKeras quantizer), a truncating, wrapping ap_int: the value would no longer round and saturate as QKeras does.
+    Found by the cost scans (input <7,6>, residual <7,6>: most events differed). Every integer type is restated as
+    the same width with rounding and saturation: a quantizer's type then rounds and saturates, and an exact
+    (integer) result, which never needs either, keeps its values. (After the bit-exact pass, which would otherwise
+    re-derive them.)"""
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+    from hls4ml.model.types import IntegerPrecisionType
+
+    for layer in hls.get_layers():
         variable = layer.get_output_variable()
         precision = variable.type.precision
         if isinstance(precision, IntegerPrecisionType):
             width = precision.width
             restated = f"{'' if precision.signed else 'u'}fixed<{width},{width},RND_CONV,SAT>"
-            variable.type.precision = APTypeConverter().convert(graph.config.backend.convert_precision_string(restated))
-    for name, precision in options.precision_overrides.items():
+            variable.type.precision = APTypeConverter().convert(hls.config.backend.convert_precision_string(restated))
+
+
+def _apply_overrides(hls, overrides: dict[str, str]) -> None:
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    layers = {layer.name: layer for layer in hls.get_layers()}
+    for name, precision in overrides.items():
         if name not in layers:
             raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")
-        parsed = graph.config.backend.convert_precision_string(precision)
+        parsed = hls.config.backend.convert_precision_string(precision)
         layers[name].get_output_variable().type.precision = APTypeConverter().convert(parsed)
-    return graph
 
 
-def layer_table(graph) -> list[dict]:
+@contextlib.contextmanager
+def _hls_edits():
+    """Record how hls4ml builds its layers while it converts: the layers its parser makes (named after a Keras layer,
+    or split off one, e.g. a Dense layer's activation), and every layer it later removes (a quantizer merged into the
+    layer before it, which then holds the quantized values) or inserts. Each entry: (what, layer, the layer that
+    feeds it). hls4ml's ModelGraph is patched for the duration of the conversion only."""
+    from hls4ml.model.graph import ModelGraph
+
+    edits = []
+    make, remove, insert = ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node
+
+    def producer(hls, tensor):
+        return next((layer.name for layer in hls.graph.values() if tensor in layer.outputs), None)
+
+    def made(self, layer_list):
+        make(self, layer_list)
+        edits.extend(("made", layer.name, producer(self, layer.inputs[0]) if layer.inputs else None)
+                     for layer in self.graph.values())
+
+    def removed(self, node):
+        feeder = producer(self, node.inputs[0]) if node.inputs else None
+        remove(self, node)
+        edits.append(("merged", node.name, feeder))
+
+    def inserted(self, node, *args, **kwargs):
+        feeder = producer(self, node.inputs[0]) if node.inputs else None
+        insert(self, node, *args, **kwargs)
+        edits.append(("inserted", node.name, feeder))
+
+    ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node = made, removed, inserted
+    try:
+        yield edits
+    finally:
+        ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node = make, remove, insert
+
+
+def _record_counterparts(graph: Graph, edits: list[tuple], final: list[str]) -> None:
+    """Set each node's ``hls``: the hls4ml layer that ends up holding its values."""
+    holds: dict[str, str | None] = {}  # hls4ml layer -> the node whose values it holds
+    for what, layer, feeder in edits:
+        if what == "made":  # a Keras layer's own, or split off the layer feeding it (its linear activation)
+            holds[layer] = layer if layer in graph.nodes else holds.get(feeder)
+        elif what == "inserted":  # an identity after its feeder
+            holds[layer] = holds.get(feeder)
+        elif feeder is not None:  # merged: the feeder now holds the removed layer's values
+            holds[feeder] = holds.pop(layer, None)
+        else:
+            holds.pop(layer, None)
+    for node in graph:
+        node.hls = None
+    for layer in final:
+        node = holds.get(layer)
+        if node is not None and graph[node].hls is None:
+            graph[node].hls = layer
+
+
+def layer_table(hls) -> list[dict]:
     """Every hls4ml layer with its output type (and accumulator type), for audits and reports."""
     rows = []
-    for layer in graph.get_layers():
+    for layer in hls.get_layers():
         var = layer.get_output_variable()
         accum = layer.get_attr("accum_t")
         rows.append({"name": layer.name, "class": layer.class_name, "size": int(np.prod(var.shape)),
@@ -208,7 +277,7 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
     ``out`` and swapped in only when complete; ``out`` is replaced only if l1ad made it.
     """
     options = options or FirmwareOptions()
-    check_model(model)
+    graph = Graph.from_keras(model)
     out = Path(out)
     staging = staging_dir(out)
     try:
@@ -217,10 +286,10 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             xs = tb_inputs if isinstance(tb_inputs, (list, tuple)) else [tb_inputs]
             tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
             _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
-            _write_dat(tb_out, reference.outputs(model, list(xs)), "%.17g")
-        graph = hls_model(model, options, staging / "project", tb_in, tb_out)
+            _write_dat(tb_out, reference.outputs(graph, list(xs)), "%.17g")
+        hls = hls_model(model, options, staging / "project", tb_in, tb_out, graph=graph)
         with contextlib.redirect_stdout(io.StringIO()):
-            graph.write()
+            hls.write()
         for path in (tb_in, tb_out):
             if path is not None:
                 path.unlink()
@@ -229,20 +298,21 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             from .vendor import write_build_options
 
             write_build_options(staging / "project", reset=True, csim=tb_inputs is not None, synth=True)
-        model.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)
-        outputs = graph.get_output_variables()
+        model.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)  # for layer traces
+        graph.save(staging / "project" / GRAPH_JSON)
+        outputs = hls.get_output_variables()
         doc = {
             "project_id": uuid.uuid4().hex,
             "options": asdict(options),
-            "inputs": input_names(model),
-            "input_sizes": [int(v.size()) for v in graph.get_input_variables()],
-            "input_types": [str(v.type.precision) for v in graph.get_input_variables()],
-            "output_names": output_names(model),
-            "outputs": output_labels or output_names(model),
+            "inputs": graph.inputs,
+            "input_sizes": [int(v.size()) for v in hls.get_input_variables()],
+            "input_types": [str(v.type.precision) for v in hls.get_input_variables()],
+            "output_names": graph.outputs,
+            "outputs": output_labels or graph.outputs,
             "output_types": [str(v.type.precision) for v in outputs],
             "output_sizes": [int(v.size()) for v in outputs],
             "output_variables": [v.name for v in outputs],
-            "layers": layer_table(graph),
+            "layers": layer_table(hls),
             "tb_events": int(len(xs[0])) if tb_inputs is not None else 0,
             "hls4ml_version": _version("hls4ml"),
             **(info or {}),
@@ -264,10 +334,18 @@ def project_info(project_dir: str | Path) -> dict:
 
 
 def project_model(project_dir: str | Path):
-    """The Keras model a project was converted from (saved inside it)."""
+    """The Keras model a project was converted from (saved inside it; hls4ml's layer trace converts it again)."""
     from l1ad.training.models import load
 
     return load(Path(project_dir) / "l1ad_firmware_model.h5")
+
+
+def project_graph(project_dir: str | Path) -> Graph:
+    """The graph of the model a project was converted from, with each node's hls4ml counterpart (no TensorFlow)."""
+    path = Path(project_dir) / GRAPH_JSON
+    if not path.exists():
+        raise L1adError(f"{project_dir}: no {GRAPH_JSON}; the project was written by an older l1ad, convert again")
+    return Graph.load(path)
 
 
 def _point_config_at(written: Path, final: Path, test_bench: dict) -> None:

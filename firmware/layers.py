@@ -1,9 +1,10 @@
-"""The Keras layers l1ad's firmware chain supports, described once.
+"""The kinds of operation l1ad's firmware chain supports, each described once.
 
-Each rule says how to evaluate a layer exactly (float64 on fixed-point values, :mod:`.reference`), how
-to trace it into da4ml's fixed-point graph (open RTL flow, :mod:`.rtl`) and, through
-:func:`hls_counterparts`, which hls4ml layer holds its values (layer trace, fixed-point audit). A model
-with a layer or setting that no rule accepts fails in :func:`check_model`, before any file is written.
+A kind says which Keras layers it comes from, how to read such a layer into a graph node (its constants through
+the layer's quantizers, refusing settings that cannot be made exact), how to evaluate the node exactly (float64
+on fixed-point values, :mod:`.reference`) and how to trace it into da4ml's fixed-point graph (open RTL flow,
+:mod:`.rtl`). :mod:`.graph` builds the nodes; a layer that no kind accepts is refused there, before any file is
+written, naming the layer.
 """
 
 from __future__ import annotations
@@ -59,16 +60,19 @@ class FixedType:
         return f"{'' if self.k else 'u'}fixed<{self.width},{self.i + self.k}{',' + modes if modes else ''}>"
 
 
-def _identity(x):
+def identity(x):
     return x
 
 
-def _relu(x):
+def relu(x):
     return np.maximum(x, 0.0)
 
 
-def _hard_tanh(x):
+def hard_tanh(x):
     return np.clip(x, -1.0, 1.0)
+
+
+BEFORE = {f.__name__: f for f in (identity, relu, hard_tanh)}  # what a quantizer applies before rounding
 
 
 def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
@@ -88,20 +92,20 @@ def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
         if bits - k < 1:
             raise UnsupportedModel(f"{where}quantized_bits(bits={bits}, keep_negative=True) is QKeras' binary "
                                    "quantizer (+-1), not fixed point: signed quantizers need bits >= 2")
-        return FixedType(k, integer, bits - integer - k), _identity
+        return FixedType(k, integer, bits - integer - k), identity
     if name == "quantized_relu":
         if (config.get("negative_slope") or config.get("use_sigmoid") or config.get("relu_upper_bound")
                 or config.get("use_stochastic_rounding")):
             raise UnsupportedModel(f"{where}quantized_relu({config}): only plain relu (no negative slope, sigmoid, "
                                    "upper bound or stochastic rounding) is supported")
         # clipping at zero is the activation itself, not a saturation of the type
-        return FixedType(0, integer, bits - integer), _relu
+        return FixedType(0, integer, bits - integer), relu
     if name == "quantized_tanh":
         if config.get("use_real_tanh") or config.get("symmetric") or config.get("use_stochastic_rounding"):
             raise UnsupportedModel(f"{where}quantized_tanh({config}): only the hard tanh (use_real_tanh=False, "
                                    "symmetric=False) is supported")
         # QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
-        return FixedType(1, 0, bits - 1), _hard_tanh
+        return FixedType(1, 0, bits - 1), hard_tanh
     raise UnsupportedModel(f"{where}quantizer {name} is not supported; use quantized_bits, quantized_relu "
                            "or quantized_tanh")
 
@@ -137,7 +141,9 @@ def _plain(out: np.ndarray, frac: int) -> Value:
     return Value(out, out, frac)
 
 
-# --- the rules -----------------------------------------------------------------------------------------
+# --- the kinds ---------------------------------------------------------------------------------------------
+# Each kind: build(layer, node) reads a Keras layer into the node (raising UnsupportedModel for what cannot be
+# exact), exact(node, inputs) evaluates it on Values, trace(node, inputs, dsp) on da4ml arrays.
 
 def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
     """A (Q)Dense layer's kernel and bias after its quantizers, as float64 (bias zeros without one)."""
@@ -149,83 +155,83 @@ def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
     return kernel, bias
 
 
-def _check_dense(layer):
+def _build_dense(layer, node):
     activation = getattr(layer, "activation", None)
     if activation is not None and activation.__name__ != "linear":
         raise UnsupportedModel(f"layer {layer.name}: give the activation its own QActivation layer "
                                f"(found activation={activation.__name__})")
     if len(layer.input_shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
-    quantizers = getattr(layer, "quantizers", None) or []
-    for q in quantizers:
-        if q is not None:
-            quantizer_type(q, layer.name)
-
-
-def _exact_dense(layer, x: list[Value]) -> Value:
     kernel, bias = dense_weights(layer)
-    frac = max(x[0].frac + frac_bits(kernel, layer.name), frac_bits(bias, layer.name))
-    _exact_sum(layer.name, np.abs(x[0].out) @ np.abs(kernel) + np.abs(bias), frac)
+    node.constants = {"kernel": kernel, "bias": bias}
+    quantizers = getattr(layer, "quantizers", None) or []
+    node.constant_types = {name: quantizer_type(q, layer.name)[0] for name, q in zip(("kernel", "bias"), quantizers)
+                           if q is not None}
+
+
+def _exact_dense(node, x: list[Value]) -> Value:
+    kernel, bias = node.constants["kernel"], node.constants["bias"]
+    frac = max(x[0].frac + frac_bits(kernel, node.name), frac_bits(bias, node.name))
+    _exact_sum(node.name, np.abs(x[0].out) @ np.abs(kernel) + np.abs(bias), frac)
     return _plain(x[0].out @ kernel + bias, frac)
 
 
-def _trace_dense(layer, x, names, dsp):
-    kernel, bias = dense_weights(layer)
-    return x[0] @ kernel + bias
+def _trace_dense(node, x, dsp):
+    return x[0] @ node.constants["kernel"] + node.constants["bias"]
 
 
-def _check_quantizer(layer):
-    quantizer_type(layer.quantizer, layer.name)
-
-
-def _exact_quantizer(layer, x: list[Value]) -> Value:
+def _build_quantizer(layer, node):
     fixed, before = quantizer_type(layer.quantizer, layer.name)
-    pre = before(x[0].out)
-    return Value(fixed.quantize(pre), pre, fixed.f)
+    node.quantizer, node.before = fixed, before.__name__
 
 
-def _trace_quantizer(layer, x, names, dsp):
-    return quantize_da4ml(x[0], quantizer_type(layer.quantizer, layer.name)[0])
+def _exact_quantizer(node, x: list[Value]) -> Value:
+    pre = BEFORE[node.before](x[0].out)
+    return Value(node.quantizer.quantize(pre), pre, node.quantizer.f)
 
 
-def _check_linear(layer):
+def _trace_quantizer(node, x, dsp):
+    return quantize_da4ml(x[0], node.quantizer)
+
+
+def _build_linear(layer, node):
     if layer.get_config()["activation"] != "linear":
         raise UnsupportedModel(f"layer {layer.name}: Activation({layer.get_config()['activation']!r}) is not "
                                "bit-exact; use a QActivation with quantized_relu / quantized_tanh / quantized_bits")
 
 
-def _check_same_shapes(layer):
+def _build_same_shapes(layer, node):
     shapes = layer.input_shape if isinstance(layer.input_shape, list) else [layer.input_shape]
     if len({tuple(s) for s in shapes}) != 1 or len(shapes[0]) != 2:
         raise UnsupportedModel(f"layer {layer.name}: inputs must be flat and of equal shape (got {shapes}); "
                                "broadcasting is not supported")
 
 
-def _exact_add(layer, x):
+def _exact_add(node, x):
     out = sum(v.out for v in x)
     frac = max(v.frac for v in x)
-    _exact_sum(layer.name, out, frac)
+    _exact_sum(node.name, out, frac)
     return _plain(out, frac)
 
 
-def _exact_subtract(layer, x):
+def _exact_subtract(node, x):
     frac = max(v.frac for v in x)
     out = x[0].out - x[1].out
-    _exact_sum(layer.name, out, frac)
+    _exact_sum(node.name, out, frac)
     return _plain(out, frac)
 
 
-def _exact_multiply(layer, x):
+def _exact_multiply(node, x):
     out = x[0].out
     for v in x[1:]:
         out = out * v.out
     frac = sum(v.frac for v in x)
-    _exact_sum(layer.name, out, frac)
+    _exact_sum(node.name, out, frac)
     return _plain(out, frac)
 
 
-def _trace_multiply(layer, x, names, dsp):
-    if len(x) == 2 and names[0] == names[1]:
+def _trace_multiply(node, x, dsp):
+    if len(x) == 2 and node.inputs[0] == node.inputs[1]:
         return square_da4ml(x[0], dsp)
     out = x[0]
     for v in x[1:]:
@@ -233,37 +239,37 @@ def _trace_multiply(layer, x, names, dsp):
     return out
 
 
-def _check_dot(layer):
+def _build_dot(layer, node):
     config = layer.get_config()
     axes = config["axes"]
     axes = axes if isinstance(axes, (list, tuple)) else [axes, axes]
     if any(a not in (1, -1) for a in axes) or config.get("normalize"):
         raise UnsupportedModel(f"layer {layer.name}: Dot over the feature axis (axes=1, normalize=False) only")
-    _check_same_shapes(layer)
+    _build_same_shapes(layer, node)
 
 
-def _exact_dot(layer, x):
+def _exact_dot(node, x):
     out = np.sum(x[0].out * x[1].out, axis=1, keepdims=True)
     frac = x[0].frac + x[1].frac
-    _exact_sum(layer.name, np.sum(np.abs(x[0].out * x[1].out), axis=1), frac)
+    _exact_sum(node.name, np.sum(np.abs(x[0].out * x[1].out), axis=1), frac)
     return _plain(out, frac)
 
 
-def _trace_dot(layer, x, names, dsp):
-    products = square_da4ml(x[0], dsp) if names[0] == names[1] else x[0] * x[1]
+def _trace_dot(node, x, dsp):
+    products = square_da4ml(x[0], dsp) if node.inputs[0] == node.inputs[1] else x[0] * x[1]
     return products @ np.ones((products.shape[-1], 1))  # an adder tree, built by da4ml
 
 
-def _check_concatenate(layer):
+def _build_concatenate(layer, node):
     if layer.get_config()["axis"] not in (1, -1):
         raise UnsupportedModel(f"layer {layer.name}: Concatenate along the feature axis only")
 
 
-def _exact_concatenate(layer, x):
+def _exact_concatenate(node, x):
     return _plain(np.concatenate([v.out for v in x], axis=1), max(v.frac for v in x))
 
 
-def _trace_concatenate(layer, x, names, dsp):
+def _trace_concatenate(node, x, dsp):
     from da4ml.trace import FixedVariableArray
 
     return FixedVariableArray(np.concatenate([v._vars for v in x], axis=-1), x[0].solver_options)
@@ -280,163 +286,64 @@ def batchnorm_constants(layer) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(scale, dtype=np.float64), np.asarray(bias, dtype=np.float64)
 
 
-def _check_batchnorm(layer):
+def _build_batchnorm(layer, node):
     if type(layer).__name__ != "BatchNormalization":
         raise UnsupportedModel(f"layer {layer.name}: QBatchNormalization's quantized parameters are not "
                                "reproduced by hls4ml's bit-exact flow; use BatchNormalization followed by a "
                                "QActivation, or fold it into the preceding QDense")
     if len(layer.input_shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
-
-
-def _exact_batchnorm(layer, x):
     scale, bias = batchnorm_constants(layer)
-    frac = max(x[0].frac + frac_bits(scale, layer.name), frac_bits(bias, layer.name))
+    node.constants = {"scale": np.broadcast_to(scale, (node.width,)).copy(),
+                      "bias": np.broadcast_to(bias, (node.width,)).copy()}
+
+
+def _exact_batchnorm(node, x):
+    scale, bias = node.constants["scale"], node.constants["bias"]
+    frac = max(x[0].frac + frac_bits(scale, node.name), frac_bits(bias, node.name))
     out = x[0].out * scale + bias
-    _exact_sum(layer.name, np.abs(x[0].out * scale) + np.abs(bias), frac)
+    _exact_sum(node.name, np.abs(x[0].out * scale) + np.abs(bias), frac)
     return _plain(out, frac)
 
 
-def _trace_batchnorm(layer, x, names, dsp):
-    scale, bias = batchnorm_constants(layer)
-    return x[0] * scale + bias
+def _trace_batchnorm(node, x, dsp):
+    return x[0] * node.constants["scale"] + node.constants["bias"]
 
 
 @dataclass(frozen=True)
-class Rule:
-    summary: str
+class Kind:
+    summary: str  # what is supported, as the refusal of an unsupported layer lists it
+    keras: tuple[str, ...]  # the Keras classes this kind is built from
+    build: Callable
     exact: Callable
     trace: Callable
-    check: Callable = lambda layer: None
 
 
-RULES: dict[str, Rule] = {
-    "QDense": Rule("QDense (linear; activation in its own layer)", _exact_dense, _trace_dense, _check_dense),
-    "Dense": Rule("Dense (linear; weights used as they are)", _exact_dense, _trace_dense, _check_dense),
-    "QActivation": Rule("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
-                        _exact_quantizer, _trace_quantizer, _check_quantizer),
-    "Activation": Rule("Activation('linear')", lambda layer, x: x[0], lambda layer, x, names, dsp: x[0],
-                       _check_linear),
-    "Subtract": Rule("Subtract", _exact_subtract, lambda layer, x, names, dsp: x[0] - x[1], _check_same_shapes),
-    "Add": Rule("Add", _exact_add, lambda layer, x, names, dsp: sum(x[1:], x[0]), _check_same_shapes),
-    "Multiply": Rule("Multiply (a layer multiplied with itself is a square)", _exact_multiply, _trace_multiply,
-                     _check_same_shapes),
-    "Dot": Rule("Dot(axes=1) of two flat tensors (e.g. a squared distance)", _exact_dot, _trace_dot, _check_dot),
-    "Concatenate": Rule("Concatenate along the feature axis", _exact_concatenate, _trace_concatenate,
-                        _check_concatenate),
-    "BatchNormalization": Rule("BatchNormalization (folded to x * scale + bias as hls4ml folds it)",
-                               _exact_batchnorm, _trace_batchnorm, _check_batchnorm),
-    "QBatchNormalization": Rule("-", _exact_batchnorm, _trace_batchnorm, _check_batchnorm),
+KINDS: dict[str, Kind] = {
+    "dense": Kind("QDense and Dense (linear; activations in their own layer)", ("QDense", "Dense"), _build_dense,
+                  _exact_dense, _trace_dense),
+    "quantizer": Kind("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
+                      ("QActivation",), _build_quantizer, _exact_quantizer, _trace_quantizer),
+    "linear": Kind("Activation('linear')", ("Activation",), _build_linear, lambda node, x: x[0],
+                   lambda node, x, dsp: x[0]),
+    "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract,
+                     lambda node, x, dsp: x[0] - x[1]),
+    "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, lambda node, x, dsp: sum(x[1:], x[0])),
+    "multiply": Kind("Multiply (a layer multiplied with itself is a square)", ("Multiply",), _build_same_shapes,
+                     _exact_multiply, _trace_multiply),
+    "dot": Kind("Dot(axes=1) of two flat tensors (e.g. a squared distance)", ("Dot",), _build_dot, _exact_dot,
+                _trace_dot),
+    "concatenate": Kind("Concatenate along the feature axis", ("Concatenate",), _build_concatenate,
+                        _exact_concatenate, _trace_concatenate),
+    "batchnorm": Kind("BatchNormalization (folded to x * scale + bias as hls4ml folds it)",
+                      ("BatchNormalization", "QBatchNormalization"), _build_batchnorm, _exact_batchnorm,
+                      _trace_batchnorm),
 }
+KERAS_KINDS = {cls: kind for kind, rule in KINDS.items() for cls in rule.keras}
 
 
 def supported_layers() -> list[str]:
-    return [f"{name}: {rule.summary}" for name, rule in RULES.items() if rule.summary != "-"]
-
-
-# --- the graph ---------------------------------------------------------------------------------------
-
-def inbound(layer) -> list[str]:
-    node = layer._inbound_nodes[0]
-    layers = node.inbound_layers
-    return [item.name for item in (layers if isinstance(layers, (list, tuple)) else [layers])]
-
-
-def input_names(model) -> list[str]:
-    return [tensor._keras_history.layer.name for tensor in model.inputs]
-
-
-def output_names(model) -> list[str]:
-    return [tensor._keras_history.layer.name for tensor in model.outputs]
-
-
-def ordered_layers(model) -> list:
-    """The model's layers (inputs excluded) in an order where every layer follows its inputs."""
-    done, order = set(input_names(model)), []
-    pending = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
-    while pending:
-        ready = [layer for layer in pending if all(n in done for n in inbound(layer))]
-        if not ready:
-            raise UnsupportedModel(f"layers {[l.name for l in pending]} are not connected to the model's inputs")
-        for layer in ready:
-            order.append(layer)
-            done.add(layer.name)
-        pending = [layer for layer in pending if layer.name not in done]
-    return order
-
-
-def input_quantizers(model) -> dict[str, object]:
-    """For each model input, the QActivation right after it (the firmware's input type)."""
-    consumers = {name: [] for name in input_names(model)}
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        for name in inbound(layer):
-            if name in consumers:
-                consumers[name].append(layer)
-    out = {}
-    for name, layers in consumers.items():
-        if len(layers) != 1 or type(layers[0]).__name__ != "QActivation":
-            raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation (e.g. "
-                                   "quantized_bits) right after each input; it sets the type the FPGA receives")
-        out[name] = layers[0]
-    return out
-
-
-def check_model(model) -> None:
-    """Raise UnsupportedModel, naming the layer and listing what is supported, unless every layer has a rule."""
-    if type(model).__name__ not in ("Functional", "Model", "Sequential"):
-        raise UnsupportedModel(f"{type(model).__name__}: give a Keras functional or Sequential model")
-    input_quantizers(model)
-    for layer in ordered_layers(model):
-        kind = type(layer).__name__
-        rule = RULES.get(kind)
-        if rule is None:
-            raise UnsupportedModel(f"layer {layer.name} ({kind}) is not supported. Supported layers:\n  - "
-                                   + "\n  - ".join(supported_layers()))
-        if len(layer._inbound_nodes) != 1:
-            raise UnsupportedModel(f"layer {layer.name} is called more than once; shared layers are not supported")
-        rule.check(layer)
-
-
-def walk(model, feed: dict[str, object], step: Callable) -> dict[str, object]:
-    """Values of every layer: ``feed`` maps input names to values, ``step(rule, layer, inputs, names)``."""
-    values = dict(feed)
-    for layer in ordered_layers(model):
-        names = inbound(layer)
-        values[layer.name] = step(RULES[type(layer).__name__], layer, [values[n] for n in names], names)
-    return values
-
-
-def walk_subset(model, feed: dict[str, object], layers: list[str], step: Callable) -> dict[str, object]:
-    """Like :func:`walk`, over ``layers`` only (in model order), fed at their boundary by ``feed``."""
-    values, wanted = dict(feed), set(layers)
-    for layer in ordered_layers(model):
-        if layer.name in wanted:
-            names = inbound(layer)
-            values[layer.name] = step(RULES[type(layer).__name__], layer, [values[n] for n in names], names)
-    return values
-
-
-def hls_counterparts(model, hls_names: list[str]) -> dict[str, str]:
-    """For each hls4ml layer name, the Keras layer whose values it holds.
-
-    hls4ml keeps Keras names, except that an input's quantizer becomes the input layer's type, and a
-    quantizer right after a Dense layer D becomes the layer ``D_linear``.
-    """
-    keras = {layer.name: layer for layer in model.layers}
-    quantizers = {name: q.name for name, q in input_quantizers(model).items()}
-    out = {}
-    for name in hls_names:
-        if name in quantizers:
-            out[name] = quantizers[name]
-        elif name in keras:
-            out[name] = name
-        elif name.endswith("_linear") and name[: -len("_linear")] in keras:
-            following = [n.layer.name for n in keras[name[: -len("_linear")]]._outbound_nodes]
-            if len(following) == 1:
-                out[name] = following[0]
-    return out
+    return [rule.summary for rule in KINDS.values()]
 
 
 # --- da4ml arithmetic ----------------------------------------------------------------------------------

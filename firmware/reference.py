@@ -2,30 +2,30 @@
 
 Keras evaluates in float32, which rounds wide accumulators (a 16-term sum of 14-fractional-bit
 squares needs more than float32's 24-bit mantissa), so Keras' own output is not a valid reference.
-Here every layer is evaluated in float64, where all values of these fixed-point networks are exact
-(each stays below 2^53 LSBs; the layer rules check it), and every quantizer is applied with the numpy
-fixed-point quantizer of the ``quantizers`` package (round half to even, saturate), which is QKeras'
-arithmetic without its float32 rounding. The layer rules live in :mod:`.layers`.
+Here every node of the model's graph (:mod:`.graph`) is evaluated in float64, where all values of these
+fixed-point networks are exact (each stays below 2^53 LSBs; the kinds check it), and every quantizer is
+applied with the numpy fixed-point quantizer of the ``quantizers`` package (round half to even, saturate),
+which is QKeras' arithmetic without its float32 rounding. The kinds live in :mod:`.layers`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .layers import Value, check_model, input_names, output_names, walk
+from .graph import Graph, as_graph
+from .layers import KINDS, Value
 
 CHUNK = 200_000  # events per evaluation step: bounds memory on millions of events
 
 
-def _as_inputs(model, x) -> list[np.ndarray]:
+def _as_inputs(graph: Graph, x) -> list[np.ndarray]:
     xs = list(x) if isinstance(x, (list, tuple)) else [x]
-    names = input_names(model)
-    if len(xs) != len(names):
-        raise ValueError(f"the model has {len(names)} inputs ({names}), got {len(xs)} arrays")
+    if len(xs) != len(graph.inputs):
+        raise ValueError(f"the model has {len(graph.inputs)} inputs ({graph.inputs}), got {len(xs)} arrays")
     out = []
-    for name, tensor, array in zip(names, model.inputs, xs):
+    for name, array in zip(graph.inputs, xs):
         array = np.asarray(array, dtype=np.float64)
-        width = tensor.shape[-1]
+        width = graph[name].width
         if array.ndim != 2 or array.shape[1] != width:
             raise ValueError(f"input {name}: expected shape (n, {width}), got {array.shape}")
         out.append(array)
@@ -33,22 +33,24 @@ def _as_inputs(model, x) -> list[np.ndarray]:
 
 
 def evaluate(model, x) -> dict[str, Value]:
-    """Exact values of every layer for inputs ``x`` (an array, or a list for several inputs)."""
-    check_model(model)
-    feed = {name: Value(a, a, None) for name, a in zip(input_names(model), _as_inputs(model, x))}
-    return walk(model, feed, lambda rule, layer, values, names: rule.exact(layer, values))
+    """Exact values of every node for inputs ``x`` (an array, or a list for several inputs); ``model`` is a
+    :class:`.graph.Graph` or a Keras model."""
+    graph = as_graph(model)
+    feed = {name: Value(a, a, None) for name, a in zip(graph.inputs, _as_inputs(graph, x))}
+    return graph.walk(feed, lambda node, values: KINDS[node.kind].exact(node, values))
 
 
 def chunks(model, x, size: int = CHUNK):
     """(start, values) of successive slices of the events: the exact evaluation of millions of jets."""
-    xs = _as_inputs(model, x)
+    graph = as_graph(model)
+    xs = _as_inputs(graph, x)
     n = len(xs[0])
     for start in range(0, max(n, 1), size):
-        yield start, evaluate(model, [a[start:start + size] for a in xs])
+        yield start, evaluate(graph, [a[start:start + size] for a in xs])
 
 
 def outputs(model, x) -> list[np.ndarray]:
     """The model's outputs, exactly, in the model's output order."""
-    names = output_names(model)
-    parts = [[values[name].out for name in names] for _, values in chunks(model, x)]
-    return [np.concatenate([p[i] for p in parts]) for i in range(len(names))]
+    graph = as_graph(model)
+    parts = [[values[name].out for name in graph.outputs] for _, values in chunks(graph, x)]
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(graph.outputs))]

@@ -1,8 +1,8 @@
 """The open RTL flow: Verilog of a quantized model with da4ml, simulated with Verilator, mapped by yosys.
 
-da4ml's converter reads Keras 3 models only, so the QKeras model (score and trigger included) is traced here
-layer by layer into da4ml's fixed-point tracer, with the layer rules of :mod:`.layers` (convergent rounding,
-saturation, and squares built from adders, so that no DSP is needed).
+da4ml's converter reads Keras 3 models only, so the QKeras model's graph (:mod:`.graph`, score and trigger
+included) is traced here node by node into da4ml's fixed-point tracer, with the kinds of :mod:`.layers`
+(convergent rounding, saturation, and squares from tables and adders, so that no DSP is needed).
 
 Figures and their sources:
 * bit-exactness: Verilator simulation of the pipelined Verilog, one event per clock, against the C
@@ -31,37 +31,36 @@ from pathlib import Path
 import numpy as np
 
 from . import reference
-from .layers import (check_model, inbound, input_names, input_quantizers, ordered_layers, output_names,
-                     quantizer_type, walk, walk_subset)
+from .graph import Graph, as_graph
+from .layers import KINDS
 
 TOP = "l1ad_top"
 
 
 def trace(model, solver_options: dict | None = None, dsp: bool = False):
-    """(input arrays, output variables) of a da4ml trace of a QKeras model (see :func:`trace_values`)."""
+    """(input arrays, output variables) of a da4ml trace of a model or graph (see :func:`trace_values`)."""
     inputs, outputs, _ = trace_values(model, dsp, solver_options)
     return inputs, outputs
 
 
 def trace_values(model, dsp: bool = False, solver_options: dict | None = None):
-    """(input arrays, output variables, every layer's traced array) of a da4ml trace of a QKeras model.
+    """(input arrays, output variables, every node's traced array) of a da4ml trace of a model or graph.
 
     Each input is the output of that input's quantizer: what the FPGA receives. Outputs are
-    concatenated in model output order. The layer rules of :mod:`.layers` say how each layer traces.
+    concatenated in model output order. The kinds of :mod:`.layers` say how each node traces.
     """
     from da4ml.trace import FixedVariableArray, HWConfig
 
-    check_model(model)
+    graph = as_graph(model)
     feed = {}
-    for name, quantizer in input_quantizers(model).items():
-        fixed, _ = quantizer_type(quantizer.quantizer, quantizer.name)
-        n = model.get_layer(name).output.shape[-1]
+    for name, quantizer in graph.input_quantizers.items():
+        fixed, n = graph[quantizer].quantizer, graph[name].width
         feed[name] = FixedVariableArray.from_kif(np.full(n, fixed.k), np.full(n, fixed.i), np.full(n, fixed.f),
                                                  hwconf=HWConfig(1, -1, -1),
                                                  solver_options=solver_options or {"hard_dc": 2})
-    values = walk(model, feed, lambda rule, layer, x, names: rule.trace(layer, x, names, dsp))
-    inputs = [feed[name] for name in input_names(model)]
-    outputs = np.concatenate([np.ravel(values[name]._vars) for name in output_names(model)])
+    values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp))
+    inputs = [feed[name] for name in graph.inputs]
+    outputs = np.concatenate([np.ravel(values[name]._vars) for name in graph.outputs])
     return inputs, outputs, values
 
 
@@ -142,33 +141,33 @@ PART_PREFIXES = (("trigger", ("trigger", "threshold")), ("score", ("residual", "
                  ("decoder", ("dec_", "output")), ("encoder", ("enc_", "latent")))
 
 
-def parts_of(model) -> dict[str, list[str]]:
-    """The model's layers by part (l1ad's layer names: encoder, decoder, score, trigger; anything else: model)."""
+def parts_of(graph: Graph) -> dict[str, list[str]]:
+    """The graph's nodes by part (l1ad's layer names: encoder, decoder, score, trigger; anything else: model)."""
     parts: dict[str, list[str]] = {}
-    quantizers = {q.name for q in input_quantizers(model).values()}  # the input types: no logic of their own
-    for layer in ordered_layers(model):
-        if layer.name in quantizers:
+    quantizers = set(graph.input_quantizers.values())  # the input types: no logic of their own
+    for node in graph.operations():
+        if node.name in quantizers:
             continue
-        part = next((p for p, prefixes in PART_PREFIXES if layer.name.startswith(prefixes)), "model")
-        parts.setdefault(part, []).append(layer.name)
+        part = next((p for p, prefixes in PART_PREFIXES if node.name.startswith(prefixes)), "model")
+        parts.setdefault(part, []).append(node.name)
     order = ["encoder", "decoder", "score", "model", "trigger"]
     return {p: parts[p] for p in order if p in parts}
 
 
-def _part_logic(model, layers: list[str], values: dict, cutoff: float, dsp: bool):
-    """A part of the model as its own pipeline, fed by fresh inputs with the exact ranges the full trace has there."""
+def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp: bool):
+    """A part of the graph as its own pipeline, fed by fresh inputs with the exact ranges the full trace has there."""
     from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
 
-    inside = set(layers)
-    boundary = sorted({n for name in layers for n in inbound(model.get_layer(name)) if n not in inside})
+    inside = set(names)
+    boundary = sorted({n for name in names for n in graph[name].inputs if n not in inside})
     feed = {}
     for name in boundary:
         low, high, step = values[name].lhs
         feed[name] = FixedVariableArray.from_lhs(low, high, step, hwconf=values[name]._vars.ravel()[0].hwconf,
                                                  solver_options=values[name].solver_options)
-    part_values = walk_subset(model, feed, layers, lambda rule, layer, x, names: rule.trace(layer, x, names, dsp))
-    consumers = {n for layer in ordered_layers(model) if layer.name not in inside for n in inbound(layer)}
-    outs = [name for name in layers if name in consumers or name in output_names(model)]
+    part_values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp), only=inside)
+    consumers = {n for node in graph.operations() if node.name not in inside for n in node.inputs}
+    outs = [name for name in names if name in consumers or name in graph.outputs]
     inp = FixedVariableArray(np.concatenate([feed[n]._vars.ravel() for n in boundary]), feed[boundary[0]].solver_options)
     out = np.concatenate([np.ravel(part_values[n]._vars) for n in outs])
     return to_pipeline(comb_trace(inp, out), latency_cutoff=cutoff, retiming=True, verbose=False)
@@ -180,7 +179,8 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
               progress: bool = True) -> dict:
     """Trace, pipeline, write, simulate (Verilator) and synthesize (yosys) ``model``; return the findings.
 
-    ``x`` are the raw inputs (array or list); the RTL receives them after the input quantizers. The
+    ``model`` is a Keras model or its :class:`.graph.Graph`. ``x`` are the raw inputs (array or list); the RTL
+    receives them after the input quantizers. The
     simulated outputs are compared with ``expected`` (e.g. the C simulation's outputs; default: the
     exact reference). ``dsp`` lets squares use multipliers and yosys map them to DSPs. ``out`` is
     replaced only if l1ad made it. yosys on the whole design, yosys on the parts and Verilator run side by side.
@@ -190,25 +190,26 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     from l1ad.common.files import check_replaceable, commit_dir, staging_dir
 
     xs = [np.asarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    graph = as_graph(model)
     out = Path(out)
     check_replaceable(out, "RTL build")
     steps = tqdm(total=3, desc="RTL flow", unit="step", disable=not progress)
     timings = {}
     start = time.perf_counter()
     steps.set_postfix_str("trace")
-    comb, values = _combinational(model, dsp)
+    comb, values = _combinational(graph, dsp)
     timings["trace_s"] = time.perf_counter() - start
     steps.update()
     start = time.perf_counter()
     steps.set_postfix_str("reference")
-    x_q, expected, sizes = _expected_outputs(model, xs, expected)
+    x_q, expected, sizes = _expected_outputs(graph, xs, expected)
     timings["reference_s"] = time.perf_counter() - start
     steps.update()
     start = time.perf_counter()
     steps.set_postfix_str("pipeline, yosys, Verilator" if synthesize else "pipeline, Verilator")
     staging = staging_dir(out)
     try:
-        built = _build(model, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
+        built = _build(graph, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
                        dsp, breakdown, part)
         commit_dir(built["build"], out, "RTL build")
     finally:
@@ -216,32 +217,31 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     timings["pipeline_yosys_verilator_s"] = time.perf_counter() - start
     steps.update()
     steps.close()
-    doc = _findings(built, expected, sizes, output_labels or output_names(model), clock_mhz, dsp, out)
+    doc = _findings(built, expected, sizes, output_labels or graph.outputs, clock_mhz, dsp, out)
     doc["timings"] = {k: round(v, 2) for k, v in {**timings, **built["timings"]}.items()}
     return doc
 
 
-def _combinational(model, dsp: bool):
-    """The model traced into one combinational da4ml graph (inputs concatenated), and every layer's traced array."""
+def _combinational(graph: Graph, dsp: bool):
+    """The graph traced into one combinational da4ml graph (inputs concatenated), and every node's traced array."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
-    inputs, outputs, values = trace_values(model, dsp)
+    inputs, outputs, values = trace_values(graph, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
     return comb_trace(inp, outputs), values
 
 
-def _expected_outputs(model, xs: list[np.ndarray], expected):
+def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):
     """(what the FPGA receives, the outputs the RTL must reproduce as columns, each output's width)."""
-    names = output_names(model)
-    exact = reference.evaluate(model, xs)
-    x_q = np.column_stack([exact[q.name].out for q in input_quantizers(model).values()])
-    expected = expected if expected is not None else [exact[name].out for name in names]
+    exact = reference.evaluate(graph, xs)
+    x_q = np.column_stack([exact[q].out for q in graph.input_quantizers.values()])
+    expected = expected if expected is not None else [exact[name].out for name in graph.outputs]
     columns = np.column_stack([e.reshape(len(e), -1) for e in expected])
-    return x_q, columns, [int(np.prod(exact[name].out.shape[1:])) for name in names]
+    return x_q, columns, [graph[name].width for name in graph.outputs]
 
 
-def _build(model, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
+def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
            dsp: bool, breakdown: bool, part: str) -> dict:
     """The pipeline at the cutoff the clock suggests, lowered until the timing estimate meets the clock; for each
     try yosys (whole design, and each part) runs in threads while Verilator builds and simulates the design."""
@@ -260,7 +260,7 @@ def _build(model, comb, values, x_q, staging: Path, period_ns: float, adder_leve
             rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
             rtl.write()
             mapped = pool.submit(_timed, timings, "yosys_s", yosys.synthesize, build, TOP, dsp) if synthesize else None
-            parts = pool.submit(_timed, timings, "parts_s", _breakdown, model, values, cutoff, dsp,
+            parts = pool.submit(_timed, timings, "parts_s", _breakdown, graph, values, cutoff, dsp,
                                 staging / f"parts{cutoff}", period_ns, part, synthesize) if breakdown else None
             simulated, verilator_version = _simulate(rtl, x_q, timings)
             mapped = mapped.result() if mapped else None
@@ -356,15 +356,15 @@ def _timing(mapped: dict, da4ml_delays: list[float], period_ns: float, tried: li
                         "da4ml_delay_adder_levels": d} for s, d in zip(mapped["stages"], da4ml_delays)]}
 
 
-def _breakdown(model, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:
+def _breakdown(graph: Graph, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:
     """Each part's da4ml cost and pipeline on its own, and its yosys cells (all parts in one yosys process)."""
     from da4ml.codegen import RTLModel
 
     from . import yosys
 
     rows = {}
-    for name, layers in parts_of(model).items():
-        pipe = _part_logic(model, layers, values, cutoff, dsp)
+    for name, layers in parts_of(graph).items():
+        pipe = _part_logic(graph, layers, values, cutoff, dsp)
         top = f"part_{name}"
         RTLModel(pipe, top, root / top, flavor="verilog", clock_period=period_ns, part_name=part).write()
         rows[name] = {"layers": layers, "da4ml_lut_equivalent_cost": float(pipe.cost), "cycles_alone": len(pipe.solutions)}

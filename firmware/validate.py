@@ -17,10 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from . import reference
-from .convert import project_info
+from .convert import project_graph, project_info
 from .csim import Csim, run_testbench, testbench_inputs
-from .layers import hls_counterparts, output_names
+from .graph import Graph, as_graph
 from .types import parse_type
+
+
+def counterparts(project_dir: str | Path) -> dict[str, str]:
+    """For each hls4ml layer of a project, the graph node whose values it holds (recorded at conversion)."""
+    return {node.hls: node.name for node in project_graph(project_dir) if node.hls is not None}
 
 
 class _Audit:
@@ -67,39 +72,42 @@ def _agreement(got: np.ndarray, expected: np.ndarray) -> dict:
 def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: list[dict]) -> dict:
     """hls4ml's layer-by-layer trace of events ``x`` against their exact values; the first layer that differs.
 
-    hls4ml traces only a model it converted in this process, so the model is converted again with the
-    project's options into a temporary folder; its firmware sources must equal the project's.
+    Each hls4ml layer is compared with the node whose values it holds (a quantizer hls4ml merged into the layer
+    before it: the quantized values). hls4ml traces only a model it converted in this process, so the project's
+    Keras model is converted again with the project's options into a temporary folder; its firmware sources must
+    equal the project's.
     """
     import shutil
     import tempfile
 
-    from .convert import FirmwareOptions, hls_model
+    from .convert import FirmwareOptions, hls_model, project_model
 
     project_dir = Path(project_dir)
+    keras_model = model if model is not None and not isinstance(model, Graph) else project_model(project_dir)
     tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
     try:
-        graph = hls_model(model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj")
+        hls = hls_model(keras_model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj")
         with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates the writing and compilation
-            graph.write()
+            hls.write()
             same = all((tmp / "prj" / "firmware" / f.relative_to(project_dir / "firmware")).read_bytes() == f.read_bytes()
                        for f in (project_dir / "firmware").rglob("*") if f.is_file() and f.suffix in (".cpp", ".h")
                        and "ap_types" not in f.parts and "nnet_utils" not in f.parts)
-            _, traced = graph.trace(x[0] if len(x) == 1 else [np.ascontiguousarray(a) for a in x])
+            _, traced = hls.trace(x[0] if len(x) == 1 else [np.ascontiguousarray(a) for a in x])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    values = reference.evaluate(model, x)
-    counterparts = hls_counterparts(model, [layer["name"] for layer in layers])
+    values = reference.evaluate(as_graph(model) if model is not None else project_graph(project_dir), x)
+    holders = counterparts(project_dir)
     first, rows = None, []
     for layer in layers:
         name = layer["name"]
         if name not in traced:
             continue
-        if name not in counterparts:
-            rows.append({"layer": name, "identical_events": None, "note": "no Keras counterpart"})
+        if name not in holders:
+            rows.append({"layer": name, "identical_events": None, "note": "no node of the model's graph"})
             continue
-        expected = values[counterparts[name]].out.reshape(len(x[0]), -1)
+        expected = values[holders[name]].out.reshape(len(x[0]), -1)
         identical = int(np.sum(np.all(traced[name].reshape(len(x[0]), -1) == expected, axis=1)))
-        rows.append({"layer": name, "identical_events": identical})
+        rows.append({"layer": name, "node": holders[name], "identical_events": identical})
         if identical < len(x[0]) and first is None:
             first = name
     compared = {r["layer"] for r in rows if r["identical_events"] is not None}
@@ -107,12 +115,14 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
     missing = [layer["name"] for layer in layers if layer["class"] != "Input" and layer["name"] not in compared]
     return {"events": int(len(x[0])), "layers": rows, "layers_compared": len(compared), "layers_not_compared": missing,
             "run": True, "project_sources_identical": bool(same), "first_divergent_layer": first,
-            "complete": not missing and len(compared) > 0}
+            "first_divergent_node": holders.get(first), "complete": not missing and len(compared) > 0}
 
 
 def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str = "auto", trace_events: int = 500,
           threads: int | None = None) -> dict:
     """Check the project in ``project_dir`` against ``model`` on inputs ``x``; return a dict of findings.
+
+    ``model``: the Keras model or its graph; None takes the graph the project was converted from.
 
     ``trace``: "auto" (trace only when an output differs), "always" or "never". Keys: ``outputs``
     (agreement per output), ``audit``, ``testbench``, ``trace``, ``csim`` and ``exact`` (the outputs),
@@ -120,7 +130,8 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     """
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     info = project_info(project_dir)
-    names = output_names(model)
+    graph = as_graph(model) if model is not None else project_graph(project_dir)
+    names = graph.outputs
     labels = dict(zip(names, info.get("outputs", names)))
     timings = {}
 
@@ -129,10 +140,10 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     timings["csim_build_s" if sim.built else "csim_load_s"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    counterparts = hls_counterparts(model, [layer["name"] for layer in info["layers"]])
-    audit = _Audit(info["layers"], counterparts)
+    holders = counterparts(project_dir)
+    audit = _Audit(info["layers"], holders)
     exact = [[] for _ in names]
-    for _, values in reference.chunks(model, xs):
+    for _, values in reference.chunks(graph, xs):
         for i, name in enumerate(names):
             exact[i].append(values[name].out)
         audit.add(values)
@@ -151,7 +162,7 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     rows = audit.result()
     doc["audit"] = {"layers": rows, "total_saturated": sum(r["saturated"] for r in rows),
                     "total_wrapped": sum(r["wrapped"] for r in rows),
-                    "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in counterparts]}
+                    "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in holders]}
 
     if testbench:
         start = time.perf_counter()

@@ -32,19 +32,18 @@ def _load_model(path: Path):
         raise L1adError(f"{path}: cannot load as a QKeras (Keras 2) model ({type(err).__name__}: {err})") from err
 
 
-def _score_output(model, score: str | None) -> str | None:
+def _score_output(graph, score: str | None) -> str | None:
     from l1ad.firmware.convert import score_type
-    from l1ad.firmware.layers import output_names
 
-    names = output_names(model)
+    names = graph.outputs
     if score is None:
-        scalar = [n for n, t in zip(names, model.outputs) if t.shape[-1] == 1]
+        scalar = [n for n in names if graph[n].width == 1]
         if len(scalar) != 1:
             return None
         score = scalar[0]
     if score not in names:
         raise L1adError(f"--score {score!r} is not an output of the model; outputs: {names}")
-    score_type(model, score)  # the score must end in a QActivation: its type is the score's type
+    score_type(graph, score)  # the score must end in a QActivation: its type is the score's type
     return score
 
 
@@ -52,16 +51,16 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
                  add_score: tuple[int, int] | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder."""
-    from l1ad.firmware.layers import check_model
+    from l1ad.firmware.graph import check_model
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
     model = _load_model(model_path)
-    check_model(model)  # an unsupported layer fails here, before anything is written
-    width = int(model.inputs[0].shape[-1])
-    if len(model.inputs) != 1:
-        raise L1adError(f"{model_path}: the model has {len(model.inputs)} inputs; l1ad import takes one input array")
+    graph = check_model(model)  # an unsupported layer fails here, before anything is written
+    if len(graph.inputs) != 1:
+        raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
+    width = graph[graph.inputs[0]].width
     x = read_inputs(inputs, scaler, width)
     y = None
     if labels is not None:
@@ -72,9 +71,9 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         from l1ad.firmware.convert import with_mse_score
 
         model = with_mse_score(model, *add_score)
-        check_model(model)
+        graph = check_model(model)
         score = "score"
-    score = _score_output(model, score)
+    score = _score_output(graph, score)
     if y is not None and not np.isin(y, background).any():
         raise L1adError(f"{labels}: no row carries a background label ({', '.join(background)}); "
                         "pass --background with the labels of your background")

@@ -24,34 +24,25 @@ def _maybe(path: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
-def _quantizer(q) -> str:
-    if q is None:
-        return "float"
-    from l1ad.firmware.layers import quantizer_type
-
-    fixed = quantizer_type(q)[0]
-    return fixed.hls()
-
-
 def model_summary(run: Path) -> dict:
-    """The scoring model's dense layers with their fixed-point types, for any run (trained or imported)."""
+    """The scoring model's trainable dense layers with their fixed-point types, for any run (trained or imported)."""
     from l1ad.runs import Run
 
     r = Run(run)
-    model = r.scoring_model()
+    graph = r.graph
     layers, total, nonzero = [], 0, 0
-    for layer in model.layers:
-        if type(layer).__name__ not in ("QDense", "Dense") or not layer.trainable:
+    for node in graph.operations():
+        if node.kind != "dense" or not node.trainable:
             continue
-        weights = layer.get_weights()
-        total += sum(w.size for w in weights)
-        nonzero += int(sum(np.count_nonzero(w) for w in weights))
-        quantizers = (getattr(layer, "quantizers", None) or [None, None]) + [None]
-        following = [n.layer for n in layer._outbound_nodes]
-        act = following[0].quantizer if len(following) == 1 and hasattr(following[0], "quantizer") else None
-        layers.append({"layer": layer.name, "inputs": weights[0].shape[0], "units": weights[0].shape[1],
-                       "weights": _quantizer(quantizers[0]), "biases": _quantizer(quantizers[1]),
-                       "activation": _quantizer(act) if act is not None else "-"})
+        kernel, bias = node.constants["kernel"], node.constants["bias"]
+        total += kernel.size + bias.size
+        nonzero += int(np.count_nonzero(kernel) + np.count_nonzero(bias))
+        following = graph.consumers(node.name)
+        act = following[0].quantizer if len(following) == 1 and following[0].kind == "quantizer" else None
+        types = {k: t.hls() for k, t in node.constant_types.items()}
+        layers.append({"layer": node.name, "inputs": kernel.shape[0], "units": kernel.shape[1],
+                       "weights": types.get("kernel", "float"), "biases": types.get("bias", "float"),
+                       "activation": act.hls() if act is not None else "-"})
     summary = {"kind": r.kind, "layers": layers, "parameters": int(total), "nonzero_parameters": nonzero}
     if r.kind == "trained":
         config = r.config
@@ -60,7 +51,7 @@ def model_summary(run: Path) -> dict:
                        transform=getattr(config.data, "transform", "standard"),
                        pruning=config.pruning.target_sparsity if config.pruning.enabled else None)
     else:
-        summary.update(architecture=model.name, model_file=r.imported["model"]["path"])
+        summary.update(architecture=graph.name, model_file=r.imported["model"]["path"])
     return summary
 
 

@@ -79,10 +79,22 @@ class Run:
         return Path(parent) / f"{self.name}-{key}{'-' + suffix if suffix else ''}"
 
     # --- models ----------------------------------------------------------------------------------------
-    def scoring_model(self):
+    @cached_property
+    def model(self):
+        """The QKeras scoring model, loaded once."""
         from l1ad.training import models
 
         return models.load(self.path / "qkeras_model.h5")
+
+    def scoring_model(self):
+        return self.model
+
+    @cached_property
+    def graph(self):
+        """The scoring model's graph (:mod:`l1ad.firmware.graph`), built once."""
+        from l1ad.firmware.graph import Graph
+
+        return Graph.from_keras(self.model)
 
     def float_model(self):
         from l1ad.training import models
@@ -105,11 +117,9 @@ class Run:
     def score_output(self) -> str | None:
         return self.imported.get("score_output") if self.kind == "imported" else "score"
 
-    def output_labels(self, model) -> list[str]:
+    def output_labels(self) -> list[str]:
         """User-facing names of the scoring model's outputs."""
-        from l1ad.firmware.layers import output_names
-
-        names = output_names(model)
+        names = self.graph.outputs
         if self.kind == "trained":
             return ["score", "reconstruction"][: len(names)]
         return ["score" if n == self.score_output else n for n in names]

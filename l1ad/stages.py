@@ -36,7 +36,7 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
     if threshold_mode not in ("constant", "input"):
         raise L1adError(f"threshold mode {threshold_mode!r}: choose constant or input")
     model = run.scoring_model()
-    labels = run.output_labels(model)
+    labels = run.output_labels()
     score = run.score_output
     wanted = list(outputs) if outputs else labels + (["trigger"] if score else [])
     unknown = [o for o in wanted if o not in labels + ["trigger"]]
@@ -63,7 +63,6 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
             "threshold_mode": threshold_mode if threshold is not None else None}
     convert_model(model, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
     project_id = read_json(project / "l1ad.json")["project_id"]
-    model.save(str(run.path / "firmware_model.h5"), include_optimizer=False)
     write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve()),
                                           "project_id": project_id})
     return project
@@ -114,7 +113,7 @@ def validate_run(run: str | Path, data: str | Path | None = None, all_events: bo
     from scipy.stats import spearmanr
 
     from l1ad.firmware import plots as fw_plots
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
     from l1ad.training import models, plots
 
@@ -122,7 +121,7 @@ def validate_run(run: str | Path, data: str | Path | None = None, all_events: bo
     run = Run(run)
     info = firmware(run)
     project = Path(info["project_dir"])
-    model = project_model(project)
+    model = project_graph(project)
     events = run.test_events(data, all_events)
     x = _with_threshold(events.x, info.get("threshold"), info.get("threshold_mode"))
     load_s = time.perf_counter() - start
@@ -205,21 +204,22 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
 
 def rtl_run(run: str | Path, out: str | Path | None = None, progress: bool = True, **options) -> dict:
     """The open RTL flow on the run's firmware model; the simulation is checked against csim on every test event."""
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
+    from l1ad.firmware.graph import GRAPH_JSON
     from l1ad.firmware.csim import Csim
     from l1ad.firmware.rtl import build_rtl
 
     run = Run(run)
     info = firmware(run)
     project = Path(info["project_dir"])
-    model = project_model(project)
+    model = project_graph(project)
     x = _with_threshold(run.test_events().x, info.get("threshold"), info.get("threshold_mode"))
     csim = Csim(project).predict(x)
     out = Path(out) if out else run.default_dir("rtl_builds")
     doc = build_rtl(model, out, x, expected=csim, output_labels=info["outputs"], part=info["options"]["part"],
                     progress=progress, **options)
     doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
-    doc["model"] = f"{project / 'l1ad_firmware_model.h5'}: the model of the hls4ml project, trigger head included"
+    doc["model"] = f"{project / GRAPH_JSON}: the graph of the hls4ml project's model, trigger head included"
     write_json(run.path / RTL_JSON, doc)
     return doc
 
@@ -300,7 +300,7 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
     import time
 
     from l1ad.firmware import reference
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
     from l1ad.training.evaluate import binomial_interval
     from l1ad.common.files import sha256
@@ -313,7 +313,7 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
     info = firmware(run)
     table = load_jets(background, require=())
     _refuse_overlap(run, Path(background))
-    model = project_model(info["project_dir"])
+    model = project_graph(info["project_dir"])
     events = run.test_events()
     mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
     if not mask.any():

@@ -158,7 +158,6 @@ def shared_run(tmp_path_factory) -> Path:
 def copy_run(run: Path, target: Path, firmware: bool = False) -> Path:
     """A copy of a finished run that a test may convert and change: without its firmware records, or with
     ``firmware`` its conversion and validation records (the copy then reads, never writes, the run's project)."""
-    records = ["rtl.json", "evaluations", "report.*"] + ([] if firmware else ["firmware.json", "validation.json",
-                                                                             "firmware_model.h5"])
+    records = ["rtl.json", "evaluations", "report.*"] + ([] if firmware else ["firmware.json", "validation.json"])
     shutil.copytree(run, target, ignore=shutil.ignore_patterns(*records))
     return target

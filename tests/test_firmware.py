@@ -6,7 +6,7 @@ import pytest
 
 from conftest import AE
 from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, with_trigger
-from l1ad.firmware.convert import FirmwareOptions
+from l1ad.firmware.convert import FirmwareOptions, project_graph
 from l1ad.firmware import csim
 from l1ad.firmware.csim import Csim
 from l1ad.firmware.layers import UnsupportedModel
@@ -77,6 +77,11 @@ def test_models_are_bit_exact_on_every_event(name, overrides, tmp_path):
         assert result["testbench"]["trigger"]["bit_identical"] == 300
     assert result["audit"]["total_wrapped"] == 0 and not result["audit"]["layers_without_counterpart"]
     assert result["trace"]["run"] is False and result["passed"]
+    if name == "b6_tanh_d2_residual":  # where hls4ml merged a quantizer into the layer before it
+        holders = {node.name: node.hls for node in project_graph(project)}
+        assert holders["input_q"] == "features" and holders["residual_q"] == "residual"
+        assert holders["latent_q"] == "latent_linear" and holders["enc_1"] == "enc_1"
+        assert holders["residual"] is None and holders["features"] is None  # their values are in no firmware layer
     score = result["exact"][0][:, 0]
     np.testing.assert_array_equal(result["csim"][-1][:, 0], (score > threshold).astype(float))  # the trigger bit
     assert 0.3 < np.mean(score > threshold) < 0.7
@@ -91,6 +96,7 @@ def test_deliberately_narrow_type_is_caught_and_named(tmp_path):
     assert not result["passed"] and not result["checks"]["all_outputs_bit_identical"]
     assert result["outputs"]["score"]["bit_identical"] < 2000
     assert result["trace"]["first_divergent_layer"] == "residual_sq"
+    assert result["trace"]["first_divergent_node"] == "residual_sq"
     assert result["trace"]["complete"]  # every layer of the project was compared, not just some
     assert any(r["layer"] == "residual_sq" and r["wrapped"] > 0 for r in result["audit"]["layers"])
 

@@ -1,0 +1,175 @@
+"""A model as one graph: built and checked once from a Keras/QKeras model, read by every consumer.
+
+:meth:`Graph.from_keras` is the only place that walks a Keras model (and its private graph attributes): each
+layer becomes a :class:`Node` of a kind of :mod:`.layers`, which reads its constants through the layer's
+quantizers and refuses what cannot be made exact, naming the layer. The exact reference (:mod:`.reference`),
+the da4ml trace and the per-part breakdown (:mod:`.rtl`), the fixed-point audit and the layer trace
+(:mod:`.validate`), the converter (:mod:`.convert`, which records each node's hls4ml counterpart while hls4ml
+builds its model) and the report read this graph. It is saved as JSON in the HLS project, so the stages after
+conversion need neither TensorFlow nor the model file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .layers import KERAS_KINDS, KINDS, FixedType, UnsupportedModel, supported_layers
+
+GRAPH_JSON = "l1ad_graph.json"
+
+
+@dataclass
+class Node:
+    """One operation: ``kind`` (a key of :data:`.layers.KINDS`) on the values of ``inputs``."""
+
+    name: str  # the Keras layer's name, which hls4ml keeps
+    kind: str
+    inputs: tuple[str, ...]
+    width: int  # values per event (flat tensors)
+    source: str  # the Keras class it was built from, for messages
+    constants: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. kernel, bias: exact fixed-point values
+    constant_types: dict[str, FixedType] = field(default_factory=dict)  # the quantizers' types of the constants
+    quantizer: FixedType | None = None  # quantizer nodes: the type QKeras rounds (half to even) and saturates to
+    before: str | None = None  # quantizer nodes: what QKeras applies before rounding (relu, hard_tanh)
+    trainable: bool = True  # False for frozen constants (a score's mean, the trigger head)
+    hls: str | None = None  # the hls4ml layer that holds this node's values, recorded by the converter
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "inputs": list(self.inputs), "width": self.width,
+                "source": self.source, "constants": {k: v.tolist() for k, v in self.constants.items()},
+                "constant_types": {k: _type_list(t) for k, t in self.constant_types.items()},
+                "quantizer": _type_list(self.quantizer), "before": self.before, "trainable": self.trainable,
+                "hls": self.hls}
+
+    @classmethod
+    def from_dict(cls, doc: dict) -> "Node":
+        return cls(doc["name"], doc["kind"], tuple(doc["inputs"]), doc["width"], doc["source"],
+                   {k: np.asarray(v, dtype=np.float64) for k, v in doc["constants"].items()},
+                   {k: FixedType(*t) for k, t in doc["constant_types"].items()},
+                   None if doc["quantizer"] is None else FixedType(*doc["quantizer"]), doc["before"],
+                   doc["trainable"], doc["hls"])
+
+
+def _type_list(fixed: FixedType | None) -> list[int] | None:
+    return None if fixed is None else [fixed.k, fixed.i, fixed.f]
+
+
+class Graph:
+    """Nodes in an order where each follows its inputs; the model's inputs are nodes of kind ``input``."""
+
+    def __init__(self, name: str, nodes: list[Node], inputs: list[str], outputs: list[str]):
+        self.name, self.inputs, self.outputs = name, list(inputs), list(outputs)
+        self.nodes = {node.name: node for node in nodes}
+        self.input_quantizers = _input_quantizers(self)
+
+    def __getitem__(self, name: str) -> Node:
+        return self.nodes[name]
+
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def operations(self) -> list[Node]:
+        """Every node but the model's inputs, in order."""
+        return [node for node in self if node.kind != "input"]
+
+    def consumers(self, name: str) -> list[Node]:
+        return [node for node in self if name in node.inputs]
+
+    def walk(self, feed: dict[str, object], step: Callable, only: set[str] | None = None) -> dict[str, object]:
+        """Values of every node (or of ``only``, fed at their boundary): ``feed`` maps names to values,
+        ``step(node, inputs)`` computes a node from its inputs' values."""
+        values = dict(feed)
+        for node in self.operations():
+            if only is None or node.name in only:
+                values[node.name] = step(node, [values[n] for n in node.inputs])
+        return values
+
+    # --- files ---------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {"name": self.name, "inputs": self.inputs, "outputs": self.outputs,
+                "nodes": [node.to_dict() for node in self]}
+
+    def save(self, path: str | Path) -> Path:
+        from l1ad.common.files import write_json
+
+        return write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Graph":
+        doc = json.loads(Path(path).read_text())
+        return cls(doc["name"], [Node.from_dict(n) for n in doc["nodes"]], doc["inputs"], doc["outputs"])
+
+    # --- from Keras ----------------------------------------------------------------------------------------
+    @classmethod
+    def from_keras(cls, model) -> "Graph":
+        """The graph of a Keras functional or Sequential model; UnsupportedModel names the first layer that no
+        kind of :mod:`.layers` accepts."""
+        if type(model).__name__ not in ("Functional", "Model", "Sequential"):
+            raise UnsupportedModel(f"{type(model).__name__}: give a Keras functional or Sequential model")
+        inputs = [t._keras_history.layer.name for t in model.inputs]
+        nodes = [Node(name, "input", (), int(t.shape[-1]), "InputLayer") for name, t in zip(inputs, model.inputs)]
+        for layer in _ordered_layers(model, inputs):
+            nodes.append(_node(layer))
+        return cls(model.name, nodes, inputs, [t._keras_history.layer.name for t in model.outputs])
+
+
+def check_model(model) -> Graph:
+    """The model's graph; UnsupportedModel (naming the layer and listing what is supported) if it has none."""
+    return Graph.from_keras(model)
+
+
+def as_graph(model) -> Graph:
+    """``model`` if it is a graph already, else the graph of a Keras model."""
+    return model if isinstance(model, Graph) else Graph.from_keras(model)
+
+
+def _inbound(layer) -> list[str]:
+    if len(layer._inbound_nodes) != 1:
+        raise UnsupportedModel(f"layer {layer.name} is called more than once; shared layers are not supported")
+    layers = layer._inbound_nodes[0].inbound_layers
+    return [item.name for item in (layers if isinstance(layers, (list, tuple)) else [layers])]
+
+
+def _ordered_layers(model, inputs: list[str]) -> list:
+    done, order = set(inputs), []
+    pending = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    while pending:
+        ready = [layer for layer in pending if all(n in done for n in _inbound(layer))]
+        if not ready:
+            raise UnsupportedModel(f"layers {[l.name for l in pending]} are not connected to the model's inputs")
+        order += ready
+        done.update(layer.name for layer in ready)
+        pending = [layer for layer in pending if layer.name not in done]
+    return order
+
+
+def _node(layer) -> Node:
+    source = type(layer).__name__
+    kind = KERAS_KINDS.get(source)
+    if kind is None:
+        raise UnsupportedModel(f"layer {layer.name} ({source}) is not supported. Supported layers:\n  - "
+                               + "\n  - ".join(supported_layers()))
+    shape = layer.output_shape
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) tensors are supported (output "
+                               f"shape {shape})")
+    node = Node(layer.name, kind, tuple(_inbound(layer)), int(shape[-1]), source, trainable=bool(layer.trainable))
+    KINDS[kind].build(layer, node)
+    return node
+
+
+def _input_quantizers(graph: Graph) -> dict[str, str]:
+    """For each model input, the quantizer node right after it (the type the FPGA receives)."""
+    out = {}
+    for name in graph.inputs:
+        consumers = graph.consumers(name)
+        if len(consumers) != 1 or consumers[0].kind != "quantizer":
+            raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation (e.g. "
+                                   "quantized_bits) right after each input; it sets the type the FPGA receives")
+        out[name] = consumers[0].name
+    return out
