@@ -43,7 +43,7 @@ def main():
     x = run.test_events().x[0]
     n = len(x)
     print(f"{n:,} test jets, project {info['project_dir']}")
-    qkeras = run.scoring_model()
+    qkeras = run.model
     models.scores(qkeras, x[:1000])
     seconds = _best(lambda: models.scores(qkeras, x))
     print(f"QKeras predict (float32, batch 8192):        {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")

@@ -197,3 +197,12 @@ def testbench_inputs(project_dir: str | Path) -> list[np.ndarray]:
     table = np.loadtxt(project_dir / "tb_data" / "tb_input_features.dat", dtype=np.float32, ndmin=2).astype(np.float64)
     bounds = np.cumsum([0, *sizes])
     return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def testbench_expected(project_dir: str | Path) -> list[np.ndarray]:
+    """The exact outputs the project's tb_data/ expects for its inputs (written by l1ad with 17 digits), per output."""
+    project_dir = Path(project_dir)
+    sizes = project_info(project_dir)["output_sizes"]
+    table = np.loadtxt(project_dir / "tb_data" / "tb_output_predictions.dat", dtype=np.float64, ndmin=2)
+    bounds = np.cumsum([0, *sizes])
+    return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]

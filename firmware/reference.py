@@ -32,12 +32,12 @@ def _as_inputs(graph: Graph, x) -> list[np.ndarray]:
     return out
 
 
-def evaluate(model, x) -> dict[str, Value]:
-    """Exact values of every node for inputs ``x`` (an array, or a list for several inputs); ``model`` is a
-    :class:`.graph.Graph` or a Keras model."""
+def evaluate(model, x, only: set[str] | None = None) -> dict[str, Value]:
+    """Exact values of every node (or of the nodes ``only``, fed by the inputs) for inputs ``x`` (an array, or a
+    list for several inputs); ``model`` is a :class:`.graph.Graph` or a Keras model."""
     graph = as_graph(model)
     feed = {name: Value(a, a, None) for name, a in zip(graph.inputs, _as_inputs(graph, x))}
-    return graph.walk(feed, lambda node, values: KINDS[node.kind].exact(node, values))
+    return graph.walk(feed, lambda node, values: KINDS[node.kind].exact(node, values), only=only)
 
 
 def chunks(model, x, size: int = CHUNK):

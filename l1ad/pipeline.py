@@ -57,100 +57,112 @@ class Pipeline:
             self.echo(f"      {stage.status} in {stage.seconds:.1f} s{': ' + stage.detail if stage.detail else ''}")
         return stage
 
+    _run: object = field(default=None, init=False, repr=False)  # the Run every stage after training shares
+    _failures: list[str] = field(default_factory=list, init=False, repr=False)
+    _beside: dict = field(default_factory=dict, init=False, repr=False)  # the distance baseline, in its own process
+
     def execute(self) -> dict:
-        from l1ad.firmware.vendor import TOOLS, find_tool, synth
-        from l1ad.report import write_report
-        from l1ad.common.files import run_state
-        from l1ad.runs import Run
-        from l1ad.stages import convert_run, firmware, rtl_run, validate_run
-        from l1ad.training.config import load_config
-        from l1ad.training.train import train
-
-        failures = []
-
-        def do_train():
-            if run_state(self.run) == "complete" and not self.restart:
-                Run(self.run).data_path()  # a finished run is reused only if its data file is unchanged
-                raise _Reused(f"finished run {self.run} (pass --restart to train again)")
-            resume = run_state(self.run) == "training" and not self.restart
-            train(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart,
-                  workers=training_workers())
-            return "resumed an interrupted run" if resume else ""
-
-        beside = {}  # the distance baseline's firmware chain, in a process of its own beside validate and rtl
-
-        def do_convert():
-            project = convert_run(self.run)
-            if Run(self.run).distance_model() is not None:
-                beside["distance"] = pool.submit(_distance, self.run, self.clock_mhz, self.synthesize)
-            return f"project {project}"
-
-        def do_validate():
-            doc = validate_run(self.run)
-            score = doc["csim_vs_exact_qkeras"]["score"]
-            if not doc["passed"]:
-                failures.append("validation: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
-                raise L1adError(failures[-1])
-            return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
-
-        def do_rtl():
-            doc = rtl_run(self.run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
-            if not doc["bit_exact"]:
-                failures.append("RTL simulation differs from csim")
-                raise L1adError(failures[-1])
-            return (f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
-                    + ("" if self.synthesize else "; yosys skipped (--no-synth)"))
-
-        def do_distance():
-            if "distance" not in beside:
-                raise _Skip("this run has no distance baseline (baselines.distance off, or the model has no network)")
-            doc, seconds = beside.pop("distance").result()
-            if not doc["passed"]:
-                failures.append("distance baseline: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
-                raise L1adError(failures[-1])
-            cost = f", {doc['yosys']['LUT']:,} LUT" if "yosys" in doc else ""
-            return (f"bit-exact in csim and RTL, {doc['latency']['cycles']} cycles{cost} ({seconds:.0f} s in a process "
-                    "beside validate and rtl)")
-
-        def do_vendor():
-            info = firmware(Run(self.run))
-            backend = info["options"]["backend"]
-            tool = find_tool(backend)
-            if tool is None:
-                raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
-                            "elsewhere: see README, 'Vendor synthesis')")
-            synth(info["project_dir"])
-            return f"{tool} C synthesis"
-
-        def do_report():
-            return str(write_report(self.run))
-
-        steps = [("train", do_train), ("convert", do_convert), ("validate (csim, bit-exactness)", do_validate),
-                 ("rtl (da4ml, Verilator, yosys)", do_rtl), ("distance baseline (hls4ml, csim, RTL)", do_distance),
-                 ("vendor synthesis", do_vendor), ("report", do_report)]
+        steps = [("train", self._train), ("convert", self._convert), ("validate (csim, bit-exactness)", self._validate),
+                 ("rtl (da4ml, Verilator, yosys)", self._rtl), ("distance baseline (hls4ml, csim, RTL)", self._distance),
+                 ("vendor synthesis", self._vendor), ("report", self._report)]
         start = time.perf_counter()
         before = set(multiprocessing.active_children())
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
         try:
             for i, (name, action) in enumerate(steps, 1):
                 self._stage(name, action, i, len(steps))
         except BaseException as err:
             # a failed stage ends the run now, not after the distance baseline's build in the other process
-            pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             for child in set(multiprocessing.active_children()) - before:
                 child.terminate()
-            if str(err) not in failures:
-                failures.append(f"{self.stages[-1].name}: {err}" if self.stages else str(err))
+            if str(err) not in self._failures:
+                self._failures.append(f"{self.stages[-1].name}: {err}" if self.stages else str(err))
             raise
         else:
-            pool.shutdown()
+            self._pool.shutdown()
         finally:
             summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
-                       "stages": [vars(s) for s in self.stages], "passed": not failures,
-                       "failures": failures}
+                       "stages": [vars(s) for s in self.stages], "passed": not self._failures,
+                       "failures": self._failures}
             if (self.run / "status.json").exists():  # only into a run folder l1ad made
                 write_json(self.run / "run_summary.json", summary)
         return summary
+
+    def _fail(self, message: str):
+        self._failures.append(message)
+        raise L1adError(message)
+
+    def _train(self):
+        from l1ad.common.files import run_state
+        from l1ad.runs import Run
+        from l1ad.training.config import load_config
+        from l1ad.training.train import fit
+
+        if run_state(self.run) == "complete" and not self.restart:
+            self._run = Run(self.run)
+            self._run.data_path()  # a finished run is reused only if its data file is unchanged
+            raise _Reused(f"finished run {self.run} (pass --restart to train again)")
+        resume = run_state(self.run) == "training" and not self.restart
+        trained = fit(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart,
+                      workers=training_workers())
+        self._run = Run(self.run, trained)
+        return "resumed an interrupted run" if resume else ""
+
+    def _convert(self):
+        from l1ad.stages import convert_run
+
+        project = convert_run(self._run)
+        if self._run.kind == "trained" and (self.run / "distance_model.h5").exists():
+            events = (self._run.test_events(), self._run.threshold_events)  # handed over: read no data file again
+            self._beside["distance"] = self._pool.submit(_distance, self.run, events, self.clock_mhz, self.synthesize)
+        return f"project {project}"
+
+    def _validate(self):
+        from l1ad.stages import validate_run
+
+        doc = validate_run(self._run)
+        score = doc["csim_vs_exact_qkeras"]["score"]
+        if not doc["passed"]:
+            self._fail("validation: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+        return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
+
+    def _rtl(self):
+        from l1ad.stages import rtl_run
+
+        doc = rtl_run(self._run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
+        if not doc["bit_exact"]:
+            self._fail("RTL simulation differs from csim")
+        return (f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
+                + ("" if self.synthesize else "; yosys skipped (--no-synth)"))
+
+    def _distance(self):
+        if "distance" not in self._beside:
+            raise _Skip("this run has no distance baseline (baselines.distance off, or the model has no network)")
+        doc, seconds = self._beside.pop("distance").result()
+        if not doc["passed"]:
+            self._fail("distance baseline: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+        cost = f", {doc['yosys']['LUT']:,} LUT" if "yosys" in doc else ""
+        return (f"bit-exact in csim and RTL, {doc['latency']['cycles']} cycles{cost} ({seconds:.0f} s in a process "
+                "beside validate and rtl)")
+
+    def _vendor(self):
+        from l1ad.firmware.vendor import TOOLS, find_tool, synth
+        from l1ad.stages import firmware
+
+        info = firmware(self._run)
+        backend = info["options"]["backend"]
+        tool = find_tool(backend)
+        if tool is None:
+            raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
+                        "elsewhere: see README, 'Vendor synthesis')")
+        synth(info["project_dir"])
+        return f"{tool} C synthesis"
+
+    def _report(self):
+        from l1ad.report import write_report
+
+        return str(write_report(self._run))
 
 
 def training_workers() -> int:
@@ -160,15 +172,19 @@ def training_workers() -> int:
     return int(os.environ.get("L1AD_TRAIN_WORKERS", min(2, os.cpu_count() or 1)))
 
 
-def _distance(run: Path, clock_mhz: float, synthesize: bool) -> tuple[dict, float]:
-    """The distance baseline's stage, run in a worker process: its record and its own wall time."""
+def _distance(run: Path, events: tuple, clock_mhz: float, synthesize: bool) -> tuple[dict, float]:
+    """The distance baseline's stage, run in a worker process on the run's (test, threshold) events: its record and
+    its own wall time."""
     import os
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from l1ad.runs import Run
     from l1ad.stages import distance_run
 
     start = time.perf_counter()
-    doc = distance_run(run, clock_mhz=clock_mhz, synthesize=synthesize, progress=False)
+    handed = Run(run)
+    handed.adopt_events(*events)
+    doc = distance_run(handed, clock_mhz=clock_mhz, synthesize=synthesize, progress=False)
     return doc, time.perf_counter() - start
 
 

@@ -18,17 +18,16 @@ from l1ad.common.files import read_json, write_json
 from l1ad.common.style import figure, save, styled
 
 from .anchors import ANCHORS
+from .runs import as_run
 
 
 def _maybe(path: Path) -> dict | None:
     return read_json(path) if path.exists() else None
 
 
-def model_summary(run: Path) -> dict:
+def model_summary(run) -> dict:
     """The scoring model's trainable dense layers with their fixed-point types, for any run (trained or imported)."""
-    from l1ad.runs import Run
-
-    r = Run(run)
+    r = as_run(run)
     graph = r.graph
     layers, total, nonzero = [], 0, 0
     for node in graph.operations():
@@ -55,8 +54,10 @@ def model_summary(run: Path) -> dict:
     return summary
 
 
-def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
+def hardware_rows(run) -> tuple[list[dict], list[str]]:
     """Latency and resources from every available source, each row naming its tool."""
+    handle = as_run(run)
+    run = handle.path
     rows, missing = [], []
     rtl = _maybe(run / "rtl.json")
     if rtl:
@@ -80,11 +81,10 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
         missing.append("open RTL flow (run: l1ad rtl RUN)")
     vendor = {}
     if (run / "firmware.json").exists():
-        from l1ad.runs import Run
         from l1ad.stages import firmware
 
         try:  # only reports of this run's own project: firmware() checks the project is the one it converted
-            vendor = read_vendor_reports(firmware(Run(run))["project_dir"])
+            vendor = read_vendor_reports(firmware(handle)["project_dir"])
         except L1adError as err:
             missing.append(f"vendor reports not read: {err}")
     if "csynth" in vendor:
@@ -106,12 +106,14 @@ def hardware_rows(run: Path) -> tuple[list[dict], list[str]]:
     return rows, missing
 
 
-def gather(run: str | Path) -> dict:
-    run = Path(run)
+def gather(run) -> dict:
+    """report.json's content, from the run's records (a Run, or a run folder's path)."""
+    handle = as_run(run)
+    run = handle.path
     validation = _maybe(run / "validation.json")
     rtl = _maybe(run / "rtl.json")
     metrics = _maybe(run / "metrics.json")
-    rows, missing = hardware_rows(run)
+    rows, missing = hardware_rows(handle)
     data = _maybe(run / "data.json") or {}
     distance = _maybe(run / "distance.json")
     if distance and not distance.get("passed"):
@@ -126,7 +128,7 @@ def gather(run: str | Path) -> dict:
     return {
         "run": run.resolve().name,
         "data": {k: data.get(k) for k in ("path", "embedded_default", "sha256")},
-        "model": model_summary(run),
+        "model": model_summary(handle),
         "physics": physics,
         "physics_source": source,
         "baselines": _baselines(metrics, distance),
@@ -135,7 +137,7 @@ def gather(run: str | Path) -> dict:
         "rates": _current_rates(_maybe(run / "rates.json"), _maybe(run / "firmware.json")),
         "bit_exactness": {
             "csim_vs_exact_qkeras": validation["csim_vs_exact_qkeras"] if validation else None,
-            "testbench_vs_in_process": validation.get("testbench") if validation else None,
+            "testbench_vs_exact_qkeras": validation.get("testbench") if validation else None,
             "fixed_point_audit": {k: validation["audit"][k] for k in ("total_saturated", "total_wrapped")}
             if validation else None,
             "trigger_bit": validation.get("trigger_bit") if validation else None,
@@ -295,7 +297,8 @@ def markdown(doc: dict) -> str:
     b = doc["bit_exactness"]
     out += ["", "## Bit-exactness", ""]
     for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"),
-                       ("test bench vs in-process csim (test bench events)", "testbench_vs_in_process"),
+                       ("the project's test bench vs QKeras evaluated exactly (test bench events)",
+                        "testbench_vs_exact_qkeras"),
                        ("RTL (Verilator) vs csim", "rtl_vs_csim")):
         if b[key]:
             out.append(f"- {title}: " + ", ".join(f"{k} {v['bit_identical']:,}/{v['compared']:,}" for k, v in b[key].items()))
@@ -373,9 +376,10 @@ def hardware_figure(doc: dict, path: Path) -> Path:
     return save(fig, path)
 
 
-def write_report(run: str | Path) -> Path:
-    run = Path(run)
+def write_report(run) -> Path:
+    """report.json, report.md and report.png of a run (a Run, or a run folder's path)."""
     doc = gather(run)
+    run = as_run(run).path
     write_json(run / "report.json", doc)
     hardware_figure(doc, run / "report.png")
     (run / "report.md").write_text(markdown(doc))

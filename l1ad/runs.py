@@ -62,12 +62,18 @@ def checked_file(path: str | Path, recorded: str, run: Path, what: str) -> Path:
 
 
 class Run:
-    """A finished run folder; loads what the stages need once."""
+    """A finished run folder and what its stages need, each read once: the data file (hashed and parsed once), the
+    models, the graph, the events, and the results one stage hands the next (``results``).
 
-    def __init__(self, path: str | Path):
+    ``trained`` (:class:`l1ad.training.train.Trained`): what training just loaded, adopted instead of read again.
+    """
+
+    def __init__(self, path: str | Path, trained=None):
         self.path = Path(path)
         require_complete(self.path)
         self.kind = read_json(self.path / "status.json").get("kind", "trained")
+        self._trained = trained
+        self.results: dict[str, object] = {}  # in-memory results of a stage for the next one (e.g. the csim outputs)
 
     @property
     def name(self) -> str:
@@ -79,15 +85,18 @@ class Run:
         return Path(parent) / f"{self.name}-{key}{'-' + suffix if suffix else ''}"
 
     # --- models ----------------------------------------------------------------------------------------
+    def _model(self, kind: str):
+        if self._trained is not None and kind in self._trained.models:
+            return self._trained.models[kind]
+        from l1ad.training import models
+
+        path = self.path / f"{kind}_model.h5"
+        return models.load(path) if path.exists() else None
+
     @cached_property
     def model(self):
         """The QKeras scoring model, loaded once."""
-        from l1ad.training import models
-
-        return models.load(self.path / "qkeras_model.h5")
-
-    def scoring_model(self):
-        return self.model
+        return self._model("qkeras")
 
     @cached_property
     def graph(self):
@@ -96,18 +105,15 @@ class Run:
 
         return Graph.from_keras(self.model)
 
+    @cached_property
     def float_model(self):
-        from l1ad.training import models
+        """The float model of a trained run (None for an imported one), loaded once."""
+        return self._model("float")
 
-        path = self.path / "float_model.h5"
-        return models.load(path) if path.exists() else None
-
+    @cached_property
     def distance_model(self):
-        """The zero-parameter distance baseline of a trained run (None if the run has none)."""
-        from l1ad.training import models
-
-        path = self.path / "distance_model.h5"
-        return models.load(path) if path.exists() else None
+        """The zero-parameter distance baseline of a trained run (None if the run has none), loaded once."""
+        return self._model("distance")
 
     @cached_property
     def imported(self) -> dict:
@@ -124,73 +130,104 @@ class Run:
             return ["score", "reconstruction"][: len(names)]
         return ["score" if n == self.score_output else n for n in names]
 
-    # --- events ----------------------------------------------------------------------------------------
+    # --- data and events -------------------------------------------------------------------------------
     @cached_property
     def config(self):
         from l1ad.training.config import load_config
 
         return load_config(self.path / "config.yaml")
 
-    def data_path(self) -> Path:
-        info = read_json(self.path / "data.json")
-        return checked_file(info["path"], info["sha256"], self.path, "data")
-
-    def _splits(self):
-        from l1ad.training.train import load_data, splits
-
-        return splits(load_data(self.data_path())[0], self.config)
-
-    def test_jets(self, data: str | Path | None = None, all_jets: bool = False):
-        """The run's test jets (a table), or the test split (or every jet) of other data with the run's seed."""
-        from l1ad.training.train import load_data, splits
+    @cached_property
+    def data(self):
+        """The run's data file (:class:`l1ad.training.train.DataFile`), checked against the sha256 the run recorded,
+        then parsed: once."""
+        from l1ad.training.io import load_jets
+        from l1ad.training.train import DataFile
 
         if self.kind == "imported":
             raise RunError(f"{self.path} is an imported run: its events are its input file, not jets of a data file")
-        table = load_data(data if data is not None else self.data_path())[0]
+        info = read_json(self.path / "data.json")
+        handed = self._trained.data if self._trained is not None else None
+        if handed is not None and handed.info["sha256"] == info["sha256"]:
+            return handed
+        path = checked_file(info["path"], info["sha256"], self.path, "data")
+        return DataFile(path, load_jets(path), info)
+
+    def data_path(self) -> Path:
+        return self.data.path
+
+    @cached_property
+    def _splits(self):
+        from l1ad.training.train import splits
+
+        return splits(self.data.table, self.config)
+
+    @cached_property
+    def scaler(self):
+        from l1ad.training.datasets import Scaler
+
+        return Scaler.load(self.path / "scaler.json")
+
+    def test_jets(self, data: str | Path | None = None, all_jets: bool = False):
+        """The run's test jets (a table), or the test split (or every jet) of other data with the run's seed."""
+        from l1ad.training.io import load_jets
+        from l1ad.training.train import splits
+
+        table = self.data.table if data is None else load_jets(data)
         return table if all_jets else splits(table, self.config).test
 
     def transform(self, table) -> np.ndarray:
         """A jet table in the run's input coordinates (its scaler.json), as the FPGA receives them."""
-        from l1ad.training.datasets import Scaler
-
-        return Scaler.load(self.path / "scaler.json").transform(table)
+        return self.scaler.transform(table)
 
     def test_events(self, data: str | Path | None = None, all_events: bool = False) -> Events:
-        """The run's test events, or (``data``) the test split, or every event, of another file."""
+        """The run's test events (made once), or (``data``) the test split, or every event, of another file."""
+        if data is None and not all_events:
+            return self._test_events
         if self.kind == "imported":
-            if data is not None:
-                raise RunError("an imported run's events are its input file; import again for other inputs")
-            return self._imported_events("test")
-        if data is None:
-            test = self._splits().test
-            source = f"test split of {self.data_path()}"
-        else:
-            from l1ad.training.train import load_data, splits
-
-            table = load_data(data)[0]
-            test = table if all_events else splits(table, self.config).test
-            source = f"{'all events' if all_events else 'test split'} of {data}"
+            raise RunError("an imported run's events are its input file; import again for other inputs")
+        test = self.test_jets(data, all_events)
+        source = f"{'all events' if all_events else 'test split'} of {data or self.data.path}"
         return Events([self.transform(test)], test[LABEL].to_numpy(), source)
 
+    def adopt_events(self, test: Events, threshold: Events) -> None:
+        """Use events another process of the same command made from this run (so it reads no data file)."""
+        self.__dict__.update(_test_events=test, threshold_events=threshold)
+
+    @cached_property
+    def _test_events(self) -> Events:
+        if self.kind == "imported":
+            return self._imported_events("test")
+        test = self._splits.test
+        return Events([self.transform(test)], test[LABEL].to_numpy(), f"test split of {self.data.path}")
+
+    @cached_property
     def threshold_events(self) -> Events:
         """Background events the trigger threshold is set on (never the test events it is judged on)."""
         if self.kind == "imported":
             return self._imported_events("threshold")
-        val = self._splits().val
+        val = self._splits.val
         val = val[val[LABEL].isin(BACKGROUND)]
         return Events([self.transform(val)], val[LABEL].to_numpy(), "validation background jets")
 
-    def _imported_events(self, which: str) -> Events:
-        """The imported run's test events (``which="test"``) or threshold events ("threshold"), hash-checked."""
-        doc = read_json(self.path / IMPORT_JSON)
+    @cached_property
+    def _imported_inputs(self) -> tuple[np.ndarray, np.ndarray | None, Path]:
+        """An imported run's inputs and labels (None without), hash-checked and read once."""
+        doc = self.imported
         inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], self.path, "inputs")
         scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], self.path, "scaler") if doc["scaler"] else None
         x = read_inputs(inputs, scaler, doc["inputs"]["width"])
-        background = tuple(doc["background"])
         if doc["labels"] is None:
-            return Events([x], None, f"all {len(x):,} rows of {inputs}", background)
+            return x, None, inputs
         labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], self.path, "labels")
-        y = read_table(labels_path, "labels").astype(str)
+        return x, read_table(labels_path, "labels").astype(str), inputs
+
+    def _imported_events(self, which: str) -> Events:
+        """The imported run's test events (``which="test"``) or threshold events ("threshold")."""
+        x, y, inputs = self._imported_inputs
+        background = tuple(self.imported["background"])
+        if y is None:
+            return Events([x], None, f"all {len(x):,} rows of {inputs}", background)
         rows = np.flatnonzero(np.isin(y, background))
         rows = np.random.default_rng(SPLIT_SEED).permutation(rows)
         half = rows[: len(rows) // 2]
@@ -200,6 +237,11 @@ class Run:
         pick = np.sort(np.setdiff1d(np.arange(len(x)), half))
         return Events([x[pick]], y[pick], f"test rows of {inputs} (the other background half and every other row)",
                       background)
+
+
+def as_run(run) -> Run:
+    """``run`` if it is a :class:`Run` already, else the run folder at that path."""
+    return run if isinstance(run, Run) else Run(run)
 
 
 # --- a user's input files (l1ad import) --------------------------------------------------------------

@@ -1,60 +1,46 @@
-"""The firmware stages on run folders: convert, validate, rtl. The CLI and ``l1ad run`` call these.
+"""The firmware stages on runs: convert, validate, rtl, the distance baseline, rates. The CLI and ``l1ad run`` call
+these.
 
-Each stage reads a :class:`l1ad.runs.Run`, hands models and arrays to the library (:mod:`l1ad.firmware`)
-and records its findings in the run folder (``firmware.json``, ``validation.json``, ``rtl.json``).
+Each stage takes a :class:`l1ad.runs.Run` (or a run folder's path), hands models, graphs and arrays to the library
+(:mod:`l1ad.firmware`) and records its findings in the run folder (``firmware.json``, ``validation.json``,
+``rtl.json``, ...). Given one Run, the stages read its data and models once between them, and a stage reuses what
+an earlier one computed on the same events (``Run.results``): ``l1ad run`` evaluates the exact reference and the C
+simulation of the test events once.
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
-from l1ad.common.errors import L1adError
-from l1ad.runs import Run, RunError
+from l1ad.common.errors import L1adError, RunError
+from l1ad.common.files import read_json, write_json
+from l1ad.runs import Run, as_run
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
 from l1ad.training.features import LABEL as LABEL_COLUMN
-from l1ad.common.files import read_json, write_json
 
 FIRMWARE_JSON = "firmware.json"
 RTL_JSON = "rtl.json"
 DISTANCE_JSON = "distance.json"
 TRIGGER_OUTPUTS = ("score", "reconstruction", "trigger")
+TEST_OUTPUTS = "test_outputs"  # Run.results key: the exact and csim outputs of the test events, by project
 
 
 # --- convert ---------------------------------------------------------------------------------------------
 
-def convert_run(run: str | Path, out: str | Path | None = None, options=None, outputs: tuple[str, ...] | None = None,
-                trigger_efficiency: float = 1e-3, threshold_mode: str = "constant", tb_events: int = 2000) -> Path:
+def convert_run(run: Run | str | Path, out: str | Path | None = None, options=None,
+                outputs: tuple[str, ...] | None = None, trigger_efficiency: float = 1e-3,
+                threshold_mode: str = "constant", tb_events: int = 2000) -> Path:
     """Write the hls4ml project of a run (score on chip, trigger bit) and record it in firmware.json."""
-    from tensorflow import keras
+    from l1ad.firmware.convert import FirmwareOptions, convert_model
 
-    from l1ad.firmware.convert import FirmwareOptions, convert_model, with_trigger
-
-    run = Run(run)
+    run = as_run(run)
     options = options or FirmwareOptions()
     if threshold_mode not in ("constant", "input"):
         raise L1adError(f"threshold mode {threshold_mode!r}: choose constant or input")
-    model = run.scoring_model()
-    labels = run.output_labels()
-    score = run.score_output
-    wanted = list(outputs) if outputs else labels + (["trigger"] if score else [])
-    unknown = [o for o in wanted if o not in labels + ["trigger"]]
-    if unknown or (score and "score" not in wanted):
-        raise L1adError(f"outputs {wanted}: choose among {labels + ['trigger']}, the score included")
-    if "trigger" in wanted and not score:
-        raise L1adError(f"{run.path} has no score output, so no trigger: import it with --score or --add-score")
-    keep = [i for i, label in enumerate(labels) if label in wanted]
-    model = keras.Model(model.inputs, [model.outputs[i] for i in keep], name=model.name)
-    out_labels = [labels[i] for i in keep]
-
-    threshold, source = None, None
-    if "trigger" in wanted:
-        threshold, source = trigger_threshold(run, model, out_labels.index("score"), trigger_efficiency)
-        model = with_trigger(model, score=model.output_names[out_labels.index("score")],
-                             threshold="input" if threshold_mode == "input" else threshold)
-        out_labels.append("trigger")
-
+    model, out_labels, threshold, source = _firmware_model(run, outputs, trigger_efficiency, threshold_mode)
     events = run.test_events()
     pick = np.sort(np.random.default_rng(0).permutation(len(events))[:tb_events])
     tb_inputs = [a[pick] for a in _with_threshold(events.x, threshold, threshold_mode)]
@@ -62,18 +48,45 @@ def convert_run(run: str | Path, out: str | Path | None = None, options=None, ou
     info = {"run": str(run.path.resolve()), "threshold": threshold, "threshold_source": source,
             "threshold_mode": threshold_mode if threshold is not None else None}
     convert_model(model, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
-    project_id = read_json(project / "l1ad.json")["project_id"]
-    write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve()),
-                                          "project_id": project_id})
+    write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve())})
     return project
+
+
+def _firmware_model(run: Run, outputs, trigger_efficiency: float, threshold_mode: str):
+    """(the model the firmware computes: the chosen outputs and the trigger bit, their labels, the threshold and
+    where it came from)."""
+    from tensorflow import keras
+
+    from l1ad.firmware.convert import with_trigger
+
+    labels, score = run.output_labels(), run.score_output
+    wanted = list(outputs) if outputs else labels + (["trigger"] if score else [])
+    unknown = [o for o in wanted if o not in labels + ["trigger"]]
+    if unknown or (score and "score" not in wanted):
+        raise L1adError(f"outputs {wanted}: choose among {labels + ['trigger']}, the score included")
+    if "trigger" in wanted and not score:
+        raise L1adError(f"{run.path} has no score output, so no trigger: import it with --score or --add-score")
+    keep = [i for i, label in enumerate(labels) if label in wanted]
+    model = run.model
+    model = keras.Model(model.inputs, [model.outputs[i] for i in keep], name=model.name)
+    out_labels = [labels[i] for i in keep]
+    threshold = source = None
+    if "trigger" in wanted:
+        graph = run.graph if len(keep) == len(labels) else None
+        threshold, source = trigger_threshold(run, graph or model, out_labels.index("score"), trigger_efficiency)
+        model = with_trigger(model, score=model.output_names[out_labels.index("score")],
+                             threshold="input" if threshold_mode == "input" else threshold)
+        out_labels.append("trigger")
+    return model, out_labels, threshold, source
 
 
 def trigger_threshold(run: Run, model, output: int, efficiency: float) -> tuple[float, str]:
     """The threshold at ``efficiency`` of background events that are never among the test events the trigger is
-    judged on, from the exact scores of output ``output``; and where it came from."""
+    judged on, from the exact scores of output ``output`` of ``model`` (a Keras model or a graph); and where it
+    came from."""
     from l1ad.firmware import reference
 
-    background = run.threshold_events()
+    background = run.threshold_events
     scores = reference.outputs(model, background.x)[output][:, 0]
     threshold = threshold_at(scores, efficiency)
     return threshold, (f"exact QKeras scores of {len(background):,} {background.source} at background efficiency "
@@ -87,8 +100,9 @@ def _with_threshold(x: list[np.ndarray], threshold: float | None, mode: str | No
     return list(x) + [np.full((len(x[0]), 1), threshold)]
 
 
-def firmware(run: Run) -> dict:
+def firmware(run: Run | str | Path) -> dict:
     """The run's firmware.json, checked: the project exists and is still the one this run converted."""
+    run = as_run(run)
     path = run.path / FIRMWARE_JSON
     if not path.exists():
         raise RunError(f"{run.path} has no firmware yet; run: l1ad convert {run.path}")
@@ -104,75 +118,74 @@ def firmware(run: Run) -> dict:
 
 # --- validate --------------------------------------------------------------------------------------------
 
-def validate_run(run: str | Path, data: str | Path | None = None, all_events: bool = False, testbench: bool = True,
-                 trace: str = "auto", trace_events: int = 500) -> dict:
+def validate_run(run: Run | str | Path, data: str | Path | None = None, all_events: bool = False,
+                 testbench: bool = True, trace: str = "auto", trace_events: int = 500) -> dict:
     """Bit-exactness, audit and physics of the run's firmware on its test events (or on ``data``)."""
-    import copy
-    import time
-
-    from scipy.stats import spearmanr
-
-    from l1ad.firmware import plots as fw_plots
     from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
-    from l1ad.training import models, plots
 
     start = time.perf_counter()
-    run = Run(run)
+    run = as_run(run)
     info = firmware(run)
     project = Path(info["project_dir"])
-    model = project_graph(project)
     events = run.test_events(data, all_events)
     x = _with_threshold(events.x, info.get("threshold"), info.get("threshold_mode"))
     load_s = time.perf_counter() - start
-    result = check(model, project, x, testbench=testbench, trace=trace, trace_events=trace_events)
+    result = check(project_graph(project), project, x, testbench=testbench, trace=trace, trace_events=trace_events)
     result["timings"]["load_s"] = round(load_s, 3)
     labels = info["outputs"]
     csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
+    if data is None and not all_events:  # the RTL stage compares with these
+        run.results[TEST_OUTPUTS] = {"project_id": info["project_id"], "csim": list(csim.values())}
     mismatched = result.pop("mismatched")
-
     doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
            "project_dir": str(project), "reference": "QKeras model evaluated exactly (float64, fixed-point "
            "quantizers, round half to even)", "csim_vs_exact_qkeras": result.pop("outputs"), **result}
     if events.labels is not None:
         doc["events_by_class"] = {str(c): int(n) for c, n in zip(*np.unique(events.labels, return_counts=True))}
     if len(mismatched):
-        score = csim.get("score", next(iter(csim.values())))[:, 0]
-        ref = exact.get("score", next(iter(exact.values())))[:, 0]
-        lsb = np.min(np.diff(np.unique(ref))) if len(np.unique(ref)) > 1 else 1.0
-        worst = mismatched[np.argsort(-np.abs(score[mismatched] - ref[mismatched]), kind="stable")[:10]]
-        doc["worst_events"] = [{"index": int(i), "class": None if events.labels is None else str(events.labels[i]),
-                                "csim": float(score[i]), "exact": float(ref[i]),
-                                "difference_lsb": float(abs(score[i] - ref[i]) / lsb)} for i in worst]
-
+        doc["worst_events"] = _worst_events(csim, exact, mismatched, events.labels)
     if "trigger" in csim:
-        fired = csim["trigger"][:, 0] == 1
-        agrees = bool(np.all(fired == (csim["score"][:, 0] > info["threshold"])))
-        doc["trigger_bit"] = {"threshold": info["threshold"], "threshold_source": info["threshold_source"],
-                              "threshold_mode": info.get("threshold_mode"), "matches_score_above_threshold": agrees,
-                              "fires_on_events": float(np.mean(fired))}
-        doc["checks"]["trigger_bit_is_score_above_threshold"] = agrees
-        doc["passed"] = all(doc["checks"].values())
-
+        _check_trigger_bit(doc, csim, info)
     out_dir = run.path if data is None else run.path / "evaluations" / f"{Path(data).stem}-{'all' if all_events else 'test'}"
+    _validation_physics(doc, run, events, csim, exact, out_dir, own_events=data is None and not all_events)
+    doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
+    write_json(out_dir / "validation.json", doc)
+    return doc
+
+
+def _worst_events(csim: dict, exact: dict, mismatched: np.ndarray, labels) -> list[dict]:
+    """The ten events whose score differs most, with the difference in LSBs of the score."""
+    score = csim.get("score", next(iter(csim.values())))[:, 0]
+    ref = exact.get("score", next(iter(exact.values())))[:, 0]
+    lsb = np.min(np.diff(np.unique(ref))) if len(np.unique(ref)) > 1 else 1.0
+    worst = mismatched[np.argsort(-np.abs(score[mismatched] - ref[mismatched]), kind="stable")[:10]]
+    return [{"index": int(i), "class": None if labels is None else str(labels[i]), "csim": float(score[i]),
+             "exact": float(ref[i]), "difference_lsb": float(abs(score[i] - ref[i]) / lsb)} for i in worst]
+
+
+def _check_trigger_bit(doc: dict, csim: dict, info: dict) -> None:
+    fired = csim["trigger"][:, 0] == 1
+    agrees = bool(np.all(fired == (csim["score"][:, 0] > info["threshold"])))
+    doc["trigger_bit"] = {"threshold": info["threshold"], "threshold_source": info["threshold_source"],
+                          "threshold_mode": info.get("threshold_mode"), "matches_score_above_threshold": agrees,
+                          "fires_on_events": float(np.mean(fired))}
+    doc["checks"]["trigger_bit_is_score_above_threshold"] = agrees
+    doc["passed"] = all(doc["checks"].values())
+
+
+def _validation_physics(doc: dict, run: Run, events, csim: dict, exact: dict, out_dir: Path, own_events: bool) -> None:
+    """AUCs and efficiencies of float, QKeras (exact) and csim scores with their plots; the audit plot."""
+    from l1ad.firmware import plots as fw_plots
+    from l1ad.training import plots
+
     if "score" in csim and events.labels is not None and np.isin(events.labels, events.background_classes).any():
         start = time.perf_counter()
         scores = {"qkeras": exact["score"][:, 0], "csim": csim["score"][:, 0]}
-        float_model = run.float_model()
-        if float_model is not None:
-            scores = {"float": models.scores(float_model, events.x[0])[0], **scores}
-        physics = {}
-        for kind, s in scores.items():
-            if kind == "csim" and np.array_equal(s, scores["qkeras"]):  # bit-identical scores: identical figures
-                physics[kind] = copy.deepcopy(physics["qkeras"])
-            else:
-                physics[kind] = anomaly_metrics(s, events.labels, events.background_classes)
-        if "float" in scores:
-            physics["spearman_float_vs_csim"] = float(spearmanr(scores["float"], scores["csim"]).statistic)
-            physics["same_trigger_decision_float_vs_csim"] = _decisions_agree(scores["float"], scores["csim"], events)
-        physics["sources"] = {"float": "Keras float32 predict of float_model.h5", "qkeras": "exact evaluation of the "
-                              "QKeras model", "csim": "hls4ml C simulation (in process)"}
-        doc["physics"] = physics
+        float_scores = _float_scores(run, events)
+        if float_scores is not None:
+            scores = {"float": float_scores, **scores}
+        doc["physics"] = _physics(scores, events)
         plots.roc_curves({"float" if k == "float" else "QKeras (exact)" if k == "qkeras" else k: v
                           for k, v in scores.items()}, events.labels, out_dir / "plots" / "roc_float_qkeras_csim.png",
                          "test jets: float, QKeras, csim", tuple(events.background_classes))
@@ -184,9 +197,34 @@ def validate_run(run: str | Path, data: str | Path | None = None, all_events: bo
         doc["physics_skipped"] = ("no labels: AUC and efficiencies need to know which events are background"
                                   if events.labels is None else "no score output or no background events")
     fw_plots.audit(doc["audit"]["layers"], out_dir / "plots" / "fixed_point_audit.png")
-    doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
-    write_json(out_dir / "validation.json", doc)
-    return doc
+
+
+def _float_scores(run: Run, events) -> np.ndarray | None:
+    """The float model's scores of the events (Keras float32 predict); None for a run without a float model."""
+    from l1ad.training import models
+
+    if run.kind != "trained" or run.float_model is None:
+        return None
+    return models.scores(run.float_model, events.x[0])[0]
+
+
+def _physics(scores: dict[str, np.ndarray], events) -> dict:
+    import copy
+
+    from scipy.stats import spearmanr
+
+    physics = {}
+    for kind, s in scores.items():
+        if kind == "csim" and np.array_equal(s, scores["qkeras"]):  # bit-identical scores: identical figures
+            physics[kind] = copy.deepcopy(physics["qkeras"])
+        else:
+            physics[kind] = anomaly_metrics(s, events.labels, events.background_classes)
+    if "float" in scores:
+        physics["spearman_float_vs_csim"] = float(spearmanr(scores["float"], scores["csim"]).statistic)
+        physics["same_trigger_decision_float_vs_csim"] = _decisions_agree(scores["float"], scores["csim"], events)
+    physics["sources"] = {"float": "Keras float32 predict of float_model.h5", "qkeras": "exact evaluation of the "
+                          "QKeras model", "csim": "hls4ml C simulation (in process)"}
+    return physics
 
 
 def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
@@ -202,22 +240,26 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
 
 # --- rtl -----------------------------------------------------------------------------------------------
 
-def rtl_run(run: str | Path, out: str | Path | None = None, progress: bool = True, **options) -> dict:
-    """The open RTL flow on the run's firmware model; the simulation is checked against csim on every test event."""
+def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool = True, **options) -> dict:
+    """The open RTL flow on the run's firmware graph; the simulation is checked against csim on every test event
+    (the C simulation's outputs of an earlier validation of the same project, or simulated here)."""
     from l1ad.firmware.convert import project_graph
-    from l1ad.firmware.graph import GRAPH_JSON
     from l1ad.firmware.csim import Csim
+    from l1ad.firmware.graph import GRAPH_JSON
     from l1ad.firmware.rtl import build_rtl
 
-    run = Run(run)
+    run = as_run(run)
     info = firmware(run)
     project = Path(info["project_dir"])
-    model = project_graph(project)
     x = _with_threshold(run.test_events().x, info.get("threshold"), info.get("threshold_mode"))
-    csim = Csim(project).predict(x)
+    earlier = run.results.get(TEST_OUTPUTS)
+    if earlier is not None and earlier["project_id"] == info["project_id"]:
+        csim = earlier["csim"]
+    else:
+        csim = Csim(project).predict(x)
     out = Path(out) if out else run.default_dir("rtl_builds")
-    doc = build_rtl(model, out, x, expected=csim, output_labels=info["outputs"], part=info["options"]["part"],
-                    progress=progress, **options)
+    doc = build_rtl(project_graph(project), out, x, expected=csim, output_labels=info["outputs"],
+                    part=info["options"]["part"], progress=progress, **options)
     doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
     doc["model"] = f"{project / GRAPH_JSON}: the graph of the hls4ml project's model, trigger head included"
     write_json(run.path / RTL_JSON, doc)
@@ -226,7 +268,7 @@ def rtl_run(run: str | Path, out: str | Path | None = None, progress: bool = Tru
 
 # --- the on-chip baseline ------------------------------------------------------------------------------
 
-def distance_run(run: str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
+def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
                  trigger_efficiency: float = 1e-3) -> dict:
     """The zero-parameter baseline ("distance, no network") through the default's firmware chain: hls4ml project with
     its trigger bit, csim checked against the exact reference on every test event, physics from csim, RTL simulated
@@ -234,8 +276,8 @@ def distance_run(run: str | Path, clock_mhz: float = 200.0, synthesize: bool = T
     from l1ad.firmware import build_rtl, check, convert_model, with_trigger
     from l1ad.firmware.convert import FirmwareOptions
 
-    run = Run(run)
-    model = run.distance_model()
+    run = as_run(run)
+    model = run.distance_model
     if model is None:
         raise RunError(f"{run.path} has no distance baseline (baselines.distance, a trained run with a network)")
     options = (FirmwareOptions(**firmware(run)["options"]) if (run.path / FIRMWARE_JSON).exists()
@@ -273,14 +315,13 @@ RATE_LEVELS = (1e-2, 1e-3, 1e-4, 1e-5)
 MIN_JETS_ABOVE = 10  # a background efficiency is quoted only where at least this many background jets lie above
 
 
-def _refuse_overlap(run: Run, background: Path) -> None:
+def _refuse_overlap(run: Run, background: Path, background_sha256: str) -> None:
     """Thresholds must come from jets the model never saw: not the run's own file, nor a file generated with the
     run's data seed and settings (its chunks repeat the run's jets)."""
-    from l1ad.common.files import sha256
     from l1ad.training.io import read_provenance
 
-    data = run.data_path()
-    if sha256(background) == sha256(data):
+    data = run.data.path
+    if background_sha256 == run.data.info["sha256"]:
         raise RunError(f"{background} is the run's own data file ({data}); rates need an independent background "
                        "sample, e.g. l1ad generate --seed N with N not the data's seed")
     mine = read_provenance(data) if data.is_file() else {}
@@ -291,42 +332,57 @@ def _refuse_overlap(run: Run, background: Path) -> None:
                        f"its jets repeat the run's own; generate it with another --seed (not {mine['seed']})")
 
 
-def rates_run(run: str | Path, background: str | Path, progress: bool = True) -> dict:
+def rates_run(run: Run | str | Path, background: str | Path, progress: bool = True) -> dict:
     """Trigger thresholds at background efficiencies down to 1e-5 from a large background-only sample (e.g. a
     million jets of ``l1ad generate``), and the signal efficiencies they give on the run's own test signal jets.
 
     The firmware is checked on every background jet (C simulation against the exact reference); thresholds are set
     on those scores; each efficiency carries its Clopper-Pearson 95% interval. Recorded in rates.json."""
-    import time
-
+    from l1ad.common.files import sha256
     from l1ad.firmware import reference
     from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
-    from l1ad.training.evaluate import binomial_interval
-    from l1ad.common.files import sha256
     from l1ad.training.io import load_jets
 
     start = time.perf_counter()
-    run = Run(run)
+    run = as_run(run)
     if run.kind != "trained":
         raise RunError(f"{run.path} is an imported run; rates need a trained run's input transform and test signals")
     info = firmware(run)
-    table = load_jets(background, require=())
-    _refuse_overlap(run, Path(background))
-    model = project_graph(info["project_dir"])
+    background = Path(background)
+    table = load_jets(background, require=())  # names a missing or malformed file
+    digest = sha256(background)
+    _refuse_overlap(run, background, digest)
+    graph = project_graph(info["project_dir"])
     events = run.test_events()
     mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
     if not mask.any():
         raise RunError(f"{background}: no background jets ({', '.join(events.background_classes)})")
-    x = run.transform(table[mask])
-    result = check(model, info["project_dir"], _with_threshold([x], info.get("threshold"), info.get("threshold_mode")),
-                   testbench=False, trace="never")
+    x = _with_threshold([run.transform(table[mask])], info.get("threshold"), info.get("threshold_mode"))
+    result = check(graph, info["project_dir"], x, testbench=False, trace="never")
     score_index = info["outputs"].index("score")
     scores = result["exact"][score_index][:, 0]
-    signal_scores = reference.outputs(model, _with_threshold(events.x, info.get("threshold"),
+    signal_scores = reference.outputs(graph, _with_threshold(events.x, info.get("threshold"),
                                                              info.get("threshold_mode")))[score_index][:, 0]
-    n = len(scores)
-    levels = []
+    doc = {"background_file": str(background.resolve()), "background_sha256": digest,
+           "project_dir": str(info["project_dir"]), "threshold": info.get("threshold"),
+           "background_jets": len(scores), "background_classes": list(events.background_classes),
+           "signal_source": f"signal jets of the {events.source}",
+           "csim_vs_exact_qkeras": result["outputs"], "passed": result["passed"], "checks": result["checks"],
+           "levels": _rate_levels(scores, signal_scores, events), "min_jets_above": MIN_JETS_ABOVE,
+           "source": "thresholds from the exact QKeras scores of every background jet of the file (checked against "
+                     "the hls4ml C simulation on every one of them); signal efficiencies from the exact scores of the "
+                     "run's test signal jets; 95% Clopper-Pearson intervals",
+           "seconds": round(time.perf_counter() - start, 1)}
+    write_json(run.path / RATES_JSON, doc)
+    return doc
+
+
+def _rate_levels(scores: np.ndarray, signal_scores: np.ndarray, events) -> list[dict]:
+    """Per background efficiency with enough jets above it: threshold, background count and signal efficiencies."""
+    from l1ad.training.evaluate import binomial_interval
+
+    n, levels = len(scores), []
     for eps in RATE_LEVELS:
         if eps * n < MIN_JETS_ABOVE:
             continue
@@ -341,15 +397,4 @@ def rates_run(run: str | Path, background: str | Path, progress: bool = True) ->
             row["signals"][str(signal)] = {"n": int(len(s)), "passed": passed, "signal_efficiency": passed / len(s),
                                            "signal_efficiency_interval": binomial_interval(passed, len(s))}
         levels.append(row)
-    doc = {"background_file": str(Path(background).resolve()), "background_sha256": sha256(background),
-           "project_dir": str(info["project_dir"]), "threshold": info.get("threshold"),
-           "background_jets": n, "background_classes": list(events.background_classes),
-           "signal_source": f"signal jets of the {events.source}",
-           "csim_vs_exact_qkeras": result["outputs"], "passed": result["passed"], "checks": result["checks"],
-           "levels": levels, "min_jets_above": MIN_JETS_ABOVE,
-           "source": "thresholds from the exact QKeras scores of every background jet of the file (checked against "
-                     "the hls4ml C simulation on every one of them); signal efficiencies from the exact scores of the "
-                     "run's test signal jets; 95% Clopper-Pearson intervals",
-           "seconds": round(time.perf_counter() - start, 1)}
-    write_json(run.path / RATES_JSON, doc)
-    return doc
+    return levels

@@ -53,7 +53,7 @@ if run is None:
 # receives them. Everything below works on these two objects alone.
 
 # %%
-model = Run(run).scoring_model()
+model = Run(run).model
 events = Run(run).test_events()
 x, labels = events.x[0], events.labels
 print(model.name, "outputs:", model.output_names, "| test jets:", len(x))

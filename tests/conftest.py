@@ -161,3 +161,38 @@ def copy_run(run: Path, target: Path, firmware: bool = False) -> Path:
     records = ["rtl.json", "evaluations", "report.*"] + ([] if firmware else ["firmware.json", "validation.json"])
     shutil.copytree(run, target, ignore=shutil.ignore_patterns(*records))
     return target
+
+
+class Calls:
+    """Counts calls of library functions in this process, keyed by what they were called with.
+
+    ``watch(owner, name, key)`` replaces the function wherever an l1ad module holds it (``from x import f``
+    copies included; a method on its class); ``calls[name]`` is a Counter of ``key(*args, **kwargs)``."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch, self.counts = monkeypatch, {}
+
+    def __getitem__(self, name):
+        return self.counts[name]
+
+    def watch(self, owner, name: str, key):
+        import collections
+
+        original = getattr(owner, name)
+        counter = self.counts.setdefault(name, collections.Counter())
+
+        def counted(*args, **kwargs):
+            counter[key(*args, **kwargs)] += 1
+            return original(*args, **kwargs)
+
+        if isinstance(owner, type):
+            self.monkeypatch.setattr(owner, name, counted)
+            return
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").startswith("l1ad") and getattr(module, name, None) is original:
+                self.monkeypatch.setattr(module, name, counted)
+
+
+@pytest.fixture
+def calls(monkeypatch) -> Calls:
+    return Calls(monkeypatch)

@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -30,9 +31,35 @@ def test_data_info_compares_with_the_official_data():
     assert "gluon jets with groomed mass > 250 GeV" in result.output
 
 
+def _count_reads_and_work(calls, monkeypatch) -> dict:
+    """Count, by pipeline stage, the data file's hashes and parses, model loads, exact evaluations and C simulations."""
+    from l1ad.common import files
+    from l1ad.firmware import reference
+    from l1ad.firmware.csim import Csim
+    from l1ad.pipeline import Pipeline
+    from l1ad.training import io, models
+
+    stage = {"now": None}
+    original = Pipeline._stage
+
+    def staged(self, name, action, index, total):
+        stage["now"] = name.split()[0]
+        return original(self, name, action, index, total)
+
+    monkeypatch.setattr(Pipeline, "_stage", staged)
+    rows = lambda x: len(x[0]) if isinstance(x, (list, tuple)) else len(x)  # noqa: E731
+    calls.watch(files, "sha256", lambda path: Path(path).resolve())
+    calls.watch(io, "load_jets", lambda path, *a, **k: Path(path).resolve())
+    calls.watch(models, "load", lambda path: Path(path).resolve())
+    calls.watch(reference, "evaluate", lambda model, x, only=None: (stage["now"], rows(x), only is None))
+    calls.watch(Csim, "predict", lambda self, x, *a, **k: (stage["now"], rows(x)))
+    return stage
+
+
 @pytest.mark.slow
 @pytest.mark.da4ml
-def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
+def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
+    _count_reads_and_work(calls, monkeypatch)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no vendor tools, whatever the machine has
     data = write_jets(make_jets(150, seed=3), tmp_path / "jets.parquet", {})
@@ -66,3 +93,11 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch):
     report = (tmp_path / "runs" / "tiny" / "report.md").read_text()
     assert "### Baselines" in report and "supervised" in report and "density" in report
     assert "| distance, no network |" in report and "### Spread over training seeds" in report
+    # one command: the data file hashed and parsed once, each model file loaded once, the test events evaluated
+    # exactly and simulated once (by validate; rtl reuses them); the distance baseline's process is not counted here
+    assert calls["sha256"][data.resolve()] == 1 and calls["load_jets"][data.resolve()] == 1
+    assert calls["load"] and max(calls["load"].values()) == 1
+    n = json.loads((tmp_path / "runs" / "tiny" / "validation.json").read_text())["events"]
+    assert calls["evaluate"][("validate", n, True)] == 1  # rtl evaluates the input quantizers only (k[2] False)
+    assert not [k for k in calls["evaluate"] if k[0] == "rtl" and k[2]]
+    assert calls["predict"][("validate", n)] == 1 and not [k for k in calls["predict"] if k[0] == "rtl"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,31 @@ def _prepare(run: Path, resume: bool, restart: bool) -> None:
         shutil.rmtree(run)
 
 
-def load_data(data: str | Path | None) -> tuple[pd.DataFrame, dict]:
-    path = Path(data) if data is not None else DEFAULT_SAMPLE
-    table = load_jets(path)
-    info = {"path": str(path.resolve()), "embedded_default": data is None, "sha256": sha256(path),
-            "file_provenance": read_provenance(path) if path.is_file() else {}}
-    return table, info
+@dataclass
+class DataFile:
+    """A jet file read once: its table and its record for data.json (path, sha256, provenance)."""
+
+    path: Path
+    table: pd.DataFrame
+    info: dict
+
+    @classmethod
+    def read(cls, data: str | Path | None = None) -> "DataFile":
+        """``data`` (a file or folder; None: the embedded sample), parsed and hashed once."""
+        path = Path(data) if data is not None else DEFAULT_SAMPLE
+        table = load_jets(path)
+        info = {"path": str(path.resolve()), "embedded_default": data is None, "sha256": sha256(path),
+                "file_provenance": read_provenance(path) if path.is_file() else {}}
+        return cls(path, table, info)
+
+
+@dataclass
+class Trained:
+    """A finished run folder with what training loaded, for the stages after it: the data and the models."""
+
+    path: Path
+    data: DataFile
+    models: dict[str, object]  # float, qkeras (the kept seed) and, with the baseline, distance
 
 
 def _fingerprint(config: Config, data_info: dict) -> dict:
@@ -234,17 +254,24 @@ def kept_seed(histories: dict[str, dict]) -> str:
     return min(candidates, key=lambda n: (histories[n]["best_val_loss"] is None, histories[n]["best_val_loss"] or 0.0))
 
 
-def train(config: Config, data: str | Path | None, out: str | Path, resume: bool = False, restart: bool = False,
-          progress: bool = True, figures: bool = True, workers: int | None = None) -> Path:
+def train(config: Config, data: str | Path | DataFile | None, out: str | Path, resume: bool = False,
+          restart: bool = False, progress: bool = True, figures: bool = True, workers: int | None = None) -> Path:
     """Train both models and evaluate them; return the finished run folder (``figures``: draw plots/).
 
     The trainings run on ``workers`` processes (default: ``L1AD_TRAIN_WORKERS``, else 1: in this process, which a
     script without an ``if __name__ == "__main__"`` guard needs; the command line uses one per core, at most two) and
-    the baselines
-    (scikit-learn, not on the chip) in a thread beside them, so that they share the cores instead of taking turns.
+    the baselines (scikit-learn, not on the chip) in a thread beside them, so that they share the cores instead of
+    taking turns. :func:`fit` does the same and returns the loaded data and models too.
     """
+    return fit(config, data, out, resume, restart, progress, figures, workers).path
+
+
+def fit(config: Config, data: str | Path | DataFile | None, out: str | Path, resume: bool = False,
+        restart: bool = False, progress: bool = True, figures: bool = True, workers: int | None = None) -> Trained:
+    """:func:`train`, returning the run with its data and models as loaded, so later stages read neither again."""
     from concurrent.futures import ThreadPoolExecutor
 
+    data = data if isinstance(data, DataFile) else DataFile.read(data)
     run, parts, fingerprint = _start(config, data, Path(out), resume, restart)
     with ThreadPoolExecutor(1) as pool:
         context = pool.submit(_baselines, config, parts) if config.baselines.enabled else None
@@ -253,27 +280,27 @@ def train(config: Config, data: str | Path | None, out: str | Path, resume: bool
         x_train, x_val = scaler.transform(parts.train), scaler.transform(parts.val)
         workers = workers or int(os.environ.get("L1AD_TRAIN_WORKERS", 1))
         histories = _train_all(config, x_train, x_val, run, progress, workers)
-        seeds = _keep_models(config, histories, x_val, run)
-        evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures, seed_models=seeds,
+        kept = _keep_models(config, histories, x_val, run)
+        evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures, models=kept,
                  baselines=context.result() if context else None)
     shutil.rmtree(run / "checkpoints")
     write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
-    return run
+    return Trained(run, data, {k: v for k, v in kept.items() if not isinstance(k, int)})
 
 
-def _start(config: Config, data, run: Path, resume: bool, restart: bool) -> tuple[Path, Splits, dict]:
+def _start(config: Config, data: DataFile, run: Path, resume: bool, restart: bool) -> tuple[Path, Splits, dict]:
     """Open (or continue) the run folder; write its config and data records; return it with the run's splits."""
     _prepare(run, resume, restart)
-    table, data_info = load_data(data)
-    fingerprint = _fingerprint(config, data_info)
+    fingerprint = _fingerprint(config, data.info)
     if run_state(run) == "training":
         if read_json(run / "status.json")["fingerprint"] != fingerprint:
             raise RunError(f"{run} was started with another config or data; pass --restart to start over")
     else:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
-    parts = splits(table, config)
+    parts = splits(data.table, config)
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    data_info = dict(data.info)
     data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
                                  for name in ("train", "val", "test", "signal_train")}
     write_json(run / "data.json", data_info)
@@ -286,20 +313,31 @@ def _baselines(config: Config, parts: Splits) -> dict:
     return baselines(parts, config.baselines.gmm_components, config.seed)
 
 
-def _keep_models(config: Config, histories: dict[str, dict], x_val: np.ndarray, run: Path) -> dict[int, Path]:
+def _keep_models(config: Config, histories: dict[str, dict], x_val: np.ndarray, run: Path) -> dict:
     """Put the float model and the kept QKeras seed (and the distance baseline) into the run folder; write
-    history.json; return every QKeras seed's model file, for the spread over seeds."""
+    history.json; return every model, each loaded once: ``float``, ``qkeras`` (the kept seed), ``distance`` and,
+    by seed, every QKeras training (for the spread over seeds)."""
+    from . import models
+
     kept = kept_seed(histories)
     for kind, name in (("float", "float"), ("qkeras", kept)):
         shutil.copyfile(run / "checkpoints" / name / "model.h5", run / f"{kind}_model.h5")
+    loaded = {"float": models.load(run / "float_model.h5")}
+    for name in histories:
+        if name.startswith("qkeras"):
+            model = models.load(run / "checkpoints" / name / "model.h5")
+            if histories[name]["seed"] is not None:
+                loaded[histories[name]["seed"]] = model
+            if name == kept:
+                loaded["qkeras"] = model
     if config.baselines.enabled and config.baselines.distance and config.model.latent > 0:
-        distance, _ = _fixed_model(config.distance_baseline(), True, x_val)
+        loaded["distance"], _ = _fixed_model(config.distance_baseline(), True, x_val)
         with atomic_path(run / "distance_model.h5") as tmp:
-            distance.save(str(tmp), include_optimizer=False)
+            loaded["distance"].save(str(tmp), include_optimizer=False)
     seeds = [n for n in histories if n.startswith("qkeras-")]
     write_json(run / "history.json", {"float": histories["float"], "qkeras": histories[kept],
                                       "qkeras_seeds": [histories[n] for n in seeds]})
-    return {histories[n]["seed"]: run / "checkpoints" / n / "model.h5" for n in seeds}
+    return loaded
 
 
 def splits(table: pd.DataFrame, config: Config) -> Splits:
@@ -309,15 +347,18 @@ def splits(table: pd.DataFrame, config: Config) -> Splits:
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
-             progress: bool = True, source: str | None = None, figures: bool = True,
-             seed_models: dict[int, Path] | None = None, baselines: dict | None = None) -> dict:
-    """Score the test jets with both saved models; write metrics.json and (``figures``) plots to ``out_dir``.
+             progress: bool = True, source: str | None = None, figures: bool = True, models: dict | None = None,
+             baselines: dict | None = None) -> dict:
+    """Score the test jets with both models; write metrics.json and (``figures``) plots to ``out_dir``.
 
-    ``seed_models``: the QKeras model of every training seed, scored too for the spread over seeds;
+    ``models``: the run's models as loaded (``float``, ``qkeras``, ``distance`` and, by seed, every QKeras training,
+    scored for the spread over seeds); without it the run folder's float and QKeras models are loaded.
     ``baselines``: the baselines' figures on the same test jets, recorded beside the distance baseline's.
     """
-    from . import models, plots
+    from . import models as keras_models
+    from . import plots
 
+    loaded = models or {kind: keras_models.load(run / f"{kind}_model.h5") for kind in MODELS}
     scaler = scaler or Scaler.load(run / "scaler.json")
     out_dir = out_dir or run
     test = parts.test if isinstance(parts, Splits) else parts
@@ -325,22 +366,22 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
     labels = test[LABEL].to_numpy()
     metrics, scores = {}, {}
     for kind in tqdm(MODELS, desc="evaluating", disable=not progress, leave=False):
-        model = models.load(run / f"{kind}_model.h5")
-        scores[kind], reconstruction = models.scores(model, x)
+        scores[kind], reconstruction = keras_models.scores(loaded[kind], x)
         metrics[kind] = anomaly_metrics(scores[kind], labels)
         metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
         if figures:  # the QKeras model's residuals are those of the chip: from its quantized input
-            inputs = models.quantized_input(load_config(run / "config.yaml"), x) if kind == "qkeras" else x
-            _model_figures(model, kind, scores[kind], reconstruction, x, inputs, labels, out_dir)
+            inputs = keras_models.quantized_input(load_config(run / "config.yaml"), x) if kind == "qkeras" else x
+            _model_figures(loaded[kind], kind, scores[kind], reconstruction, x, inputs, labels, out_dir)
     if figures:
         plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
-    if seed_models and len(seed_models) > 1:
-        metrics["seeds"] = seed_spread({seed: models.scores(models.load(path), x)[0] for seed, path in seed_models.items()},
-                                       labels, read_json(run / "history.json"))
+    seeds = {seed: model for seed, model in loaded.items() if isinstance(seed, int)}
+    if len(seeds) > 1:
+        metrics["seeds"] = seed_spread({seed: keras_models.scores(m, x)[0] for seed, m in seeds.items()}, labels,
+                                       read_json(run / "history.json"))
     if baselines is not None:
         metrics["baselines"] = baselines
-        if (run / "distance_model.h5").exists():
-            distance = anomaly_metrics(models.scores(models.load(run / "distance_model.h5"), x)[0], labels)
+        if "distance" in loaded:
+            distance = anomaly_metrics(keras_models.scores(loaded["distance"], x)[0], labels)
             metrics["baselines"] = {"distance": {**distance, "model": DISTANCE_MODEL}, **baselines}
     history = run / "history.json"
     if figures and history.exists() and read_json(history)["qkeras"]["loss"]:
