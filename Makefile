@@ -38,6 +38,7 @@ bench: $(WARM)
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_run.py
 	$(BIN)/python benchmarks/bench_csim.py runs/bench
+	$(BIN)/python benchmarks/bench_validate.py runs/bench
 	$(BIN)/python benchmarks/bench_rtl.py runs/bench
 
 # refresh requirements.lock from the current environment (after a deliberate upgrade)

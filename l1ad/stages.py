@@ -200,11 +200,21 @@ def _validation_physics(doc: dict, run: Run, events, csim: dict, exact: dict, ou
 
 
 def _float_scores(run: Run, events) -> np.ndarray | None:
-    """The float model's scores of the events (Keras float32 predict); None for a run without a float model."""
-    from l1ad.training import models
+    """The float model's scores of the events (Keras float32 predict; for the run's own test events, those training
+    saved); None for a run without a float model."""
+    from l1ad.training.train import FLOAT_SCORES
 
-    if run.kind != "trained" or run.float_model is None:
+    if run.kind != "trained":
         return None
+    saved = run.path / FLOAT_SCORES
+    if events is run.test_events() and saved.exists():
+        scores = np.load(saved)
+        if len(scores) == len(events):
+            return scores
+    if run.float_model is None:
+        return None
+    from l1ad.training import models  # TensorFlow: only for events training did not score
+
     return models.scores(run.float_model, events.x[0])[0]
 
 

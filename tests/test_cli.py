@@ -101,3 +101,21 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
     assert calls["evaluate"][("validate", n, True)] == 1  # rtl evaluates the input quantizers only (k[2] False)
     assert not [k for k in calls["evaluate"] if k[0] == "rtl" and k[2]]
     assert calls["predict"][("validate", n)] == 1 and not [k for k in calls["predict"] if k[0] == "rtl"]
+
+
+def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):
+    """A second validation reads the graph from the project and the float scores training saved: no Keras model is
+    loaded, and its float figures are training's own."""
+    import subprocess
+    import sys
+
+    from conftest import copy_run
+
+    run = copy_run(shared_run, tmp_path / "run", firmware=True)
+    script = ("import sys; from l1ad.stages import validate_run; doc = validate_run(sys.argv[1]); "
+              "print(doc['passed'], 'tensorflow' in sys.modules, doc['physics']['float']['signals']['t']['auc'])")
+    out = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True, check=True)
+    passed, tensorflow, auc = out.stdout.split()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert passed == "True" and tensorflow == "False"
+    assert float(auc) == metrics["float"]["signals"]["t"]["auc"]

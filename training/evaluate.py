@@ -12,7 +12,6 @@ Clopper-Pearson binomial interval. Thresholds say how many background jets set t
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score, roc_curve
 
 from .features import BACKGROUND, SIGNALS
 
@@ -35,13 +34,18 @@ def threshold_at(background_scores: np.ndarray, eps: float) -> float:
 
 
 def binomial_interval(k: int, n: int, cl: float = CL) -> tuple[float, float]:
-    """Clopper-Pearson interval of an efficiency k/n."""
-    from scipy.stats import beta
+    """Clopper-Pearson interval of an efficiency k/n (scipy's exact binomial interval)."""
+    from scipy.stats import binomtest
 
-    alpha = 1 - cl
-    low = beta.ppf(alpha / 2, k, n - k + 1) if k > 0 else 0.0
-    high = beta.ppf(1 - alpha / 2, k + 1, n - k) if k < n else 1.0
-    return float(low), float(high)
+    interval = binomtest(int(k), int(n)).proportion_ci(confidence_level=cl, method="exact")
+    return float(interval.low), float(interval.high)
+
+
+def auc(background: np.ndarray, signal: np.ndarray) -> float:
+    """ROC AUC of signal scoring above background (ties count one half): the Mann-Whitney U statistic over n_b n_s."""
+    from scipy.stats import mannwhitneyu
+
+    return float(mannwhitneyu(signal, background, method="asymptotic").statistic / (signal.size * background.size))
 
 
 def auc_interval(background: np.ndarray, signal: np.ndarray, n_boot: int = N_BOOTSTRAP, cl: float = CL,
@@ -81,8 +85,7 @@ def anomaly_metrics(scores: np.ndarray, labels: np.ndarray, background_classes=B
         sig = scores[labels == signal]
         if sig.size == 0 or background.size == 0:
             continue
-        truth = np.concatenate([np.zeros(background.size), np.ones(sig.size)])
-        entry = {"n": int(sig.size), "auc": float(roc_auc_score(truth, np.concatenate([background, sig]))),
+        entry = {"n": int(sig.size), "auc": auc(background, sig),
                  "auc_interval": auc_interval(background, sig, n_boot=n_boot) if n_boot else None, "at_background_efficiency": {}}
         for key, cut in thresholds.items():
             passed = int(np.sum(sig > cut))
@@ -101,6 +104,8 @@ def anomaly_metrics(scores: np.ndarray, labels: np.ndarray, background_classes=B
 
 def roc(scores: np.ndarray, labels: np.ndarray, signal: str, background_classes=BACKGROUND):
     """(background efficiency, signal efficiency) along the ROC curve of one signal class."""
+    from sklearn.metrics import roc_curve
+
     mask = np.isin(labels, background_classes) | (labels == signal)
     fpr, tpr, _ = roc_curve(labels[mask] == signal, scores[mask])
     return fpr, tpr

@@ -29,6 +29,7 @@ from .features import BACKGROUND, LABEL
 from .io import load_jets, read_provenance
 
 MODELS = ("float", "qkeras")  # the two models of a run
+FLOAT_SCORES = "float_test_scores.npy"  # the float model's scores of the test split, for validate (no Keras there)
 
 
 def _prepare(run: Path, resume: bool, restart: bool) -> None:
@@ -374,6 +375,9 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
             _model_figures(loaded[kind], kind, scores[kind], reconstruction, x, inputs, labels, out_dir)
     if figures:
         plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
+    if out_dir == run and isinstance(parts, Splits):  # the run's own test split
+        with atomic_path(run / FLOAT_SCORES) as tmp:
+            np.save(tmp, scores["float"])
     seeds = {seed: model for seed, model in loaded.items() if isinstance(seed, int)}
     if len(seeds) > 1:
         metrics["seeds"] = seed_spread({seed: keras_models.scores(m, x)[0] for seed, m in seeds.items()}, labels,
