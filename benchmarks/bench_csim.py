@@ -42,19 +42,19 @@ def main():
     info = firmware(run)
     x = run.test_events().x[0]
     n = len(x)
-    print(f"{n:,} test jets, project {info['project_dir']}")
+    print(f"{n:,} test jets, project {info.project_dir}")
     qkeras = run.model
     models.scores(qkeras, x[:1000])
     seconds = _best(lambda: models.scores(qkeras, x))
     print(f"QKeras predict (float32, batch 8192):        {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
-    model = project_model(info["project_dir"])
+    model = project_model(info.project_dir)
     seconds = _best(lambda: evaluate_exactly(model, x))
     print(f"exact reference (float64, all outputs):      {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
     for threads in (1, None):
-        sim = Csim(info["project_dir"], threads=threads)
+        sim = Csim(info.project_dir, threads=threads)
         seconds = _best(lambda: sim.predict(x))
         print(f"csim in process, batch loop, {sim.threads} thread(s):  {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
-    graph = link_project(info["project_dir"])
+    graph = link_project(info.project_dir)
     graph.compile()
     sample = np.ascontiguousarray(x[:20000], dtype="float64")
     seconds = _best(lambda: graph.predict(sample), repeat=1)

@@ -16,7 +16,7 @@ def main():
     parser.add_argument("--clock-mhz", type=float, default=200.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        doc = rtl_run(args.run, Path(tmp) / "rtl", clock_mhz=args.clock_mhz, progress=False)
+        doc = rtl_run(args.run, Path(tmp) / "rtl", clock_mhz=args.clock_mhz, progress=False).to_dict()
     n = doc["events"]
     t = doc["timings"]
     print(f"{n} test jets, {doc['latency']['cycles']} pipeline stages at {args.clock_mhz:g} MHz")

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from l1ad.common.errors import L1adError
-from l1ad.common.files import commit_dir, staging_dir, write_json
+from l1ad.common.files import commit_dir, staging_dir
+from l1ad.common.records import Firmware
 
 from . import reference
 from .graph import GRAPH_JSON, Graph
@@ -317,7 +318,7 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             "hls4ml_version": _version("hls4ml"),
             **(info or {}),
         }
-        write_json(staging / "project" / PROJECT_INFO, doc)
+        Firmware.model_validate(doc).save(staging / "project" / PROJECT_INFO)
         commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
     finally:
         import shutil

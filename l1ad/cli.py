@@ -249,11 +249,11 @@ def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
     from l1ad.stages import firmware
 
     info = _run(lambda: firmware(Run(run)))
-    project = info["project_dir"]
+    project = info.project_dir
     x = testbench_inputs(project)
     inproc, bench = _run(lambda: Csim(project).predict(x)), _run(lambda: run_testbench(project))
     agree = True
-    for name, a, b in zip(info["outputs"], inproc, bench):
+    for name, a, b in zip(info.outputs, inproc, bench):
         same = int(sum((a == b).all(axis=1)))
         agree &= same == len(a)
         typer.echo(f"{name:15} in-process vs test bench: {same}/{len(a)} events identical")
@@ -272,26 +272,16 @@ def validate(run: Path = typer.Argument(..., help="A converted run folder."),
                                        "always, or never."),
              trace_events: int = typer.Option(500, "--trace-events", help="Events traced layer by layer.")):
     """Check bit-exactness on every event, audit fixed-point types, compare physics; write validation.json."""
+    from l1ad.render import validation_lines
     from l1ad.stages import validate_run
 
     if trace not in ("auto", "always", "never"):
         raise typer.BadParameter(f"{trace!r}: choose auto, always or never", param_hint="--trace")
     doc = _run(lambda: validate_run(run, data=data, all_events=all_jets, testbench=testbench, trace=trace,
                                     trace_events=trace_events))
-    for output, agreement in doc["csim_vs_exact_qkeras"].items():
-        typer.echo(f"{output:15} bit-identical csim vs exact QKeras: {agreement['bit_identical']:,}/{agreement['compared']:,}")
-    typer.echo(f"fixed-point audit: {doc['audit']['total_saturated']:,} saturations, {doc['audit']['total_wrapped']} wraps")
-    if doc["trace"].get("first_divergent_layer"):
-        typer.echo(f"first divergent layer: {doc['trace']['first_divergent_layer']}")
-    if doc["physics"]:
-        _print_metrics_doc(doc["physics"])
-    else:
-        typer.echo(f"physics skipped: {doc['physics_skipped']}")
-    t = doc["timings"]
-    typer.echo(f"{doc['events']:,} events; csim {doc['throughput_events_per_s']['csim_in_process']:,.0f} events/s; "
-               "timings " + ", ".join(f"{k} {v:.1f}" for k, v in t.items()))
-    if not doc["passed"]:
-        _fail("validation failed: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+    _echo(validation_lines(doc))
+    if not doc.passed:
+        _fail("validation failed: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
 
 
 @app.command()
@@ -308,28 +298,14 @@ def rtl(
                                    "(encoder, decoder, score, trigger), each synthesized on its own."),
 ):
     """Verilog of the quantized model (da4ml), simulated with Verilator against csim, mapped by yosys."""
+    from l1ad.render import rtl_lines
     from l1ad.stages import rtl_run
 
     doc = _run(lambda: rtl_run(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
                                synthesize=synthesize, dsp=dsp, breakdown=breakdown))
-    for name, c in doc["rtl_vs_csim"].items():
-        typer.echo(f"{name:15} bit-identical RTL (Verilator) vs csim: {c['bit_identical']:,}/{c['compared']:,}")
-    lat = doc["latency"]
-    typer.echo(f"latency {lat['cycles']} cycles, II {lat['initiation_interval']} (Verilator); "
-               f"{lat['ns_at_target_clock']:.0f} ns at {lat['target_clock_mhz']:g} MHz")
-    if "yosys" in doc:
-        y, t = doc["yosys"], doc["timing_estimate"]
-        typer.echo(f"yosys xcup: LUT {y['LUT']:,}, FF {y['FF']:,}, CARRY {y['CARRY']:,}, DSP {y['DSP']}, BRAM {y['BRAM']}, "
-                   f"SRL {y['SRL']}; da4ml estimate {doc['da4ml_estimate']['lut_equivalent_cost']:,.0f} LUT-eq")
-        typer.echo(f"timing ESTIMATE: worst stage {t['worst_stage_ns']:.2f} ns against {t['clock_period_ns']:g} ns "
-                   f"({'meets' if t['meets_clock'] else 'misses'} the clock by {abs(t['slack_ns']):.2f} ns; "
-                   f"pipeline cut every {lat['latency_cutoff_adder_levels']} adder levels); not timing closure")
-    for name, part in doc.get("breakdown", {}).get("parts", {}).items():
-        cells = f"LUT {part['LUT']:,}, FF {part['FF']:,}, DSP {part['DSP']}" if "LUT" in part else ""
-        typer.echo(f"  {name:8} {cells}; da4ml {part['da4ml_lut_equivalent_cost']:,.0f} LUT-eq, "
-                   f"{part['cycles_alone']} cycles alone")
+    _echo(rtl_lines(doc))
     typer.echo(f"written: {run / 'rtl.json'}")
-    if not doc["bit_exact"]:
+    if not doc.bit_exact:
         _fail("the RTL does not reproduce the C simulation bit for bit")
 
 
@@ -338,19 +314,14 @@ def baseline(run: Path = typer.Argument(..., help="A trained run with a network 
              clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
              synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys.")):
     """The on-chip baseline "distance, no network" through the default's chain: hls4ml, csim, RTL, yosys."""
+    from l1ad.render import distance_lines
     from l1ad.stages import distance_run
 
     doc = _run(lambda: distance_run(run, clock_mhz=clock_mhz, synthesize=synthesize))
-    for name, c in doc["csim_vs_exact_qkeras"].items():
-        typer.echo(f"{name:8} bit-identical csim vs exact QKeras: {c['bit_identical']:,}/{c['compared']:,}; "
-                   f"RTL vs csim: {doc['rtl_vs_csim'][name]['bit_identical']:,}/{doc['rtl_vs_csim'][name]['compared']:,}")
-    cost = f", yosys LUT {doc['yosys']['LUT']:,}, DSP {doc['yosys']['DSP']}" if "yosys" in doc else ""
-    typer.echo(f"latency {doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']} (Verilator){cost}")
-    typer.echo(f"physics: {doc['physics_source']}")
-    _print_metrics_doc({"distance": doc["physics"]})
+    _echo(distance_lines(doc))
     typer.echo(f"written: {run / 'distance.json'}")
-    if not doc["passed"]:
-        _fail("the distance baseline is not bit-exact: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
+    if not doc.passed:
+        _fail("the distance baseline is not bit-exact: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
 
 
 @app.command()
@@ -359,22 +330,15 @@ def rates(run: Path = typer.Argument(..., help="A converted, trained run."),
                                           "million jets from: l1ad generate --jets-per-class g=500000,q=500000 ...")):
     """Thresholds down to background efficiency 1e-5 from a large background sample, and the signal efficiencies
     they give on the run's test signal jets (firmware checked on every background jet)."""
+    from l1ad.render import rates_lines
     from l1ad.stages import rates_run
 
     doc = _run(lambda: rates_run(run, background))
-    score = doc["csim_vs_exact_qkeras"]["score"]
-    typer.echo(f"{doc['background_jets']:,} background jets; csim vs exact QKeras: {score['bit_identical']:,}/"
-               f"{score['compared']:,} scores bit-identical")
-    typer.echo("thresholds and signal efficiencies from the exact QKeras scores (= csim), 95% Clopper-Pearson:")
-    for level in doc["levels"]:
-        effs = ", ".join(f"{s} {e['signal_efficiency']:.4f} [{e['signal_efficiency_interval'][0]:.4f}, "
-                         f"{e['signal_efficiency_interval'][1]:.4f}]" for s, e in level["signals"].items())
-        typer.echo(f"bkg eff {level['background_efficiency_target']:g} (threshold {level['threshold']:g}, "
-                   f"{level['background_jets_above']:,} jets above): {effs}")
+    _echo(rates_lines(doc))
     typer.echo(f"written: {run / 'rates.json'}")
-    if not doc["passed"]:
+    if not doc.passed:
         _fail("the firmware is not bit-exact on the background file: " +
-              ", ".join(k for k, ok in doc["checks"].items() if not ok))
+              ", ".join(k for k, ok in doc.checks.items() if not ok))
 
 
 @app.command()
@@ -386,7 +350,7 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
     from l1ad.runs import Run
     from l1ad.stages import firmware
 
-    project = _run(lambda: firmware(Run(run)))["project_dir"]
+    project = _run(lambda: firmware(Run(run))).project_dir
     _run(lambda: run_synth(project, vsynth=vsynth, cosim=cosim))
     typer.echo(f"synthesis finished in {project}; read it with: l1ad report {run}")
 
@@ -394,16 +358,15 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
 @app.command()
 def report(run: Path = typer.Argument(..., help="A run folder (converted and validated for more).")):
     """Gather model, physics, bit-exactness, latency and resources into runs/NAME/report.md and report.json."""
-    from l1ad.report import hardware_line, write_report
+    from l1ad.common.records import Report
+    from l1ad.render import hardware_line
+    from l1ad.report import write_report
     from l1ad.runs import require_complete
 
     _run(lambda: require_complete(run))
     path = _run(lambda: write_report(run))
-    doc = json.loads((run / "report.json").read_text())
-    for row in doc["hardware"]:
-        typer.echo(hardware_line(row))
-    for item in doc["hardware_missing"]:
-        typer.echo(f"not available: {item}")
+    doc = Report.load(run / "report.json")
+    _echo([hardware_line(row) for row in doc.hardware] + [f"not available: {item}" for item in doc.hardware_missing])
     typer.echo(f"written: {path}")
 
 
@@ -421,7 +384,9 @@ def run_all(
                                     "timing estimate); without it the RTL stage gives latency and bit-exactness."),
 ):
     """The main job: train, convert, validate, build and simulate RTL, synthesize, report."""
-    from l1ad.pipeline import Pipeline, summary_lines
+    from l1ad.common.records import Report
+    from l1ad.pipeline import Pipeline
+    from l1ad.render import summary_lines
 
     run = Path("runs") / name
     pipeline = Pipeline(run=run, config=config, data=data, restart=restart, clock_mhz=clock_mhz, breakdown=breakdown,
@@ -430,10 +395,9 @@ def run_all(
         summary = pipeline.execute()
     except L1adError as err:
         _fail(f"stage '{pipeline.stages[-1].name}' failed: {err}")
-    for line in summary_lines(run, summary):
-        typer.echo(line)
-    if not summary["passed"]:
-        _fail("a check failed: " + "; ".join(summary["failures"]))
+    _echo(summary_lines(summary, Report.load(run / "report.json"), run / "report.md"))
+    if not summary.passed:
+        _fail("a check failed: " + "; ".join(summary.failures))
 
 
 @app.command()
@@ -469,23 +433,17 @@ def gallery(run: Path = typer.Argument(..., help="A run with report.json (after 
 
 
 def _print_metrics(path: Path) -> None:
-    from l1ad.common.files import read_json
+    from l1ad.common.records import Metrics
+    from l1ad.render import figures_lines
 
-    _print_metrics_doc(read_json(path))
+    metrics = Metrics.load(path)
+    _echo(figures_lines({"float": metrics.float_, "qkeras": metrics.qkeras}))
     typer.echo(f"written: {path}")
 
 
-def _print_metrics_doc(doc: dict) -> None:
-    from l1ad.training.evaluate import summary_rows
-
-    rows = summary_rows({k: v for k, v in doc.items() if isinstance(v, dict) and "thresholds" in v})
-    typer.echo(f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}")
-    for r in rows:
-        auc = r["auc_interval"] or (r["auc"], r["auc"])
-        eff = r.get("sig_eff@1e-03_interval") or (0, 0)
-        typer.echo(f"{r['model']:8} {r['signal']:6} {r['auc']:6.3f} [{auc[0]:.3f}, {auc[1]:.3f}] "
-                   f"{r.get('sig_eff@1e-02', float('nan')):9.4f} {r.get('sig_eff@1e-03', float('nan')):8.4f} "
-                   f"[{eff[0]:.4f}, {eff[1]:.4f}]")
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
 
 
 def _quiet_libraries() -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from l1ad.common.files import read_json
+from l1ad.common.records import Report
+
+from .render import results_markdown
 
 FIGURES = {  # README name -> file in the run folder
     "roc.png": "plots/roc_float_qkeras_csim.png",
@@ -35,86 +37,6 @@ def _shrink(source: Path, target: Path, width: int = 720) -> None:
         if image.width > width:
             image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
         image.quantize(colors=256).save(target, optimize=True)
-
-
-def _fmt(value, interval=None, digits=3):
-    from l1ad.training.evaluate import format_value
-
-    if value is None or value != value:
-        return "-"
-    return format_value(value, interval, digits)
-
-
-def scan_table(scan: Path) -> list[str]:
-    import pandas as pd
-
-    from l1ad.scan_plots import pareto_front
-
-    table = pd.read_csv(scan / "results.csv")
-    cfg = [c for c in table.columns if c.startswith("cfg:")]
-    ok = table.index[table["status"] == "ok"].tolist()
-    fronts = {s: {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, f"eff1e-3_{s}_qkeras"].tolist())}
-              for s in "twz"}
-    spread = "eff1e-3_t_seed_std" in table
-    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score of the kept seed; AUC and efficiencies "
-             "at background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: the signals for which the "
-             "point is on the Pareto front of efficiency at 1e-3 against LUTs"
-             + ("; seed std: standard deviation of the efficiency at 1e-3 over the point's training seeds" if spread
-                else "") + "):", "",
-             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | "
-             + ("seed std t / w / z | " if spread else "") + "cycles | LUT | FF | front |",
-             "|" + "---|" * (len(cfg) + 11 + spread)]
-    for i, row in table.iterrows():
-        cells = [str(row[c]) for c in cfg] + [row["status"]]
-        if row["status"] == "ok":
-            for s in "twz":
-                key = f"auc_{s}_qkeras"
-                cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"])))
-            for s in "twz":
-                key = f"eff1e-3_{s}_qkeras"
-                cells.append(_fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
-            if spread:
-                cells.append(" / ".join(_fmt(row[f"eff1e-3_{s}_seed_std"], None, 4) for s in "twz"))
-            cells += [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}",
-                      ", ".join(s for s in "twz" if i in fronts[s])]
-        else:
-            cells += [str(row["error"])[:60]] + [""] * (9 + spread)
-        lines.append("| " + " | ".join(cells) + " |")
-    return lines
-
-
-def results_markdown(run: Path, scans: list[Path], command: str) -> str:
-    from l1ad.report import _physics_table, hardware_table, rates_table, rtl_details, seed_table
-
-    report = read_json(run / "report.json")
-    m = report["model"]
-    lines = [f"Produced by `{command}` (numbers from `runs/{report['run']}/report.json`; do not edit by hand).", "",
-             f"Default model: {m['architecture']}, score {m.get('score')}, input transform {m.get('transform')}; "
-             f"{m['parameters']:,} parameters. Physics on the test jets of the embedded sample (signal efficiency "
-             "at fixed background efficiency, 95% CL intervals):", ""]
-    lines += _physics_table(report["physics"])
-    if report.get("seeds"):
-        lines += ["", *seed_table(report["seeds"])]
-    if report.get("baselines"):
-        lines += ["", "The same test jets with the baselines: the distance from the QCD core without a network (on the "
-                  "chip, built like the default), a density model and the supervised ceiling (not on the chip):", ""]
-        lines += _physics_table(report["baselines"], list(report["baselines"]), report.get("baseline_costs") or {})
-    if report.get("rates"):
-        lines += ["", *rates_table(report["rates"])]
-    bits = report["bit_exactness"]
-    lines += ["", "| check | result |", "|---|---|"]
-    for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"), ("RTL (Verilator) vs csim", "rtl_vs_csim")):
-        if bits[key]:
-            lines.append(f"| {title} | " + ", ".join(f"{k} {v['bit_identical']:,}/{v['compared']:,}"
-                                                     for k, v in bits[key].items()) + " |")
-    audit = bits["fixed_point_audit"]
-    if audit:
-        lines.append(f"| fixed-point audit | {audit['total_saturated']:,} saturations, {audit['total_wrapped']} wraps |")
-    lines += ["", *hardware_table(report["hardware"]), *rtl_details(report.get("rtl") or {})]
-    for scan in scans:
-        if (scan / "results.csv").exists():
-            lines += ["", *scan_table(scan)]
-    return "\n".join(lines)
 
 
 def _replace(path: Path, begin: str, end: str, block: str) -> None:
@@ -181,9 +103,9 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
     if tables:
         from .scan_plots import pareto_figure
 
-        full = pareto_figure(tables, read_json(run / "report.json"), gallery / "pareto_full.png")
+        full = pareto_figure(tables, Report.load(run / "report.json"), gallery / "pareto_full.png")
         _shrink(full, gallery / "pareto.png", width=1100)
         full.unlink()
     update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
-    _replace(readme, BEGIN, END, results_markdown(run, list(scans), command))
+    _replace(readme, BEGIN, END, results_markdown(Report.load(run / "report.json"), list(scans), command))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from l1ad.common.errors import L1adError
-from l1ad.common.files import read_json, write_json
+from l1ad.common.records import RunSummary
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Pipeline:
     _failures: list[str] = field(default_factory=list, init=False, repr=False)
     _beside: dict = field(default_factory=dict, init=False, repr=False)  # the distance baseline, in its own process
 
-    def execute(self) -> dict:
+    def execute(self) -> RunSummary:
         steps = [("train", self._train), ("convert", self._convert), ("validate (csim, bit-exactness)", self._validate),
                  ("rtl (da4ml, Verilator, yosys)", self._rtl), ("distance baseline (hls4ml, csim, RTL)", self._distance),
                  ("vendor synthesis", self._vendor), ("report", self._report)]
@@ -82,11 +82,11 @@ class Pipeline:
         else:
             self._pool.shutdown()
         finally:
-            summary = {"run": str(self.run), "total_seconds": time.perf_counter() - start,
-                       "stages": [vars(s) for s in self.stages], "passed": not self._failures,
-                       "failures": self._failures}
+            summary = RunSummary(run=str(self.run), total_seconds=time.perf_counter() - start,
+                                 stages=[vars(s) for s in self.stages], passed=not self._failures,
+                                 failures=self._failures)
             if (self.run / "status.json").exists():  # only into a run folder l1ad made
-                write_json(self.run / "run_summary.json", summary)
+                summary.save(self.run / "run_summary.json")
         return summary
 
     def _fail(self, message: str):
@@ -122,28 +122,28 @@ class Pipeline:
         from l1ad.stages import validate_run
 
         doc = validate_run(self._run)
-        score = doc["csim_vs_exact_qkeras"]["score"]
-        if not doc["passed"]:
-            self._fail("validation: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
-        return f"{score['bit_identical']:,}/{score['compared']:,} scores bit-identical"
+        score = doc.csim_vs_exact_qkeras["score"]
+        if not doc.passed:
+            self._fail("validation: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
+        return f"{score.bit_identical:,}/{score.compared:,} scores bit-identical"
 
     def _rtl(self):
         from l1ad.stages import rtl_run
 
         doc = rtl_run(self._run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
-        if not doc["bit_exact"]:
+        if not doc.bit_exact:
             self._fail("RTL simulation differs from csim")
-        return (f"{doc['latency']['cycles']} cycles, II {doc['latency']['initiation_interval']}"
+        return (f"{doc.latency.cycles} cycles, II {doc.latency.initiation_interval}"
                 + ("" if self.synthesize else "; yosys skipped (--no-synth)"))
 
     def _distance(self):
         if "distance" not in self._beside:
             raise _Skip("this run has no distance baseline (baselines.distance off, or the model has no network)")
         doc, seconds = self._beside.pop("distance").result()
-        if not doc["passed"]:
-            self._fail("distance baseline: " + ", ".join(k for k, ok in doc["checks"].items() if not ok))
-        cost = f", {doc['yosys']['LUT']:,} LUT" if "yosys" in doc else ""
-        return (f"bit-exact in csim and RTL, {doc['latency']['cycles']} cycles{cost} ({seconds:.0f} s in a process "
+        if not doc.passed:
+            self._fail("distance baseline: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
+        cost = f", {doc.yosys.LUT:,} LUT" if doc.yosys else ""
+        return (f"bit-exact in csim and RTL, {doc.latency.cycles} cycles{cost} ({seconds:.0f} s in a process "
                 "beside validate and rtl)")
 
     def _vendor(self):
@@ -151,12 +151,12 @@ class Pipeline:
         from l1ad.stages import firmware
 
         info = firmware(self._run)
-        backend = info["options"]["backend"]
+        backend = info.options["backend"]
         tool = find_tool(backend)
         if tool is None:
             raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
                         "elsewhere: see README, 'Vendor synthesis')")
-        synth(info["project_dir"])
+        synth(info.project_dir)
         return f"{tool} C synthesis"
 
     def _report(self):
@@ -194,51 +194,3 @@ class _Skip(Exception):
 
 class _Reused(Exception):
     """A stage whose result already exists, with what was reused."""
-
-
-def summary_lines(run: Path, summary: dict) -> list[str]:
-    """The terminal summary: stages, physics (default, seeds, baselines), bit-exactness, latency, resources."""
-    from l1ad.report import hardware_line
-    from l1ad.training.evaluate import format_value
-
-    report = read_json(run / "report.json")
-    lines = ["", f"{'stage':38} status    wall time"]
-    lines += [f"{s['name']:38} {s['status']:9} {s['seconds']:8.1f} s" for s in summary["stages"]]
-    lines.append(f"{'total':48} {summary['total_seconds']:8.1f} s")
-    physics = report["physics"] or {}
-    rows = [(m, physics[m]) for m in ("float", "qkeras", "csim") if m in physics]
-    rows += list((report.get("baselines") or {}).items())
-    if rows:
-        costs = report.get("baseline_costs") or {}
-        lines += ["", f"physics: {report['physics_source']}; baselines: distance from its own C simulation, density "
-                  "and supervised from scikit-learn; LUT (yosys) and cycles (Verilator) of the on-chip ones",
-                  f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
-        for signal in rows[0][1]["signals"]:
-            for name, figures in rows:
-                entry = figures["signals"].get(signal)
-                if entry is None:
-                    continue
-                at = entry["at_background_efficiency"].get("1e-03")
-                eff = format_value(at["signal_efficiency"], at["signal_efficiency_interval"], 4) if at else "-"
-                cost = costs.get(name)
-                cost = f"{cost['LUT']:,}, {cost['cycles']}" if cost and cost.get("LUT") is not None else ""
-                lines.append(f"{signal:6}  {name:38} {format_value(entry['auc'], entry['auc_interval']):24}  {eff:26}  {cost}")
-    seeds = report.get("seeds")
-    if seeds:
-        lines += ["", f"spread over seeds {', '.join(map(str, seeds['seeds']))} (kept {seeds['kept_seed']}: lowest "
-                  f"background validation loss), {seeds['source']}, mean ± std:"]
-        for signal, f in seeds["signals"].items():
-            eff = f.get("eff@1e-03")
-            lines.append(f"  {signal}: AUC {f['auc']['mean']:.3f} ± {f['auc']['std']:.3f}" + (
-                f", eff @ bkg 1e-3 {eff['mean']:.4f} ± {eff['std']:.4f}" if eff else ""))
-    bits = report["bit_exactness"]
-    lines.append("")
-    for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):
-        if bits[key]:
-            lines.append(f"{title:22} " + ", ".join(f"{k} {v['bit_identical']:,}/{v['compared']:,}"
-                                                    for k, v in bits[key].items()))
-    lines.append("")
-    for row in report["hardware"]:
-        lines.append(hardware_line(row))
-    lines.append(f"report: {run / 'report.md'}")
-    return lines

@@ -21,6 +21,7 @@ import yaml
 
 from l1ad.common.errors import L1adError
 from l1ad.common.files import read_json, write_json
+from l1ad.common.records import Metrics
 
 from .scan_plots import SIGNAL_KEYS, plot_scan
 
@@ -155,15 +156,15 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
             # compile per point) is left to `l1ad validate` of the point a user picks
             check = validate_run(run, trace_events=100, testbench=False)
             times["validate_s"] = time.perf_counter() - start
-            problems = [f"validation: {name}" for name, ok in check["checks"].items() if not ok]
+            problems = [f"validation: {name}" for name, ok in check.checks.items() if not ok]
             hardware = None
             if not problems:  # RTL of firmware that is already not exact would only be compared with wrong values
                 start = time.perf_counter()
                 hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
                 times["rtl_s"] = time.perf_counter() - start
-                if not hardware["bit_exact"]:
+                if not hardware.bit_exact:
                     problems.append("RTL simulation differs from csim")
-            row.update(_figures(check, hardware), **_seed_figures(read_json(run / "metrics.json").get("seeds")))
+            row.update(_figures(check, hardware), **_seed_figures(Metrics.load(run / "metrics.json").seeds))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
         except Exception as err:  # recorded in the row; the scan goes on
@@ -177,42 +178,43 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
     return row
 
 
-def _figures(check: dict, hardware: dict | None) -> dict:
+def _figures(check, hardware) -> dict:
+    """A point's row: AUC and efficiency at 1e-3 per model and signal (validation), bit-exactness and cost (RTL)."""
     out = {}
-    physics = check.get("physics") or {}
     for model in ("float", "qkeras"):
+        figures = getattr(check.physics, "float_" if model == "float" else model, None) if check.physics else None
         for signal in SIGNAL_KEYS:
-            entry = physics.get(model, {}).get("signals", {}).get(signal)
+            entry = figures.signals.get(signal) if figures else None
             if entry is None:
                 continue
-            at = entry["at_background_efficiency"].get("1e-03", {})
-            out[f"auc_{signal}_{model}"] = entry["auc"]
-            out[f"auc_{signal}_{model}_low"], out[f"auc_{signal}_{model}_high"] = entry["auc_interval"]
-            out[f"eff1e-3_{signal}_{model}"] = at.get("signal_efficiency")
+            at = entry.at_background_efficiency.get("1e-03")
+            out[f"auc_{signal}_{model}"] = entry.auc
+            out[f"auc_{signal}_{model}_low"], out[f"auc_{signal}_{model}_high"] = entry.auc_interval
+            out[f"eff1e-3_{signal}_{model}"] = at.signal_efficiency if at else None
             if at:
                 out[f"eff1e-3_{signal}_{model}_low"], out[f"eff1e-3_{signal}_{model}_high"] = \
-                    at["signal_efficiency_interval"]
-    out["csim_bit_exact"] = check["checks"]["all_outputs_bit_identical"]
+                    at.signal_efficiency_interval
+    out["csim_bit_exact"] = check.checks["all_outputs_bit_identical"]
     if hardware is None:
         return out
-    out["rtl_bit_exact"] = hardware["bit_exact"]
-    out["latency_cycles"] = hardware["latency"]["cycles"]
+    out["rtl_bit_exact"] = hardware.bit_exact
+    out["latency_cycles"] = hardware.latency.cycles
     for key in ("LUT", "FF", "DSP", "CARRY"):
-        out[key] = hardware.get("yosys", {}).get(key)
-    out["da4ml_lut_estimate"] = hardware["da4ml_estimate"]["lut_equivalent_cost"]
+        out[key] = getattr(hardware.yosys, key) if hardware.yosys else None
+    out["da4ml_lut_estimate"] = hardware.da4ml_estimate.lut_equivalent_cost
     return out
 
 
-def _seed_figures(seeds: dict | None) -> dict:
+def _seed_figures(seeds) -> dict:
     """Mean and spread over a point's training seeds (QKeras, Keras predict), where it trained several."""
     if not seeds:
         return {}
-    out = {"seeds": len(seeds["seeds"]), "kept_seed": seeds["kept_seed"]}
-    for signal, figures in seeds["signals"].items():
+    out = {"seeds": len(seeds.seeds), "kept_seed": seeds.kept_seed}
+    for signal, figures in seeds.signals.items():
         for name, key in (("auc", "auc"), ("eff1e-3", "eff@1e-03")):
             if key in figures:
-                out[f"{name}_{signal}_seed_mean"] = figures[key]["mean"]
-                out[f"{name}_{signal}_seed_std"] = figures[key]["std"]
+                out[f"{name}_{signal}_seed_mean"] = figures[key].mean
+                out[f"{name}_{signal}_seed_std"] = figures[key].std
     return out
 
 

@@ -109,22 +109,24 @@ def _auc_vs(ok: pd.DataFrame, column: str, name: str, path: Path) -> Path:
     return save(fig, path)
 
 
-def _report_point(report: dict, physics: dict, signal: str) -> tuple[float, float] | tuple[None, None]:
-    entry = (physics or {}).get("signals", {}).get(signal)
+def _report_point(figures, signal: str) -> tuple[float | None, float | None]:
+    """(efficiency at background 1e-3, AUC) of one signal in a record's figures (None if absent)."""
+    entry = figures.signals.get(signal) if figures is not None else None
     if entry is None:
         return None, None
-    return entry["at_background_efficiency"].get("1e-03", {}).get("signal_efficiency"), entry["auc"]
+    at = entry.at_background_efficiency.get("1e-03")
+    return (at.signal_efficiency if at else None), entry.auc
 
 
 @styled
-def pareto_figure(tables: dict[str, pd.DataFrame], report: dict, path: Path) -> Path:
+def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
     """Per signal, efficiency at background 1e-3 and AUC against yosys LUTs: every bit-exact point of every scan, the
     Pareto front over all of them, the default run and its baselines (the off-chip ones as horizontal lines)."""
     points = pd.concat([t[t["status"] == "ok"].assign(scan=name) for name, t in tables.items()], ignore_index=True)
     fig, axes = figure(2, len(SIGNAL_KEYS), figsize=(6.5 * len(SIGNAL_KEYS), 10))
-    default_lut = next((r["LUT"] for r in report["hardware"] if r["source"].startswith("Verilator")), None)
-    baselines = report.get("baselines") or {}
-    costs = report.get("baseline_costs") or {}
+    default_lut = next((r.LUT for r in report.hardware if r.source.startswith("Verilator")), None)
+    baselines, costs = report.baselines or {}, report.baseline_costs
+    default = getattr(report.physics, "csim", None)  # the report's record: the default's C simulation
     for col, signal in enumerate(SIGNAL_KEYS):
         for row, (metric, label) in enumerate(((f"eff1e-3_{signal}_qkeras", "signal eff. at background 1e-3"),
                                                (f"auc_{signal}_qkeras", "ROC AUC"))):
@@ -135,12 +137,12 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report: dict, path: Path) -> 
             front = pareto_front(list(x), list(y))
             ax.plot(x[front], y[front], "-", color="black", lw=1, label="Pareto front")
             pick = 0 if row == 0 else 1
-            mine = _report_point(report, report["physics"].get("csim"), signal)[pick]
+            mine = _report_point(default, signal)[pick]
             if default_lut and mine is not None:
                 ax.plot(default_lut, mine, "*", ms=16, color=COLORS[signal], mec="black", label="default (csim)")
             for k, (name, physics) in enumerate(baselines.items()):
-                value = _report_point(report, physics, signal)[pick]
-                cost = (costs.get(name) or {}).get("LUT")
+                value = _report_point(physics, signal)[pick]
+                cost = costs[name].LUT if name in costs else None
                 if value is None:
                     continue
                 if cost:

@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from l1ad.common.errors import L1adError, RunError
-from l1ad.common.files import read_json, write_json
+from l1ad.common.files import read_json
+from l1ad.common.records import Distance, Firmware, Rates, Rtl, Validation
 from l1ad.runs import Run, as_run
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
 from l1ad.training.features import LABEL as LABEL_COLUMN
@@ -48,7 +49,8 @@ def convert_run(run: Run | str | Path, out: str | Path | None = None, options=No
     info = {"run": str(run.path.resolve()), "threshold": threshold, "threshold_source": source,
             "threshold_mode": threshold_mode if threshold is not None else None}
     convert_model(model, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
-    write_json(run.path / FIRMWARE_JSON, {**read_json(project / "l1ad.json"), "project_dir": str(project.resolve())})
+    Firmware.model_validate({**read_json(project / "l1ad.json"), "project_dir": str(project.resolve())}).save(
+        run.path / FIRMWARE_JSON)
     return project
 
 
@@ -100,17 +102,17 @@ def _with_threshold(x: list[np.ndarray], threshold: float | None, mode: str | No
     return list(x) + [np.full((len(x[0]), 1), threshold)]
 
 
-def firmware(run: Run | str | Path) -> dict:
+def firmware(run: Run | str | Path) -> Firmware:
     """The run's firmware.json, checked: the project exists and is still the one this run converted."""
     run = as_run(run)
     path = run.path / FIRMWARE_JSON
     if not path.exists():
         raise RunError(f"{run.path} has no firmware yet; run: l1ad convert {run.path}")
-    info = read_json(path)
-    project = Path(info["project_dir"])
+    info = Firmware.load(path)
+    project = Path(info.project_dir)
     if not (project / "l1ad.json").exists():
         raise RunError(f"the HLS project {project} of {run.path} is gone; run: l1ad convert {run.path}")
-    if read_json(project / "l1ad.json").get("project_id") != info["project_id"]:
+    if read_json(project / "l1ad.json").get("project_id") != info.project_id:
         raise RunError(f"the HLS project {project} was overwritten by another conversion (another run?); "
                        f"run: l1ad convert {run.path}")
     return info
@@ -119,7 +121,7 @@ def firmware(run: Run | str | Path) -> dict:
 # --- validate --------------------------------------------------------------------------------------------
 
 def validate_run(run: Run | str | Path, data: str | Path | None = None, all_events: bool = False,
-                 testbench: bool = True, trace: str = "auto", trace_events: int = 500) -> dict:
+                 testbench: bool = True, trace: str = "auto", trace_events: int = 500) -> Validation:
     """Bit-exactness, audit and physics of the run's firmware on its test events (or on ``data``)."""
     from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
@@ -127,16 +129,16 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     start = time.perf_counter()
     run = as_run(run)
     info = firmware(run)
-    project = Path(info["project_dir"])
+    project = Path(info.project_dir)
     events = run.test_events(data, all_events)
-    x = _with_threshold(events.x, info.get("threshold"), info.get("threshold_mode"))
+    x = _with_threshold(events.x, info.threshold, info.threshold_mode)
     load_s = time.perf_counter() - start
     result = check(project_graph(project), project, x, testbench=testbench, trace=trace, trace_events=trace_events)
     result["timings"]["load_s"] = round(load_s, 3)
-    labels = info["outputs"]
+    labels = info.outputs
     csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
     if data is None and not all_events:  # the RTL stage compares with these
-        run.results[TEST_OUTPUTS] = {"project_id": info["project_id"], "csim": list(csim.values())}
+        run.results[TEST_OUTPUTS] = {"project_id": info.project_id, "csim": list(csim.values())}
     mismatched = result.pop("mismatched")
     doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
            "project_dir": str(project), "reference": "QKeras model evaluated exactly (float64, fixed-point "
@@ -150,8 +152,9 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     out_dir = run.path if data is None else run.path / "evaluations" / f"{Path(data).stem}-{'all' if all_events else 'test'}"
     _validation_physics(doc, run, events, csim, exact, out_dir, own_events=data is None and not all_events)
     doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
-    write_json(out_dir / "validation.json", doc)
-    return doc
+    record = Validation.model_validate(doc)
+    record.save(out_dir / "validation.json")
+    return record
 
 
 def _worst_events(csim: dict, exact: dict, mismatched: np.ndarray, labels) -> list[dict]:
@@ -166,9 +169,9 @@ def _worst_events(csim: dict, exact: dict, mismatched: np.ndarray, labels) -> li
 
 def _check_trigger_bit(doc: dict, csim: dict, info: dict) -> None:
     fired = csim["trigger"][:, 0] == 1
-    agrees = bool(np.all(fired == (csim["score"][:, 0] > info["threshold"])))
-    doc["trigger_bit"] = {"threshold": info["threshold"], "threshold_source": info["threshold_source"],
-                          "threshold_mode": info.get("threshold_mode"), "matches_score_above_threshold": agrees,
+    agrees = bool(np.all(fired == (csim["score"][:, 0] > info.threshold)))
+    doc["trigger_bit"] = {"threshold": info.threshold, "threshold_source": info.threshold_source,
+                          "threshold_mode": info.threshold_mode, "matches_score_above_threshold": agrees,
                           "fires_on_events": float(np.mean(fired))}
     doc["checks"]["trigger_bit_is_score_above_threshold"] = agrees
     doc["passed"] = all(doc["checks"].values())
@@ -250,7 +253,7 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
 
 # --- rtl -----------------------------------------------------------------------------------------------
 
-def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool = True, **options) -> dict:
+def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool = True, **options) -> Rtl:
     """The open RTL flow on the run's firmware graph; the simulation is checked against csim on every test event
     (the C simulation's outputs of an earlier validation of the same project, or simulated here)."""
     from l1ad.firmware.convert import project_graph
@@ -260,26 +263,27 @@ def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool
 
     run = as_run(run)
     info = firmware(run)
-    project = Path(info["project_dir"])
-    x = _with_threshold(run.test_events().x, info.get("threshold"), info.get("threshold_mode"))
+    project = Path(info.project_dir)
+    x = _with_threshold(run.test_events().x, info.threshold, info.threshold_mode)
     earlier = run.results.get(TEST_OUTPUTS)
-    if earlier is not None and earlier["project_id"] == info["project_id"]:
+    if earlier is not None and earlier["project_id"] == info.project_id:
         csim = earlier["csim"]
     else:
         csim = Csim(project).predict(x)
     out = Path(out) if out else run.default_dir("rtl_builds")
-    doc = build_rtl(project_graph(project), out, x, expected=csim, output_labels=info["outputs"],
-                    part=info["options"]["part"], progress=progress, **options)
+    doc = build_rtl(project_graph(project), out, x, expected=csim, output_labels=info.outputs,
+                    part=info.options["part"], progress=progress, **options)
     doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
     doc["model"] = f"{project / GRAPH_JSON}: the graph of the hls4ml project's model, trigger head included"
-    write_json(run.path / RTL_JSON, doc)
-    return doc
+    record = Rtl.model_validate(doc)
+    record.save(run.path / RTL_JSON)
+    return record
 
 
 # --- the on-chip baseline ------------------------------------------------------------------------------
 
 def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
-                 trigger_efficiency: float = 1e-3) -> dict:
+                 trigger_efficiency: float = 1e-3) -> Distance:
     """The zero-parameter baseline ("distance, no network") through the default's firmware chain: hls4ml project with
     its trigger bit, csim checked against the exact reference on every test event, physics from csim, RTL simulated
     against csim, yosys. Recorded in distance.json."""
@@ -290,7 +294,7 @@ def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bo
     model = run.distance_model
     if model is None:
         raise RunError(f"{run.path} has no distance baseline (baselines.distance, a trained run with a network)")
-    options = (FirmwareOptions(**firmware(run)["options"]) if (run.path / FIRMWARE_JSON).exists()
+    options = (FirmwareOptions(**firmware(run).options) if (run.path / FIRMWARE_JSON).exists()
                else FirmwareOptions())
     threshold, source = trigger_threshold(run, model, 0, trigger_efficiency)
     model = with_trigger(model, score="score", threshold=threshold)
@@ -314,8 +318,9 @@ def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bo
            "project_dir": str(project.resolve()),
            **{k: hardware[k] for k in ("latency", "da4ml_estimate", "yosys", "timing_estimate", "build_dir")
               if k in hardware}}
-    write_json(run.path / DISTANCE_JSON, doc)
-    return doc
+    record = Distance.model_validate(doc)
+    record.save(run.path / DISTANCE_JSON)
+    return record
 
 
 # --- rates on a large background sample ----------------------------------------------------------------
@@ -342,7 +347,7 @@ def _refuse_overlap(run: Run, background: Path, background_sha256: str) -> None:
                        f"its jets repeat the run's own; generate it with another --seed (not {mine['seed']})")
 
 
-def rates_run(run: Run | str | Path, background: str | Path, progress: bool = True) -> dict:
+def rates_run(run: Run | str | Path, background: str | Path, progress: bool = True) -> Rates:
     """Trigger thresholds at background efficiencies down to 1e-5 from a large background-only sample (e.g. a
     million jets of ``l1ad generate``), and the signal efficiencies they give on the run's own test signal jets.
 
@@ -363,19 +368,19 @@ def rates_run(run: Run | str | Path, background: str | Path, progress: bool = Tr
     table = load_jets(background, require=())  # names a missing or malformed file
     digest = sha256(background)
     _refuse_overlap(run, background, digest)
-    graph = project_graph(info["project_dir"])
+    graph = project_graph(info.project_dir)
     events = run.test_events()
     mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
     if not mask.any():
         raise RunError(f"{background}: no background jets ({', '.join(events.background_classes)})")
-    x = _with_threshold([run.transform(table[mask])], info.get("threshold"), info.get("threshold_mode"))
-    result = check(graph, info["project_dir"], x, testbench=False, trace="never")
-    score_index = info["outputs"].index("score")
+    x = _with_threshold([run.transform(table[mask])], info.threshold, info.threshold_mode)
+    result = check(graph, info.project_dir, x, testbench=False, trace="never")
+    score_index = info.outputs.index("score")
     scores = result["exact"][score_index][:, 0]
-    signal_scores = reference.outputs(graph, _with_threshold(events.x, info.get("threshold"),
-                                                             info.get("threshold_mode")))[score_index][:, 0]
+    signal_scores = reference.outputs(graph, _with_threshold(events.x, info.threshold,
+                                                             info.threshold_mode))[score_index][:, 0]
     doc = {"background_file": str(background.resolve()), "background_sha256": digest,
-           "project_dir": str(info["project_dir"]), "threshold": info.get("threshold"),
+           "project_dir": str(info.project_dir), "threshold": info.threshold,
            "background_jets": len(scores), "background_classes": list(events.background_classes),
            "signal_source": f"signal jets of the {events.source}",
            "csim_vs_exact_qkeras": result["outputs"], "passed": result["passed"], "checks": result["checks"],
@@ -384,8 +389,9 @@ def rates_run(run: Run | str | Path, background: str | Path, progress: bool = Tr
                      "the hls4ml C simulation on every one of them); signal efficiencies from the exact scores of the "
                      "run's test signal jets; 95% Clopper-Pearson intervals",
            "seconds": round(time.perf_counter() - start, 1)}
-    write_json(run.path / RATES_JSON, doc)
-    return doc
+    record = Rates.model_validate(doc)
+    record.save(run.path / RATES_JSON)
+    return record
 
 
 def _rate_levels(scores: np.ndarray, signal_scores: np.ndarray, events) -> list[dict]:

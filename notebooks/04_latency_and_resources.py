@@ -64,7 +64,7 @@ if run is None:  # a quick run
 # checked against the exact reference instead.
 
 # %%
-rtl = rtl_run(run, workdir / "rtl", clock_mhz=200, progress=False, synthesize=not FAST, breakdown=not FAST)
+rtl = rtl_run(run, workdir / "rtl", clock_mhz=200, progress=False, synthesize=not FAST, breakdown=not FAST).to_dict()
 pd.DataFrame(rtl["rtl_vs_csim"]).T.assign(latency_cycles=rtl["latency"]["cycles"])
 
 # %%
@@ -90,7 +90,7 @@ pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage") if "timing_est
 # clock). A faster clock gives more, shorter stages. The stage count for each cutoff, from da4ml's pipelining:
 
 # %%
-inputs, outputs = trace(project_model(Path(firmware(Run(run))["project_dir"])))
+inputs, outputs = trace(project_model(Path(firmware(Run(run)).project_dir)))
 comb = comb_trace(inputs[0], outputs)
 cutoffs = range(1, 11)
 stages = [len(to_pipeline(comb, c, verbose=False).solutions) for c in cutoffs]

@@ -137,7 +137,7 @@ def _build_shared_run(root: Path) -> Path:
     data = write_jets(make_jets(400, seed=1), root / "jets.parquet", {"test": "shared run"})
     run = train(load_config(overrides=SHARED_CONFIG), data, root / "run", progress=False, figures=False)
     convert_run(run, root / "hls")
-    assert validate_run(run)["passed"]
+    assert validate_run(run).passed
     return run
 
 

@@ -113,7 +113,7 @@ def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):
 
     run = copy_run(shared_run, tmp_path / "run", firmware=True)
     script = ("import sys; from l1ad.stages import validate_run; doc = validate_run(sys.argv[1]); "
-              "print(doc['passed'], 'tensorflow' in sys.modules, doc['physics']['float']['signals']['t']['auc'])")
+              "print(doc.passed, 'tensorflow' in sys.modules, doc.physics.float_.signals['t'].auc)")
     out = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True, check=True)
     passed, tensorflow, auc = out.stdout.split()
     metrics = json.loads((run / "metrics.json").read_text())

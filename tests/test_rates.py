@@ -28,13 +28,13 @@ def test_rates_from_a_background_file(shared_run, tmp_path):
     level = doc["levels"][0]
     r = Run(run)
     info = firmware(r)
-    model = project_model(info["project_dir"])
+    model = project_model(info.project_dir)
     bg = jets[jets["jet_type"].isin(["g", "q"])]
-    scores = reference.outputs(model, [r.transform(bg)])[info["outputs"].index("score")][:, 0]
+    scores = reference.outputs(model, [r.transform(bg)])[info.outputs.index("score")][:, 0]
     assert np.mean(scores > level["threshold"]) == level["background_efficiency"] <= 1e-2
     assert level["background_jets_above"] == int(np.sum(scores > level["threshold"]))
     events = r.test_events()
-    signal = reference.outputs(model, events.x)[info["outputs"].index("score")][:, 0]
+    signal = reference.outputs(model, events.x)[info.outputs.index("score")][:, 0]
     for name in ("t", "w", "z"):
         entry = level["signals"][name]
         s = signal[events.labels == name]

@@ -77,7 +77,7 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
     from l1ad.common.files import read_json, write_json
 
     run = copy_run(shared_run, tmp_path / "run", firmware=True)  # rtl.json is written into the copy
-    doc = rtl_run(run, tmp_path / "rtl", clock_mhz=200, progress=False)
+    doc = rtl_run(run, tmp_path / "rtl", clock_mhz=200, progress=False).to_dict()  # as rtl.json holds it
     for output in ("score", "reconstruction", "trigger"):
         assert doc["rtl_vs_csim"][output]["bit_identical"] == doc["events"], output
     assert doc["latency"]["cycles"] >= 2 and doc["latency"]["initiation_interval"] == 1

@@ -56,14 +56,14 @@ def test_report_reads_only_the_runs_own_vendor_reports(shared_run, tmp_path):
     runner = CliRunner()
     assert runner.invoke(app, ["convert", str(a), "--out", str(tmp_path / "p")]).exit_code == 0
     shutil.copytree(FIXTURE / "myproject_prj", tmp_path / "p" / "myproject_prj")
-    assert any("C synthesis" in r["source"] for r in gather(a)["hardware"])
+    assert any("C synthesis" in r.source for r in gather(a).hardware)
     # run b is converted into the same folder: run a's reports are gone, and a must not claim b's
     assert runner.invoke(app, ["convert", str(b), "--out", str(tmp_path / "p")]).exit_code == 0
     shutil.copytree(FIXTURE / "myproject_prj", tmp_path / "p" / "myproject_prj")
     doc = gather(a)
-    assert not any("C synthesis" in r["source"] for r in doc["hardware"])
-    assert any("overwritten by another conversion" in m for m in doc["hardware_missing"])
-    assert any("C synthesis" in r["source"] for r in gather(b)["hardware"])
+    assert not any("C synthesis" in r.source for r in doc.hardware)
+    assert any("overwritten by another conversion" in m for m in doc.hardware_missing)
+    assert any("C synthesis" in r.source for r in gather(b).hardware)
 
 
 def test_an_edited_data_file_is_refused(shared_run, tmp_path):

@@ -120,7 +120,7 @@ def test_scan_plots_mark_the_pareto_front_of_ok_points(tmp_path):
 
 
 def test_readme_scan_table_marks_the_front_and_keeps_failed_points(tmp_path):
-    from l1ad.gallery import scan_table
+    from l1ad.render import scan_table
 
     rows = []
     for i, (lut, eff, status) in enumerate([(1000, 0.004, "ok"), (900, 0.005, "ok"), (2000, 0.003, "ok"),

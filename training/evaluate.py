@@ -111,19 +111,6 @@ def roc(scores: np.ndarray, labels: np.ndarray, signal: str, background_classes=
     return fpr, tpr
 
 
-def summary_rows(metrics: dict) -> list[dict]:
-    """Flat rows (model, signal, AUC, efficiencies, intervals) for tables and terminal output."""
-    rows = []
-    for model, figures in metrics.items():
-        for signal, entry in figures["signals"].items():
-            row = {"model": model, "signal": signal, "auc": entry["auc"], "auc_interval": entry.get("auc_interval")}
-            for key, at in entry["at_background_efficiency"].items():
-                row[f"sig_eff@{key}"] = at["signal_efficiency"]
-                row[f"sig_eff@{key}_interval"] = at.get("signal_efficiency_interval")
-            rows.append(row)
-    return rows
-
-
 def format_value(value: float, interval, digits: int = 3) -> str:
     """'0.812 [0.805, 0.819]': a figure with its interval, for tables."""
     if interval is None:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from l1ad.common.errors import RunError
 from l1ad.common.files import atomic_path, read_json, run_state, sha256, write_json
+from l1ad.common.records import Metrics
 
 from .config import Config, load_config
 from .datasets import DEFAULT_SAMPLE, Scaler, Splits, split
@@ -392,7 +393,7 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         plots.history(read_json(history), out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
-    write_json(out_dir / "metrics.json", doc)
+    Metrics.model_validate(doc).save(out_dir / "metrics.json")
     return doc
 
 

@@ -1,0 +1,405 @@
+"""Every text l1ad shows of its results, from the typed records (:mod:`l1ad.common.records`): the report's markdown,
+the terminal output of each command and the ``l1ad run`` summary, and the README's results block. A field is read
+here and nowhere else, so renaming it touches its record and this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from l1ad.common.records import (Distance, Figures, HardwareRow, Rates, Report, Rtl, RunSummary, SeedSpread, Spread,
+                                 Validation)
+from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, eff_key, format_value
+
+BASELINE_NAMES = {"distance": "distance, no network", "density": "density (GaussianMixture, not on chip)",
+                  "supervised": "supervised (not on chip)"}
+EXACTNESS = (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"),
+             ("the project's test bench vs QKeras evaluated exactly (test bench events)", "testbench_vs_exact_qkeras"),
+             ("RTL (Verilator) vs csim", "rtl_vs_csim"))
+
+
+def _fmt(value, digits=3):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _agreements(agreements: dict) -> str:
+    return ", ".join(f"{k} {v.bit_identical:,}/{v.compared:,}" for k, v in agreements.items())
+
+
+# --- terminal ------------------------------------------------------------------------------------------------
+
+def figures_lines(models: dict[str, Figures]) -> list[str]:
+    """Per model and signal: AUC, efficiencies at 1e-2 and 1e-3, with 95% intervals (a terminal table)."""
+    lines = [f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}"]
+    for model, figures in models.items():
+        for signal, entry in figures.signals.items():
+            auc = entry.auc_interval or (entry.auc, entry.auc)
+            at = entry.at_background_efficiency
+            e2 = at["1e-02"].signal_efficiency if "1e-02" in at else float("nan")
+            e3, interval = ((at["1e-03"].signal_efficiency, at["1e-03"].signal_efficiency_interval) if "1e-03" in at
+                            else (float("nan"), (0.0, 0.0)))
+            lines.append(f"{model:8} {signal:6} {entry.auc:6.3f} [{auc[0]:.3f}, {auc[1]:.3f}] {e2:9.4f} {e3:8.4f} "
+                         f"[{interval[0]:.4f}, {interval[1]:.4f}]")
+    return lines
+
+
+def validation_lines(v: Validation) -> list[str]:
+    lines = [f"{output:15} bit-identical csim vs exact QKeras: {a.bit_identical:,}/{a.compared:,}"
+             for output, a in v.csim_vs_exact_qkeras.items()]
+    lines.append(f"fixed-point audit: {v.audit.total_saturated:,} saturations, {v.audit.total_wrapped} wraps")
+    if v.trace.first_divergent_layer:
+        lines.append(f"first divergent layer: {v.trace.first_divergent_layer} (holds node "
+                     f"{v.trace.first_divergent_node})")
+    if v.physics:
+        lines += figures_lines({k: f for k, f in (("float", v.physics.float_), ("qkeras", v.physics.qkeras),
+                                                  ("csim", v.physics.csim)) if f is not None})
+    else:
+        lines.append(f"physics skipped: {v.physics_skipped}")
+    lines.append(f"{v.events:,} events; csim {v.throughput_events_per_s['csim_in_process']:,.0f} events/s; timings "
+                 + ", ".join(f"{k} {s:.1f}" for k, s in v.timings.items()))
+    return lines
+
+
+def rtl_lines(r: Rtl) -> list[str]:
+    lines = [f"{name:15} bit-identical RTL (Verilator) vs csim: {c.bit_identical:,}/{c.compared:,}"
+             for name, c in r.rtl_vs_csim.items()]
+    lat = r.latency
+    lines.append(f"latency {lat.cycles} cycles, II {lat.initiation_interval} (Verilator); "
+                 f"{lat.ns_at_target_clock:.0f} ns at {lat.target_clock_mhz:g} MHz")
+    if r.yosys:
+        y, t = r.yosys, r.timing_estimate
+        lines.append(f"yosys xcup: LUT {y.LUT:,}, FF {y.FF:,}, CARRY {y.CARRY:,}, DSP {y.DSP}, BRAM {y.BRAM}, "
+                     f"SRL {y.SRL}; da4ml estimate {r.da4ml_estimate.lut_equivalent_cost:,.0f} LUT-eq")
+        lines.append(f"timing ESTIMATE: worst stage {t.worst_stage_ns:.2f} ns against {t.clock_period_ns:g} ns "
+                     f"({'meets' if t.meets_clock else 'misses'} the clock by {abs(t.slack_ns):.2f} ns; "
+                     f"pipeline cut every {lat.latency_cutoff_adder_levels} adder levels); not timing closure")
+    for name, part in (r.breakdown.parts.items() if r.breakdown else []):
+        cells = f"LUT {part.LUT:,}, FF {part.FF:,}, DSP {part.DSP}" if part.LUT is not None else ""
+        lines.append(f"  {name:8} {cells}; da4ml {part.da4ml_lut_equivalent_cost:,.0f} LUT-eq, "
+                     f"{part.cycles_alone} cycles alone")
+    return lines
+
+
+def distance_lines(d: Distance) -> list[str]:
+    lines = [f"{name:8} bit-identical csim vs exact QKeras: {c.bit_identical:,}/{c.compared:,}; RTL vs csim: "
+             f"{d.rtl_vs_csim[name].bit_identical:,}/{d.rtl_vs_csim[name].compared:,}"
+             for name, c in d.csim_vs_exact_qkeras.items()]
+    cost = f", yosys LUT {d.yosys.LUT:,}, DSP {d.yosys.DSP}" if d.yosys else ""
+    lines.append(f"latency {d.latency.cycles} cycles, II {d.latency.initiation_interval} (Verilator){cost}")
+    lines.append(f"physics: {d.physics_source}")
+    return lines + figures_lines({"distance": d.physics})
+
+
+def rates_lines(r: Rates) -> list[str]:
+    score = r.csim_vs_exact_qkeras["score"]
+    lines = [f"{r.background_jets:,} background jets; csim vs exact QKeras: {score.bit_identical:,}/"
+             f"{score.compared:,} scores bit-identical",
+             "thresholds and signal efficiencies from the exact QKeras scores (= csim), 95% Clopper-Pearson:"]
+    for level in r.levels:
+        effs = ", ".join(f"{s} {e.signal_efficiency:.4f} [{e.signal_efficiency_interval[0]:.4f}, "
+                         f"{e.signal_efficiency_interval[1]:.4f}]" for s, e in level.signals.items())
+        lines.append(f"bkg eff {level.background_efficiency_target:g} (threshold {level.threshold:g}, "
+                     f"{level.background_jets_above:,} jets above): {effs}")
+    return lines
+
+
+def hardware_line(row: HardwareRow) -> str:
+    """One source's latency and resources on one line, for terminals; figures a source lacks are left out."""
+    figures = [f"{key} {getattr(row, key):,}" for key in ("LUT", "FF", "DSP", "BRAM", "CARRY")
+               if getattr(row, key) is not None]
+    latency = f"latency {row.latency_cycles} cycles, II {row.ii}" if row.latency_cycles is not None else ""
+    return f"{row.source}: " + ", ".join(filter(None, [latency, *figures]))
+
+
+def summary_lines(summary: RunSummary, report: Report, report_path: Path) -> list[str]:
+    """The ``l1ad run`` summary: stages, physics (default, seeds, baselines), bit-exactness, latency, resources."""
+    lines = ["", f"{'stage':38} status    wall time"]
+    lines += [f"{s.name:38} {s.status:9} {s.seconds:8.1f} s" for s in summary.stages]
+    lines.append(f"{'total':48} {summary.total_seconds:8.1f} s")
+    lines += _summary_physics(report)
+    seeds = report.seeds
+    if seeds:
+        lines += ["", f"spread over seeds {', '.join(map(str, seeds.seeds))} (kept {seeds.kept_seed}: lowest "
+                  f"background validation loss), {seeds.source}, mean ± std:"]
+        for signal, f in seeds.signals.items():
+            eff = f.get("eff@1e-03")
+            lines.append(f"  {signal}: AUC {f['auc'].mean:.3f} ± {f['auc'].std:.3f}" + (
+                f", eff @ bkg 1e-3 {eff.mean:.4f} ± {eff.std:.4f}" if eff else ""))
+    bits = report.bit_exactness
+    lines.append("")
+    for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):
+        if getattr(bits, key):
+            lines.append(f"{title:22} " + _agreements(getattr(bits, key)))
+    lines.append("")
+    lines += [hardware_line(row) for row in report.hardware]
+    lines.append(f"report: {report_path}")
+    return lines
+
+
+def _physics_rows(report: Report) -> list[tuple[str, Figures]]:
+    physics = report.physics
+    rows = [(m, getattr(physics, "float_" if m == "float" else m, None)) for m in ("float", "qkeras", "csim")]
+    return [(m, f) for m, f in rows if f is not None] + list((report.baselines or {}).items())
+
+
+def _summary_physics(report: Report) -> list[str]:
+    rows = _physics_rows(report) if report.physics else []
+    if not rows:
+        return []
+    lines = ["", f"physics: {report.physics_source}; baselines: distance from its own C simulation, density and "
+             "supervised from scikit-learn; LUT (yosys) and cycles (Verilator) of the on-chip ones",
+             f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
+    for signal in rows[0][1].signals:
+        for name, figures in rows:
+            entry = figures.signals.get(signal)
+            if entry is None:
+                continue
+            at = entry.at_background_efficiency.get("1e-03")
+            eff = format_value(at.signal_efficiency, at.signal_efficiency_interval, 4) if at else "-"
+            cost = report.baseline_costs.get(name)
+            cost = f"{cost.LUT:,}, {cost.cycles}" if cost and cost.LUT is not None else ""
+            lines.append(f"{signal:6}  {name:38} {format_value(entry.auc, entry.auc_interval):24}  {eff:26}  {cost}")
+    return lines
+
+
+# --- markdown ------------------------------------------------------------------------------------------------
+
+def physics_table(models: dict[str, Figures], costs: dict | None = None) -> list[str]:
+    """Markdown rows: AUC and efficiencies at each background efficiency, with 95% intervals, per model; with
+    ``costs`` (model -> LUT, cycles) two more columns, '-' for a model that is not on the chip."""
+    first = next(iter(models.values()))
+    keys = [eff_key(eps) for eps in BACKGROUND_EFFICIENCIES if eff_key(eps) in first.thresholds]
+    extra = " LUT (yosys) | cycles |" if costs is not None else ""
+    lines = ["| signal | model | AUC [95% CL] | " + " | ".join(f"eff @ bkg {float(k):g} [95% CL]" for k in keys) + " |"
+             + extra, "|" + "---|" * (3 + len(keys) + (2 if costs is not None else 0))]
+    for signal in first.signals:
+        for m, figures in models.items():
+            entry = figures.signals.get(signal)
+            if entry is None:
+                continue
+            cells = [format_value(entry.auc, entry.auc_interval)]
+            cells += [format_value(entry.at_background_efficiency[k].signal_efficiency,
+                                   entry.at_background_efficiency[k].signal_efficiency_interval, 4) for k in keys]
+            if costs is not None:
+                cost = costs.get(m)
+                cells += [_fmt(cost.LUT if cost else None), _fmt(cost.cycles if cost else None)]
+            lines.append(f"| {signal} | {m} | " + " | ".join(cells) + " |")
+    n = first.n_background
+    lines += ["", "Thresholds set on " + ", ".join(f"{n:,} background test jets at {float(k):g} "
+                                                   f"({first.threshold_background_jets[k]} jets above)" for k in keys)
+              + "."]
+    return lines
+
+
+def _chip_models(report: Report) -> dict[str, Figures]:
+    return {m: f for m, f in _physics_rows(report) if m in ("float", "qkeras", "csim")}
+
+
+def seed_table(seeds: SeedSpread) -> list[str]:
+    """Markdown: mean and spread over the training seeds, per signal."""
+    head = (f"{len(seeds.seeds)} training seeds ({', '.join(map(str, seeds.seeds))}; kept: {seeds.kept_seed}, by "
+            f"{seeds.kept_by})")
+    if not seeds.signals:
+        return [f"{head}; no signal jets, so no spread of signal figures."]
+    keys = [k for k in next(iter(seeds.signals.values())) if k != "auc"]
+    lines = [f"Spread over {head[0].lower()}{head[1:]}; {seeds.source}; mean ± sample standard deviation "
+             "[lowest, highest]:", "",
+             "| signal | AUC | " + " | ".join(f"eff @ bkg {float(k.split('@')[1]):g}" for k in keys) + " |",
+             "|" + "---|" * (2 + len(keys))]
+    for signal, figures in seeds.signals.items():
+        cells = [_spread(figures["auc"], 3)] + [_spread(figures[k], 4) for k in keys]
+        lines.append(f"| {signal} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _spread(f: Spread, digits: int) -> str:
+    return f"{f.mean:.{digits}f} ± {f.std:.{digits}f} [{f.min:.{digits}f}, {f.max:.{digits}f}]"
+
+
+def rates_table(rates: Rates) -> list[str]:
+    """Markdown: signal efficiencies at thresholds set on a large background-only sample."""
+    signals = list(rates.levels[0].signals) if rates.levels else []
+    score = rates.csim_vs_exact_qkeras["score"]
+    lines = [f"Thresholds from {rates.background_jets:,} background jets of `{Path(rates.background_file).name}` "
+             f"(sha256 {rates.background_sha256[:12]}; csim = exact QKeras on {score.bit_identical:,} of "
+             f"{score.compared:,}); signal efficiencies on the {rates.signal_source}; 95% CL:", "",
+             "| bkg eff | threshold | bkg jets above | " + " | ".join(f"eff {s} [95% CL]" for s in signals) + " |",
+             "|" + "---|" * (3 + len(signals))]
+    for level in rates.levels:
+        cells = [format_value(level.signals[s].signal_efficiency, level.signals[s].signal_efficiency_interval, 4)
+                 for s in signals]
+        lines.append(f"| {level.background_efficiency_target:g} | {level.threshold:g} | "
+                     f"{level.background_jets_above:,} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def hardware_table(rows: list[HardwareRow]) -> list[str]:
+    lines = ["| source | latency (cycles) | II | clock | LUT | FF | DSP | BRAM | CARRY |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r.source} | {_fmt(r.latency_cycles)} | {_fmt(r.ii)} | {r.clock} | {_fmt(r.LUT)} | "
+              f"{_fmt(r.FF)} | {_fmt(r.DSP)} | {_fmt(r.BRAM)} | {_fmt(r.CARRY)} |" for r in rows]
+    return lines
+
+
+def rtl_details(report: Report) -> list[str]:
+    """The per-part breakdown and the timing estimate of the open RTL flow, where the run has them."""
+    out = []
+    parts = report.rtl.breakdown.parts if report.rtl.breakdown else None
+    if parts:
+        out += ["", "Where the resources go (open RTL flow; each part traced, pipelined and synthesized on its own "
+                "with yosys; the whole design above is the figure of record):", "",
+                "| part | LUT (yosys) | FF | CARRY | DSP | da4ml LUT-eq (estimate) | cycles alone |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {name} | {_fmt(p.LUT)} | {_fmt(p.FF)} | {_fmt(p.CARRY)} | {_fmt(p.DSP)} | "
+                f"{p.da4ml_lut_equivalent_cost:,.0f} | {p.cycles_alone} |" for name, p in parts.items()]
+    t = report.rtl.timing_estimate
+    if t:
+        out += ["", f"Timing ESTIMATE (not timing closure): the slowest of {len(t.stages)} pipeline stages is stage "
+                f"{t.worst_stage} at {t.worst_stage_ns:.2f} ns against the {t.clock_period_ns:g} ns clock: it "
+                f"{'meets' if t.meets_clock else 'misses'} the clock by {abs(t.slack_ns):.2f} ns. {t.source}.", "",
+                "| stage | LUT | CARRY | LUT levels | logic levels | estimated ns | da4ml delay (adder levels) |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {r.stage} | {r.LUT:,} | {r.CARRY:,} | {r.lut_levels} | {r.logic_levels} | "
+                f"{r.estimated_ns:.2f} | {r.da4ml_delay_adder_levels:g} |" for r in t.stages]
+    return out
+
+
+def report_markdown(doc: Report) -> str:
+    """report.md."""
+    out = [f"# l1ad report: {doc.run}", "", *_data_and_model(doc), "", "## Physics on the test jets", ""]
+    if doc.physics:
+        out += [f"Source: {doc.physics_source}. Efficiencies are signal efficiencies at fixed background "
+                "efficiency; intervals are 95% CL (AUC: bootstrap; efficiencies: Clopper-Pearson).", ""]
+        out += physics_table(_chip_models(doc))
+    else:
+        out.append(f"Not available: {doc.physics_source}.")
+    if doc.seeds:
+        out += ["", "### Spread over training seeds", ""] + seed_table(doc.seeds)
+    if doc.baselines:
+        out += ["", "### Baselines, same test jets", "", "The distance baseline goes on the chip like the default "
+                "(its physics from its C simulation, its cost from yosys and Verilator); the density and supervised "
+                "baselines are context, not firmware.", ""]
+        out += physics_table(doc.baselines, doc.baseline_costs)
+    if doc.rates:
+        out += ["", "### Rates from a large background sample", "", *rates_table(doc.rates)]
+    out += ["", "## Bit-exactness", "", *_exactness_items(doc)]
+    out += ["", "## Latency and resources", "", *hardware_table(doc.hardware), *rtl_details(doc)]
+    out += ["", "Not available: " + "; ".join(doc.hardware_missing) if doc.hardware_missing else "",
+            "", "yosys maps carries to CARRY4 (Vivado would use CARRY8) and gives no timing; latency in nanoseconds "
+            "is cycles times the target period; whether a stage fits the period is the estimate above.", "",
+            "![resources and latency](report.png)", "",
+            "## Published figures of comparable systems (context, not our measurements)", "",
+            "| system | latency | resources | citation |", "|---|---|---|---|"]
+    out += [f"| {a.system}{'' if a.verified else ' (unverified)'} | {a.latency} | {a.resources} | {a.citation} |"
+            for a in doc.anchors]
+    return "\n".join(out) + "\n"
+
+
+def _data_and_model(doc: Report) -> list[str]:
+    m, data = doc.model, doc.data
+    where = "embedded default sample" if data.get("embedded_default") else data.get("path") or "imported inputs"
+    out = [f"Data: {where}" + (f" (sha256 {data['sha256'][:12]})." if data.get("sha256") else "."), "", "## Model", "",
+           f"Model ({m.kind} run): {m.architecture}"
+           + (f", score {m.score}, input transform {m.transform}, variant {m.variant}" if m.kind == "trained" else "")
+           + f"; {m.parameters:,} parameters ({m.nonzero_parameters:,} non-zero).", ""]
+    if m.layers:
+        out += ["| layer | inputs | units | weights | biases | activation |", "|---|---|---|---|---|---|"]
+        out += [f"| {l.layer} | {l.inputs} | {l.units} | {l.weights} | {l.biases} | {l.activation} |" for l in m.layers]
+    else:
+        out.append("No trained layers on the chip: the input quantizer, the squares and their fixed-weight sum. The "
+                   "input transform (scaler.json) holds the constants applied before the FPGA.")
+    return out
+
+
+def _exactness_items(doc: Report) -> list[str]:
+    b, out = doc.bit_exactness, []
+    for title, key in EXACTNESS:
+        out.append(f"- {title}: " + (_agreements(getattr(b, key)) if getattr(b, key) else "not run"))
+    if b.fixed_point_audit:
+        out.append(f"- fixed-point audit (all test events, every layer): {b.fixed_point_audit['total_saturated']:,} "
+                   f"saturations, {b.fixed_point_audit['total_wrapped']:,} wraps")
+    if b.trigger_bit:
+        t = b.trigger_bit
+        out.append(f"- trigger bit equals score > {t.threshold:g} on every event: {t.matches_score_above_threshold} "
+                   f"(threshold {t.threshold_mode}: {t.threshold_source})")
+    return out
+
+
+# --- the README's results block --------------------------------------------------------------------------------
+
+def scan_table(scan: Path) -> list[str]:
+    """Markdown: every point of a finished scan (results.csv) with its physics, cost and Pareto front."""
+    import pandas as pd
+
+    from l1ad.scan_plots import pareto_front
+
+    table = pd.read_csv(scan / "results.csv")
+    cfg = [c for c in table.columns if c.startswith("cfg:")]
+    ok = table.index[table["status"] == "ok"].tolist()
+    fronts = {s: {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, f"eff1e-3_{s}_qkeras"].tolist())}
+              for s in "twz"}
+    spread = "eff1e-3_t_seed_std" in table
+    lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score of the kept seed; AUC and efficiencies "
+             "at background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: the signals for which the "
+             "point is on the Pareto front of efficiency at 1e-3 against LUTs"
+             + ("; seed std: standard deviation of the efficiency at 1e-3 over the point's training seeds" if spread
+                else "") + "):", "",
+             "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | "
+             + ("seed std t / w / z | " if spread else "") + "cycles | LUT | FF | front |",
+             "|" + "---|" * (len(cfg) + 11 + spread)]
+    for i, row in table.iterrows():
+        lines.append("| " + " | ".join(_scan_cells(row, cfg, spread, [s for s in "twz" if i in fronts[s]])) + " |")
+    return lines
+
+
+def _scan_cells(row, cfg: list[str], spread: bool, front: list[str]) -> list[str]:
+    def fmt(value, interval=None, digits=3):
+        return "-" if value is None or value != value else format_value(value, interval, digits)
+
+    cells = [str(row[c]) for c in cfg] + [row["status"]]
+    if row["status"] != "ok":
+        return cells + [str(row["error"])[:60]] + [""] * (9 + spread)
+    for s in "twz":
+        key = f"auc_{s}_qkeras"
+        cells.append(fmt(row[key], (row[key + "_low"], row[key + "_high"])))
+    for s in "twz":
+        key = f"eff1e-3_{s}_qkeras"
+        cells.append(fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
+    if spread:
+        cells.append(" / ".join(fmt(row[f"eff1e-3_{s}_seed_std"], None, 4) for s in "twz"))
+    return cells + [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}", ", ".join(front)]
+
+
+def results_markdown(report: Report, scans: list[Path], command: str) -> str:
+    """The README's results block: the default's physics, seed spread, baselines, rates, exactness, hardware and
+    every scan."""
+    m = report.model
+    lines = [f"Produced by `{command}` (numbers from `runs/{report.run}/report.json`; do not edit by hand).", "",
+             f"Default model: {m.architecture}, score {m.score}, input transform {m.transform}; "
+             f"{m.parameters:,} parameters. Physics on the test jets of the embedded sample (signal efficiency "
+             "at fixed background efficiency, 95% CL intervals):", ""]
+    lines += physics_table(_chip_models(report))
+    if report.seeds:
+        lines += ["", *seed_table(report.seeds)]
+    if report.baselines:
+        lines += ["", "The same test jets with the baselines: the distance from the QCD core without a network (on the "
+                  "chip, built like the default), a density model and the supervised ceiling (not on the chip):", ""]
+        lines += physics_table(report.baselines, report.baseline_costs)
+    if report.rates:
+        lines += ["", *rates_table(report.rates)]
+    lines += ["", "| check | result |", "|---|---|"]
+    bits = report.bit_exactness
+    for title, key in (("csim vs QKeras evaluated exactly", "csim_vs_exact_qkeras"), ("RTL (Verilator) vs csim", "rtl_vs_csim")):
+        if getattr(bits, key):
+            lines.append(f"| {title} | " + _agreements(getattr(bits, key)) + " |")
+    audit = bits.fixed_point_audit
+    if audit:
+        lines.append(f"| fixed-point audit | {audit['total_saturated']:,} saturations, {audit['total_wrapped']} wraps |")
+    lines += ["", *hardware_table(report.hardware), *rtl_details(report)]
+    for scan in scans:
+        if (scan / "results.csv").exists():
+            lines += ["", *scan_table(scan)]
+    return "\n".join(lines)
