@@ -131,69 +131,84 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     info = project_info(project_dir)
     graph = as_graph(model) if model is not None else project_graph(project_dir)
-    names = graph.outputs
-    labels = dict(zip(names, info.get("outputs", names)))
+    labels = dict(zip(graph.outputs, info.get("outputs", graph.outputs)))
     timings = {}
-
-    start = time.perf_counter()
-    sim = Csim(project_dir, threads)
-    timings["csim_build_s" if sim.built else "csim_load_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    holders = counterparts(project_dir)
-    audit = _Audit(info["layers"], holders)
-    exact = [[] for _ in names]
-    for _, values in reference.chunks(graph, xs):
-        for i, name in enumerate(names):
-            exact[i].append(values[name].out)
-        audit.add(values)
-    exact = [np.concatenate(parts) for parts in exact]
-    timings["exact_reference_s"] = time.perf_counter() - start
-
-    start = time.perf_counter()
-    csim = sim.predict(xs)
-    timings["csim_s"] = time.perf_counter() - start
-    doc = {"events": int(len(xs[0])), "outputs": {labels[n]: _agreement(c, e) for n, c, e in zip(names, csim, exact)}}
-    same = np.ones(len(xs[0]), dtype=bool)
-    for c, e in zip(csim, exact):
-        same &= np.all(c.reshape(len(c), -1) == e.reshape(len(e), -1), axis=1)
-    mismatched = np.flatnonzero(~same)
-
-    rows = audit.result()
-    doc["audit"] = {"layers": rows, "total_saturated": sum(r["saturated"] for r in rows),
-                    "total_wrapped": sum(r["wrapped"] for r in rows),
-                    "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in holders]}
-
+    with _timed(timings, "csim_load_s"):
+        sim = Csim(project_dir, threads)
+    if sim.built:
+        timings["csim_build_s"] = timings.pop("csim_load_s")
+    with _timed(timings, "exact_reference_s"):
+        exact, audit = _exact_with_audit(graph, xs, info, counterparts(project_dir))
+    with _timed(timings, "csim_s"):
+        csim = sim.predict(xs)
+    doc = {"events": int(len(xs[0])),
+           "outputs": {labels[n]: _agreement(c, e) for n, c, e in zip(graph.outputs, csim, exact)}, "audit": audit}
+    mismatched = _mismatched_events(csim, exact)
     if testbench:  # the project's own test bench (as a vendor C simulation runs it) against the exact outputs
-        start = time.perf_counter()
-        bench, expected = run_testbench(project_dir), testbench_expected(project_dir)
-        doc["testbench"] = {labels[n]: _agreement(b, e) for n, b, e in zip(names, bench, expected)}
-        timings["testbench_s"] = time.perf_counter() - start
-
-    run_trace = trace == "always" or (trace == "auto" and len(mismatched) > 0)
-    if run_trace:
-        start = time.perf_counter()
-        rng = np.random.default_rng(0)
-        sample = rng.choice(len(xs[0]), size=min(trace_events, len(xs[0])), replace=False)
-        picked = np.unique(np.concatenate([mismatched[:trace_events], sample if trace == "always" else []])).astype(int)
-        doc["trace"] = trace_layers(model, project_dir, [a[picked] for a in xs], info["layers"])
-        doc["trace"]["mismatched_events_traced"] = int(min(len(mismatched), trace_events))
-        timings["trace_s"] = time.perf_counter() - start
+        with _timed(timings, "testbench_s"):
+            bench, expected = run_testbench(project_dir), testbench_expected(project_dir)
+        doc["testbench"] = {labels[n]: _agreement(b, e) for n, b, e in zip(graph.outputs, bench, expected)}
+    if trace == "always" or (trace == "auto" and len(mismatched) > 0):
+        with _timed(timings, "trace_s"):
+            doc["trace"] = _trace(model, project_dir, xs, info, mismatched, trace_events, trace == "always")
     else:
         doc["trace"] = {"run": False, "reason": "every output bit-identical" if trace == "auto" else "not requested"}
+    doc["checks"] = _checks(doc, mismatched)
+    doc["passed"] = all(doc["checks"].values())
+    doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    doc.update(csim=csim, exact=exact, mismatched=mismatched)
+    return doc
 
+
+@contextlib.contextmanager
+def _timed(timings: dict, key: str):
+    start = time.perf_counter()
+    yield
+    timings[key] = time.perf_counter() - start
+
+
+def _exact_with_audit(graph, xs: list[np.ndarray], info: dict, holders: dict) -> tuple[list[np.ndarray], dict]:
+    """The exact reference's outputs and the fixed-point audit of every layer (saturations, wraps), in one pass."""
+    audit = _Audit(info["layers"], holders)
+    exact = [[] for _ in graph.outputs]
+    for _, values in reference.chunks(graph, xs):
+        for i, name in enumerate(graph.outputs):
+            exact[i].append(values[name].out)
+        audit.add(values)
+    rows = audit.result()
+    summary = {"layers": rows, "total_saturated": sum(r["saturated"] for r in rows),
+               "total_wrapped": sum(r["wrapped"] for r in rows),
+               "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in holders]}
+    return [np.concatenate(parts) for parts in exact], summary
+
+
+def _mismatched_events(csim: list[np.ndarray], exact: list[np.ndarray]) -> np.ndarray:
+    """Indices of the events where any output differs in any bit."""
+    same = np.ones(len(csim[0]), dtype=bool)
+    for c, e in zip(csim, exact):
+        same &= np.all(c.reshape(len(c), -1) == e.reshape(len(e), -1), axis=1)
+    return np.flatnonzero(~same)
+
+
+def _trace(model, project_dir, xs, info, mismatched, trace_events: int, with_sample: bool) -> dict:
+    """Layer-by-layer comparison on the mismatched events (and a random sample when asked for)."""
+    rng = np.random.default_rng(0)
+    sample = rng.choice(len(xs[0]), size=min(trace_events, len(xs[0])), replace=False)
+    picked = np.unique(np.concatenate([mismatched[:trace_events], sample if with_sample else []])).astype(int)
+    doc = trace_layers(model, project_dir, [a[picked] for a in xs], info["layers"])
+    doc["mismatched_events_traced"] = int(min(len(mismatched), trace_events))
+    return doc
+
+
+def _checks(doc: dict, mismatched: np.ndarray) -> dict[str, bool]:
     checks = {
         "all_outputs_bit_identical": len(mismatched) == 0,
         "no_wraps": doc["audit"]["total_wrapped"] == 0,
         "every_layer_matched": not doc["audit"]["layers_without_counterpart"],
     }
-    if testbench:
+    if "testbench" in doc:
         checks["testbench_equals_exact_reference"] = all(a["fraction"] == 1.0 for a in doc["testbench"].values())
-    if run_trace:
+    if doc["trace"]["run"]:
         checks["trace_complete"] = doc["trace"]["complete"] and doc["trace"]["project_sources_identical"]
         checks["trace_has_no_divergent_layer"] = doc["trace"]["first_divergent_layer"] is None
-    doc["checks"] = checks
-    doc["passed"] = all(checks.values())
-    doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    doc.update(csim=csim, exact=exact, mismatched=mismatched)
-    return doc
+    return checks

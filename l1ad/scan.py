@@ -221,63 +221,81 @@ def _seed_figures(seeds) -> dict:
 def run_scan(grid_path: str | Path, out: str | Path | None = None, address: str | None = None,
              workers: int | None = None, progress: bool = True) -> Path:
     """Run every unfinished point on Ray; write results.parquet, results.csv and plots; return the folder."""
-    import os
-
     import pandas as pd
-    import ray
-    from tqdm import tqdm
-
-    from l1ad.common.files import MARKER, check_replaceable
 
     grid = load_grid(grid_path)
+    scan_dir = _scan_folder(grid, out)
+    all_points = points(grid)
+    rows = _finished_rows(scan_dir, all_points)
+    todo = [p for p in all_points if p["id"] not in rows]
+    if todo:
+        rows |= _run_on_ray(grid, scan_dir, todo, address, workers,
+                            tqdm_args=dict(total=len(all_points), initial=len(rows), disable=not progress))
+    table = pd.DataFrame([rows[p["id"]] for p in all_points])
+    table.to_csv(scan_dir / "results.csv", index=False)
+    table.to_parquet(scan_dir / "results.parquet", index=False)
+    plot_scan(table, grid, scan_dir / "plots")
+    return scan_dir
+
+
+def _scan_folder(grid: dict, out: str | Path | None) -> Path:
+    """The scan's folder (scans/NAME unless ``out``), created or reused if l1ad made it, with its grid."""
+    from l1ad.common.files import MARKER, check_replaceable
+
     scan_dir = Path(out) if out else Path("scans") / grid["name"]
     check_replaceable(scan_dir, "scan")
     scan_dir.mkdir(parents=True, exist_ok=True)
     write_json(scan_dir / MARKER, {"what": "scan"})
     (scan_dir / "grid.yaml").write_text(yaml.safe_dump(grid, sort_keys=False))
-    all_points = points(grid)
-    rows, todo = {}, []
+    return scan_dir
+
+
+def _finished_rows(scan_dir: Path, all_points: list[dict]) -> dict[str, dict]:
+    """Rows of the points a previous scan finished: ok, or failed because the firmware is not exact (deterministic).
+    A point that crashed is tried again."""
+    rows = {}
     for point in all_points:
         done = scan_dir / "points" / point["id"] / "row.json"
         row = read_json(done) if done.exists() else None
-        # a finished point (ok, or failed because its firmware is not exact: deterministic) is kept; a point that
-        # crashed is tried again
         if row and (row["status"] == "ok" or row["error"].startswith("not bit-exact")):
             rows[point["id"]] = row
-        else:
-            todo.append(point)
-    if todo:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
-        try:
-            train_remote = ray.remote(num_cpus=1, max_retries=0)(train_point)
-            point_remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
-            data = str(Path(grid["data"]).resolve()) if grid.get("data") else None
-            folder = str(scan_dir.resolve())
-            trained = {}  # one training per distinct model config; Ray starts each point once its training is done
-            for p in todo:
-                if p["training"] not in trained:
-                    trained[p["training"]] = train_remote.remote(p, folder, data)
-            pending = {point_remote.remote(p, folder, trained[p["training"]], grid["rtl"]): p for p in todo}
-            bar = tqdm(total=len(all_points), initial=len(rows), desc="scan points", unit="point",
-                       disable=not progress)
+    return rows
+
+
+def _run_on_ray(grid: dict, scan_dir: Path, todo: list[dict], address: str | None, workers: int | None,
+                tqdm_args: dict) -> dict[str, dict]:
+    """Train each distinct model config once, then run each point once its training is done; return their rows."""
+    import os
+
+    import ray
+    from tqdm import tqdm
+
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    rows = {}
+    try:
+        train_remote = ray.remote(num_cpus=1, max_retries=0)(train_point)
+        point_remote = ray.remote(num_cpus=1, max_retries=0)(run_point)
+        data = str(Path(grid["data"]).resolve()) if grid.get("data") else None
+        folder = str(scan_dir.resolve())
+        trained = {}
+        for p in todo:
+            if p["training"] not in trained:
+                trained[p["training"]] = train_remote.remote(p, folder, data)
+        pending = {point_remote.remote(p, folder, trained[p["training"]], grid["rtl"]): p for p in todo}
+        with tqdm(desc="scan points", unit="point", **tqdm_args) as bar:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 point = pending.pop(ready[0])
                 try:
                     rows[point["id"]] = ray.get(ready[0])
                 except Exception as err:  # the worker itself died: record it like any failure
-                    rows[point["id"]] = {"point": point["id"], "status": "failed", "error": f"{type(err).__name__}: {err}"[:500],
+                    rows[point["id"]] = {"point": point["id"], "status": "failed",
+                                         "error": f"{type(err).__name__}: {err}"[:500],
                                          **{f"cfg:{k}": v for k, v in point["setting"].items()}}
                 bar.update(1)
-            bar.close()
-        finally:
-            ray.shutdown()
-    table = pd.DataFrame([rows[p["id"]] for p in all_points])
-    table.to_csv(scan_dir / "results.csv", index=False)
-    table.to_parquet(scan_dir / "results.parquet", index=False)
-
-    plot_scan(table, grid, scan_dir / "plots")
-    return scan_dir
+    finally:
+        ray.shutdown()
+    return rows

@@ -398,6 +398,98 @@ class ChunkCache:
             directory.rmdir()
 
 
+def _check_request(jets_per_class: dict[str, int], preset: str) -> tuple[Settings, dict[str, int]]:
+    """The preset's settings and the classes asked for (with at least one jet), or a clear refusal."""
+    if preset not in PRESETS:
+        raise L1adError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
+    unknown = set(jets_per_class) - set(CLASSES)
+    if unknown:
+        raise L1adError(f"unknown jet classes {sorted(unknown)}; choose from {CLASSES}")
+    wanted = {c: n for c, n in jets_per_class.items() if n > 0}
+    if not wanted:
+        raise L1adError("ask for at least one jet")
+    return PRESETS[preset], wanted
+
+
+class _Chunks:
+    """Which chunks of which Pythia process are finished, running and still needed for the wanted jets."""
+
+    def __init__(self, settings: Settings, wanted: dict[str, int], seed: int, cache: ChunkCache | None):
+        self.settings, self.wanted, self.seed, self.cache = settings, wanted, seed, cache
+        self.wanted_by: dict[str, dict[str, int]] = {}  # process -> class -> jets
+        for c, n in wanted.items():
+            self.wanted_by.setdefault(processes_for(settings, c), {})[c] = n
+        self.done = {p: cache.load(p) if cache else {} for p in self.wanted_by}
+        self.submitted = dict.fromkeys(self.wanted_by, 0)
+        self.got = Counter(label for p in self.done for table, _ in self.done[p].values() for label in table[LABEL])
+        self.made = 0
+
+    def kept(self) -> int:
+        return sum(min(self.got[c], n) for c, n in self.wanted.items())
+
+    def _expected_fraction(self, p: str) -> float:  # share of the wanted jets that finished plus running chunks give
+        yields = [len(t) for t, _ in self.done[p].values()]
+        per_chunk = np.mean(yields) if yields else 1.0
+        return self.submitted[p] * per_chunk / sum(self.wanted_by[p].values())
+
+    def next_chunk(self) -> tuple[str, int] | None:
+        """The next chunk to run (of the process furthest behind), or None once every process has enough."""
+        todo = [p for p in self.wanted_by if _prefix_needed(self.done[p], self.wanted_by[p]) is None]
+        if not todo:
+            return None
+        p = min(todo, key=self._expected_fraction)
+        while self.submitted[p] in self.done[p]:  # finished by a run that stopped
+            self.submitted[p] += 1
+        self.submitted[p] += 1
+        return p, self.submitted[p] - 1
+
+    def finish(self, p: str, k: int, result: tuple[pd.DataFrame, dict]):
+        self.done[p][k] = result
+        if self.cache:
+            self.cache.save(p, k, result)
+        self.made += len(result[0])
+        self.got.update(result[0][LABEL])
+
+    def table(self) -> tuple[pd.DataFrame, dict, dict]:
+        """The wanted jets from the fewest leading chunks (the same whatever order they finished in), the chunks
+        used and their statistics."""
+        parts, used, stats = [], {}, {}
+        for p, want in self.wanted_by.items():
+            used[p] = _prefix_needed(self.done[p], want)
+            table = pd.concat([self.done[p][k][0] for k in range(used[p])], ignore_index=True)
+            stats[p] = dict(sum((Counter(self.done[p][k][1]) for k in range(used[p])), Counter()))
+            parts += [table[table[LABEL] == c].head(n) for c, n in want.items()]
+        table = pd.concat(parts, ignore_index=True)
+        table = table.sort_values(LABEL, kind="stable", key=lambda s: s.map(CLASSES.index)).reset_index(drop=True)
+        table[FEATURES] = table[FEATURES].astype(np.float32)
+        return table, used, stats
+
+
+def _run_chunks(chunks: _Chunks, runner, slots: int, bar):
+    """Keep ``slots`` chunks running until every process has its jets."""
+    running = {}
+
+    def submit():
+        job = chunks.next_chunk()
+        if job:
+            running[runner.submit(chunks.settings, job[0], chunks.seed, job[1])] = job
+
+    for _ in range(slots):
+        submit()
+    while running:
+        for handle in runner.wait(running):
+            p, k = running.pop(handle)
+            try:
+                result = runner.result(handle)
+            except BrokenProcessPool as err:
+                raise L1adError(f"a generator worker died while making chunk {k} of process {p!r} "
+                                f"(seed {chunks.seed}); if it crashed, its stack is printed on stderr above") from err
+            chunks.finish(p, k, result)
+            bar.update(chunks.kept() - bar.n)
+            if len(running) < slots:
+                submit()
+
+
 def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = None, preset: str = "official",
              address: str | None = None, progress: bool = True,
              chunk_dir: str | os.PathLike | None = None) -> tuple[pd.DataFrame, dict]:
@@ -407,79 +499,23 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
     anything else as Ray tasks on that cluster; the file is the same every way. ``chunk_dir``: keep finished
     chunks there and reuse the ones a stopped run left (:class:`ChunkCache`); the table is the same.
     """
-    if preset not in PRESETS:
-        raise L1adError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")
-    settings = PRESETS[preset]
-    unknown = set(jets_per_class) - set(CLASSES)
-    if unknown:
-        raise L1adError(f"unknown jet classes {sorted(unknown)}; choose from {CLASSES}")
-    wanted = {c: n for c, n in jets_per_class.items() if n > 0}
-    if not wanted:
-        raise L1adError("ask for at least one jet")
+    settings, wanted = _check_request(jets_per_class, preset)
     workers = workers or os.cpu_count() or 1
-    wanted_by: dict[str, dict[str, int]] = {}
-    for c, n in wanted.items():
-        wanted_by.setdefault(processes_for(settings, c), {})[c] = n
     cache = ChunkCache(chunk_dir, settings, preset, seed) if chunk_dir is not None else None
-    chunks: dict[str, dict[int, tuple[pd.DataFrame, dict]]] = {p: cache.load(p) if cache else {} for p in wanted_by}
-    submitted = dict.fromkeys(wanted_by, 0)
-
-    def expected_fraction(p):  # share of the wanted jets that finished plus running chunks should give
-        yields = [len(t) for t, _ in chunks[p].values()]
-        per_chunk = np.mean(yields) if yields else 1.0
-        return submitted[p] * per_chunk / sum(wanted_by[p].values())
-
-    got = Counter(label for p in chunks for table, _ in chunks[p].values() for label in table[LABEL])
-    start, made = time.perf_counter(), 0
+    chunks = _Chunks(settings, wanted, seed, cache)
+    start = time.perf_counter()
     bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress,
-               initial=sum(min(got[c], n) for c, n in wanted.items()))
-    if progress and any(chunks.values()):
-        print(f"resuming from {sum(map(len, chunks.values()))} finished chunks in {cache.dir}")
+               initial=chunks.kept())
+    if progress and any(chunks.done.values()):
+        print(f"resuming from {sum(map(len, chunks.done.values()))} finished chunks in {cache.dir}")
     runner = _Pool(workers) if address is None else _Ray(address, workers)
-    slots = 2 * workers
     try:
-        running = {}
-
-        def submit():
-            todo = [p for p in wanted_by if _prefix_needed(chunks[p], wanted_by[p]) is None]
-            if todo:
-                p = min(todo, key=expected_fraction)
-                while submitted[p] in chunks[p]:  # finished by a run that stopped
-                    submitted[p] += 1
-                running[runner.submit(settings, p, seed, submitted[p])] = (p, submitted[p])
-                submitted[p] += 1
-
-        for _ in range(slots):
-            submit()
-        while running:
-            for handle in runner.wait(running):
-                p, k = running.pop(handle)
-                try:
-                    chunks[p][k] = runner.result(handle)
-                except BrokenProcessPool as err:
-                    raise L1adError(f"a generator worker died while making chunk {k} of process {p!r} "
-                                    f"(seed {seed}); if it crashed, its stack is printed on stderr above") from err
-                if cache:
-                    cache.save(p, k, chunks[p][k])
-                made += len(chunks[p][k][0])
-                got.update(chunks[p][k][0][LABEL])
-                bar.update(sum(min(got[c], n) for c, n in wanted.items()) - bar.n)
-                if len(running) < slots:
-                    submit()
+        _run_chunks(chunks, runner, 2 * workers, bar)
     finally:
         runner.close()
         bar.close()
     seconds = time.perf_counter() - start
-
-    parts, used, stats = [], {}, {}
-    for p, want in wanted_by.items():
-        used[p] = _prefix_needed(chunks[p], want)
-        table = pd.concat([chunks[p][k][0] for k in range(used[p])], ignore_index=True)
-        stats[p] = dict(sum((Counter(chunks[p][k][1]) for k in range(used[p])), Counter()))
-        parts += [table[table[LABEL] == c].head(n) for c, n in want.items()]
-    table = pd.concat(parts, ignore_index=True)
-    table = table.sort_values(LABEL, kind="stable", key=lambda s: s.map(CLASSES.index)).reset_index(drop=True)
-    table[FEATURES] = table[FEATURES].astype(np.float32)
+    table, used, stats = chunks.table()
     provenance = {
         "generator": "l1ad generate (Pythia 8 + FastJet/fjcontrib)",
         "preset": preset,
@@ -493,7 +529,7 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
                   if settings.detector else "particle level (visible final-state particles), no detector, no pile-up"),
     }
     if progress:
-        print(f"generated {made:,} jets in {seconds:.0f} s on {workers} workers "
-              f"({made / seconds / workers:.1f} jets/s per worker, every jet of the chunks run); "
+        print(f"generated {chunks.made:,} jets in {seconds:.0f} s on {workers} workers "
+              f"({chunks.made / seconds / workers:.1f} jets/s per worker, every jet of the chunks run); "
               f"kept {len(table):,}")
     return table, provenance

@@ -86,91 +86,125 @@ def keras_loss(config: Config):
     return "mse" if config.training.loss == "mse" else tf.keras.losses.Huber(delta=1.0)
 
 
+class _Checkpoints:
+    """One model's training state under checkpoints/NAME: the last epoch's weights and optimizer (to resume), the
+    best epoch's weights and the early-stopping state. state.json is written last: the commit point of an epoch."""
+
+    def __init__(self, folder: Path, model):
+        import tensorflow as tf
+
+        self.dir, self.model = folder, model
+        self.checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        self.state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
+                      "stopped_early": False, "checkpoint": None}
+        if (folder / "state.json").exists():
+            self.state = read_json(folder / "state.json")
+            model.optimizer.build(model.trainable_variables)
+            self.checkpoint.read(str(folder / self.state["checkpoint"])).assert_consumed()
+
+    def record(self, epoch: int, loss: float, val_loss: float, eligible: bool, early_stopping) -> None:
+        """Add one epoch: keep its weights if it is the best eligible one so far, then commit it."""
+        state = self.state
+        state["loss"].append(loss)
+        state["val_loss"].append(val_loss)
+        if eligible:
+            best = state["best_val_loss"]
+            if best is None or val_loss < best - early_stopping.min_delta:
+                state.update(best_val_loss=val_loss, best_epoch=epoch, wait=0)
+                with atomic_path(self.dir / "best_weights.h5") as tmp:
+                    self.model.save_weights(str(tmp))
+            else:
+                state["wait"] += 1
+                state["stopped_early"] = state["wait"] >= early_stopping.patience
+        state["epoch"] = epoch + 1
+        tag = f"epoch-{epoch + 1}"
+        self.checkpoint.write(str(self.dir / tag / "ckpt"))
+        previous, state["checkpoint"] = state["checkpoint"], f"{tag}/ckpt"
+        write_json(self.dir / "state.json", state)
+        if previous:
+            shutil.rmtree(self.dir / Path(previous).parent, ignore_errors=True)
+
+    def load_best(self) -> None:
+        self.model.load_weights(str(self.dir / "best_weights.h5"))
+
+
+def _epoch_inputs(config: Config, x_train: np.ndarray, seed: int, epoch: int, target_of):
+    """This epoch's shuffled inputs (with noise for a denoising AE, sampling noise for a VAE) and targets, drawn from
+    the seed and the epoch so that a resumed training sees the same batches."""
+    rng = np.random.default_rng([seed, epoch])
+    inputs = x_train[rng.permutation(len(x_train))]
+    target = target_of(inputs)
+    if config.training.variant == "denoising":
+        inputs = (inputs + rng.normal(0.0, config.training.noise_std, inputs.shape)).astype(np.float32)
+    if config.model.kind == "vae":
+        inputs = (inputs, rng.normal(0.0, 1.0, (len(inputs), config.model.latent)).astype(np.float32))
+    return inputs, target
+
+
+def _compiled_model(config: Config, quantized: bool, seed: int, steps: int):
+    """The training model (pruning wrappers if configured) and the scoring model that shares its layers."""
+    from . import models
+
+    models.set_seed(seed)
+    model, scoring = models.build(config, quantized=quantized, pruned_steps_per_epoch=steps)
+    model.compile(models.optimizer(config, steps), loss=keras_loss(config))
+    return model, scoring
+
+
 def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train: np.ndarray, x_val: np.ndarray,
                  run: Path, progress: bool) -> tuple[object, dict]:
     """Train one model from ``seed`` (checkpointed every epoch under checkpoints/NAME); return its scoring model
     (pruning stripped, best epoch's weights) and its history."""
-    import tensorflow as tf
-
     from . import models
 
-    ckdir = run / "checkpoints" / name
-    state_file = ckdir / "state.json"
     cfg = config.training
-    models.set_seed(seed)
-    steps = math.ceil(len(x_train) / cfg.batch_size)
-    model, scoring = models.build(config, quantized=quantized, pruned_steps_per_epoch=steps)
-    model.compile(models.optimizer(config, steps), loss=keras_loss(config))
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
-    state = {"epoch": 0, "loss": [], "val_loss": [], "best_val_loss": None, "best_epoch": None, "wait": 0,
-             "stopped_early": False, "checkpoint": None}
-    if state_file.exists():
-        state = read_json(state_file)
-        model.optimizer.build(model.trainable_variables)
-        checkpoint.read(str(ckdir / state["checkpoint"])).assert_consumed()
+    model, scoring = _compiled_model(config, quantized, seed, math.ceil(len(x_train) / cfg.batch_size))
+    saved = _Checkpoints(run / "checkpoints" / name, model)
     callbacks = []
     if config.pruning.enabled:
         import tensorflow_model_optimization as tfmot
 
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
-
-    vae = config.model.kind == "vae"
     # the QKeras model reconstructs its input as the chip receives it (config training.target), the float model its
     # float input
     target_of = (lambda x: models.quantized_input(config, x)) if quantized and cfg.target == "quantized" else (lambda x: x)
-    y_val = target_of(x_val)
-    if vae:  # the sampling noise is an input: drawn from the seed and the epoch; none for validation
-        x_val = (x_val, np.zeros((len(x_val), config.model.latent), dtype=np.float32))
-    bar = tqdm(total=cfg.epochs, initial=state["epoch"], desc=f"training {name} {config.model.kind}", unit="epoch",
-               disable=not progress, leave=True)
-    while state["epoch"] < cfg.epochs and not state["stopped_early"]:
-        epoch = state["epoch"]
-        rng = np.random.default_rng([seed, epoch])
-        inputs = x_train[rng.permutation(len(x_train))]
-        target = target_of(inputs)
-        if cfg.variant == "denoising":
-            inputs = (inputs + rng.normal(0.0, cfg.noise_std, inputs.shape)).astype(np.float32)
-        if vae:
-            inputs = (inputs, rng.normal(0.0, 1.0, (len(inputs), config.model.latent)).astype(np.float32))
+    vae = config.model.kind == "vae"
+    validation = (x_val, np.zeros((len(x_val), config.model.latent), dtype=np.float32)) if vae else x_val
+    validation_data = (validation, target_of(x_val))  # no sampling noise in validation
+    bar = tqdm(total=cfg.epochs, initial=saved.state["epoch"], desc=f"training {name} {config.model.kind}",
+               unit="epoch", disable=not progress, leave=True)
+    while saved.state["epoch"] < cfg.epochs and not saved.state["stopped_early"]:
+        epoch = saved.state["epoch"]
+        inputs, target = _epoch_inputs(config, x_train, seed, epoch, target_of)
         fit = model.fit(inputs, target, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0,
-                        validation_data=(x_val, y_val), callbacks=callbacks)
+                        validation_data=validation_data, callbacks=callbacks)
         loss, val_loss = fit.history["loss"][0], fit.history["val_loss"][0]
-        state["loss"].append(loss)
-        state["val_loss"].append(val_loss)
         # with pruning, only fully pruned epochs may become the kept model
         eligible = not config.pruning.enabled or epoch + 1 >= config.pruning.end_epoch
-        if eligible:
-            best = state["best_val_loss"]
-            if best is None or val_loss < best - cfg.early_stopping.min_delta:
-                state.update(best_val_loss=val_loss, best_epoch=epoch, wait=0)
-                with atomic_path(ckdir / "best_weights.h5") as tmp:
-                    model.save_weights(str(tmp))
-            else:
-                state["wait"] += 1
-                state["stopped_early"] = state["wait"] >= cfg.early_stopping.patience
-        state["epoch"] = epoch + 1
-        tag = f"epoch-{epoch + 1}"
-        checkpoint.write(str(ckdir / tag / "ckpt"))
-        previous, state["checkpoint"] = state["checkpoint"], f"{tag}/ckpt"
-        write_json(state_file, state)  # the commit point of this epoch
-        if previous:
-            shutil.rmtree(ckdir / Path(previous).parent, ignore_errors=True)
+        saved.record(epoch, loss, val_loss, eligible, cfg.early_stopping)
         bar.set_postfix(loss=f"{loss:.4f}", val_loss=f"{val_loss:.4f}")
         bar.update(1)
         _epoch_done(name, epoch)
     bar.close()
-
-    model.load_weights(str(ckdir / "best_weights.h5"))
+    saved.load_best()
     final = models.strip(scoring)
-    weights = None
-    if config.model.kind == "ae" and config.score.feature_weights == "inverse_variance":
-        # each squared residual weighted by 1 / its background variance: every feature counts alike
-        reconstruction = models.scores(final, x_val[0] if vae else x_val)[1]
-        weights = _inverse_variance_weights(np.asarray(y_val, dtype=np.float64) - reconstruction)
-        models.set_score_weights(final, weights)
-    history = {k: state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
-        "epochs_run": state["epoch"], "seed": seed, "score_weights": None if weights is None else weights.tolist()}
+    weights = _set_score_weights(config, final, x_val, validation_data[1])
+    history = {k: saved.state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
+        "epochs_run": saved.state["epoch"], "seed": seed, "score_weights": None if weights is None else weights.tolist()}
     return final, history
+
+
+def _set_score_weights(config: Config, model, x_val: np.ndarray, y_val) -> np.ndarray | None:
+    """With ``score.feature_weights: inverse_variance``, weight each squared residual by 1 / its background variance
+    on the validation split (every feature counts alike); return the weights set, or None."""
+    from . import models
+
+    if config.model.kind != "ae" or config.score.feature_weights != "inverse_variance":
+        return None
+    reconstruction = models.scores(model, x_val)[1]
+    weights = _inverse_variance_weights(np.asarray(y_val, dtype=np.float64) - reconstruction)
+    models.set_score_weights(model, weights)
+    return weights
 
 
 def _inverse_variance_weights(residuals: np.ndarray) -> np.ndarray:
