@@ -1,0 +1,238 @@
+"""Differential benchmark: seeded random QKeras models of the supported class (l1ad/random_models.py) through the
+library chain, reporting what happens to each. Measurement only.
+
+Run on demand: `nice -n 5 .venv/bin/python benchmarks/bench_differential.py [--models N] [--start SEED]
+[--events N] [--rtl-every K] [--json FILE]` (about a minute per model on 2 cores, more when a trace runs).
+Per model: check_model (acceptance); the exact reference against QKeras' own predict on the quantized inputs;
+convert_model and check() (C simulation vs the exact reference on inputs that hit rounding ties and saturation,
+with the first divergent layer); for every K-th model that converted build_rtl (Verilator vs the C simulation). Each
+stage's exception is classified: refused (an L1adError, UnsupportedModel included) or crashed (anything else).
+One line per model, then a summary. C++ and Verilator builds use -O1 / -O0 (as the tests) unless
+L1AD_CSIM_OPT / L1AD_VERILATOR_OPT say otherwise.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("L1AD_CSIM_OPT", "-O1")
+os.environ.setdefault("L1AD_VERILATOR_OPT", "-O0")
+
+
+class Stop(Exception):
+    """A stage ended the model's chain; ``outcome`` is refused or crashed."""
+
+    def __init__(self, outcome: str, stage: str, detail: str):
+        super().__init__(detail)
+        self.outcome, self.stage, self.detail = outcome, stage, detail
+
+
+def _stage(stage: str, job, *args, **kwargs):
+    from l1ad.common.errors import L1adError
+
+    try:
+        return job(*args, **kwargs)
+    except L1adError as error:
+        raise Stop("refused", stage, f"{type(error).__name__}: {str(error).strip().splitlines()[0]}") from error
+    except Exception as error:  # noqa: BLE001 - every other exception is a finding
+        lines = [line for line in traceback.format_exception_only(error)[-1].strip().splitlines() if line.strip()]
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raise Stop("crashed", stage, f"{lines[-1][:200]} (at {Path(where.filename).name}:{where.lineno})") from error
+
+
+def _lsb(graph, name: str):
+    node = graph[name]
+    return node.quantizer.lsb if node.quantizer is not None else None
+
+
+def _compare(graph, got: list, expected: list) -> dict:
+    """Per output: fraction of events identical, max |difference| (and in LSBs of the output's quantizer)."""
+    out = {}
+    for name, g, e in zip(graph.outputs, got, expected):
+        g, e = np.asarray(g, dtype=np.float64).reshape(len(g), -1), np.asarray(e).reshape(len(e), -1)
+        diff = float(np.max(np.abs(g - e))) if len(g) else 0.0
+        lsb = _lsb(graph, name)
+        out[name] = {"fraction": float(np.mean(np.all(g == e, axis=1))), "max_abs": diff,
+                     "max_lsb": diff / lsb if lsb else None}
+    return out
+
+
+def _qkeras_vs_exact(model, graph, x: np.ndarray, exact: list) -> dict:
+    from l1ad.firmware import reference
+
+    x_q = reference.evaluate(graph, x, only=set(graph.input_quantizers.values()))
+    x_q = x_q[next(iter(graph.input_quantizers.values()))].out
+    predicted = model.predict(x_q.astype(np.float32), verbose=0, batch_size=4096)
+    return _compare(graph, predicted if isinstance(predicted, list) else [predicted], exact)
+
+
+def _divergence(result: dict, info: dict, graph) -> dict:
+    """The first divergent hls4ml layer from check()'s trace, with its hls4ml type and the node's QKeras quantizer."""
+    trace = result.get("trace", {})
+    layer, node = trace.get("first_divergent_layer"), trace.get("first_divergent_node")
+    types = {row["name"]: (row["type"], row["accum_type"]) for row in info["layers"]}
+    identical = next((r["identical_events"] for r in trace.get("layers", []) if r["layer"] == layer), None)
+    quantizer = graph[node].quantizer if node else None
+    return {"layer": layer, "node": node, "hls_type": types.get(layer, (None, None))[0],
+            "accum_type": types.get(layer, (None, None))[1], "identical_events": identical,
+            "traced_events": trace.get("events"),
+            "qkeras": None if quantizer is None else [quantizer.k, quantizer.i, quantizer.f],
+            "kind": graph[node].kind if node else None}
+
+
+def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
+    from l1ad.firmware import build_rtl, check, convert_model
+    from l1ad.firmware.convert import project_info
+
+    _stage("convert", convert_model, model, project)
+    # float64: hls4ml's layer trace stores each layer's values in the input's dtype (float32 would round wide types)
+    result = _stage("check", check, model, project, x.astype(np.float64), testbench=False, threads=1)
+    info = project_info(project)
+    doc = {"csim": _compare(graph, result["csim"], result["exact"]), "checks": result["checks"],
+           "wrapped": result["audit"]["total_wrapped"], "saturated": result["audit"]["total_saturated"],
+           "types": {row["name"]: row["type"] for row in info["layers"]}}
+    if len(result["mismatched"]):
+        doc["divergence"] = _divergence(result, info, graph)
+    if with_rtl():
+        rtl_dir = project.parent / project.name.replace("hls", "rtl")
+        try:
+            rtl = _stage("rtl", build_rtl, graph, rtl_dir, x, expected=result["csim"], synthesize=False,
+                         breakdown=False, progress=False)
+            doc["rtl"] = {"bit_exact": rtl["bit_exact"], "vs_csim": rtl["rtl_vs_reference"],
+                          "cycles": rtl["latency"]["cycles"]}
+        except Stop as stop:
+            doc["rtl"] = {"bit_exact": None, "outcome": stop.outcome, "detail": stop.detail}
+    return doc
+
+
+def run_one(seed: int, events: int, tmp: Path, with_rtl, keep: bool = False) -> dict:
+    """One model through the chain; ``with_rtl()`` says (once checked) whether to build its RTL; ``keep``
+    leaves the projects in ``tmp``."""
+    from l1ad.firmware import reference
+    from l1ad.firmware.graph import check_model
+    from l1ad.random_models import build, describe, random_inputs
+
+    spec = describe(seed)
+    doc = {"seed": seed, "spec": spec.short(), "score": spec.score, "input_quantizer": spec.input_q is not None}
+    try:
+        model = _stage("build", build, spec)
+        graph = _stage("accept", check_model, model)
+        x = random_inputs(model, events, seed)
+        exact = _stage("reference", reference.outputs, graph, x)
+        doc["qkeras_vs_exact"] = _stage("qkeras", _qkeras_vs_exact, model, graph, x, exact)
+        doc.update(_firmware(model, graph, x, tmp / f"hls{seed}", with_rtl))
+        exact_csim = all(o["fraction"] == 1.0 for o in doc["csim"].values())
+        doc.update(outcome="exact" if exact_csim else "not exact", stage="check")
+    except Stop as stop:
+        doc.update(outcome=stop.outcome, stage=stop.stage, detail=stop.detail)
+    finally:
+        for path in (tmp / f"hls{seed}", tmp / f"rtl{seed}") if not keep else ():
+            shutil.rmtree(path, ignore_errors=True)
+    return doc
+
+
+def _fmt_compare(compare: dict) -> str:
+    return ", ".join(f"{name} {c['fraction']:.4f} (max {c['max_abs']:.4g}"
+                     + (f" = {c['max_lsb']:.3g} LSB)" if c["max_lsb"] is not None else ")")
+                     for name, c in compare.items())
+
+
+def line(doc: dict) -> str:
+    """One line per model: seed, spec, outcome and its details."""
+    head = f"seed {doc['seed']:>5} [{doc['spec']}] -> {doc['outcome'].upper()}"
+    if doc["outcome"] in ("refused", "crashed"):
+        return f"{head} at {doc['stage']}: {doc['detail']}"
+    parts = [head]
+    if doc["outcome"] == "not exact":
+        parts.append("csim " + _fmt_compare(doc["csim"]))
+        d = doc.get("divergence", {})
+        parts.append(f"first divergent layer {d.get('layer')} ({d.get('kind')}, QKeras kif {d.get('qkeras')}, "
+                     f"hls4ml {d.get('hls_type')}, accum {d.get('accum_type')}, {d.get('identical_events')}/"
+                     f"{d.get('traced_events')} traced events identical)")
+    failed = [name for name, ok in doc["checks"].items() if not ok and name != "all_outputs_bit_identical"]
+    if failed:
+        parts.append(f"failed checks {failed} (wraps {doc['wrapped']})")
+    qk = doc["qkeras_vs_exact"]
+    if any(c["fraction"] < 1.0 for c in qk.values()):
+        parts.append("QKeras predict vs exact " + _fmt_compare(qk))
+    if "rtl" in doc:
+        rtl = doc["rtl"]
+        parts.append(f"RTL {rtl['outcome']}: {rtl['detail']}" if rtl["bit_exact"] is None else
+                     "RTL vs csim " + ("bit-exact" if rtl["bit_exact"] else json.dumps(rtl["vs_csim"])))
+    return "\n    ".join(parts)
+
+
+def _summary_row(d: dict) -> str | None:
+    if d["outcome"] in ("refused", "crashed"):
+        return f"  {d['outcome']}: seed {d['seed']} at {d['stage']}: {d['detail'][:160]}"
+    if d["outcome"] != "not exact":
+        return None
+    div = d.get("divergence", {})
+    worst = max(d["csim"].values(), key=lambda c: c["max_abs"])
+    identical = min(c["fraction"] for c in d["csim"].values())
+    lsb = f" = {worst['max_lsb']:.3g} LSB" if worst["max_lsb"] is not None else ""
+    return (f"  not exact: seed {d['seed']}, layer {div.get('layer')} (QKeras kif {div.get('qkeras')}, hls4ml "
+            f"{div.get('hls_type')}), identical {identical:.4f}, max difference {worst['max_abs']:.4g}{lsb}")
+
+
+def summary(docs: list[dict]) -> list[str]:
+    count = {o: sum(d["outcome"] == o for d in docs) for o in ("exact", "not exact", "refused", "crashed")}
+    accepted = [d for d in docs if d["stage"] not in ("build", "accept")]
+    rtl = [d["rtl"] for d in docs if "rtl" in d]
+    qk = [d["qkeras_vs_exact"] for d in docs if "qkeras_vs_exact" in d]
+    qk_same = sum(all(c["fraction"] == 1.0 for c in q.values()) for q in qk)
+    exact_failing = sum(any(not ok for ok in d["checks"].values()) for d in docs if d["outcome"] == "exact")
+    rtl_counts = [sum(r["bit_exact"] is v for r in rtl) for v in (True, False, None)]
+    lines = [f"{len(docs)} models: accepted {len(accepted)}, exact {count['exact']}, not exact {count['not exact']}, "
+             f"refused {count['refused']}, crashed {count['crashed']}",
+             f"QKeras predict identical to the exact reference on every event: {qk_same}/{len(qk)} models",
+             f"RTL built {len(rtl)}: bit-exact vs csim {rtl_counts[0]}, not {rtl_counts[1]}, "
+             f"refused/crashed {rtl_counts[2]}",
+             f"exact models failing another check (wraps, trace): {exact_failing}"]
+    return lines + [row for row in map(_summary_row, docs) if row]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--start", type=int, default=0, help="first seed")
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--rtl-every", type=int, default=10,
+                        help="build the RTL of every K-th model that reached check() (0: never)")
+    parser.add_argument("--json", type=Path, help="write every model's findings to this file")
+    parser.add_argument("--keep", type=Path, help="write the projects here (hls<seed>, rtl<seed>) and keep them")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    import tensorflow as tf
+    from tqdm import tqdm
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    accepted = [0]
+
+    def with_rtl():
+        accepted[0] += 1
+        return args.rtl_every > 0 and accepted[0] % args.rtl_every == 1 % args.rtl_every
+
+    docs = []
+    with tempfile.TemporaryDirectory(prefix="l1ad-differential-") as tmp:
+        where = args.keep or Path(tmp)
+        where.mkdir(parents=True, exist_ok=True)
+        for seed in tqdm(range(args.start, args.start + args.models), desc="models", unit="model"):
+            docs.append(run_one(seed, args.events, where, with_rtl, keep=args.keep is not None))
+            tqdm.write(line(docs[-1]))
+            if args.json:
+                args.json.write_text(json.dumps(docs, indent=1, default=str))
+    print("\n".join(["", "summary:", *summary(docs)]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Seeded random QKeras models over the class of models l1ad's firmware chain claims to support, for differential
+tests (``benchmarks/bench_differential.py``).
+
+The class (README, "Bring your own model"): one flat input, normally followed by a QActivation (without one the
+model must be refused; drawn for 1 in 10 models); 1-3 hidden layers of width 1-12, each a QDense (1 in 10: a
+float Dense) with quantized_bits kernel and bias (or no bias), optionally BatchNormalization (random gamma, beta,
+moving statistics) and Activation('linear'), then a QActivation with quantized_bits (bits 2-12, integer 0-8,
+keep_negative either way, alpha=1), quantized_relu (bits 2-10, integer 0-8) or quantized_tanh (hard tanh);
+optionally merged with a parallel branch (Add, Subtract, Concatenate) or squared (Multiply of the layer with
+itself), with or without a QActivation after the merge. The score is one of
+
+* ``mse``: a reconstruction of the input, with l1ad's MSE head (``firmware.convert.with_mse_score``);
+* ``distance``: an embedding and its reconstruction, Subtract + Dot(axes=1) + QActivation (as AXOL1TL);
+* ``sumsq``: a latent's sum of squares through a frozen Dense of ones (as ``examples.encoder_only``).
+
+Weights are drawn from the seed; :func:`random_inputs` draws inputs that hit the input type's rounding ties and
+saturation. TensorFlow is imported inside the functions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MERGES = (None, None, None, "add", "subtract", "concatenate", "square")
+SCORES = ("mse", "distance", "sumsq")
+
+
+@dataclass(frozen=True)
+class Quant:
+    """A QKeras quantizer: kind "bits" (quantized_bits, alpha=1), "relu" (quantized_relu) or "tanh"."""
+
+    kind: str
+    bits: int
+    integer: int = 0
+    signed: bool = True
+
+    def make(self):
+        from qkeras import quantized_bits, quantized_relu, quantized_tanh
+
+        if self.kind == "bits":
+            return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=1)
+        if self.kind == "relu":
+            return quantized_relu(self.bits, self.integer)
+        return quantized_tanh(self.bits)
+
+    def short(self) -> str:
+        if self.kind == "tanh":
+            return f"t{self.bits}"
+        sign = ("s" if self.signed else "u") if self.kind == "bits" else ""
+        return f"{self.kind[0]}{self.bits}.{self.integer}{sign}"
+
+
+@dataclass(frozen=True)
+class Hidden:
+    width: int
+    kernel: Quant | None  # None: a float Dense
+    bias: Quant | None  # None: no bias
+    batchnorm: bool
+    linear: bool  # an Activation('linear') before the quantizer
+    activation: Quant
+    merge: str | None = None  # add, subtract, concatenate (with a parallel branch) or square
+    merge_q: Quant | None = None  # a QActivation after the merge
+
+    def short(self) -> str:
+        dense = "D" if self.kernel is None else f"Q[{self.kernel.short()},{self.bias.short() if self.bias else '-'}]"
+        parts = [f"{dense}{self.width}", "bn" if self.batchnorm else "", "lin" if self.linear else "",
+                 self.activation.short(), self.merge or "", self.merge_q.short() if self.merge_q else ""]
+        return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Spec:
+    seed: int
+    inputs: int
+    input_q: Quant | None
+    hidden: tuple[Hidden, ...]
+    score: str  # one of SCORES
+    head_width: int  # distance, sumsq: embedding / latent width
+    head_q: Quant  # mse: the reconstruction's quantizer; else the embedding's / latent's
+    score_q: Quant
+    head_weights: tuple[Quant, Quant]  # the head's QDense kernel and bias quantizers
+
+    def short(self) -> str:
+        width = self.head_width if self.score != "mse" else self.inputs
+        weights = ",".join(q.short() for q in self.head_weights)
+        head = f"{self.score}(Q[{weights}]{width} {self.head_q.short()})"
+        return " | ".join([f"in{self.inputs} {self.input_q.short() if self.input_q else 'NO-Q'}",
+                           *(h.short() for h in self.hidden), head, f"score {self.score_q.short()}"])
+
+
+def _quant(rng, kinds=("bits", "bits", "relu", "tanh")) -> Quant:
+    kind = kinds[rng.integers(len(kinds))]
+    if kind == "bits":
+        return Quant("bits", int(rng.integers(2, 13)), int(rng.integers(0, 9)), bool(rng.random() < 0.6))
+    if kind == "relu":
+        return Quant("relu", int(rng.integers(2, 11)), int(rng.integers(0, 9)), False)
+    return Quant("tanh", int(rng.integers(2, 9)))
+
+
+def _weight_quant(rng) -> Quant:
+    return Quant("bits", int(rng.integers(2, 13)), int(rng.integers(0, 5)), True)
+
+
+def _hidden(rng) -> Hidden:
+    kernel = None if rng.random() < 0.1 else _weight_quant(rng)
+    bias = None if (kernel is not None and rng.random() < 0.15) else _weight_quant(rng)
+    merge = MERGES[rng.integers(len(MERGES))]
+    merge_q = _quant(rng) if merge and rng.random() < 0.5 else None
+    return Hidden(int(rng.integers(1, 13)), kernel, bias, bool(rng.random() < 0.25), bool(rng.random() < 0.1),
+                  _quant(rng), merge, merge_q)
+
+
+def describe(seed: int) -> Spec:
+    """What :func:`random_model` builds for ``seed``."""
+    rng = np.random.default_rng([seed, 0x11AD])
+    score = SCORES[rng.integers(len(SCORES))]
+    # without an input quantizer the model must be refused; the MSE head cannot even be built then
+    input_q = None if score != "mse" and rng.random() < 0.1 else _quant(rng)
+    hidden = tuple(_hidden(rng) for _ in range(rng.integers(1, 4)))
+    head_q = _quant(rng, ("bits",) if score == "mse" else ("bits", "bits", "relu", "tanh"))
+    bits = int(rng.integers(6, 17))
+    integer = int(rng.integers(0, min(10, bits - 1) + 1))
+    score_q = Quant("relu", bits, integer, False) if score == "mse" or rng.random() < 0.5 else \
+        Quant("bits", bits, integer, False)
+    return Spec(seed, int(rng.integers(2, 17)), input_q, hidden, score, int(rng.integers(1, 13)), head_q, score_q,
+                (_weight_quant(rng), _weight_quant(rng)))
+
+
+def _dense(h, width: int, kernel: Quant | None, bias: Quant | None, name: str):
+    from qkeras import QDense
+    from tensorflow import keras
+
+    if kernel is None:
+        return keras.layers.Dense(width, use_bias=bias is not None, name=name)(h)
+    return QDense(width, kernel_quantizer=kernel.make(), bias_quantizer=bias.make() if bias else None,
+                  use_bias=bias is not None, name=name)(h)
+
+
+def _layer(h, spec: Hidden, name: str):
+    """One hidden layer: dense, [batchnorm], [linear], quantizer, [merge with a parallel branch or square]."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    out = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense")
+    if spec.batchnorm:
+        out = keras.layers.BatchNormalization(name=f"{name}_bn")(out)
+    if spec.linear:
+        out = keras.layers.Activation("linear", name=f"{name}_linear")(out)
+    out = QActivation(spec.activation.make(), name=f"{name}_q")(out)
+    if spec.merge == "square":
+        out = keras.layers.Multiply(name=f"{name}_square")([out, out])
+    elif spec.merge:
+        other = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense_b")
+        other = QActivation(spec.activation.make(), name=f"{name}_q_b")(other)
+        merge = {"add": keras.layers.Add, "subtract": keras.layers.Subtract,
+                 "concatenate": keras.layers.Concatenate}[spec.merge]
+        out = merge(name=f"{name}_{spec.merge}")([out, other])
+    if spec.merge_q is not None:
+        out = QActivation(spec.merge_q.make(), name=f"{name}_merge_q")(out)
+    return out
+
+
+def _block(h, width: int, spec: Spec, name: str):
+    return _layer(h, Hidden(width, *spec.head_weights, False, False, spec.head_q), name)
+
+
+def _head(x, h, spec: Spec):
+    """The model's outputs after the hidden layers: the score (first) and the reconstruction, if any."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    if spec.score == "mse":
+        return [_block(h, spec.inputs, spec, "rec")]
+    latent = _block(h, spec.head_width, spec, "latent")
+    if spec.score == "distance":
+        rec = _block(latent, spec.head_width, spec, "rec")
+        diff = keras.layers.Subtract(name="diff")([latent, rec])
+        total = keras.layers.Dot(axes=1, name="distance")([diff, diff])
+    else:
+        rec = None
+        square = keras.layers.Multiply(name="mu_sq")([latent, latent])
+        total = QDense(1, name="mu_sum", use_bias=False, trainable=False, kernel_initializer="ones",
+                       kernel_quantizer=quantized_bits(2, 1, alpha=1))(square)
+    score = QActivation(spec.score_q.make(), name="score")(total)
+    return [score] + ([rec] if rec is not None and spec.head_width > 1 else [])  # the score: the only width-1 output
+
+
+def _randomize(model, seed: int) -> None:
+    """Normal weights for trainable layers; BatchNormalization gets gamma, beta, mean and a positive variance."""
+    rng = np.random.default_rng([seed, 2])
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights or not layer.trainable:
+            continue
+        if type(layer).__name__ == "BatchNormalization":
+            n = weights[0].shape
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.5, 2.0, n)])
+        else:
+            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in weights])
+
+
+def build(spec: Spec):
+    """The Keras model of a :class:`Spec`."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    x = keras.Input((spec.inputs,), name="x")
+    h = QActivation(spec.input_q.make(), name="input_q")(x) if spec.input_q else x
+    for i, layer in enumerate(spec.hidden):
+        h = _layer(h, layer, f"h{i}")
+    model = keras.Model(x, _head(x, h, spec), name=f"random_{spec.seed}")
+    _randomize(model, spec.seed)
+    if spec.score == "mse":
+        from l1ad.firmware.convert import with_mse_score
+
+        model = with_mse_score(model, spec.score_q.bits, spec.score_q.integer)
+    return model
+
+
+def random_model(seed: int):
+    """A random QKeras model of the supported class, the same for the same seed (see :func:`describe`)."""
+    return build(describe(seed))
+
+
+def _input_type(model):
+    """The fixed-point type of the quantizer right after the (first) input; a default type without one."""
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware.layers import FixedType, quantizer_type
+
+    name = model.inputs[0]._keras_history.layer.name
+    for layer in model.layers:
+        if type(layer).__name__ == "QActivation" and layer.input._keras_history.layer.name == name:
+            try:
+                return quantizer_type(layer.quantizer)[0]
+            except L1adError:
+                break
+    return FixedType(1, 3, 4)
+
+
+def random_inputs(model, n: int, seed: int) -> np.ndarray:
+    """``n`` events (float32) for the model's input, each value drawn from one of: a normal over the input type's
+    range, a rounding tie ((k + 1/2) LSB, k of either parity), beyond the range (saturation), the range's edges and
+    their half-LSB neighbours, +-LSB/2 and +-LSB/4, and zero. Negative values are drawn for every type."""
+    fixed = _input_type(model)
+    rng = np.random.default_rng([seed, 3])
+    lsb, low, high = fixed.lsb, min(fixed.min, -fixed.max), fixed.max
+    span = max(high - low, 2 * lsb)
+    shape = (n, int(model.inputs[0].shape[-1]))
+    k = rng.integers(int(np.floor(low / lsb)) - 1, int(np.ceil(high / lsb)) + 1, shape)
+    edges = np.array([high, fixed.min, high + lsb / 2, fixed.min - lsb / 2, lsb / 2, -lsb / 2, lsb / 4, -lsb / 4])
+    beyond = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * (high + lsb + np.abs(rng.normal(0, span, shape)))
+    choices = np.stack([rng.normal((low + high) / 2, span / 3, shape), (k + 0.5) * lsb, beyond,
+                        edges[rng.integers(len(edges), size=shape)], np.zeros(shape)])
+    which = rng.choice(len(choices), size=shape, p=[0.35, 0.3, 0.15, 0.15, 0.05])
+    return np.take_along_axis(choices, which[None], 0)[0].astype(np.float32)
