@@ -151,7 +151,8 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
                     ax.axhline(value, ls=STYLE_OF_BASELINE[k % len(STYLE_OF_BASELINE)], color="grey", lw=1.2, label=name)
             ax.set_xscale("log")
             ax.set_xlabel("LUTs (yosys, xcup)", fontsize="small")
-            ax.set_ylabel(f"{label} (QKeras = csim)", fontsize="small")
+            if ax is axes[row, 0]:  # one label per row, broken in two: a long one runs into the row below
+                ax.set_ylabel(f"{label}\n(QKeras = csim)", fontsize="small")
             ax.set_title(f"{signal} jets", fontsize="small")
             ax.tick_params(labelsize="x-small")
             if row == 0:
