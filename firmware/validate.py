@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ad.common.errors import L1adError
+
 from . import reference
 from .convert import project_graph, project_info
 from .csim import Csim, run_testbench, testbench_expected
@@ -64,9 +66,13 @@ class _Audit:
 
 
 def _agreement(got: np.ndarray, expected: np.ndarray) -> dict:
+    """Events whose values are identical in every bit. Nothing compared, or arrays of different lengths (e.g. a test
+    bench that wrote fewer lines), is a failure (fraction 0), never "exact"."""
+    if len(got) == 0 or len(got) != len(expected):
+        return {"compared": 0, "bit_identical": 0, "fraction": 0.0, "max_abs_difference": None}
     same = np.all(got.reshape(len(got), -1) == expected.reshape(len(expected), -1), axis=1)
-    return {"compared": int(len(same)), "bit_identical": int(same.sum()), "fraction": float(same.mean()) if len(same) else 1.0,
-            "max_abs_difference": float(np.max(np.abs(got - expected))) if len(got) else 0.0}
+    return {"compared": int(len(same)), "bit_identical": int(same.sum()), "fraction": float(same.mean()),
+            "max_abs_difference": float(np.max(np.abs(got - expected)))}
 
 
 def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: list[dict]) -> dict:
@@ -129,6 +135,8 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     ``mismatched`` (event indices), ``timings`` and ``checks``/``passed``.
     """
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
+    if len(xs[0]) == 0:
+        raise L1adError("no events given: nothing would be compared, so nothing would be shown exact")
     info = project_info(project_dir)
     graph = as_graph(model) if model is not None else project_graph(project_dir)
     labels = dict(zip(graph.outputs, info.get("outputs", graph.outputs)))

@@ -88,3 +88,16 @@ def test_an_input_quantizer_with_an_activation_is_refused_before_conversion(name
         qkeras.QDense(1, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="d")(h))
     with pytest.raises(UnsupportedModel, match="input x: the quantizer right after it \\(x_q"):
         check_model(keras.Model(x, out))
+
+
+def test_nothing_compared_is_never_exact(tmp_path):
+    """Zero events, or outputs of different lengths (a test bench that wrote fewer lines), fail; they used to count
+    as "100% identical"."""
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware.validate import _agreement, check
+
+    with pytest.raises(L1adError, match="no events given"):
+        check(None, tmp_path, np.zeros((0, 16), dtype=np.float32))
+    assert _agreement(np.zeros((0, 1)), np.zeros((0, 1)))["fraction"] == 0.0
+    assert _agreement(np.zeros((3, 1)), np.zeros((5, 1)))["fraction"] == 0.0
+    assert _agreement(np.ones((4, 1)), np.ones((4, 1)))["fraction"] == 1.0
