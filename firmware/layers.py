@@ -75,39 +75,56 @@ def hard_tanh(x):
 BEFORE = {f.__name__: f for f in (identity, relu, hard_tanh)}  # what a quantizer applies before rounding
 
 
+# The options of each supported quantizer, allow-listed: the values under which it is plain fixed point. An option
+# not listed here (a future QKeras option, or one l1ad does not model) is refused, never ignored.
+PLAIN_OPTIONS = {
+    "quantized_bits": {"alpha": (1, 1.0), "symmetric": (0, False), "use_stochastic_rounding": (False, 0),
+                       "qnoise_factor": (1, 1.0)},
+    "quantized_relu": {"use_sigmoid": (0, False), "negative_slope": (0, 0.0), "use_stochastic_rounding": (False, 0),
+                       "relu_upper_bound": (None,), "qnoise_factor": (1, 1.0)},
+    "quantized_tanh": {"symmetric": (False, 0), "use_stochastic_rounding": (False, 0), "use_real_tanh": (False, 0)},
+}
+FREE_OPTIONS = {"bits", "integer", "keep_negative"}
+PLAIN_HINT = {
+    "quantized_bits": "is not plain fixed point: use alpha=1, symmetric=False, no stochastic rounding, qnoise_factor=1",
+    "quantized_relu": "is not supported: only plain relu (no negative slope, sigmoid, upper bound or stochastic "
+                      "rounding; qnoise_factor=1) is supported",
+    "quantized_tanh": "is not supported: only the hard tanh (use_real_tanh=False, symmetric=False, no stochastic "
+                      "rounding) is supported",
+}
+
+
+def _check_options(name: str, config: dict, where: str) -> None:
+    allowed = PLAIN_OPTIONS[name]
+    bad = {k: v for k, v in config.items() if k not in FREE_OPTIONS and (k not in allowed or v not in allowed[k])}
+    if bad:
+        raise UnsupportedModel(f"{where}{name}({config}) {PLAIN_HINT[name]} (options: {bad})")
+
+
 def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
     """The fixed-point type of a QKeras quantizer and the exact function QKeras applies before rounding.
 
-    Only settings whose arithmetic is plain fixed point are accepted; others raise UnsupportedModel.
+    Only settings whose arithmetic is plain fixed point are accepted (:data:`PLAIN_OPTIONS`); others raise
+    UnsupportedModel.
     """
     name = type(quantizer).__name__
-    config = quantizer.get_config()
-    bits, integer = int(config.get("bits", 0)), int(config.get("integer", 0))
     where = f"{where}: " if where else ""
+    if name not in PLAIN_OPTIONS:
+        raise UnsupportedModel(f"{where}quantizer {name} is not supported; use quantized_bits, quantized_relu "
+                               "or quantized_tanh")
+    config = quantizer.get_config()
+    _check_options(name, config, where)
+    bits, integer = int(config.get("bits", 0)), int(config.get("integer", 0))
     if name == "quantized_bits":
         k = int(bool(config["keep_negative"]))
-        if config.get("alpha") not in (1, 1.0) or config.get("symmetric") or config.get("use_stochastic_rounding"):
-            raise UnsupportedModel(f"{where}quantized_bits({config}) is not plain fixed point: use alpha=1, "
-                                   "symmetric=False, no stochastic rounding")
         if bits - k < 1:
             raise UnsupportedModel(f"{where}quantized_bits(bits={bits}, keep_negative=True) is QKeras' binary "
                                    "quantizer (+-1), not fixed point: signed quantizers need bits >= 2")
         return FixedType(k, integer, bits - integer - k), identity
-    if name == "quantized_relu":
-        if (config.get("negative_slope") or config.get("use_sigmoid") or config.get("relu_upper_bound")
-                or config.get("use_stochastic_rounding")):
-            raise UnsupportedModel(f"{where}quantized_relu({config}): only plain relu (no negative slope, sigmoid, "
-                                   "upper bound or stochastic rounding) is supported")
-        # clipping at zero is the activation itself, not a saturation of the type
+    if name == "quantized_relu":  # clipping at zero is the activation itself, not a saturation of the type
         return FixedType(0, integer, bits - integer), relu
-    if name == "quantized_tanh":
-        if config.get("use_real_tanh") or config.get("symmetric") or config.get("use_stochastic_rounding"):
-            raise UnsupportedModel(f"{where}quantized_tanh({config}): only the hard tanh (use_real_tanh=False, "
-                                   "symmetric=False) is supported")
-        # QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
-        return FixedType(1, 0, bits - 1), hard_tanh
-    raise UnsupportedModel(f"{where}quantizer {name} is not supported; use quantized_bits, quantized_relu "
-                           "or quantized_tanh")
+    # quantized_tanh, QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
+    return FixedType(1, 0, bits - 1), hard_tanh
 
 
 def frac_bits(values: np.ndarray, where: str = "") -> int:

@@ -57,6 +57,8 @@ def test_reference_equals_qkeras(name, kwargs):
     (lambda q: q.quantized_relu(8, 2, negative_slope=0.25), "plain relu"),
     (lambda q: q.quantized_tanh(8, use_real_tanh=True), "hard tanh"),
     (lambda q: q.binary(), "not supported"),
+    (lambda q: q.quantized_bits(8, 2, alpha=1, qnoise_factor=0.5), "qnoise_factor"),  # QKeras applies it: was ignored
+    (lambda q: q.quantized_relu(8, 2, qnoise_factor=0.5), "qnoise_factor"),
 ])
 def test_unsupported_quantizer_settings_fail_clearly(make, message):
     import qkeras
