@@ -203,7 +203,8 @@ def _trace(model, project_dir, xs, info, mismatched, trace_events: int, with_sam
     rng = np.random.default_rng(0)
     sample = rng.choice(len(xs[0]), size=min(trace_events, len(xs[0])), replace=False)
     picked = np.unique(np.concatenate([mismatched[:trace_events], sample if with_sample else []])).astype(int)
-    doc = trace_layers(model, project_dir, [a[picked] for a in xs], info["layers"])
+    # float64: hls4ml traces in the input dtype, and float32 cannot hold a layer wider than 24 significant bits
+    doc = trace_layers(model, project_dir, [a[picked].astype(np.float64) for a in xs], info["layers"])
     doc["mismatched_events_traced"] = int(min(len(mismatched), trace_events))
     return doc
 
