@@ -92,6 +92,7 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
     import pandas as pd
 
     gallery.mkdir(parents=True, exist_ok=True)
+    report = Report.load(run / "report.json")
     for name, source in FIGURES.items():
         if (run / source).exists():
             _shrink(run / source, gallery / name)
@@ -103,9 +104,9 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
     if tables:
         from .scan_plots import pareto_figure
 
-        full = pareto_figure(tables, Report.load(run / "report.json"), gallery / "pareto_full.png")
+        full = pareto_figure(tables, report, gallery / "pareto_full.png")
         _shrink(full, gallery / "pareto.png", width=1100)
         full.unlink()
     update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
-    _replace(readme, BEGIN, END, results_markdown(Report.load(run / "report.json"), list(scans), command))
+    _replace(readme, BEGIN, END, results_markdown(report, list(scans), command))
