@@ -162,28 +162,50 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
     if graph is not None:
         _record_counterparts(graph, edits, [layer.name for layer in hls.get_layers()])
-    _restate_integer_types(hls)
+    if graph is not None:
+        _own_types(hls, graph)
     _apply_overrides(hls, options.precision_overrides)
     return hls
 
 
-def _restate_integer_types(hls) -> None:
-    """A quantizer without fractional bits reaches hls4ml 1.3 as `int<W>` (hls4ml.utils.config's precision of a
-    QKeras quantizer), a truncating, wrapping ap_int: the value would no longer round and saturate as QKeras does.
-    Found by the cost scans (input <7,6>, residual <7,6>: most events differed). Every integer type is restated as
-    the same width with rounding and saturation: a quantizer's type then rounds and saturates, and an exact
-    (integer) result, which never needs either, keeps its values. (After the bit-exact pass, which would otherwise
-    re-derive them.)"""
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter
-    from hls4ml.model.types import IntegerPrecisionType
-
+def _own_types(hls, graph: Graph) -> None:
+    """Every type of the firmware set from the graph, not from hls4ml's derivation: each layer's output is the type
+    of the node it holds (a quantizer's, rounding half to even and saturating as QKeras does, or an exact result
+    type that never rounds or wraps), accumulators the exact type of the layer's arithmetic, constants types that
+    hold their values exactly. hls4ml 1.3 derives several of them otherwise: an unsigned quantized_bits as signed
+    (its QKeras parser ignores keep_negative), a type without fractional bits as a truncating, wrapping int<W>
+    (with fewer than zero, the LSB wrong too), a Dense result cut to the bits a later quantizer keeps (truncated
+    before it rounds). Runs after hls4ml's own passes, which would otherwise derive them again."""
+    held = {node.hls: node for node in graph if node.hls is not None}  # in graph order: a merged quantizer last
     for layer in hls.get_layers():
-        variable = layer.get_output_variable()
-        precision = variable.type.precision
-        if isinstance(precision, IntegerPrecisionType):
-            width = precision.width
-            restated = f"{'' if precision.signed else 'u'}fixed<{width},{width},RND_CONV,SAT>"
-            variable.type.precision = APTypeConverter().convert(hls.config.backend.convert_precision_string(restated))
+        node = held.get(layer.name)
+        if node is None:
+            raise UnsupportedModel(f"hls4ml layer {layer.name} ({layer.class_name}) holds no layer of the model; "
+                                   "l1ad cannot type it")
+        layer.get_output_variable().type.precision = _precision(hls, node.result, node.modes)
+        own = graph.nodes.get(layer.name)  # the layer's own arithmetic, when a quantizer was merged into it
+        accum = layer.get_attr("accum_t")
+        if accum is not None and own is not None:
+            accum.precision = _precision(hls, own.result, "TRN,WRAP")
+        for name, variable in layer.weights.items():
+            _own_constant_type(hls, layer, own, name, variable)
+
+
+def _own_constant_type(hls, layer, node, name: str, variable) -> None:
+    """A constant's type: the narrowest that holds hls4ml's values exactly, after checking they are the graph's."""
+    from .layers import constant_bounds
+
+    values = np.asarray(variable.data, dtype=np.float64)
+    expected = None if node is None else node.constants.get({"weight": "kernel"}.get(name, name))
+    if expected is not None and (expected.shape != values.shape or not np.array_equal(expected, values)):
+        raise RuntimeError(f"hls4ml's {name} of layer {layer.name} differs from the model's")
+    variable.update_precision(_precision(hls, constant_bounds(values, layer.name).fixed(), "TRN,WRAP"))
+
+
+def _precision(hls, fixed: FixedType, modes: str):
+    from hls4ml.backends.fpga.fpga_types import APTypeConverter
+
+    return APTypeConverter().convert(hls.config.backend.convert_precision_string(fixed.hls(modes)))
 
 
 def _apply_overrides(hls, overrides: dict[str, str]) -> None:

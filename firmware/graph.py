@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .layers import KERAS_KINDS, KINDS, FixedType, UnsupportedModel, supported_layers
+from .layers import KERAS_KINDS, KINDS, Bounds, FixedType, UnsupportedModel, result_type, supported_layers
 
 GRAPH_JSON = "l1ad_graph.json"
 
@@ -38,6 +38,15 @@ class Node:
     before: str | None = None  # quantizer nodes: what QKeras applies before rounding (relu, hard_tanh)
     trainable: bool = True  # False for frozen constants (a score's mean, the trigger head)
     hls: str | None = None  # the hls4ml layer that holds this node's values, recorded by the converter
+    # the type of the node's values, set by the graph: a quantizer's type (rounding half to even, saturating), or the
+    # exact type of the node's arithmetic (wide enough that it never rounds or wraps); the converter writes it into
+    # the firmware, and the reference computes these values
+    result: FixedType | None = None
+
+    @property
+    def modes(self) -> str:
+        """The ap_fixed rounding and overflow modes of the node's type."""
+        return "RND_CONV,SAT" if self.kind in ("quantizer", "input") else "TRN,WRAP"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "inputs": list(self.inputs), "width": self.width,
@@ -66,6 +75,7 @@ class Graph:
         self.name, self.inputs, self.outputs = name, list(inputs), list(outputs)
         self.nodes = {node.name: node for node in nodes}
         self.input_quantizers = _input_quantizers(self)
+        self.bounds = _infer_types(self)
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -177,3 +187,33 @@ def _input_quantizers(graph: Graph) -> dict[str, str]:
                                    "quantized_bits; put the relu / tanh in a QActivation after it")
         out[name] = consumers[0].name
     return out
+
+
+def _infer_types(graph: Graph) -> dict[str, Bounds]:
+    """Each node's range and type, from the input quantizers' types forward (see :attr:`Node.result`)."""
+    bounds: dict[str, Bounds] = {}
+    for node in graph.operations():
+        bounds[node.name] = KINDS[node.kind].bounds(node, [bounds.get(name) for name in node.inputs])
+        node.result = node.quantizer if node.kind == "quantizer" else result_type(node, bounds[node.name])
+    for name, quantizer in graph.input_quantizers.items():  # hls4ml merges the input's quantizer into the input
+        graph[name].result = graph[quantizer].result
+    for node in graph.operations():
+        if node.kind == "quantizer" and node.name not in graph.input_quantizers.values():
+            _reach_rounding_bit(graph[node.inputs[0]], node)
+    return bounds
+
+
+def _reach_rounding_bit(source: Node, quantizer: Node) -> None:
+    """ap_fixed rounds a value to a coarser type by reading the bit below the new LSB; when the value's type has no
+    such bit (its integer bits, sign included, fewer than minus the new type's fractional bits) ap_types fails an
+    assertion ("Attempting to read bit beyond MSB"). An exact result type is widened to reach it (its values are
+    unchanged); a quantizer's own type cannot be, so such a pair is refused."""
+    need = 1 - quantizer.result.f  # integer bits, sign included: one above the rounding bit
+    fixed = source.result
+    if fixed.k + fixed.i >= need:
+        return
+    if source.kind == "quantizer":
+        raise UnsupportedModel(f"layer {quantizer.name}: rounds the values of {source.name} ({fixed.hls()}) to "
+                               f"multiples of 2^{-quantizer.result.f}, beyond their highest bit, which ap_fixed "
+                               f"cannot do; give {quantizer.name} at least {-fixed.k - fixed.i} fractional bits")
+    source.result = FixedType(fixed.k, need - fixed.k, fixed.f)

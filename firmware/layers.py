@@ -1,8 +1,8 @@
 """The kinds of operation l1ad's firmware chain supports, each described once.
 
 A kind says which Keras layers it comes from, how to read such a layer into a graph node (its constants through
-the layer's quantizers, refusing settings that cannot be made exact), how to evaluate the node exactly (float64
-on fixed-point values, :mod:`.reference`) and how to trace it into da4ml's fixed-point graph (open RTL flow,
+the layer's quantizers, refusing settings that cannot be made exact), its range and exact result type (interval
+arithmetic from the quantizers' types), how to evaluate the node exactly (integer arithmetic, :mod:`.reference`) and how to trace it into da4ml's fixed-point graph (open RTL flow,
 :mod:`.rtl`). :mod:`.graph` builds the nodes; a layer that no kind accepts is refused there, before any file is
 written, naming the layer.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from l1ad.common.errors import L1adError
 
-MANTISSA_BITS = 53  # float64: every fixed-point value below 2^53 LSBs is exact
+MAX_WIDTH = 1024  # ap_fixed's widest type (AP_INT_MAX_W's default)
 
 
 class UnsupportedModel(L1adError):
@@ -136,26 +136,127 @@ def frac_bits(values: np.ndarray, where: str = "") -> int:
     raise UnsupportedModel(f"{where}: weights are not finite binary fractions")
 
 
+# --- ranges and exact result types -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a node can take: per value, ``lo`` to ``hi``, every one a multiple of 2^-f."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    f: int
+
+    def fixed(self) -> FixedType:
+        """The narrowest type that holds every value exactly (so it never needs rounding or saturation)."""
+        lo, hi = float(np.min(self.lo, initial=0.0)), float(np.max(self.hi, initial=0.0))
+        k = int(lo < 0)
+        top = max(-lo, hi + 2.0**-self.f)
+        i = int(np.ceil(np.log2(top))) if top > 0 else 1 - self.f - k
+        if top * (1 + 1e-12) > 2.0**i:  # float64 bounds of wide sums: one bit more when within rounding of 2^i
+            i += 1
+        return FixedType(k, max(i, 1 - self.f - k), self.f)  # at least one bit wide
+
+
+def type_bounds(fixed: FixedType, width: int) -> Bounds:
+    return Bounds(np.full(width, fixed.min), np.full(width, fixed.max), fixed.f)
+
+
+def constant_bounds(values: np.ndarray, where: str) -> Bounds:
+    values = np.asarray(values, dtype=np.float64)
+    return Bounds(values, values, frac_bits(values, where))
+
+
+def _linear_bounds(x: Bounds, matrix: np.ndarray, bias: np.ndarray, f: int) -> Bounds:
+    """Bounds of x @ matrix + bias: each product at the end of x's range that makes it smallest / largest."""
+    low, high = x.lo[:, None] * matrix, x.hi[:, None] * matrix
+    return Bounds(np.minimum(low, high).sum(axis=0) + bias, np.maximum(low, high).sum(axis=0) + bias, f)
+
+
+def _product_bounds(a: Bounds, b: Bounds, square: bool) -> Bounds:
+    if square:  # x * x is never negative
+        low = np.where((a.lo <= 0) & (a.hi >= 0), 0.0, np.minimum(a.lo**2, a.hi**2))
+        return Bounds(low, np.maximum(a.lo**2, a.hi**2), 2 * a.f)
+    ends = np.stack([a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi])
+    return Bounds(ends.min(axis=0), ends.max(axis=0), a.f + b.f)
+
+
+def result_type(node, bounds: Bounds) -> FixedType:
+    """The exact result type of a node's arithmetic, refused when no fixed-point type of the firmware can hold it."""
+    fixed = bounds.fixed()
+    if fixed.width > MAX_WIDTH:
+        raise UnsupportedModel(f"layer {node.name}: exact results need {fixed.width} bits ({fixed.hls()}), more "
+                               f"than the {MAX_WIDTH} an ap_fixed holds; quantize its inputs or weights")
+    return fixed
+
+
 # --- exact values ------------------------------------------------------------------------------------
+
+INT64_BITS = 62  # a node whose type is at most this wide is computed in int64; wider ones in Python integers
+
 
 @dataclass
 class Value:
-    """A tensor's exact values: ``out`` passed on, ``pre`` before the layer's own rounding, ``frac`` bits."""
+    """A tensor's exact values as integers: ``num`` at scale 2^-``frac`` (int64, or Python integers in an object
+    array when wider than :data:`INT64_BITS`); ``pre_num`` the values before the layer's own rounding (a quantizer's
+    input, at ``pre_frac``). A model input is a float array with ``frac`` None."""
 
-    out: np.ndarray
-    pre: np.ndarray
-    frac: int
+    num: np.ndarray
+    frac: int | None
+    pre_num: np.ndarray | None = None
+    pre_frac: int | None = None
+
+    @property
+    def out(self) -> np.ndarray:
+        """The values as float64 (exact up to 53 significant bits; the audit and the comparisons read them)."""
+        return _to_float(self.num, self.frac)
+
+    @property
+    def pre(self) -> np.ndarray:
+        return self.out if self.pre_num is None else _to_float(self.pre_num, self.pre_frac)
 
 
-def _exact_sum(where: str, value: np.ndarray, frac: int) -> None:
-    top = float(np.max(np.abs(value), initial=0.0)) * 2.0**frac
-    if top >= 2.0**MANTISSA_BITS:
-        raise UnsupportedModel(f"layer {where}: values need more than float64's {MANTISSA_BITS} bits; "
-                               "the exact reference cannot represent them")
+def _to_float(num: np.ndarray, frac: int | None) -> np.ndarray:
+    values = np.asarray(num).astype(np.float64)
+    return values if frac is None else values * 2.0**-frac
 
 
-def _plain(out: np.ndarray, frac: int) -> Value:
-    return Value(out, out, frac)
+def _storage(num: np.ndarray, wide: bool) -> np.ndarray:
+    if wide:
+        return num if num.dtype == object else num.astype(object)
+    return num.astype(np.int64) if num.dtype == object else num
+
+
+def _scaled(v: Value, frac: int, wide: bool) -> np.ndarray:
+    """v's integers at scale 2^-frac (frac >= v.frac: exact)."""
+    return _storage(v.num, wide) * (1 << (frac - v.frac))
+
+
+def _constant(values: np.ndarray, frac: int, wide: bool) -> np.ndarray:
+    """Constants (binary fractions of at most ``frac`` fractional bits) as exact integers at scale 2^-frac."""
+    scaled = np.asarray(values, dtype=np.float64) * 2.0**frac  # a power-of-two scale: exact
+    if not wide:
+        return scaled.astype(np.int64)
+    return np.array([int(v) for v in scaled.ravel()], dtype=object).reshape(scaled.shape)
+
+
+def _wide(node) -> bool:
+    return node.result.width > INT64_BITS
+
+
+def round_integers(num: np.ndarray, frac: int, fixed: FixedType) -> np.ndarray:
+    """Integers at scale 2^-frac rounded half to even to ``fixed``'s LSB, then saturated: QKeras' quantizer
+    (and hls4ml's RND_CONV, SAT) in integer arithmetic."""
+    shift = frac - fixed.f
+    if shift > 0:
+        step = 1 << shift
+        low = num // step  # floor
+        rest = num - low * step
+        half = step // 2
+        num = low + ((rest > half) | ((rest == half) & (low % 2 == 1)))
+    else:
+        num = num * (1 << -shift)
+    top = 1 << (fixed.i + fixed.f)  # i + f >= 0: a type is at least one bit wide
+    return np.minimum(np.maximum(num, -top if fixed.k else 0), top - 1)
 
 
 # --- the kinds ---------------------------------------------------------------------------------------------
@@ -187,10 +288,22 @@ def _build_dense(layer, node):
 
 
 def _exact_dense(node, x: list[Value]) -> Value:
+    return _affine(node, x[0], node.constants["kernel"], node.constants["bias"], matrix=True)
+
+
+def _affine(node, x: Value, scale: np.ndarray, bias: np.ndarray, matrix: bool) -> Value:
+    """x @ scale + bias (``matrix``) or x * scale + bias, exactly, at the node's fractional bits."""
+    wide, f = _wide(node), node.result.f
+    fs, fb = frac_bits(scale, node.name), frac_bits(bias, node.name)
+    x_num, s_num = _storage(x.num, wide), _constant(scale, fs, wide)
+    product = x_num @ s_num if matrix else x_num * s_num
+    return Value(product * (1 << (f - x.frac - fs)) + _constant(bias, fb, wide) * (1 << (f - fb)), f)
+
+
+def _bounds_dense(node, x: list[Bounds]) -> Bounds:
     kernel, bias = node.constants["kernel"], node.constants["bias"]
-    frac = max(x[0].frac + frac_bits(kernel, node.name), frac_bits(bias, node.name))
-    _exact_sum(node.name, np.abs(x[0].out) @ np.abs(kernel) + np.abs(bias), frac)
-    return _plain(x[0].out @ kernel + bias, frac)
+    f = max(x[0].f + frac_bits(kernel, node.name), frac_bits(bias, node.name))
+    return _linear_bounds(x[0], kernel, bias, f)
 
 
 def _trace_dense(node, x, dsp):
@@ -203,8 +316,31 @@ def _build_quantizer(layer, node):
 
 
 def _exact_quantizer(node, x: list[Value]) -> Value:
-    pre = BEFORE[node.before](x[0].out)
-    return Value(node.quantizer.quantize(pre), pre, node.quantizer.f)
+    fixed, v = node.quantizer, x[0]
+    if v.frac is None:  # a model input: floats, rounded as QKeras rounds them (exact in float64, then integers)
+        pre = BEFORE[node.before](np.asarray(v.num, dtype=np.float64))
+        num = np.round(fixed.quantize(pre) * 2.0**fixed.f).astype(np.int64)
+        return Value(num, fixed.f, pre, None)
+    pre = _before_integers(node.before, v.num, v.frac)
+    return Value(_storage(round_integers(pre, v.frac, fixed), fixed.width > INT64_BITS), fixed.f, pre, v.frac)
+
+
+def _before_integers(before: str, num: np.ndarray, frac: int) -> np.ndarray:
+    if before == "relu":
+        return np.maximum(num, 0)
+    if before == "hard_tanh":
+        one = 1 << frac if frac >= 0 else 0  # |x| <= 1 with fewer than zero fractional bits: only 0
+        return np.minimum(np.maximum(num, -one), one)
+    return num
+
+
+def _bounds_quantizer(node, x: list[Bounds | None]) -> Bounds:
+    """The quantizer's range, narrowed to where the (monotonic) rounding maps the input's range when it is known."""
+    fixed = node.quantizer
+    if x[0] is None:  # right after a model input: any float
+        return type_bounds(fixed, node.width)
+    before = BEFORE[node.before]
+    return Bounds(fixed.quantize(before(x[0].lo)), fixed.quantize(before(x[0].hi)), fixed.f)
 
 
 def _trace_quantizer(node, x, dsp):
@@ -225,26 +361,38 @@ def _build_same_shapes(layer, node):
 
 
 def _exact_add(node, x):
-    out = sum(v.out for v in x)
-    frac = max(v.frac for v in x)
-    _exact_sum(node.name, out, frac)
-    return _plain(out, frac)
+    wide, f = _wide(node), node.result.f
+    return Value(sum(_scaled(v, f, wide) for v in x), f)
 
 
 def _exact_subtract(node, x):
-    frac = max(v.frac for v in x)
-    out = x[0].out - x[1].out
-    _exact_sum(node.name, out, frac)
-    return _plain(out, frac)
+    wide, f = _wide(node), node.result.f
+    return Value(_scaled(x[0], f, wide) - _scaled(x[1], f, wide), f)
 
 
 def _exact_multiply(node, x):
-    out = x[0].out
+    wide = _wide(node)
+    out = _storage(x[0].num, wide)
     for v in x[1:]:
-        out = out * v.out
-    frac = sum(v.frac for v in x)
-    _exact_sum(node.name, out, frac)
-    return _plain(out, frac)
+        out = out * _storage(v.num, wide)
+    return Value(out, sum(v.frac for v in x))
+
+
+def _bounds_add(node, x: list[Bounds]) -> Bounds:
+    return Bounds(sum(b.lo for b in x), sum(b.hi for b in x), max(b.f for b in x))
+
+
+def _bounds_subtract(node, x: list[Bounds]) -> Bounds:
+    return Bounds(x[0].lo - x[1].hi, x[0].hi - x[1].lo, max(b.f for b in x))
+
+
+def _bounds_multiply(node, x: list[Bounds]) -> Bounds:
+    if len(x) == 2 and node.inputs[0] == node.inputs[1]:
+        return _product_bounds(x[0], x[0], square=True)
+    out = x[0]
+    for b in x[1:]:
+        out = _product_bounds(out, b, square=False)
+    return out
 
 
 def _trace_multiply(node, x, dsp):
@@ -266,10 +414,14 @@ def _build_dot(layer, node):
 
 
 def _exact_dot(node, x):
-    out = np.sum(x[0].out * x[1].out, axis=1, keepdims=True)
-    frac = x[0].frac + x[1].frac
-    _exact_sum(node.name, np.sum(np.abs(x[0].out * x[1].out), axis=1), frac)
-    return _plain(out, frac)
+    wide = _wide(node)
+    return Value(np.sum(_storage(x[0].num, wide) * _storage(x[1].num, wide), axis=1, keepdims=True),
+                 x[0].frac + x[1].frac)
+
+
+def _bounds_dot(node, x: list[Bounds]) -> Bounds:
+    products = _product_bounds(x[0], x[1], square=node.inputs[0] == node.inputs[1])
+    return Bounds(products.lo.sum(keepdims=True), products.hi.sum(keepdims=True), products.f)
 
 
 def _trace_dot(node, x, dsp):
@@ -283,7 +435,12 @@ def _build_concatenate(layer, node):
 
 
 def _exact_concatenate(node, x):
-    return _plain(np.concatenate([v.out for v in x], axis=1), max(v.frac for v in x))
+    wide, f = _wide(node), node.result.f
+    return Value(np.concatenate([_scaled(v, f, wide) for v in x], axis=1), f)
+
+
+def _bounds_concatenate(node, x: list[Bounds]) -> Bounds:
+    return Bounds(np.concatenate([b.lo for b in x]), np.concatenate([b.hi for b in x]), max(b.f for b in x))
 
 
 def _trace_concatenate(node, x, dsp):
@@ -316,11 +473,13 @@ def _build_batchnorm(layer, node):
 
 
 def _exact_batchnorm(node, x):
+    return _affine(node, x[0], node.constants["scale"], node.constants["bias"], matrix=False)
+
+
+def _bounds_batchnorm(node, x: list[Bounds]) -> Bounds:
     scale, bias = node.constants["scale"], node.constants["bias"]
-    frac = max(x[0].frac + frac_bits(scale, node.name), frac_bits(bias, node.name))
-    out = x[0].out * scale + bias
-    _exact_sum(node.name, np.abs(x[0].out * scale) + np.abs(bias), frac)
-    return _plain(out, frac)
+    f = max(x[0].f + frac_bits(scale, node.name), frac_bits(bias, node.name))
+    return _linear_bounds(x[0], np.diag(scale), bias, f)
 
 
 def _trace_batchnorm(node, x, dsp):
@@ -333,28 +492,29 @@ class Kind:
     keras: tuple[str, ...]  # the Keras classes this kind is built from
     build: Callable
     exact: Callable
+    bounds: Callable  # bounds(node, inputs' Bounds) -> the node's Bounds, from which its exact result type follows
     trace: Callable
 
 
 KINDS: dict[str, Kind] = {
     "dense": Kind("QDense and Dense (linear; activations in their own layer)", ("QDense", "Dense"), _build_dense,
-                  _exact_dense, _trace_dense),
+                  _exact_dense, _bounds_dense, _trace_dense),
     "quantizer": Kind("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
-                      ("QActivation",), _build_quantizer, _exact_quantizer, _trace_quantizer),
+                      ("QActivation",), _build_quantizer, _exact_quantizer, _bounds_quantizer, _trace_quantizer),
     "linear": Kind("Activation('linear')", ("Activation",), _build_linear, lambda node, x: x[0],
-                   lambda node, x, dsp: x[0]),
-    "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract,
+                   lambda node, x: x[0], lambda node, x, dsp: x[0]),
+    "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract, _bounds_subtract,
                      lambda node, x, dsp: x[0] - x[1]),
-    "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, lambda node, x, dsp: sum(x[1:], x[0])),
+    "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, _bounds_add, lambda node, x, dsp: sum(x[1:], x[0])),
     "multiply": Kind("Multiply (a layer multiplied with itself is a square)", ("Multiply",), _build_same_shapes,
-                     _exact_multiply, _trace_multiply),
+                     _exact_multiply, _bounds_multiply, _trace_multiply),
     "dot": Kind("Dot(axes=1) of two flat tensors (e.g. a squared distance)", ("Dot",), _build_dot, _exact_dot,
-                _trace_dot),
+                _bounds_dot, _trace_dot),
     "concatenate": Kind("Concatenate along the feature axis", ("Concatenate",), _build_concatenate,
-                        _exact_concatenate, _trace_concatenate),
+                        _exact_concatenate, _bounds_concatenate, _trace_concatenate),
     "batchnorm": Kind("BatchNormalization (folded to x * scale + bias as hls4ml folds it)",
                       ("BatchNormalization", "QBatchNormalization"), _build_batchnorm, _exact_batchnorm,
-                      _trace_batchnorm),
+                      _bounds_batchnorm, _trace_batchnorm),
 }
 KERAS_KINDS = {cls: kind for kind, rule in KINDS.items() for cls in rule.keras}
 

@@ -2,10 +2,10 @@
 
 Keras evaluates in float32, which rounds wide accumulators (a 16-term sum of 14-fractional-bit
 squares needs more than float32's 24-bit mantissa), so Keras' own output is not a valid reference.
-Here every node of the model's graph (:mod:`.graph`) is evaluated in float64, where all values of these
-fixed-point networks are exact (each stays below 2^53 LSBs; the kinds check it), and every quantizer is
-applied with the numpy fixed-point quantizer of the ``quantizers`` package (round half to even, saturate),
-which is QKeras' arithmetic without its float32 rounding. The kinds live in :mod:`.layers`.
+Here every node of the model's graph (:mod:`.graph`) is evaluated in integers: each value is an integer times
+2^-f, f the node's fractional bits, in numpy int64 where the node's type fits and in Python integers beyond, so
+no width is too wide. Every quantizer rounds half to even and saturates, in integers, as QKeras does without its
+float32 rounding. The kinds live in :mod:`.layers`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def evaluate(model, x, only: set[str] | None = None) -> dict[str, Value]:
     """Exact values of every node (or of the nodes ``only``, fed by the inputs) for inputs ``x`` (an array, or a
     list for several inputs); ``model`` is a :class:`.graph.Graph` or a Keras model."""
     graph = as_graph(model)
-    feed = {name: Value(a, a, None) for name, a in zip(graph.inputs, _as_inputs(graph, x))}
+    feed = {name: Value(a, None) for name, a in zip(graph.inputs, _as_inputs(graph, x))}
     return graph.walk(feed, lambda node, values: KINDS[node.kind].exact(node, values), only=only)
 
 
