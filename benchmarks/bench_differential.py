@@ -12,12 +12,15 @@ L1AD_CSIM_OPT / L1AD_VERILATOR_OPT say otherwise.
 """
 
 import argparse
+import multiprocessing
 import json
 import os
 import shutil
 import tempfile
 import traceback
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -101,7 +104,7 @@ def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
            "types": {row["name"]: row["type"] for row in info["layers"]}}
     if len(result["mismatched"]):
         doc["divergence"] = _divergence(result, info, graph)
-    if with_rtl():
+    if with_rtl:
         rtl_dir = project.parent / project.name.replace("hls", "rtl")
         try:
             rtl = _stage("rtl", build_rtl, graph, rtl_dir, x, expected=result["csim"], synthesize=False,
@@ -113,9 +116,9 @@ def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
     return doc
 
 
-def run_one(seed: int, events: int, tmp: Path, with_rtl, keep: bool = False) -> dict:
-    """One model through the chain; ``with_rtl()`` says (once checked) whether to build its RTL; ``keep``
-    leaves the projects in ``tmp``."""
+def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = False) -> dict:
+    """One model through the chain; ``with_rtl``: build its RTL if it reaches check(); ``keep`` leaves the projects
+    in ``tmp``."""
     from l1ad.firmware import reference
     from l1ad.firmware.graph import check_model
     from l1ad.random_models import build, describe, random_inputs
@@ -200,6 +203,16 @@ def summary(docs: list[dict]) -> list[str]:
     return lines + [row for row in map(_summary_row, docs) if row]
 
 
+def _quiet():
+    """Each model's process: one TensorFlow thread, no warnings (a process of its own, so that an abort in the C
+    simulation ends one model, not the benchmark)."""
+    warnings.filterwarnings("ignore")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=200)
@@ -210,24 +223,24 @@ def main():
     parser.add_argument("--json", type=Path, help="write every model's findings to this file")
     parser.add_argument("--keep", type=Path, help="write the projects here (hls<seed>, rtl<seed>) and keep them")
     args = parser.parse_args()
-    warnings.filterwarnings("ignore")
-    import tensorflow as tf
     from tqdm import tqdm
 
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    accepted = [0]
+    from l1ad.random_models import describe
 
-    def with_rtl():
-        accepted[0] += 1
-        return args.rtl_every > 0 and accepted[0] % args.rtl_every == 1 % args.rtl_every
-
-    docs = []
+    docs, checked, pool = [], 0, None
     with tempfile.TemporaryDirectory(prefix="l1ad-differential-") as tmp:
         where = args.keep or Path(tmp)
         where.mkdir(parents=True, exist_ok=True)
         for seed in tqdm(range(args.start, args.start + args.models), desc="models", unit="model"):
-            docs.append(run_one(seed, args.events, where, with_rtl, keep=args.keep is not None))
+            pool = pool or ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet)
+            rtl = args.rtl_every > 0 and checked % args.rtl_every == 0
+            try:
+                docs.append(pool.submit(run_one, seed, args.events, where, rtl, args.keep is not None).result())
+            except BrokenProcessPool:  # the model's process died (e.g. an ap_types assertion aborted the csim)
+                pool = None
+                docs.append({"seed": seed, "spec": describe(seed).short(), "outcome": "crashed", "stage": "process",
+                             "detail": "the process running the model died (an abort in the C simulation?)"})
+            checked += docs[-1].get("stage") not in ("build", "accept", "process")
             tqdm.write(line(docs[-1]))
             if args.json:
                 args.json.write_text(json.dumps(docs, indent=1, default=str))

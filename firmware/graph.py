@@ -199,21 +199,62 @@ def _infer_types(graph: Graph) -> dict[str, Bounds]:
         graph[name].result = graph[quantizer].result
     for node in graph.operations():
         if node.kind == "quantizer" and node.name not in graph.input_quantizers.values():
-            _reach_rounding_bit(graph[node.inputs[0]], node)
+            _reach_rounding_bit(graph[node.inputs[0]], node, graph)
     return bounds
 
 
-def _reach_rounding_bit(source: Node, quantizer: Node) -> None:
+def _reach_rounding_bit(source: Node, quantizer: Node, graph: Graph) -> None:
     """ap_fixed rounds a value to a coarser type by reading the bit below the new LSB; when the value's type has no
     such bit (its integer bits, sign included, fewer than minus the new type's fractional bits) ap_types fails an
-    assertion ("Attempting to read bit beyond MSB"). An exact result type is widened to reach it (its values are
-    unchanged); a quantizer's own type cannot be, so such a pair is refused."""
+    assertion ("Attempting to read bit beyond MSB") and the C simulation aborts. An exact result type is widened to
+    reach it (its values are unchanged); a quantizer's own type cannot be, so such a pair is refused. hls4ml may
+    merge the quantizer into the layer before it (a merge, BN, a linear activation), which then rounds its C++
+    expression directly: that expression's natural type must reach the bit too (found by the differential
+    benchmark: an Add of two narrow quantizers rounded to ufixed<2,8>)."""
     need = 1 - quantizer.result.f  # integer bits, sign included: one above the rounding bit
-    fixed = source.result
-    if fixed.k + fixed.i >= need:
+    _widen_or_refuse(source, need, quantizer)
+    if source.kind not in _EXPRESSION_REACH:
         return
-    if source.kind == "quantizer":
-        raise UnsupportedModel(f"layer {quantizer.name}: rounds the values of {source.name} ({fixed.hls()}) to "
-                               f"multiples of 2^{-quantizer.result.f}, beyond their highest bit, which ap_fixed "
-                               f"cannot do; give {quantizer.name} at least {-fixed.k - fixed.i} fractional bits")
-    source.result = FixedType(fixed.k, need - fixed.k, fixed.f)
+    inputs = [graph[name] for name in source.inputs]
+    shortfall = need - _EXPRESSION_REACH[source.kind](source, [node.result for node in inputs])
+    if shortfall <= 0:
+        return
+    if source.kind in ("concatenate", "linear"):  # each value copied from its input's type
+        for node in inputs:
+            _widen_or_refuse(node, need, quantizer, merged_into=source)
+    else:  # a sum or product: one exact input widened by the shortfall suffices
+        node = next((node for node in inputs if node.kind not in ("quantizer", "input")), inputs[0])
+        _widen_or_refuse(node, _reach(node.result) + shortfall, quantizer, merged_into=source)
+
+
+def _reach(fixed: FixedType) -> int:
+    return fixed.k + fixed.i
+
+
+def _widen_or_refuse(node: Node, need: int, quantizer: Node, merged_into: Node | None = None) -> None:
+    """Give an exact result type at least ``need`` integer bits (sign included), or refuse if it is a quantizer's."""
+    fixed = node.result
+    if _reach(fixed) >= need:
+        return
+    if node.kind in ("quantizer", "input"):
+        where = f" inside {merged_into.name} ({merged_into.kind}; hls4ml merges the quantizer into it)" \
+            if merged_into else ""
+        raise UnsupportedModel(f"layer {quantizer.name}: rounds values computed from {node.name} ({fixed.hls()})"
+                               f"{where} to multiples of 2^{-quantizer.result.f}, beyond their highest bit, which "
+                               f"ap_fixed cannot do ({need - _reach(fixed)} integer bits short); give "
+                               f"{quantizer.name} more fractional bits or {node.name} more integer bits")
+    node.result = FixedType(fixed.k, need - fixed.k, fixed.f)
+
+
+def _batchnorm_reach(node: Node, x: list[FixedType]) -> int:
+    from .layers import constant_bounds
+
+    return _reach(x[0]) + _reach(constant_bounds(node.constants["scale"], node.name).fixed())
+
+
+# k + i of the C++ expression a layer casts to its output type (nnet_merge.h, nnet_batchnorm.h, nnet_activation.h
+# linear): a lower bound of ap_fixed's natural type of a sum (max I + 1), product (I1 + I2) and copy
+_EXPRESSION_REACH: dict[str, Callable] = {
+    "add": lambda node, x: max(map(_reach, x)), "subtract": lambda node, x: max(map(_reach, x)),
+    "multiply": lambda node, x: sum(map(_reach, x)), "concatenate": lambda node, x: min(map(_reach, x)),
+    "linear": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}

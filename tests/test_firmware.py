@@ -148,3 +148,36 @@ def test_model_without_input_quantizer_is_refused():
     inputs = keras.Input((16,))
     with pytest.raises(UnsupportedModel, match="QActivation .* right after each input"):
         check_model(keras.Model(inputs, keras.layers.Dense(2)(inputs)))
+
+
+def _coarse_model(sources_quantized: bool):
+    """Two Dense branches (|values| < 9) added and rounded to multiples of 128 (quantized_bits(4, 10): -7 fractional
+    bits), so always to 0: hls4ml merges that quantizer into the Add, whose C++ sum has no bit where it rounds."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    inputs = keras.Input((8,), name="x")
+    h = QActivation(quantized_bits(4, 0, alpha=1), name="x_q")(inputs)
+    branches = []
+    for name in ("a", "b"):
+        b = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
+                   name=name)(h)
+        branches.append(QActivation(quantized_bits(4, 1, alpha=1), name=f"{name}_q")(b) if sources_quantized else b)
+    out = QActivation(quantized_bits(4, 10, alpha=1), name="sum_q")(keras.layers.Add(name="sum")(branches))
+    model = keras.Model(inputs, out)
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.uniform(-1, 1, w.shape) for w in model.get_weights()])
+    return model
+
+
+def test_rounding_above_the_lsb_is_exact_or_refused(tmp_path):
+    """A quantizer with negative fractional bits after a merge: an exact sum is widened so ap_fixed can round it (it
+    used to abort the C simulation with ap_types' "Attempting to read bit beyond MSB"); after two narrow quantizers
+    it cannot be, and import refuses it, naming the layer (found by benchmarks/bench_differential.py, seed 16)."""
+    model = _coarse_model(sources_quantized=False)
+    x = np.random.default_rng(1).uniform(-1, 1, (2000, 8)).astype(np.float32)
+    project = convert_model(model, tmp_path / "coarse")
+    result = check(model, project, x, testbench=False)
+    assert result["passed"] and result["outputs"]["sum_q"]["bit_identical"] == 2000
+    with pytest.raises(UnsupportedModel, match="layer sum_q: rounds values computed from a_q .* inside sum"):
+        check_model(_coarse_model(sources_quantized=True))
