@@ -148,24 +148,46 @@ def hls_config(model, options: FirmwareOptions) -> dict:
     return config
 
 
-def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None = None,
-              tb_output: Path | None = None, graph: Graph | None = None):
-    """hls4ml's ModelGraph of ``model`` (bit-exact types), with any precision overrides applied; ``graph`` (the
-    model's graph), if given, learns each node's hls4ml counterpart from how hls4ml built its layers."""
+def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None, tb_output: Path | None,
+              graph: Graph):
+    """hls4ml's ModelGraph of ``model``, typed by ``graph`` (the model's graph, which learns each node's hls4ml
+    counterpart from how hls4ml built its layers), with any precision overrides applied."""
     import hls4ml
 
+    readable = _as_hls4ml_reads(model, graph)
     with contextlib.redirect_stdout(io.StringIO()), _hls_edits() as edits:  # hls4ml narrates every layer on stdout
         hls = hls4ml.converters.convert_from_keras_model(
-            model, hls_config=hls_config(model, options), output_dir=str(output_dir),
+            readable, hls_config=hls_config(readable, options), output_dir=str(output_dir),
             project_name=options.project_name, backend=options.backend, part=options.part,
             clock_period=options.clock_period_ns, io_type=options.io_type, bit_exact=True,
             input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
-    if graph is not None:
-        _record_counterparts(graph, edits, [layer.name for layer in hls.get_layers()])
-    if graph is not None:
-        _own_types(hls, graph)
+    _record_counterparts(graph, edits, [layer.name for layer in hls.get_layers()])
+    _own_types(hls, graph)
     _apply_overrides(hls, options.precision_overrides)
     return hls
+
+
+def _as_hls4ml_reads(model, graph: Graph):
+    """The model hls4ml converts: ``model``, or, where an input's quantizer applies a relu or a hard tanh (hls4ml
+    1.3's bit-exact pass raises "unexpected input layer chain" there), a copy whose input quantizer is the
+    quantized_bits of the same type, which gives the same values on every input: unsigned for quantized_relu
+    (saturating at 0 is the relu), signed without integer bits for quantized_tanh (saturating to [-1, 1 - LSB] is
+    the hard tanh and its saturation). Layer names and weights are the model's."""
+    swaps = {name: graph[name].result for name in graph.input_quantizers.values() if graph[name].before != "identity"}
+    if not swaps:
+        return model
+    from qkeras import QActivation, quantized_bits
+    from tensorflow import keras
+
+    def clone(layer):
+        fixed = swaps.get(layer.name)
+        if fixed is None:
+            return layer.__class__.from_config(layer.get_config())
+        return QActivation(quantized_bits(fixed.width, fixed.i, alpha=1, keep_negative=bool(fixed.k)), name=layer.name)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def _own_types(hls, graph: Graph) -> None:

@@ -181,10 +181,6 @@ def _input_quantizers(graph: Graph) -> dict[str, str]:
         if len(consumers) != 1 or consumers[0].kind != "quantizer":
             raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation (e.g. "
                                    "quantized_bits) right after each input; it sets the type the FPGA receives")
-        if consumers[0].before != "identity":  # hls4ml 1.3's bit-exact pass raises "unexpected input layer chain"
-            raise UnsupportedModel(f"input {name}: the quantizer right after it ({consumers[0].name}, "
-                                   f"{consumers[0].source} with a {consumers[0].before} activation) must be a plain "
-                                   "quantized_bits; put the relu / tanh in a QActivation after it")
         out[name] = consumers[0].name
     return out
 

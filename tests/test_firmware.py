@@ -181,3 +181,25 @@ def test_rounding_above_the_lsb_is_exact_or_refused(tmp_path):
     assert result["passed"] and result["outputs"]["sum_q"]["bit_identical"] == 2000
     with pytest.raises(UnsupportedModel, match="layer sum_q: rounds values computed from a_q .* inside sum"):
         check_model(_coarse_model(sources_quantized=True))
+
+
+@pytest.mark.parametrize("name", ["quantized_relu", "quantized_tanh"])
+def test_an_input_quantizer_with_an_activation_is_exact(name, tmp_path):
+    """hls4ml 1.3 crashes on it ("unexpected input layer chain"); l1ad converts it as the quantized_bits of the same
+    type, which a float cast to rounds and saturates into the same values (inputs with rounding ties, negative and
+    beyond the range)."""
+    import qkeras
+    from tensorflow import keras
+
+    x = keras.Input((6,), name="x")
+    quantizer = qkeras.quantized_relu(6, 2) if name == "quantized_relu" else qkeras.quantized_tanh(6)
+    h = qkeras.QActivation(quantizer, name="x_q")(x)
+    h = qkeras.QDense(3, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1),
+                      bias_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="d")(h)
+    model = keras.Model(x, qkeras.QActivation(qkeras.quantized_bits(10, 4, alpha=1), name="y")(h))
+    model.set_weights([np.random.default_rng(0).uniform(-2, 2, w.shape) for w in model.get_weights()])
+    xs = np.random.default_rng(1).uniform(-6, 6, (2000, 6))
+    xs[:500] = np.round(xs[:500] * 32) / 32  # ties at 1/16 (relu) and 1/32 (tanh) steps
+    result = check(model, convert_model(model, tmp_path / "p"), xs.astype(np.float32), testbench=False)
+    assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 2000
+    assert len(np.unique(result["csim"][0])) > 100

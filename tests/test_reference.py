@@ -74,24 +74,6 @@ def test_config_refuses_one_bit_signed_types():
         load_config(overrides={"quantization": {"weights": {"bits": 1, "integer": 0}}})
 
 
-@pytest.mark.parametrize("name", ["quantized_relu", "quantized_tanh"])
-def test_an_input_quantizer_with_an_activation_is_refused_before_conversion(name):
-    """hls4ml 1.3 crashes on it at convert ("unexpected input layer chain"); l1ad refuses it when it reads the
-    model, naming the input and the layer (found by benchmarks/bench_differential.py)."""
-    import qkeras
-    from tensorflow import keras
-
-    from l1ad.firmware.graph import check_model
-
-    x = keras.Input((4,), name="x")
-    h = qkeras.QActivation(getattr(qkeras, name)(6, 2) if name == "quantized_relu" else qkeras.quantized_tanh(6),
-                           name="x_q")(x)
-    out = qkeras.QActivation(qkeras.quantized_bits(8, 4, alpha=1), name="y")(
-        qkeras.QDense(1, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="d")(h))
-    with pytest.raises(UnsupportedModel, match="input x: the quantizer right after it \\(x_q"):
-        check_model(keras.Model(x, out))
-
-
 def test_nothing_compared_is_never_exact(tmp_path):
     """Zero events, or outputs of different lengths (a test bench that wrote fewer lines), fail; they used to count
     as "100% identical"."""
