@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from l1ad.common.errors import L1adError
+
 from . import reference
 from .graph import Graph, as_graph
 from .layers import KINDS
@@ -229,7 +231,19 @@ def _combinational(graph: Graph, dsp: bool):
     inputs, outputs, values = trace_values(graph, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
-    return comb_trace(inp, outputs), values
+    comb = comb_trace(inp, outputs)
+    if not np.any(comb.inp_kifs.sum(axis=0)):  # Verilator cannot build a zero-width input port
+        raise L1adError(f"RTL: the model's outputs do not depend on its inputs, {_constant_from(graph, values)}; there "
+                        "is no logic to build (a trigger whose score is one constant); retrain or widen that layer")
+    return comb, values
+
+
+def _constant_from(graph: Graph, values) -> str:
+    """Where the traced values stop depending on the inputs: the first node whose every value is a constant."""
+    for node in graph.operations():
+        if all(v.low == v.high for v in np.ravel(values[node.name]._vars)):
+            return f"from layer {node.name} on ({node.kind}: one value for every input of the input types)"
+    return "although no layer is constant on its own"
 
 
 def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):

@@ -159,3 +159,22 @@ def test_trace_rounds_negative_constants_as_the_firmware_does():
     got, expected = _traced(model, np.random.default_rng(1).normal(0, 3, (500, 4)).astype(np.float32))
     np.testing.assert_array_equal(expected[0, :4], [-0.75, -0.5, -0.5, -1.5])
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_model_whose_outputs_are_constant_is_refused_naming_the_layer(tmp_path):
+    """Quantized weights that are all zero make the score one constant: da4ml drops every input, and Verilator
+    could not build the zero-width port (a crash, found by benchmarks/bench_differential.py, seed 12)."""
+    import qkeras
+    from tensorflow import keras
+
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware import build_rtl
+
+    x = keras.Input((4,), name="x")
+    h = qkeras.QActivation(qkeras.quantized_bits(6, 2, alpha=1), name="x_q")(x)
+    h = qkeras.QDense(2, kernel_quantizer=qkeras.quantized_bits(4, 0, alpha=1), name="flat")(h)
+    model = keras.Model(x, qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="y")(h))
+    model.set_weights([np.full((4, 2), 0.01), np.array([0.5, -0.25])])  # 0.01 rounds to 0 at 3 fractional bits
+    with pytest.raises(L1adError, match="do not depend on its inputs, from layer flat on"):
+        build_rtl(model, tmp_path / "rtl", np.zeros((10, 4)), synthesize=False, breakdown=False, progress=False)
+    assert not (tmp_path / "rtl").exists()
