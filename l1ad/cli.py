@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -460,9 +461,19 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
 
 
-def main():
+CRASH = 70  # EX_SOFTWARE: a bug in l1ad or a library, never a refusal (1) or a usage error (2)
+
+
+def main() -> int:
     _quiet_libraries()
-    app(prog_name="l1ad")
+    try:
+        app(prog_name="l1ad")  # exits itself (0, 1 on a refusal, 2 on a usage error)
+    except Exception:  # noqa: BLE001 - anything else is a bug: its traceback, and a code scripts can tell apart
+        traceback.print_exc()
+        typer.secho(f"internal error (exit code {CRASH}): a bug in l1ad or a library it uses, not a problem with "
+                    "your input; please report it with the traceback above", fg="red", err=True)
+        return CRASH
+    return 0
 
 
 if __name__ == "__main__":

@@ -56,6 +56,25 @@ def _count_reads_and_work(calls, monkeypatch) -> dict:
     return stage
 
 
+def test_a_crash_exits_with_its_own_code_a_refusal_with_1(tmp_path, monkeypatch, capsys):
+    """Scripts tell a bug (70, with its traceback) from a refusal of the user's input (1, one line)."""
+    import l1ad.training.io
+    from l1ad.cli import CRASH, main
+
+    monkeypatch.setattr("sys.argv", ["l1ad", "data", "info", str(tmp_path / "missing.parquet")])
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == 1 and "Traceback" not in capsys.readouterr().err
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(l1ad.training.io, "load_jets", broken)
+    assert main() == CRASH
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug" in err and "internal error (exit code 70)" in err
+
+
 @pytest.mark.slow
 @pytest.mark.da4ml
 def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
