@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -241,6 +242,42 @@ def _apply_overrides(hls, overrides: dict[str, str]) -> None:
         layers[name].get_output_variable().type.precision = APTypeConverter().convert(parsed)
 
 
+def told_types(hls) -> dict[str, tuple]:
+    """Every type l1ad gave hls4ml (layer outputs, accumulators, constants), by its C++ name, as (signed, width,
+    integer bits, rounding, saturation)."""
+    told = {}
+    for layer in hls.get_layers():
+        types = [layer.get_output_variable().type, *(v.type for v in layer.weights.values())]
+        accum = layer.get_attr("accum_t")
+        for t in types + ([accum] if accum is not None else []):
+            told[t.name] = _canonical(str(t.precision))
+    return told
+
+
+def check_written_types(project: Path, told: dict[str, tuple]) -> None:
+    """Every type l1ad set, as the written firmware declares it (firmware/defines.h), before anything compiles:
+    hls4ml 1.3 once wrote a type without fractional bits as ap_int, without its rounding and saturation."""
+    written = {name: _canonical(text) for text, name in
+               re.findall(r"typedef\s+(ap_u?(?:fixed|int)<[^>]*>)\s+(\w+);", (project / "firmware" / "defines.h").read_text())}
+    differ = [f"{name}: {written.get(name, 'not declared')} (l1ad set {want})" for name, want in told.items()
+              if written.get(name) != want]
+    if differ:
+        raise RuntimeError("firmware/defines.h does not declare the types l1ad set: " + "; ".join(differ))
+
+
+def _canonical(text: str) -> tuple:
+    """(signed, width, integer bits, rounding, saturation) of an hls4ml or ap_types type string."""
+    match = re.fullmatch(r"(?:ap_)?(u?)(fixed|int)<([^>]*)>", text.replace(" ", ""))
+    if match is None:
+        raise RuntimeError(f"unexpected type {text!r}")
+    unsigned, kind, args = match.groups()
+    args = args.split(",")
+    width = int(args[0])
+    integer = width if kind == "int" else int(args[1])
+    modes = [m.removeprefix("AP_") for m in args[2:4]] if kind == "fixed" else []
+    return (not unsigned, width, integer, *(modes + ["TRN", "WRAP"][len(modes):]))
+
+
 @contextlib.contextmanager
 def _hls_edits():
     """Record how hls4ml builds its layers while it converts: the layers its parser makes (named after a Keras layer,
@@ -333,8 +370,10 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
             _write_dat(tb_out, reference.outputs(graph, list(xs)), "%.17g")
         hls = hls_model(model, options, staging / "project", tb_in, tb_out, graph=graph)
+        told = told_types(hls)
         with contextlib.redirect_stdout(io.StringIO()):
             hls.write()
+        check_written_types(staging / "project", told)
         for path in (tb_in, tb_out):
             if path is not None:
                 path.unlink()

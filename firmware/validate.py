@@ -92,7 +92,7 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
     keras_model = model if model is not None and not isinstance(model, Graph) else project_model(project_dir)
     tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
     try:
-        hls = hls_model(keras_model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj",
+        hls = hls_model(keras_model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj", None, None,
                         graph=Graph.from_keras(keras_model))
         with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates the writing and compilation
             hls.write()

@@ -203,3 +203,18 @@ def test_an_input_quantizer_with_an_activation_is_exact(name, tmp_path):
     result = check(model, convert_model(model, tmp_path / "p"), xs.astype(np.float32), testbench=False)
     assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 2000
     assert len(np.unique(result["csim"][0])) > 100
+
+
+def test_written_types_are_checked_against_what_l1ad_set(tmp_path):
+    """hls4ml 1.3 once wrote a type without fractional bits as ap_int<7>, without rounding and saturation; the
+    written firmware is read back before anything compiles."""
+    from l1ad.firmware.convert import _canonical, check_written_types
+
+    (tmp_path / "firmware").mkdir()
+    told = {"x_t": _canonical("fixed<7,7,RND_CONV,SAT>"), "d_accum_t": _canonical("ufixed<13,5>")}
+    defines = tmp_path / "firmware" / "defines.h"
+    defines.write_text("typedef ap_fixed<7,7,AP_RND_CONV,AP_SAT,0> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
+    check_written_types(tmp_path, told)
+    defines.write_text("typedef ap_int<7> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
+    with pytest.raises(RuntimeError, match=r"x_t: \(True, 7, 7, 'TRN', 'WRAP'\) \(l1ad set \(True, 7, 7, 'RND_CONV'"):
+        check_written_types(tmp_path, told)
