@@ -11,6 +11,7 @@ conversion need neither TensorFlow nor the model file.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -242,15 +243,28 @@ def _widen_or_refuse(node: Node, need: int, quantizer: Node, merged_into: Node |
     node.result = FixedType(fixed.k, need - fixed.k, fixed.f)
 
 
+def _sum_reach(node: Node, x: list[FixedType]) -> int:
+    """ap_fixed's sum or difference of two values has max(I1, I2) + 1 integer bits, an unsigned operand counted
+    with one more when the other is signed (ap_fixed_base's plus/minus types); more operands, pair by pair."""
+    def plus(a: FixedType, b: FixedType) -> FixedType:
+        k = a.k or b.k
+        return FixedType(k, max(_reach(a) + (b.k and not a.k), _reach(b) + (a.k and not b.k)) + 1 - k, 0)
+
+    return _reach(functools.reduce(plus, x))
+
+
 def _batchnorm_reach(node: Node, x: list[FixedType]) -> int:
     from .layers import constant_bounds
 
-    return _reach(x[0]) + _reach(constant_bounds(node.constants["scale"], node.name).fixed())
+    scale, bias = (constant_bounds(node.constants[name], node.name).fixed() for name in ("scale", "bias"))
+    k = x[0].k or scale.k
+    product = FixedType(k, _reach(x[0]) + _reach(scale) - k, 0)  # ap_fixed's product: I1 + I2 integer bits
+    return _sum_reach(node, [product, bias])
 
 
-# k + i of the C++ expression a layer casts to its output type (nnet_merge.h, nnet_batchnorm.h, nnet_activation.h
-# linear): a lower bound of ap_fixed's natural type of a sum (max I + 1), product (I1 + I2) and copy
+# k + i (ap_fixed's I) of the C++ expression a layer casts to its output type (nnet_merge.h, nnet_batchnorm.h,
+# nnet_activation.h's linear): a sum, a product (I1 + I2), a copy
 _EXPRESSION_REACH: dict[str, Callable] = {
-    "add": lambda node, x: max(map(_reach, x)), "subtract": lambda node, x: max(map(_reach, x)),
-    "multiply": lambda node, x: sum(map(_reach, x)), "concatenate": lambda node, x: min(map(_reach, x)),
-    "linear": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}
+    "add": _sum_reach, "subtract": _sum_reach, "multiply": lambda node, x: sum(map(_reach, x)),
+    "concatenate": lambda node, x: min(map(_reach, x)), "linear": lambda node, x: _reach(x[0]),
+    "batchnorm": _batchnorm_reach}

@@ -1,0 +1,40 @@
+"""A fixed subset of the differential benchmark (benchmarks/bench_differential.py): seeded random models of the
+supported class, each accepted and bit-exact in csim on inputs with rounding ties and saturation, or refused at
+import with the layer and the reason. The seeds cover input quantizers with relu / tanh / unsigned bits, float
+Dense + BN, every merge, every score form, and the two refusals the 200-model benchmark meets."""
+
+import numpy as np
+import pytest
+
+from l1ad.firmware import check, check_model, convert_model
+from l1ad.firmware.layers import UnsupportedModel
+from l1ad.random_models import build, describe, random_inputs
+
+EXACT = {
+    0: "input tanh, concatenate, BN, add, distance score, unsigned score",
+    2: "float Dense + BN, subtract, MSE score",
+    13: "input relu, unsigned quantizers, subtract, MSE score",
+    14: "linear activation, subtract and add, sum-of-squares score",
+    44: "BN + squares, distance score",
+}
+REFUSED = {
+    16: "layer h2_merge_q: rounds values computed from h2_q .* beyond their highest bit",
+    18: "input x: bit-exact firmware needs exactly one QActivation",
+}
+
+
+@pytest.mark.parametrize("seed", list(EXACT), ids=[f"seed{s}" for s in EXACT])
+def test_random_model_is_bit_exact_in_csim(seed, tmp_path):
+    model = build(describe(seed))
+    check_model(model)
+    x = random_inputs(model, 400, seed)
+    result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False, threads=1)
+    assert result["passed"], (EXACT[seed], result["checks"])
+    assert all(o["bit_identical"] == 400 for o in result["outputs"].values())
+    assert result["audit"]["total_wrapped"] == 0
+
+
+@pytest.mark.parametrize("seed", list(REFUSED), ids=[f"seed{s}" for s in REFUSED])
+def test_random_model_that_cannot_be_exact_is_refused_naming_the_layer(seed):
+    with pytest.raises(UnsupportedModel, match=REFUSED[seed]):
+        check_model(build(describe(seed)))
