@@ -365,7 +365,9 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
     try:
         tb_in = tb_out = None
         if tb_inputs is not None:
-            xs = tb_inputs if isinstance(tb_inputs, (list, tuple)) else [tb_inputs]
+            # the test bench reads float32: the expected outputs are those of the float32 values it reads
+            xs = [np.asarray(a, dtype=np.float32) for a in (tb_inputs if isinstance(tb_inputs, (list, tuple))
+                                                             else [tb_inputs])]
             tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
             _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
             _write_dat(tb_out, reference.outputs(graph, list(xs)), "%.17g")

@@ -163,8 +163,9 @@ def import_model(
     name: Optional[str] = typer.Option(None, "--name", help="Run name: runs/NAME (default: the model file's name)."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="One label per input row (.npy, .csv or .parquet)."),
     background: str = typer.Option("g,q", "--background", help="Labels that count as background, comma separated."),
-    scaler: Optional[Path] = typer.Option(None, "--scaler", help="JSON with 'mean' and 'scale' lists: the inputs are "
-                                          "transformed as (x - mean) / scale."),
+    scaler: Optional[Path] = typer.Option(None, "--scaler", help="An l1ad scaler.json (its whole transform: log, "
+                                          "power, core whitening), or any JSON with 'mean' and 'scale' lists: "
+                                          "(x - mean) / scale."),
     score: Optional[str] = typer.Option(None, "--score", help="Name of the score output (default: the only output "
                                         "of width 1)."),
     add_score: Optional[str] = typer.Option(None, "--add-score", help="Append l1ad's on-chip MSE score head with this "

@@ -288,9 +288,25 @@ def read_inputs(path: Path, scaler: Path | None, width: int) -> np.ndarray:
         row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
         raise L1adError(f"{path}: row {row} holds a value that is not a finite number")
     if scaler is not None:
-        doc = json.loads(Path(scaler).read_text())
-        mean, scale = np.asarray(doc.get("mean"), dtype=np.float64), np.asarray(doc.get("scale"), dtype=np.float64)
-        if mean.shape != (width,) or scale.shape != (width,) or np.any(scale == 0):
-            raise L1adError(f"{scaler}: needs 'mean' and non-zero 'scale' lists of {width} numbers")
-        x = (x - mean) / scale
+        x = _scaled(Path(scaler), x, width)
     return x.astype(np.float32)  # what a float32 feature pipeline would hand the FPGA
+
+
+def _scaled(path: Path, x: np.ndarray, width: int) -> np.ndarray:
+    """Raw inputs through a scaler file: an l1ad scaler.json applies its whole transform (log, power, core
+    whitening: l1ad.training.datasets.Scaler); any other JSON needs 'mean' and 'scale' lists, (x - mean) / scale."""
+    doc = json.loads(path.read_text())
+    if "transform" in doc:
+        import pandas as pd
+
+        from l1ad.training.datasets import Scaler
+        from l1ad.training.features import FEATURES
+
+        if width != len(FEATURES):
+            raise L1adError(f"{path}: an l1ad scaler transforms the {len(FEATURES)} jet features; the model takes "
+                            f"{width} inputs")
+        return Scaler.load(path).transform(pd.DataFrame(x, columns=FEATURES))
+    mean, scale = np.asarray(doc.get("mean"), dtype=np.float64), np.asarray(doc.get("scale"), dtype=np.float64)
+    if mean.shape != (width,) or scale.shape != (width,) or np.any(scale == 0):
+        raise L1adError(f"{path}: needs 'mean' and non-zero 'scale' lists of {width} numbers")
+    return (x - mean) / scale

