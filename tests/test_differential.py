@@ -3,7 +3,6 @@ supported class, each accepted and bit-exact in csim on inputs with rounding tie
 import with the layer and the reason. The seeds cover input quantizers with relu / tanh / unsigned bits, float
 Dense + BN, every merge, every score form, and the two refusals the 200-model benchmark meets."""
 
-import numpy as np
 import pytest
 
 from l1ad.firmware import check, check_model, convert_model
