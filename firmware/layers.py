@@ -78,7 +78,7 @@ BEFORE = {f.__name__: f for f in (identity, relu, hard_tanh)}  # what a quantize
 # The options of each supported quantizer, allow-listed: the values under which it is plain fixed point. An option
 # not listed here (a future QKeras option, or one l1ad does not model) is refused, never ignored.
 PLAIN_OPTIONS = {
-    "quantized_bits": {"alpha": (1, 1.0), "symmetric": (0, False), "use_stochastic_rounding": (False, 0),
+    "quantized_bits": {"alpha": (1, 1.0, None), "symmetric": (0, False), "use_stochastic_rounding": (False, 0),
                        "qnoise_factor": (1, 1.0)},
     "quantized_relu": {"use_sigmoid": (0, False), "negative_slope": (0, 0.0), "use_stochastic_rounding": (False, 0),
                        "relu_upper_bound": (None,), "qnoise_factor": (1, 1.0)},
@@ -86,7 +86,7 @@ PLAIN_OPTIONS = {
 }
 FREE_OPTIONS = {"bits", "integer", "keep_negative"}
 PLAIN_HINT = {
-    "quantized_bits": "is not plain fixed point: use alpha=1, symmetric=False, no stochastic rounding, qnoise_factor=1",
+    "quantized_bits": "is not plain fixed point: use alpha=1 (or None), symmetric=False, no stochastic rounding, qnoise_factor=1",
     "quantized_relu": "is not supported: only plain relu (no negative slope, sigmoid, upper bound or stochastic "
                       "rounding; qnoise_factor=1) is supported",
     "quantized_tanh": "is not supported: only the hard tanh (use_real_tanh=False, symmetric=False, no stochastic "

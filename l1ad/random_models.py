@@ -5,7 +5,7 @@ The class (README, "Bring your own model"): one flat input, normally followed by
 model must be refused; drawn for 1 in 10 models); 1-3 hidden layers of width 1-12, each a QDense (1 in 10: a
 float Dense) with quantized_bits kernel and bias (or no bias), optionally BatchNormalization (random gamma, beta,
 moving statistics) and Activation('linear'), then a QActivation with quantized_bits (bits 2-12, integer 0-8,
-keep_negative either way, alpha=1), quantized_relu (bits 2-10, integer 0-8) or quantized_tanh (hard tanh);
+keep_negative either way, alpha 1 or None), quantized_relu (bits 2-10, integer 0-8) or quantized_tanh (hard tanh);
 optionally merged with a parallel branch (Add, Subtract, Concatenate) or squared (Multiply of the layer with
 itself), with or without a QActivation after the merge. The score is one of
 
@@ -29,18 +29,22 @@ SCORES = ("mse", "distance", "sumsq")
 
 @dataclass(frozen=True)
 class Quant:
-    """A QKeras quantizer: kind "bits" (quantized_bits, alpha=1), "relu" (quantized_relu) or "tanh"."""
+    """A QKeras quantizer: kind "bits" (quantized_bits, alpha 1 or None), "relu" (quantized_relu) or "tanh"."""
 
     kind: str
     bits: int
     integer: int = 0
     signed: bool = True
+    # QKeras 0.9's default alpha=None, scale 1 in a QActivation (a QDense turns it into alpha="auto_po2" for its
+    # kernel, which is not plain fixed point: activations only)
+    alpha_none: bool = False
 
     def make(self):
         from qkeras import quantized_bits, quantized_relu, quantized_tanh
 
         if self.kind == "bits":
-            return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=1)
+            alpha = None if self.alpha_none else 1
+            return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=alpha)
         if self.kind == "relu":
             return quantized_relu(self.bits, self.integer)
         return quantized_tanh(self.bits)
@@ -49,7 +53,7 @@ class Quant:
         if self.kind == "tanh":
             return f"t{self.bits}"
         sign = ("s" if self.signed else "u") if self.kind == "bits" else ""
-        return f"{self.kind[0]}{self.bits}.{self.integer}{sign}"
+        return f"{self.kind[0]}{self.bits}.{self.integer}{sign}{'n' if self.alpha_none else ''}"
 
 
 @dataclass(frozen=True)
@@ -92,8 +96,9 @@ class Spec:
 
 def _quant(rng, kinds=("bits", "bits", "relu", "tanh")) -> Quant:
     kind = kinds[rng.integers(len(kinds))]
-    if kind == "bits":
-        return Quant("bits", int(rng.integers(2, 13)), int(rng.integers(0, 9)), bool(rng.random() < 0.6))
+    if kind == "bits":  # alpha=None where bits + integer is odd: no extra draw, so every seed keeps its model
+        bits, integer, signed = int(rng.integers(2, 13)), int(rng.integers(0, 9)), bool(rng.random() < 0.6)
+        return Quant("bits", bits, integer, signed, alpha_none=bool((bits + integer) % 2))
     if kind == "relu":
         return Quant("relu", int(rng.integers(2, 11)), int(rng.integers(0, 9)), False)
     return Quant("tanh", int(rng.integers(2, 9)))

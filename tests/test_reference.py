@@ -26,6 +26,8 @@ CASES = [
     ("quantized_bits", dict(bits=5, integer=5, keep_negative=False, alpha=1)),
     ("quantized_bits", dict(bits=2, integer=1, keep_negative=True, alpha=1)),
     ("quantized_bits", dict(bits=1, integer=0, keep_negative=False, alpha=1)),
+    ("quantized_bits", dict(bits=8, integer=3, keep_negative=True, alpha=None)),  # QKeras 0.9's default: scale 1
+    ("quantized_bits", dict(bits=6, integer=2, keep_negative=False, alpha=None)),
     ("quantized_relu", dict(bits=10, integer=4)),
     ("quantized_relu", dict(bits=6, integer=0)),
     ("quantized_relu", dict(bits=1, integer=1)),  # the trigger bit
