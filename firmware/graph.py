@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .layers import KERAS_KINDS, KINDS, Bounds, FixedType, UnsupportedModel, result_type, supported_layers
+from .layers import KERAS_KINDS, KINDS, SKIPPED, Bounds, FixedType, UnsupportedModel, result_type, supported_layers
 
 GRAPH_JSON = "l1ad_graph.json"
 
@@ -124,9 +124,17 @@ class Graph:
             raise UnsupportedModel(f"{type(model).__name__}: give a Keras functional or Sequential model")
         inputs = [t._keras_history.layer.name for t in model.inputs]
         nodes = [Node(name, "input", (), int(t.shape[-1]), "InputLayer") for name, t in zip(inputs, model.inputs)]
+        aliases: dict[str, str] = {}  # a skipped layer's name -> the node whose values it passes on
         for layer in _ordered_layers(model, inputs):
-            nodes.append(_node(layer))
-        return cls(model.name, nodes, inputs, [t._keras_history.layer.name for t in model.outputs])
+            if type(layer).__name__ in SKIPPED:
+                source = _inbound(layer)[0]
+                aliases[layer.name] = aliases.get(source, source)
+                continue
+            node = _node(layer)
+            node.inputs = tuple(aliases.get(name, name) for name in node.inputs)
+            nodes.append(node)
+        outputs = [aliases.get(t._keras_history.layer.name, t._keras_history.layer.name) for t in model.outputs]
+        return cls(model.name, nodes, inputs, outputs)
 
 
 def check_model(model) -> Graph:

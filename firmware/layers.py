@@ -519,8 +519,12 @@ KINDS: dict[str, Kind] = {
 KERAS_KINDS = {cls: kind for kind, rule in KINDS.items() for cls in rule.keras}
 
 
+# layers that pass their input on unchanged at inference: no node, skipped as hls4ml skips them (keras_v2_to_hls.py)
+SKIPPED = {"Dropout": "Dropout (a no-op at inference: skipped)"}
+
+
 def supported_layers() -> list[str]:
-    return [rule.summary for rule in KINDS.values()]
+    return [rule.summary for rule in KINDS.values()] + list(SKIPPED.values())
 
 
 # --- da4ml arithmetic ----------------------------------------------------------------------------------

@@ -235,3 +235,24 @@ def test_testbench_expects_what_it_reads_from_float64_inputs(tmp_path):
     project = convert_model(model, tmp_path / "p", tb_inputs=x)
     result = check(model, project, x.astype(np.float32), testbench=True)
     assert result["checks"]["testbench_equals_exact_reference"] and result["passed"]
+
+
+def test_dropout_is_skipped_as_at_inference(tmp_path):
+    """Dropout (CICADA v1 writes one) is a no-op at inference: no node, its consumers read its input, as hls4ml
+    skips it; the model converts and is bit-exact, also when Dropout follows Dropout."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    inputs = keras.Input((6,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="x_q")(inputs)
+    h = keras.layers.Dropout(0.2, name="drop_in")(h)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1),
+               name="d")(h)
+    h = keras.layers.Dropout(0.5, name="drop_1")(keras.layers.Dropout(0.5, name="drop_0")(h))
+    model = keras.Model(inputs, QActivation(quantized_relu(8, 3), name="y")(h))
+    graph = check_model(model)
+    assert [n.name for n in graph] == ["x", "x_q", "d", "y"] and graph["y"].inputs == ("d",)
+    x = np.random.default_rng(0).normal(0, 3, (1000, 6)).astype(np.float32)
+    result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False)
+    assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 1000
+    np.testing.assert_array_equal(model.predict(x, verbose=0), result["csim"][0])  # Keras: Dropout inactive
