@@ -19,7 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from .layers import KERAS_KINDS, KINDS, SKIPPED, Bounds, FixedType, UnsupportedModel, result_type, supported_layers
+from .layers import (KINDS, SKIPPED, Bounds, FixedType, UnsupportedModel, kind_of, quantizer_type, result_type,
+                     split_activation, supported_layers)
 
 GRAPH_JSON = "l1ad_graph.json"
 
@@ -133,6 +134,10 @@ class Graph:
             node = _node(layer)
             node.inputs = tuple(aliases.get(name, name) for name in node.inputs)
             nodes.append(node)
+            activation = _activation_node(layer, node)
+            if activation is not None:  # its consumers read the activation's values
+                nodes.append(activation)
+                aliases[layer.name] = activation.name
         outputs = [aliases.get(t._keras_history.layer.name, t._keras_history.layer.name) for t in model.outputs]
         return cls(model.name, nodes, inputs, outputs)
 
@@ -167,9 +172,23 @@ def _ordered_layers(model, inputs: list[str]) -> list:
     return order
 
 
+def _activation_node(layer, node: Node) -> Node | None:
+    """A (Q)Dense layer's own activation, split off as hls4ml splits it (see :func:`.layers.split_activation`)."""
+    split = split_activation(layer) if node.kind == "dense" else None
+    if split is None:
+        return None
+    name, kind, quantizer = split
+    activation = Node(name, kind, (node.name,), node.width, f"{node.source} activation",
+                      trainable=node.trainable)
+    if quantizer is not None:
+        activation.quantizer, before = quantizer_type(quantizer, layer.name)
+        activation.before = before.__name__
+    return activation
+
+
 def _node(layer) -> Node:
     source = type(layer).__name__
-    kind = KERAS_KINDS.get(source)
+    kind = kind_of(layer)
     if kind is None:
         raise UnsupportedModel(f"layer {layer.name} ({source}) is not supported. Supported layers:\n  - "
                                + "\n  - ".join(supported_layers()))

@@ -274,10 +274,6 @@ def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _build_dense(layer, node):
-    activation = getattr(layer, "activation", None)
-    if activation is not None and activation.__name__ != "linear":
-        raise UnsupportedModel(f"layer {layer.name}: give the activation its own QActivation layer "
-                               f"(found activation={activation.__name__})")
     if len(layer.input_shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
     kernel, bias = dense_weights(layer)
@@ -351,6 +347,45 @@ def _build_linear(layer, node):
     if layer.get_config()["activation"] != "linear":
         raise UnsupportedModel(f"layer {layer.name}: Activation({layer.get_config()['activation']!r}) is not "
                                "bit-exact; use a QActivation with quantized_relu / quantized_tanh / quantized_bits")
+
+
+def _build_relu(layer, node):
+    config = layer.get_config()
+    if type(layer).__name__ == "ReLU" and (config.get("max_value") is not None or config.get("negative_slope")
+                                           or config.get("threshold")):
+        raise UnsupportedModel(f"layer {layer.name}: ReLU with max_value, negative_slope or threshold is not "
+                               "supported; use ReLU() or a QActivation(quantized_relu(bits, integer))")
+
+
+def _exact_relu(node, x: list[Value]) -> Value:
+    return Value(np.maximum(x[0].num, 0), x[0].frac)  # exact: no rounding, the type loses its sign only
+
+
+def _bounds_relu(node, x: list[Bounds]) -> Bounds:
+    return Bounds(np.maximum(x[0].lo, 0.0), np.maximum(x[0].hi, 0.0), x[0].f)
+
+
+def split_activation(layer) -> tuple[str, str, object] | None:
+    """A (Q)Dense layer's own activation as a node of its own, as hls4ml splits it off: (name, kind, the QKeras
+    quantizer or None), named as hls4ml names it (keras_v2_to_hls.py: the layer's name, '_', the quantizer's class
+    or the activation's name); None for a linear layer."""
+    activation = getattr(layer, "activation", None)
+    name = getattr(activation, "__name__", type(activation).__name__)
+    if activation is None or name == "linear":
+        return None
+    if name == "relu":
+        return f"{layer.name}_relu", "relu", None
+    if type(activation).__module__.startswith("qkeras"):  # quantizer_type refuses what is not plain fixed point
+        return f"{layer.name}_{type(activation).__name__}", "quantizer", activation
+    raise UnsupportedModel(f"layer {layer.name}: activation={name} is not bit-exact; use 'relu', a QKeras "
+                           "quantizer (quantized_relu, quantized_bits, quantized_tanh) or a QActivation after it")
+
+
+def kind_of(layer) -> str | None:
+    """The kind a Keras layer is built as (an Activation by its function), or None if unsupported."""
+    if type(layer).__name__ == "Activation" and layer.get_config()["activation"] == "relu":
+        return "relu"
+    return KERAS_KINDS.get(type(layer).__name__)
 
 
 def _build_same_shapes(layer, node):
@@ -497,12 +532,14 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "dense": Kind("QDense and Dense (linear; activations in their own layer)", ("QDense", "Dense"), _build_dense,
+    "dense": Kind("QDense and Dense (an activation inside one, relu or a QKeras quantizer, becomes a node of its own)", ("QDense", "Dense"), _build_dense,
                   _exact_dense, _bounds_dense, _trace_dense),
     "quantizer": Kind("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
                       ("QActivation",), _build_quantizer, _exact_quantizer, _bounds_quantizer, _trace_quantizer),
     "linear": Kind("Activation('linear')", ("Activation",), _build_linear, lambda node, x: x[0],
                    lambda node, x: x[0], lambda node, x, dsp: x[0]),
+    "relu": Kind("ReLU(), Activation('relu') and activation='relu' inside a (Q)Dense (exact: no rounding)",
+                 ("ReLU",), _build_relu, _exact_relu, _bounds_relu, lambda node, x, dsp: x[0].relu()),
     "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract, _bounds_subtract,
                      lambda node, x, dsp: x[0] - x[1]),
     "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, _bounds_add, lambda node, x, dsp: sum(x[1:], x[0])),

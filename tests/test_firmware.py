@@ -256,3 +256,23 @@ def test_dropout_is_skipped_as_at_inference(tmp_path):
     result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False)
     assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 1000
     np.testing.assert_array_equal(model.predict(x, verbose=0), result["csim"][0])  # Keras: Dropout inactive
+
+
+def test_activations_inside_dense_and_relu_layers_are_exact(tmp_path):
+    """As the hls4ml tutorial and AXOL1TL write them: QDense(..., activation=quantized_relu(6, 2)), activation='relu'
+    in a QDense and in a float Dense, a ReLU layer and Activation('relu'). Each activation becomes a node of its own,
+    named as hls4ml names the layer it splits off (it used to fail with "'quantized_relu' object has no attribute
+    '__name__'"); relu is exact (no rounding)."""
+    from keras_models import activations_inside
+
+    model = activations_inside()
+    graph = check_model(model)
+    assert [(n.name, n.kind) for n in graph][2:7] == [("d", "dense"), ("d_quantized_relu", "quantizer"),
+                                                     ("e", "dense"), ("e_relu", "relu"), ("g", "dense")]
+    assert graph["e"].inputs == ("d_quantized_relu",) and graph["f_relu"].kind == "relu"
+    xs = np.random.default_rng(0).normal(0, 4, (2000, 6)).astype(np.float32)
+    result = check(model, convert_model(model, tmp_path / "p"), xs, testbench=False)
+    assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 2000
+    assert result["audit"]["total_wrapped"] == 0 and not result["audit"]["layers_without_counterpart"]
+    np.testing.assert_array_equal(model.predict(xs, verbose=0), result["csim"][0])
+    assert np.mean(result["csim"][0] != 0) > 0.2

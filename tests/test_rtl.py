@@ -31,12 +31,12 @@ def test_round_half_even_matches_numpy_on_every_value(source, transform):
     assert ties > 100  # the check really exercised exact ties
 
 
-def _traced(model, x):
+def _traced(model, x, input_quantizer="input_q"):
     from da4ml.trace import comb_trace
 
     values = reference.evaluate(model, x)
     inputs, outputs = trace(model)
-    got = comb_trace(inputs[0], outputs).predict(values["input_q"].out, n_threads=1)
+    got = comb_trace(inputs[0], outputs).predict(values[input_quantizer].out, n_threads=1)
     return got, np.column_stack([values[name].out for name in model.output_names])
 
 
@@ -54,6 +54,14 @@ def test_trace_matches_the_exact_reference(seed):
             layer.set_weights([rng.normal(0, 0.7, w.shape) for w in layer.get_weights()])
     got, expected = _traced(scoring, rng.normal(0, 4, (4000, 16)).astype(np.float32))
     np.testing.assert_array_equal(got, expected)
+
+
+def test_trace_of_relu_layers_and_activations_inside_dense():
+    from keras_models import activations_inside
+
+    got, expected = _traced(activations_inside(), np.random.default_rng(0).normal(0, 4, (3000, 6)), "x_q")
+    np.testing.assert_array_equal(got, expected)
+    assert np.mean(expected != 0) > 0.2
 
 
 def test_trace_of_a_trained_model_that_broke_da4ml_saturation():

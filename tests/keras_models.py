@@ -1,0 +1,21 @@
+"""Small hand-written Keras models that more than one test module uses."""
+
+import numpy as np
+
+
+def activations_inside():
+    """Activations as the hls4ml tutorial and AXOL1TL write them: QDense(..., activation=quantized_relu(6, 2)),
+    activation='relu' in a QDense and in a float Dense, a ReLU layer and Activation('relu'); input x_q, output y."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    x = keras.Input((6,), name="x")
+    h = QActivation(quantized_bits(8, 3, alpha=1), name="x_q")(x)
+    h = QDense(5, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1),
+               activation=quantized_relu(6, 2), name="d")(h)
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), activation="relu", name="e")(h)
+    h = keras.layers.ReLU(name="r")(QDense(3, kernel_quantizer=quantized_bits(5, 1, alpha=1), name="g")(h))
+    h = keras.layers.Activation("relu", name="a")(keras.layers.Dense(3, activation="relu", name="f")(h))
+    model = keras.Model(x, QActivation(quantized_bits(10, 4, alpha=1), name="y")(h))
+    model.set_weights([np.round(w * 8) / 8 for w in model.get_weights()])  # float Dense f: exact constants
+    return model
