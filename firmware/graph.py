@@ -142,6 +142,43 @@ class Graph:
         return cls(model.name, nodes, inputs, outputs)
 
 
+DEFAULT_INPUT_TYPE = "ap_fixed<16,6>"  # for a model without input quantizer: hls4ml's default precision
+
+
+def inputs_without_quantizer(model) -> list[str]:
+    """The model's inputs that are not followed by exactly one QActivation (the type the FPGA receives)."""
+    inputs = [t._keras_history.layer.name for t in model.inputs]
+    consumers = {name: [layer for layer in model.layers if type(layer).__name__ != "InputLayer"
+                        and name in _inbound(layer)] for name in inputs}
+    return [name for name in inputs
+            if len(consumers[name]) != 1 or type(consumers[name][0]).__name__ != "QActivation"]
+
+
+def with_input_type(model, fixed: FixedType):
+    """A copy of ``model`` with a QActivation(quantized_bits of ``fixed``), named INPUT_type, right after each input
+    that has no quantizer: the type the FPGA receives, stated as hls4ml lets a user state it, and the rounding (half
+    to even) and saturation QKeras then applies to the inputs. The other layers are rebuilt from their configs with
+    the model's weights; the model itself is unchanged."""
+    from qkeras import QActivation, quantized_bits
+    from tensorflow import keras
+
+    bare = set(inputs_without_quantizer(model))
+    tensors, new_inputs = {}, []
+    for t in model.inputs:
+        name = t._keras_history.layer.name
+        new_inputs.append(keras.Input(t.shape[1:], name=name, dtype=t.dtype))
+        tensors[name] = new_inputs[-1]
+        if name in bare:
+            quantizer = quantized_bits(fixed.width, fixed.i, keep_negative=bool(fixed.k), alpha=1)
+            tensors[name] = QActivation(quantizer, name=f"{name}_type")(new_inputs[-1])
+    for layer in _ordered_layers(model, list(tensors)):
+        copy = type(layer).from_config(layer.get_config())
+        sources = [tensors[name] for name in _inbound(layer)]
+        tensors[layer.name] = copy(sources if len(sources) > 1 else sources[0])
+        copy.set_weights(layer.get_weights())
+    return keras.Model(new_inputs, [tensors[t._keras_history.layer.name] for t in model.outputs], name=model.name)
+
+
 def check_model(model) -> Graph:
     """The model's graph; UnsupportedModel (naming the layer and listing what is supported) if it has none."""
     return Graph.from_keras(model)

@@ -55,6 +55,22 @@ class FixedType:
 
         return get_fixed_quantizer_np("RND_CONV", "SAT")(np.asarray(x, dtype=np.float64), self.k, self.i, self.f)
 
+    @classmethod
+    def parse(cls, text: str) -> "FixedType":
+        """``ap_fixed<W,I>`` or ``ap_ufixed<W,I>`` (also without ``ap_``, and with the modes QKeras' quantized_bits
+        applies, RND_CONV and SAT); other modes are refused."""
+        import re
+
+        match = re.fullmatch(r"(?:ap_)?(u?)fixed<(\d+),(-?\d+)((?:,[A-Z_]+)*)>", text.replace(" ", ""))
+        modes = [m.removeprefix("AP_") for m in match.group(4).split(",")[1:]] if match else []
+        if match is None or int(match.group(2)) < 1 or modes not in ([], ["RND_CONV"], ["RND_CONV", "SAT"]):
+            raise UnsupportedModel(f"{text!r}: give an input type as ap_fixed<W,I> or ap_ufixed<W,I> (W >= 1); it "
+                                   "rounds half to even and saturates, as QKeras' quantized_bits")
+        k, width, integer = int(not match.group(1)), int(match.group(2)), int(match.group(3))
+        if width - k < 0 or (k and width < 2):
+            raise UnsupportedModel(f"{text!r}: a signed type needs at least 2 bits")
+        return cls(k, integer - k, width - integer)
+
     def hls(self, modes: str = "") -> str:
         """hls4ml's type string, e.g. ``fixed<9,7>``, or with modes ``fixed<9,7,RND_CONV,SAT>``."""
         return f"{'' if self.k else 'u'}fixed<{self.width},{self.i + self.k}{',' + modes if modes else ''}>"

@@ -171,6 +171,9 @@ def import_model(
     add_score: Optional[str] = typer.Option(None, "--add-score", help="Append l1ad's on-chip MSE score head with this "
                                             "unsigned score type BITS,INTEGER (e.g. 16,8) to a model that outputs a "
                                             "reconstruction of its input."),
+    input_type: Optional[str] = typer.Option(None, "--input-type", help="The type the FPGA receives, for a model "
+                                             "without a QActivation after its input, e.g. 'ap_fixed<16,6>' (the "
+                                             "default); inputs are rounded half to even and saturated to it."),
     out_root: Path = typer.Option(Path("runs"), "--runs", help="Folder of run folders."),
 ):
     """Turn your own QKeras model and inputs into a run folder; then convert, validate, rtl and report work on it."""
@@ -185,7 +188,13 @@ def import_model(
             raise typer.BadParameter(f"{add_score!r}: give BITS,INTEGER, e.g. 16,8", param_hint="--add-score")
     run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
-                                  score=score, add_score=score_bits))
+                                  score=score, add_score=score_bits, input_type=input_type))
+    stated = json.loads((run / "import.json").read_text())["input_type"]
+    if stated:
+        typer.echo(f"no quantizer after the model's input: the FPGA receives {stated['type']} ({stated['layer']}, "
+                   f"rounding half to even, saturating{'; the default: --input-type to choose' if not input_type else ''}"
+                   f"): {stated['changed']:,} of {stated['values']:,} input values changed by it, "
+                   f"{stated['saturated']:,} saturated")
     typer.echo(f"run folder {run}; next: l1ad convert {run} && l1ad validate {run} && l1ad rtl {run}")
 
 

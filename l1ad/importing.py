@@ -47,16 +47,45 @@ def _score_output(graph, score: str | None) -> str | None:
     return score
 
 
+def _with_input_type(model, input_type: str | None):
+    """``model``, or a copy with the stated input type where it has no input quantizer; the type string used."""
+    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
+    from l1ad.firmware.layers import FixedType
+
+    bare = inputs_without_quantizer(model)
+    if not bare:
+        if input_type is not None:
+            raise L1adError(f"--input-type {input_type}: the model has its own quantizer after every input; it sets "
+                            "the type the FPGA receives")
+        return model, None
+    stated = input_type or DEFAULT_INPUT_TYPE
+    return with_input_type(model, FixedType.parse(stated)), stated
+
+
+def _input_summary(graph, x: np.ndarray, stated: str) -> dict:
+    """The stated input type and what it does to the given inputs: values changed by rounding, and saturated."""
+    from l1ad.firmware import reference
+
+    quantizer = next(iter(graph.input_quantizers.values()))
+    fixed = graph[quantizer].quantizer
+    out = reference.evaluate(graph, x, only={quantizer})[quantizer].out
+    saturated = int(np.sum((x > fixed.max) | (x < fixed.min)))
+    return {"type": stated, "layer": quantizer, "rounding": "half to even (RND_CONV)", "overflow": "saturate (SAT)",
+            "values": int(x.size), "changed": int(np.sum(out != x)), "saturated": saturated}
+
+
 def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
-                 add_score: tuple[int, int] | None = None) -> Path:
-    """Make run folder ``run`` from a model file and its inputs; return the folder."""
+                 add_score: tuple[int, int] | None = None, input_type: str | None = None) -> Path:
+    """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
+    after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets a user state
+    the input type."""
     from l1ad.firmware.graph import check_model
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
-    model = _load_model(model_path)
+    model, stated = _with_input_type(_load_model(model_path), input_type)
     graph = check_model(model)  # an unsupported layer fails here, before anything is written
     if len(graph.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
@@ -87,6 +116,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                "labels": {"path": str(Path(labels).resolve()), "sha256": sha256(labels)} if labels else None,
                "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
                "background": list(background), "score_output": score,
+               "input_type": _input_summary(graph, x, stated) if stated else None,
                "added_score": {"type": f"ufixed<{add_score[0]},{add_score[1]}>",
                                "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
                if add_score else None}

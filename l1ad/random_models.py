@@ -1,8 +1,9 @@
 """Seeded random QKeras models over the class of models l1ad's firmware chain claims to support, for differential
 tests (``benchmarks/bench_differential.py``).
 
-The class (README, "Bring your own model"): one flat input, normally followed by a QActivation (without one the
-model must be refused; drawn for 1 in 10 models); 1-3 hidden layers of width 1-12, each a QDense (1 in 10: a
+The class (README, "Bring your own model"): one flat input, normally followed by a QActivation (without one, drawn
+for 1 in 10 models, the model is taken as ``l1ad import`` takes it: :func:`as_imported` states the default input
+type); 1-3 hidden layers of width 1-12, each a QDense (1 in 10: a
 float Dense) with quantized_bits kernel and bias (or no bias), optionally BatchNormalization (random gamma, beta,
 moving statistics) and Activation('linear'), then a QActivation with quantized_bits (bits 2-12, integer 0-8,
 keep_negative either way, alpha 1 or None), quantized_relu (bits 2-10, integer 0-8) or quantized_tanh (hard tanh);
@@ -228,6 +229,14 @@ def build(spec: Spec):
 def random_model(seed: int):
     """A random QKeras model of the supported class, the same for the same seed (see :func:`describe`)."""
     return build(describe(seed))
+
+
+def as_imported(model):
+    """The model as ``l1ad import`` takes it: without an input quantizer, with the default input type stated."""
+    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
+    from l1ad.firmware.layers import FixedType
+
+    return with_input_type(model, FixedType.parse(DEFAULT_INPUT_TYPE)) if inputs_without_quantizer(model) else model
 
 
 def _input_type(model):

@@ -1,13 +1,14 @@
 """A fixed subset of the differential benchmark (benchmarks/bench_differential.py): seeded random models of the
 supported class, each accepted and bit-exact in csim on inputs with rounding ties and saturation, or refused at
 import with the layer and the reason. The seeds cover input quantizers with relu / tanh / unsigned bits, float
-Dense + BN, every merge, every score form, and the two refusals the 200-model benchmark meets."""
+Dense + BN, every merge, every score form, a model without input quantizer (given the default input type, as
+`l1ad import` gives it), and the two refusals the benchmark meets."""
 
 import pytest
 
 from l1ad.firmware import check, check_model, convert_model
 from l1ad.firmware.layers import UnsupportedModel
-from l1ad.random_models import build, describe, random_inputs
+from l1ad.random_models import as_imported, build, describe, random_inputs
 
 EXACT = {
     0: "input tanh, concatenate, BN, add, distance score, unsigned score",
@@ -15,16 +16,17 @@ EXACT = {
     13: "input relu, unsigned quantizers, subtract, MSE score",
     14: "linear activation, subtract and add, sum-of-squares score",
     44: "BN + squares, distance score",
+    18: "no input quantizer: the default input type stated, as l1ad import does",
 }
 REFUSED = {
     16: "layer h2_merge_q: rounds values computed from h2_q .* beyond their highest bit",
-    18: "input x: bit-exact firmware needs exactly one QActivation",
+    32: "input x: bit-exact firmware needs exactly one QActivation",  # the library refuses a model without one
 }
 
 
 @pytest.mark.parametrize("seed", list(EXACT), ids=[f"seed{s}" for s in EXACT])
 def test_random_model_is_bit_exact_in_csim(seed, tmp_path):
-    model = build(describe(seed))
+    model = as_imported(build(describe(seed)))
     check_model(model)
     x = random_inputs(model, 400, seed)
     result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False, threads=1)

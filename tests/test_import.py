@@ -77,3 +77,36 @@ def test_unsupported_layer_is_refused_and_nothing_written(tmp_path, monkeypatch)
     assert result.exit_code == 1
     assert "is not supported" in result.output and "QDense" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def _tutorial_like():
+    """As the hls4ml tutorial (part 4) writes a model: Sequential, no input quantizer, activations inside QDense."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    bits = dict(kernel_quantizer=quantized_bits(6, 0, alpha=1), bias_quantizer=quantized_bits(6, 0, alpha=1))
+    model = keras.Sequential([QDense(12, input_shape=(16,), activation=quantized_relu(6), name="fc1", **bits),
+                              QDense(4, activation="relu", name="fc2", **bits),
+                              QDense(1, name="fc3", **bits), QActivation(quantized_bits(12, 6, alpha=1), name="score")],
+                             name="tutorial")
+    model.set_weights([np.random.default_rng(2).uniform(-1, 1, w.shape) for w in model.get_weights()])
+    return model
+
+
+def test_model_without_input_quantizer_gets_the_stated_input_type(tmp_path, monkeypatch):
+    """No QActivation after the input: l1ad states the type the FPGA receives (default ap_fixed<16,6>, said in the
+    output), rounds and saturates the inputs to it as QKeras' quantized_bits does, and counts what that changed."""
+    x = np.random.default_rng(3).normal(0, 8, (3000, 16))
+    x[:10] = 100.0  # beyond ap_fixed<16,6>: saturated
+    np.save(tmp_path / "x.npy", x)
+    run, validation, _ = _chain(tmp_path, monkeypatch, _tutorial_like(), tmp_path / "x.npy", [])
+    stated = json.loads((run / "import.json").read_text())["input_type"]
+    assert stated["type"] == "ap_fixed<16,6>" and stated["layer"] == "fc1_input_type"
+    x32 = x.astype(np.float32).astype(np.float64)  # what the FPGA is handed
+    expected = np.clip(np.round(x32 * 1024) / 1024, -32, 32 - 2**-10)  # ap_fixed<16,6>: RND_CONV, SAT
+    assert stated["saturated"] == np.sum(np.abs(x32) > 32) >= 160 and stated["values"] == 48000
+    assert stated["changed"] == np.sum(expected != x32) > 40000
+    assert validation["events"] > 0
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "tutorial.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                      "--name", "again", "--input-type", "ap_fixed<8,3,AP_TRN>"])
+    assert result.exit_code == 1 and "rounds half to even and saturates" in result.output
