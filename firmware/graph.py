@@ -48,7 +48,7 @@ class Node:
     @property
     def modes(self) -> str:
         """The ap_fixed rounding and overflow modes of the node's type."""
-        return "RND_CONV,SAT" if self.kind in ("quantizer", "input") else "TRN,WRAP"
+        return f"RND_CONV,{self.result.saturation}" if self.kind in ("quantizer", "input") else "TRN,WRAP"
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "inputs": list(self.inputs), "width": self.width,
@@ -67,7 +67,7 @@ class Node:
 
 
 def _type_list(fixed: FixedType | None) -> list[int] | None:
-    return None if fixed is None else [fixed.k, fixed.i, fixed.f]
+    return None if fixed is None else [fixed.k, fixed.i, fixed.f] + ([True] if fixed.sym else [])
 
 
 class Graph:

@@ -27,11 +27,14 @@ class UnsupportedModel(L1adError):
 
 @dataclass(frozen=True)
 class FixedType:
-    """k sign bit (0/1), i integer bits (sign excluded), f fractional bits; QKeras rounding and clipping."""
+    """k sign bit (0/1), i integer bits (sign excluded), f fractional bits; QKeras rounding and clipping. ``sym``:
+    a signed type that saturates symmetrically, to -max (QKeras' quantized_bits(symmetric=1), ap_fixed's
+    AP_SAT_SYM)."""
 
     k: int
     i: int
     f: int
+    sym: bool = False
 
     @property
     def lsb(self) -> float:
@@ -43,7 +46,11 @@ class FixedType:
 
     @property
     def min(self) -> float:
-        return -(2.0**self.i) if self.k else 0.0
+        return (-(2.0**self.i) + (self.lsb if self.sym else 0.0)) if self.k else 0.0
+
+    @property
+    def saturation(self) -> str:
+        return "SAT_SYM" if self.sym and self.k else "SAT"
 
     @property
     def width(self) -> int:
@@ -53,7 +60,8 @@ class FixedType:
         """Round half to even (QKeras' tf.round, hls4ml's RND_CONV), then saturate."""
         from quantizers import get_fixed_quantizer_np
 
-        return get_fixed_quantizer_np("RND_CONV", "SAT")(np.asarray(x, dtype=np.float64), self.k, self.i, self.f)
+        return get_fixed_quantizer_np("RND_CONV", self.saturation)(np.asarray(x, dtype=np.float64), self.k, self.i,
+                                                                    self.f)
 
     @classmethod
     def parse(cls, text: str) -> "FixedType":
@@ -94,7 +102,7 @@ BEFORE = {f.__name__: f for f in (identity, relu, hard_tanh)}  # what a quantize
 # The options of each supported quantizer, allow-listed: the values under which it is plain fixed point. An option
 # not listed here (a future QKeras option, or one l1ad does not model) is refused, never ignored.
 PLAIN_OPTIONS = {
-    "quantized_bits": {"alpha": (1, 1.0, None), "symmetric": (0, False), "use_stochastic_rounding": (False, 0),
+    "quantized_bits": {"alpha": (1, 1.0, None), "symmetric": (0, False, 1, True), "use_stochastic_rounding": (False, 0),
                        "qnoise_factor": (1, 1.0)},
     "quantized_relu": {"use_sigmoid": (0, False), "negative_slope": (0, 0.0), "use_stochastic_rounding": (False, 0),
                        "relu_upper_bound": (None,), "qnoise_factor": (1, 1.0)},
@@ -102,7 +110,7 @@ PLAIN_OPTIONS = {
 }
 FREE_OPTIONS = {"bits", "integer", "keep_negative"}
 PLAIN_HINT = {
-    "quantized_bits": "is not plain fixed point: use alpha=1 (or None), symmetric=False, no stochastic rounding, qnoise_factor=1",
+    "quantized_bits": "is not plain fixed point: use alpha=1 (or None), no stochastic rounding, qnoise_factor=1",
     "quantized_relu": "is not supported: only plain relu (no negative slope, sigmoid, upper bound or stochastic "
                       "rounding; qnoise_factor=1) is supported",
     "quantized_tanh": "is not supported: only the hard tanh (use_real_tanh=False, symmetric=False, no stochastic "
@@ -136,7 +144,7 @@ def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
         if bits - k < 1:
             raise UnsupportedModel(f"{where}quantized_bits(bits={bits}, keep_negative=True) is QKeras' binary "
                                    "quantizer (+-1), not fixed point: signed quantizers need bits >= 2")
-        return FixedType(k, integer, bits - integer - k), identity
+        return FixedType(k, integer, bits - integer - k, bool(config.get("symmetric")) and k == 1), identity
     if name == "quantized_relu":  # clipping at zero is the activation itself, not a saturation of the type
         return FixedType(0, integer, bits - integer), relu
     # quantized_tanh, QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
@@ -272,7 +280,7 @@ def round_integers(num: np.ndarray, frac: int, fixed: FixedType) -> np.ndarray:
     else:
         num = num * (1 << -shift)
     top = 1 << (fixed.i + fixed.f)  # i + f >= 0: a type is at least one bit wide
-    return np.minimum(np.maximum(num, -top if fixed.k else 0), top - 1)
+    return np.minimum(np.maximum(num, (-top + fixed.sym) if fixed.k else 0), top - 1)
 
 
 # --- the kinds ---------------------------------------------------------------------------------------------
@@ -582,7 +590,7 @@ def supported_layers() -> list[str]:
 
 # --- da4ml arithmetic ----------------------------------------------------------------------------------
 
-def round_half_even(v, k: int, i: int, f: int):
+def round_half_even(v, k: int, i: int, f: int, sym: bool = False):
     """Quantize a da4ml FixedVariable to (k, i, f), rounding half to even, then saturating.
 
     Rounding: add 2^-(f+1) - 2^-f_in, plus 2^-f_in when the kept LSB (weight 2^-f) is 1, then truncate:
@@ -596,7 +604,7 @@ def round_half_even(v, k: int, i: int, f: int):
     if v.low == v.high:
         from da4ml.trace.fixed_variable import FixedVariable
 
-        value = float(FixedType(k, i, f).quantize(np.array([float(v.low)]))[0])
+        value = float(FixedType(k, i, f, sym).quantize(np.array([float(v.low)]))[0])
         return FixedVariable.from_const(value, hwconf=v.hwconf, _factor=1)
     _, _, f_in = v.kif
     if f < f_in:
@@ -604,7 +612,7 @@ def round_half_even(v, k: int, i: int, f: int):
         v = v + (kept_lsb >> (f_in - f)) + (2.0 ** (-f - 1) - 2.0**-f_in)
     _k, _i, _ = v.kif
     v = v.quantize(_k, _i, f, "WRAP", "TRN")  # truncate, keeping the whole integer range
-    low, high = -k * 2.0**i, 2.0**i - 2.0**-f
+    low, high = FixedType(k, i, f, sym).min, 2.0**i - 2.0**-f
     if v.low < low or v.high > high:
         v = (v - low).relu() - (v - high).relu() + low
     return v.quantize(k, i, f, "WRAP", "TRN")  # in range now: only narrows the word
@@ -613,7 +621,8 @@ def round_half_even(v, k: int, i: int, f: int):
 def quantize_da4ml(x, fixed: FixedType):
     from da4ml.trace import FixedVariableArray
 
-    out = np.array([round_half_even(v, fixed.k, fixed.i, fixed.f) for v in x._vars.ravel()]).reshape(x.shape)
+    out = np.array([round_half_even(v, fixed.k, fixed.i, fixed.f, fixed.sym) for v in x._vars.ravel()])
+    out = out.reshape(x.shape)
     return FixedVariableArray(out, x.solver_options)
 
 

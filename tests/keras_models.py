@@ -19,3 +19,21 @@ def activations_inside():
     model = keras.Model(x, QActivation(quantized_bits(10, 4, alpha=1), name="y")(h))
     model.set_weights([np.round(w * 8) / 8 for w in model.get_weights()])  # float Dense f: exact constants
     return model
+
+
+def symmetric():
+    """quantized_bits(symmetric=1) as CICADA v1 writes its quantizers (weights and activations saturate at -max, not
+    -2^i); input x_q, output y."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    sym = dict(alpha=1, symmetric=1)
+    x = keras.Input((8,), name="x")
+    h = QActivation(quantized_bits(6, 2, **sym), name="x_q")(x)
+    h = QDense(6, kernel_quantizer=quantized_bits(4, 0, **sym), bias_quantizer=quantized_bits(4, 0, **sym),
+               name="d")(h)
+    h = QActivation(quantized_bits(5, 1, **sym), name="h_q")(h)
+    h = QDense(1, kernel_quantizer=quantized_bits(6, 1, **sym), name="e")(h)
+    model = keras.Model(x, QActivation(quantized_bits(8, 3, **sym), name="y")(h))
+    model.set_weights([np.random.default_rng(4).uniform(-1.5, 1.5, w.shape) for w in model.get_weights()])
+    return model

@@ -276,3 +276,21 @@ def test_activations_inside_dense_and_relu_layers_are_exact(tmp_path):
     assert result["audit"]["total_wrapped"] == 0 and not result["audit"]["layers_without_counterpart"]
     np.testing.assert_array_equal(model.predict(xs, verbose=0), result["csim"][0])
     assert np.mean(result["csim"][0] != 0) > 0.2
+
+
+def test_symmetric_quantizers_are_exact(tmp_path):
+    """quantized_bits(symmetric=1) saturates at -max: written as AP_SAT_SYM, which ap_fixed applies the same way
+    (it was refused as "not plain fixed point")."""
+    from keras_models import symmetric
+
+    model = symmetric()
+    x = np.random.default_rng(5).normal(0, 6, (2000, 8)).astype(np.float32)
+    project = convert_model(model, tmp_path / "p")
+    assert "AP_SAT_SYM" in (project / "firmware" / "defines.h").read_text()
+    result = check(model, project, x, testbench=False)
+    assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 2000
+    from l1ad.firmware import reference
+
+    values = reference.evaluate(check_model(model), x)
+    assert values["x_q"].out.min() == -3.875 and values["h_q"].out.min() == -1.875  # -max, reached, not -2^i
+    np.testing.assert_array_equal(model.predict(x, verbose=0), result["csim"][0])

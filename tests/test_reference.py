@@ -28,6 +28,8 @@ CASES = [
     ("quantized_bits", dict(bits=1, integer=0, keep_negative=False, alpha=1)),
     ("quantized_bits", dict(bits=8, integer=3, keep_negative=True, alpha=None)),  # QKeras 0.9's default: scale 1
     ("quantized_bits", dict(bits=6, integer=2, keep_negative=False, alpha=None)),
+    ("quantized_bits", dict(bits=6, integer=2, keep_negative=True, alpha=1, symmetric=1)),  # CICADA: -max..max
+    ("quantized_bits", dict(bits=4, integer=0, keep_negative=True, alpha=None, symmetric=True)),
     ("quantized_relu", dict(bits=10, integer=4)),
     ("quantized_relu", dict(bits=6, integer=0)),
     ("quantized_relu", dict(bits=1, integer=1)),  # the trigger bit
@@ -50,12 +52,12 @@ def test_reference_equals_qkeras(name, kwargs):
     ties = np.sum((np.abs(before(x)) * 2.0**fixed.f) % 1 == 0.5)
     assert ties > 4  # rounding ties were really exercised
     assert np.any(before(x) > fixed.max) and got.max() == fixed.max  # and saturation at the top
+    assert got.min() == fixed.min  # and at the bottom (-max for a symmetric quantizer)
 
 
 @pytest.mark.parametrize("make, message", [
     (lambda q: q.quantized_bits(1, 0, keep_negative=True, alpha=1), "binary quantizer"),
     (lambda q: q.quantized_bits(8, 2, alpha="auto_po2"), "alpha=1"),
-    (lambda q: q.quantized_bits(8, 2, symmetric=True, alpha=1), "symmetric=False"),
     (lambda q: q.quantized_relu(8, 2, negative_slope=0.25), "plain relu"),
     (lambda q: q.quantized_tanh(8, use_real_tanh=True), "hard tanh"),
     (lambda q: q.binary(), "not supported"),

@@ -64,6 +64,14 @@ def test_trace_of_relu_layers_and_activations_inside_dense():
     assert np.mean(expected != 0) > 0.2
 
 
+def test_trace_of_symmetric_quantizers():
+    from keras_models import symmetric
+
+    got, expected = _traced(symmetric(), np.random.default_rng(1).normal(0, 6, (3000, 8)), "x_q")
+    np.testing.assert_array_equal(got, expected)
+    assert reference.evaluate(symmetric(), np.full((1, 8), -9.0))["h_q"].out.min() == -1.875  # saturated at -max
+
+
 def test_trace_of_a_trained_model_that_broke_da4ml_saturation():
     """A default model trained on the embedded sample: several of its output columns end up with a tiny,
     negative internal scale in da4ml 0.5.2, where da4ml's own SAT quantizer gave wrong values."""
