@@ -227,12 +227,15 @@ def _node(layer) -> Node:
     source = type(layer).__name__
     kind = kind_of(layer)
     if kind is None:
-        raise UnsupportedModel(f"layer {layer.name} ({source}) is not supported. Supported layers:\n  - "
+        hint = (" l1ad's bit-exact chain takes flat tensors only (no convolution, pooling or reshape yet): flatten "
+                "the input upstream and use QDense layers." if any(w in source for w in ("Conv", "Pool", "Reshape", "Flatten")) else "")
+        raise UnsupportedModel(f"layer {layer.name} ({source}) is not supported.{hint} Supported layers:\n  - "
                                + "\n  - ".join(supported_layers()))
     shape = layer.output_shape
     if not isinstance(shape, tuple) or len(shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) tensors are supported (output "
-                               f"shape {shape})")
+                               f"shape {shape}); convolutions and reshapes are not supported yet: flatten the "
+                               "input upstream and use QDense layers")
     node = Node(layer.name, kind, tuple(_inbound(layer)), int(shape[-1]), source, trainable=bool(layer.trainable))
     KINDS[kind].build(layer, node)
     return node

@@ -294,3 +294,20 @@ def test_symmetric_quantizers_are_exact(tmp_path):
     values = reference.evaluate(check_model(model), x)
     assert values["x_q"].out.min() == -3.875 and values["h_q"].out.min() == -1.875  # -max, reached, not -2^i
     np.testing.assert_array_equal(model.predict(x, verbose=0), result["csim"][0])
+
+
+def test_convolutions_are_refused_naming_the_layer_and_what_to_use():
+    """CICADA v2's shape (18 x 14 inputs, QConv2D): refused before anything is written, with what to do instead."""
+    import qkeras
+    from tensorflow import keras
+
+    x = keras.Input((252,), name="x")
+    h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
+    h = keras.layers.Reshape((18, 14, 1), name="grid")(h)
+    h = qkeras.QConv2D(4, 3, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="conv")(h)
+    with pytest.raises(UnsupportedModel, match="layer grid \\(Reshape\\).*flatten the input upstream and use QDense"):
+        check_model(keras.Model(x, h))
+    y = keras.Input((18, 14, 1), name="y")
+    with pytest.raises(UnsupportedModel, match="layer conv2 \\(QConv2D\\) is not supported. l1ad's bit-exact chain "
+                                               "takes flat tensors only"):
+        check_model(keras.Model(y, qkeras.QConv2D(4, 3, name="conv2")(y)))
