@@ -213,6 +213,9 @@ def summary(docs: list[dict]) -> list[str]:
 def _quiet():
     """Each model's process: one TensorFlow thread, no warnings (a process of its own, so that an abort in the C
     simulation ends one model, not the benchmark)."""
+    from l1ad.common.processes import end_with_parent
+
+    end_with_parent()
     warnings.filterwarnings("ignore")
     import tensorflow as tf
 

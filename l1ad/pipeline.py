@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from l1ad.common.errors import L1adError
+from l1ad.common.processes import end_with_parent
 from l1ad.common.records import RunSummary
 
 
@@ -67,7 +68,8 @@ class Pipeline:
                  ("vendor synthesis", self._vendor), ("report", self._report)]
         start = time.perf_counter()
         before = set(multiprocessing.active_children())
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                         initializer=end_with_parent)
         try:
             for i, (name, action) in enumerate(steps, 1):
                 self._stage(name, action, i, len(steps))

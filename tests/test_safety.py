@@ -102,3 +102,38 @@ def test_exit_codes(shared_run, tmp_path, monkeypatch):
     crash = runner.invoke(app, ["validate", str(shared_run)])
     assert isinstance(crash.exception, ZeroDivisionError)  # not turned into a one-line "error:"
     assert "error: a bug" not in crash.output
+
+
+def test_pool_workers_end_with_a_killed_parent(tmp_path):
+    """A parent killed by a signal (SIGKILL: no clean-up runs) leaves no pool worker computing for nobody; a killed
+    `l1ad generate` used to leave its two Pythia workers running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import multiprocessing, os, sys, time\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from l1ad.common.processes import end_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn'), initializer=end_with_parent)\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 600)\n"
+        "    time.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its killed parent")

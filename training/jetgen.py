@@ -44,6 +44,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from l1ad.common.errors import L1adError
+from l1ad.common.processes import end_with_parent
 
 from .detector import NOMINAL, Detector
 from .features import CLASSES, FEATURES, LABEL
@@ -283,6 +284,7 @@ def generate_chunk(settings: Settings, process: str, seed: int, chunk: int) -> t
 
 
 def _quiet_worker():
+    end_with_parent()
     # a crash in Pythia or FastJet C++ code prints where it happened on stderr, not just "pool broken"
     faulthandler.enable()
     # FastJet prints its banner on stdout from C++; the parent owns the terminal

@@ -261,8 +261,13 @@ def _train_all(config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path
 
 
 def _one_thread() -> None:
-    """A training worker process: one TensorFlow thread per op (the workers share the cores)."""
+    """A training worker process: one TensorFlow thread per op (the workers share the cores); it ends with its
+    parent."""
     import os
+
+    from l1ad.common.processes import end_with_parent
+
+    end_with_parent()
 
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
