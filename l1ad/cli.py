@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from l1ad.common.errors import L1adError
+from l1ad.common.processes import quiet_libraries
 
 app = typer.Typer(help="Build FPGA anomaly-detection triggers from quantized jet autoencoders.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -457,25 +458,11 @@ def _echo(lines: list[str]) -> None:
         typer.echo(line)
 
 
-def _quiet_libraries() -> None:
-    """TensorFlow's start-up chatter and Keras' expected warnings are not for users; set for the CLI only."""
-    import logging
-    import os
-    import warnings
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    # h5 is what hls4ml reads; QKeras quantizers are not Keras constraints; rebuilt layers get saved weights
-    warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
-    warnings.filterwarnings("ignore", message=".*keras.constraints.serialize.*")
-    warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
-
-
 CRASH = 70  # EX_SOFTWARE: a bug in l1ad or a library, never a refusal (1) or a usage error (2)
 
 
 def main() -> int:
-    _quiet_libraries()
+    quiet_libraries()
     try:
         app(prog_name="l1ad")  # exits itself (0, 1 on a refusal, 2 on a usage error)
     except Exception:  # noqa: BLE001 - anything else is a bug: its traceback, and a code scripts can tell apart

@@ -265,9 +265,10 @@ def _one_thread() -> None:
     parent."""
     import os
 
-    from l1ad.common.processes import end_with_parent
+    from l1ad.common.processes import end_with_parent, quiet_libraries
 
     end_with_parent()
+    quiet_libraries()
 
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")

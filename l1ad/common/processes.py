@@ -1,4 +1,4 @@
-"""Worker processes that end with the process that started them."""
+"""Worker processes that end with the process that started them, and library chatter that is not for users."""
 
 import ctypes
 import signal
@@ -16,3 +16,18 @@ def end_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
         except (OSError, AttributeError):
             pass
+
+
+def quiet_libraries() -> None:
+    """TensorFlow's start-up chatter and Keras' expected warnings are not for users: set by the command line, and
+    in its worker processes (which do not inherit warning filters)."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    # h5 is what hls4ml reads; QKeras quantizers are not Keras constraints; rebuilt layers get saved weights
+    warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")
+    warnings.filterwarnings("ignore", message=".*keras.constraints.serialize.*")
+    warnings.filterwarnings("ignore", message="The initializer .* is unseeded")
