@@ -17,7 +17,8 @@ def activations_inside():
     h = keras.layers.ReLU(name="r")(QDense(3, kernel_quantizer=quantized_bits(5, 1, alpha=1), name="g")(h))
     h = keras.layers.Activation("relu", name="a")(keras.layers.Dense(3, activation="relu", name="f")(h))
     model = keras.Model(x, QActivation(quantized_bits(10, 4, alpha=1), name="y")(h))
-    model.set_weights([np.round(w * 8) / 8 for w in model.get_weights()])  # float Dense f: exact constants
+    rng = np.random.default_rng(6)  # seeded (Keras' initializers are not); the float Dense f: exact constants
+    model.set_weights([np.round(rng.uniform(-1, 1, w.shape) * 8) / 8 for w in model.get_weights()])
     return model
 
 
