@@ -137,3 +137,36 @@ def test_pool_workers_end_with_a_killed_parent(tmp_path):
     else:
         os.kill(worker, signal.SIGKILL)
         raise AssertionError("the worker outlived its killed parent")
+
+
+@pytest.mark.parametrize("failing", ["validate", "rtl"])
+def test_run_summary_fails_when_any_stage_fails_or_is_not_exact(tmp_path, monkeypatch, failing):
+    """`passed` in run_summary.json is false whenever a stage is not exact (validate, through the pipeline's own
+    failure) or fails with an error (rtl crashing here), never true by default."""
+    from l1ad.common.errors import L1adError
+    from l1ad.common.files import write_json
+    from l1ad.common.records import RunSummary
+    from l1ad.pipeline import Pipeline
+
+    run = tmp_path / "r"
+    run.mkdir()
+    write_json(run / "status.json", {"state": "complete"})
+    pipeline = Pipeline(run, echo=lambda line: None)
+    for name in ("_train", "_convert", "_validate", "_rtl", "_distance", "_vendor", "_report"):
+        monkeypatch.setattr(pipeline, name, lambda: "fine")
+    if failing == "validate":
+        monkeypatch.setattr(pipeline, "_validate", lambda: pipeline._fail("validation: all_outputs_bit_identical"))
+    else:
+        monkeypatch.setattr(pipeline, "_rtl", lambda: 1 / 0)
+    with pytest.raises((L1adError, ZeroDivisionError)):
+        pipeline.execute()
+    summary = RunSummary.load(run / "run_summary.json")
+    assert summary.passed is False and len(summary.failures) == 1
+    assert summary.stages[-1].status == "failed"
+    good = tmp_path / "g"
+    good.mkdir()
+    write_json(good / "status.json", {"state": "complete"})
+    fine = Pipeline(good, echo=lambda line: None)
+    for name in ("_train", "_convert", "_validate", "_rtl", "_distance", "_vendor", "_report"):
+        monkeypatch.setattr(fine, name, lambda: "fine")
+    assert fine.execute().passed is True
