@@ -283,7 +283,7 @@ def _reach_rounding_bit(source: Node, quantizer: Node, graph: Graph) -> None:
     shortfall = need - _EXPRESSION_REACH[source.kind](source, [node.result for node in inputs])
     if shortfall <= 0:
         return
-    if source.kind in ("concatenate", "linear"):  # each value copied from its input's type
+    if source.kind in ("concatenate", "linear", "relu"):  # each value copied from its input's type
         for node in inputs:
             _widen_or_refuse(node, need, quantizer, merged_into=source)
     else:  # a sum or product: one exact input widened by the shortfall suffices
@@ -330,8 +330,8 @@ def _batchnorm_reach(node: Node, x: list[FixedType]) -> int:
 
 
 # k + i (ap_fixed's I) of the C++ expression a layer casts to its output type (nnet_merge.h, nnet_batchnorm.h,
-# nnet_activation.h's linear): a sum, a product (I1 + I2), a copy
+# nnet_activation.h's linear and relu): a sum, a product (I1 + I2), a copy
 _EXPRESSION_REACH: dict[str, Callable] = {
     "add": _sum_reach, "subtract": _sum_reach, "multiply": lambda node, x: sum(map(_reach, x)),
     "concatenate": lambda node, x: min(map(_reach, x)), "linear": lambda node, x: _reach(x[0]),
-    "batchnorm": _batchnorm_reach}
+    "relu": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}
