@@ -315,6 +315,7 @@ def fit(config: Config, data: str | Path | DataFile | None, out: str | Path, res
 
     data = data if isinstance(data, DataFile) else DataFile.read(data)
     run, parts, fingerprint = _start(config, data, Path(out), resume, restart)
+    _import_sklearn()
     with ThreadPoolExecutor(1) as pool:
         context = pool.submit(_baselines, config, parts) if config.baselines.enabled else None
         scaler = Scaler.fit(parts.train, config.data.transform, config.data.core_fraction, config.seed)
@@ -328,6 +329,16 @@ def fit(config: Config, data: str | Path | DataFile | None, out: str | Path, res
     shutil.rmtree(run / "checkpoints")
     write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
     return Trained(run, data, {k: v for k, v in kept.items() if not isinstance(k, int)})
+
+
+def _import_sklearn() -> None:
+    """Import the scikit-learn modules both threads of :func:`fit` use, before the baselines thread starts: two
+    threads importing scikit-learn at once can see a half-initialised module (``cannot import name 'clone' from
+    partially initialized module 'sklearn.base'``, seen in CI)."""
+    import sklearn.covariance  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import sklearn.metrics  # noqa: F401
+    import sklearn.mixture  # noqa: F401
 
 
 def _start(config: Config, data: DataFile, run: Path, resume: bool, restart: bool) -> tuple[Path, Splits, dict]:
