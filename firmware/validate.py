@@ -19,7 +19,7 @@ import numpy as np
 from l1ad.common.errors import L1adError
 
 from . import reference
-from .convert import project_graph, project_info
+from .convert import holders, project_graph, project_info
 from .csim import Csim, run_testbench, testbench_expected
 from .graph import Graph, as_graph
 from .types import parse_type
@@ -27,7 +27,7 @@ from .types import parse_type
 
 def counterparts(project_dir: str | Path) -> dict[str, str]:
     """For each hls4ml layer of a project, the graph node whose values it holds (recorded at conversion)."""
-    return {node.hls: node.name for node in project_graph(project_dir) if node.hls is not None}
+    return holders(project_graph(project_dir))
 
 
 class _Audit:

@@ -156,6 +156,16 @@ def train(
     _print_metrics(run / "metrics.json")
 
 
+def batchnorm_line(bn: dict, chosen: bool) -> str:
+    layers = ", ".join(bn["layers"])
+    if bn["type"] == "exact":
+        return f"BatchNormalization {layers}: Keras' float32 scale and bias, held exactly (wide datapaths)"
+    agree = "; ".join(f"{name}: {100 * v['values_identical']:.2f}% of values identical ({100 * v['events_identical']:.2f}% of events in every value), max |difference| "
+                      f"{v['max_abs_difference']:.3g}" for name, v in bn["vs_keras_batchnorm"].items())
+    return (f"BatchNormalization {layers}: scale and bias rounded to {bn['type']}{'' if chosen else ' (the default, as hls4ml types them; --batchnorm-type to choose, exact to keep float32)'}"
+            f"; against Keras' own BatchNormalization on these inputs: {agree}")
+
+
 @app.command("import")
 def import_model(
     model: Path = typer.Argument(..., help="QKeras (Keras 2) model file (.h5)."),
@@ -175,6 +185,10 @@ def import_model(
     input_type: Optional[str] = typer.Option(None, "--input-type", help="The type the FPGA receives, for a model "
                                              "without a QActivation after its input, e.g. 'ap_fixed<16,6>' (the "
                                              "default); inputs are rounded half to even and saturated to it."),
+    batchnorm_type: Optional[str] = typer.Option(None, "--batchnorm-type", help="The type of the folded scale and "
+                                                 "bias of float BatchNormalization layers, e.g. 'ap_fixed<16,6>' (the "
+                                                 "default, as hls4ml types them), rounded half to even; 'exact' keeps "
+                                                 "Keras' float32 values (wide datapaths)."),
     out_root: Path = typer.Option(Path("runs"), "--runs", help="Folder of run folders."),
 ):
     """Turn your own QKeras model and inputs into a run folder; then convert, validate, rtl and report work on it."""
@@ -189,13 +203,17 @@ def import_model(
             raise typer.BadParameter(f"{add_score!r}: give BITS,INTEGER, e.g. 16,8", param_hint="--add-score")
     run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
-                                  score=score, add_score=score_bits, input_type=input_type))
-    stated = json.loads((run / "import.json").read_text())["input_type"]
+                                  score=score, add_score=score_bits, input_type=input_type,
+                                  batchnorm_type=batchnorm_type))
+    doc = json.loads((run / "import.json").read_text())
+    stated = doc["input_type"]
     if stated:
         typer.echo(f"no quantizer after the model's input: the FPGA receives {stated['type']} ({stated['layer']}, "
                    f"rounding half to even, saturating{'; the default: --input-type to choose' if not input_type else ''}"
                    f"): {stated['changed']:,} of {stated['values']:,} input values changed by it, "
                    f"{stated['saturated']:,} saturated")
+    if doc.get("batchnorm"):
+        typer.echo(batchnorm_line(doc["batchnorm"], chosen=batchnorm_type is not None))
     typer.echo(f"run folder {run}; next: l1ad convert {run} && l1ad validate {run} && l1ad rtl {run}")
 
 

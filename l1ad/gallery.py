@@ -39,7 +39,7 @@ def _shrink(source: Path, target: Path, width: int = 720) -> None:
         image.quantize(colors=256).save(target, optimize=True)
 
 
-def _replace(path: Path, begin: str, end: str, block: str) -> None:
+def replace_block(path: Path, begin: str, end: str, block: str) -> None:
     text = path.read_text()
     if begin not in text or end not in text:
         raise ValueError(f"{path} has no {begin} ... {end} markers")
@@ -85,7 +85,7 @@ def update_data_card(gallery: Path, sample: Path | None = None) -> None:
     (gallery / "features_vs_official_full.png").unlink()
     card = sample.parent / "DATACARD.md"
     if card.exists() and CARD_BEGIN in card.read_text():
-        _replace(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))
+        replace_block(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))
 
 
 def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sample: Path | None = None) -> None:
@@ -109,4 +109,4 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
         full.unlink()
     update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
-    _replace(readme, BEGIN, END, results_markdown(report, list(scans), command))
+    replace_block(readme, BEGIN, END, results_markdown(report, list(scans), command))

@@ -29,6 +29,11 @@ def _load_model(path: Path):
     try:
         return load(path)
     except Exception as err:
+        if "QDenseBatchnorm" in str(err):  # CICADA v1's and MLPerf Tiny ad08's training layer
+            raise L1adError(f"{path}: QDenseBatchnorm is not in QKeras 0.9.0 (the release that runs with hls4ml 1.3 "
+                            "and TensorFlow 2.14), so the file cannot be loaded; save the model with its QDense and "
+                            "BatchNormalization (or QBatchNormalization) as separate layers, as CICADA v1 is "
+                            "deployed: l1ad takes those exactly") from err
         raise L1adError(f"{path}: cannot load as a QKeras (Keras 2) model ({type(err).__name__}: {err})") from err
 
 
@@ -62,7 +67,44 @@ def _with_input_type(model, input_type: str | None):
     return with_input_type(model, FixedType.parse(stated)), stated
 
 
-def _input_summary(graph, x: np.ndarray, stated: str) -> dict:
+DEFAULT_BATCHNORM_TYPE = "ap_fixed<16,6>"  # the type hls4ml gives BN's scale and bias (its default precision)
+
+
+def _with_batchnorm_type(model, batchnorm_type: str | None):
+    """``model`` with its float BatchNormalization constants rounded to ``batchnorm_type`` (default
+    :data:`DEFAULT_BATCHNORM_TYPE`; "exact" keeps Keras' float32 values), and the type string used (None when the
+    model has no float BatchNormalization)."""
+    from l1ad.firmware.graph import float_batchnorms, with_batchnorm_type
+    from l1ad.firmware.layers import FixedType
+
+    if not float_batchnorms(model):
+        return model, None
+    stated = batchnorm_type or DEFAULT_BATCHNORM_TYPE
+    return (model if stated == "exact" else with_batchnorm_type(model, FixedType.parse(stated))), stated
+
+
+def batchnorm_summary(original, model, x: np.ndarray, stated: str) -> dict:
+    """What rounding BN's constants does, checked against Keras' own BatchNormalization on float inputs: per output of
+    the model, the events whose float32 Keras output is identical, and the largest difference."""
+    from l1ad.firmware.graph import float_batchnorms
+    from l1ad.training.models import as_input
+
+    doc = {"type": stated, "layers": float_batchnorms(original), "rounding": "half to even (RND_CONV), "
+           "saturating" if stated != "exact" else "none: Keras' float32 constants, held exactly"}
+    if stated == "exact":
+        return doc
+    before = original.predict(as_input(original, x.astype(np.float32)), verbose=0, batch_size=4096)
+    after = model.predict(as_input(model, x.astype(np.float32)), verbose=0, batch_size=4096)
+    before, after = (v if isinstance(v, list) else [v] for v in (before, after))
+    doc["vs_keras_batchnorm"] = {
+        name: {"events_identical": float(np.mean(np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1))),
+               "values_identical": float(np.mean(a == b)),
+               "max_abs_difference": float(np.max(np.abs(a - b))) if len(a) else 0.0}
+        for name, a, b in zip(original.output_names, after, before)}
+    return doc
+
+
+def input_summary(graph, x: np.ndarray, stated: str) -> dict:
     """The stated input type and what it does to the given inputs: values changed by rounding, and saturated."""
     from l1ad.firmware import reference
 
@@ -76,16 +118,19 @@ def _input_summary(graph, x: np.ndarray, stated: str) -> dict:
 
 def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
-                 add_score: tuple[int, int] | None = None, input_type: str | None = None) -> Path:
+                 add_score: tuple[int, int] | None = None, input_type: str | None = None,
+                 batchnorm_type: str | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
-    after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets a user state
-    the input type."""
+    after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
+    a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` (default
+    ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values)."""
     from l1ad.firmware.graph import check_model
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
-    model, stated = _with_input_type(_load_model(model_path), input_type)
+    typed, stated = _with_input_type(_load_model(model_path), input_type)
+    model, bn_stated = _with_batchnorm_type(typed, batchnorm_type)
     graph = check_model(model)  # an unsupported layer fails here, before anything is written
     if len(graph.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
@@ -96,6 +141,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         y = read_table(Path(labels), "labels").astype(str)
         if y.shape != (len(x),):
             raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
+    bn_doc = batchnorm_summary(typed, model, x, bn_stated) if bn_stated else None
     if add_score is not None:
         from l1ad.firmware.convert import with_mse_score
 
@@ -116,7 +162,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                "labels": {"path": str(Path(labels).resolve()), "sha256": sha256(labels)} if labels else None,
                "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
                "background": list(background), "score_output": score,
-               "input_type": _input_summary(graph, x, stated) if stated else None,
+               "input_type": input_summary(graph, x, stated) if stated else None, "batchnorm": bn_doc,
                "added_score": {"type": f"ufixed<{add_score[0]},{add_score[1]}>",
                                "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
                if add_score else None}

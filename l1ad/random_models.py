@@ -8,7 +8,11 @@ float Dense) with quantized_bits kernel and bias (or no bias), optionally BatchN
 moving statistics) and Activation('linear'), then a QActivation with quantized_bits (bits 2-12, integer 0-8,
 keep_negative either way, alpha 1 or None), quantized_relu (bits 2-10, integer 0-8) or quantized_tanh (hard tanh);
 optionally merged with a parallel branch (Add, Subtract, Concatenate) or squared (Multiply of the layer with
-itself), with or without a QActivation after the merge. The score is one of
+itself), with or without a QActivation after the merge. On top, from a random stream of their own (so that the
+models above stay what they were), the forms public models are written in: a QDense kernel quantizer with
+alpha=None (QKeras makes it a power-of-two scale per output), the quantizer inside the QDense (``activation=``),
+QBatchNormalization (quantized gamma and beta), Dropout, symmetric quantizers, a 2-D input flattened after its
+quantizer. The score is one of
 
 * ``mse``: a reconstruction of the input, with l1ad's MSE head (``firmware.convert.with_mse_score``);
 * ``distance``: an embedding and its reconstruction, Subtract + Dot(axes=1) + QActivation (as AXOL1TL);
@@ -39,13 +43,15 @@ class Quant:
     # QKeras 0.9's default alpha=None, scale 1 in a QActivation (a QDense turns it into alpha="auto_po2" for its
     # kernel, which is not plain fixed point: activations only)
     alpha_none: bool = False
+    symmetric: bool = False  # quantized_bits(symmetric=1), signed only: saturates at -max (CICADA v1)
 
     def make(self):
         from qkeras import quantized_bits, quantized_relu, quantized_tanh
 
         if self.kind == "bits":
             alpha = None if self.alpha_none else 1
-            return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=alpha)
+            return quantized_bits(self.bits, self.integer, keep_negative=self.signed, alpha=alpha,
+                                  symmetric=int(self.symmetric))
         if self.kind == "relu":
             return quantized_relu(self.bits, self.integer)
         return quantized_tanh(self.bits)
@@ -54,7 +60,7 @@ class Quant:
         if self.kind == "tanh":
             return f"t{self.bits}"
         sign = ("s" if self.signed else "u") if self.kind == "bits" else ""
-        return f"{self.kind[0]}{self.bits}.{self.integer}{sign}{'n' if self.alpha_none else ''}"
+        return f"{self.kind[0]}{self.bits}.{self.integer}{sign}{'n' if self.alpha_none else ''}{'y' if self.symmetric else ''}"
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,16 @@ class Hidden:
     activation: Quant
     merge: str | None = None  # add, subtract, concatenate (with a parallel branch) or square
     merge_q: Quant | None = None  # a QActivation after the merge
+    # forms as public models write them (drawn from a stream of their own, so the forms above stay as they were)
+    inside: bool = False  # the quantizer as the QDense's activation= instead of a QActivation after it
+    qbn: bool = False  # QBatchNormalization (quantized gamma and beta) instead of BatchNormalization
+    dropout: bool = False  # a Dropout after the quantizer (a no-op at inference)
 
     def short(self) -> str:
         dense = "D" if self.kernel is None else f"Q[{self.kernel.short()},{self.bias.short() if self.bias else '-'}]"
-        parts = [f"{dense}{self.width}", "bn" if self.batchnorm else "", "lin" if self.linear else "",
-                 self.activation.short(), self.merge or "", self.merge_q.short() if self.merge_q else ""]
+        parts = [f"{dense}{self.width}", ("qbn" if self.qbn else "bn") if self.batchnorm else "",
+                 "lin" if self.linear else "", ("in:" if self.inside else "") + self.activation.short(),
+                 "drop" if self.dropout else "", self.merge or "", self.merge_q.short() if self.merge_q else ""]
         return " ".join(p for p in parts if p)
 
 
@@ -86,12 +97,14 @@ class Spec:
     head_q: Quant  # mse: the reconstruction's quantizer; else the embedding's / latent's
     score_q: Quant
     head_weights: tuple[Quant, Quant]  # the head's QDense kernel and bias quantizers
+    flatten: bool = False  # the input as (inputs / 2, 2), flattened after its quantizer (not with the MSE head)
 
     def short(self) -> str:
         width = self.head_width if self.score != "mse" else self.inputs
         weights = ",".join(q.short() for q in self.head_weights)
         head = f"{self.score}(Q[{weights}]{width} {self.head_q.short()})"
-        return " | ".join([f"in{self.inputs} {self.input_q.short() if self.input_q else 'NO-Q'}",
+        shape = f"in{self.inputs // 2}x2 flat" if self.flatten else f"in{self.inputs}"
+        return " | ".join([f"{shape} {self.input_q.short() if self.input_q else 'NO-Q'}",
                            *(h.short() for h in self.hidden), head, f"score {self.score_q.short()}"])
 
 
@@ -130,31 +143,65 @@ def describe(seed: int) -> Spec:
     integer = int(rng.integers(0, min(10, bits - 1) + 1))
     score_q = Quant("relu", bits, integer, False) if score == "mse" or rng.random() < 0.5 else \
         Quant("bits", bits, integer, False)
-    return Spec(seed, int(rng.integers(2, 17)), input_q, hidden, score, int(rng.integers(1, 13)), head_q, score_q,
+    spec = Spec(seed, int(rng.integers(2, 17)), input_q, hidden, score, int(rng.integers(1, 13)), head_q, score_q,
                 (_weight_quant(rng), _weight_quant(rng)))
+    return _as_written(spec, np.random.default_rng([seed, 0x24]))
 
 
-def _dense(h, width: int, kernel: Quant | None, bias: Quant | None, name: str):
+def _as_written(spec: Spec, rng) -> Spec:
+    """The forms public models are written in, drawn on top of a spec: a QDense kernel quantizer with alpha=None
+    (a power-of-two scale per output), the activation inside the QDense, QBatchNormalization, Dropout, symmetric
+    quantizers, a 2-D input flattened after its quantizer."""
+    from dataclasses import replace
+
+    def sym(q: Quant | None) -> Quant | None:
+        draw = rng.random()
+        return replace(q, symmetric=True) if q is not None and q.kind == "bits" and q.signed and draw < 0.2 else q
+
+    def written(h: Hidden) -> Hidden:
+        draws = rng.random(4)
+        kernel = replace(h.kernel, alpha_none=True) if h.kernel is not None and draws[0] < 0.25 else h.kernel
+        return replace(h, kernel=sym(kernel), activation=sym(h.activation), qbn=h.batchnorm and draws[1] < 0.5,
+                       inside=not (h.batchnorm or h.linear) and h.kernel is not None and draws[2] < 0.3,
+                       dropout=draws[3] < 0.1)
+
+    hidden = tuple(written(h) for h in spec.hidden)
+    flatten = spec.score != "mse" and spec.inputs % 2 == 0 and rng.random() < 0.2
+    return replace(spec, hidden=hidden, input_q=sym(spec.input_q), flatten=flatten)
+
+
+def _dense(h, width: int, kernel: Quant | None, bias: Quant | None, name: str, activation: Quant | None = None):
     from qkeras import QDense
     from tensorflow import keras
 
     if kernel is None:
         return keras.layers.Dense(width, use_bias=bias is not None, name=name)(h)
     return QDense(width, kernel_quantizer=kernel.make(), bias_quantizer=bias.make() if bias else None,
-                  use_bias=bias is not None, name=name)(h)
+                  use_bias=bias is not None, name=name, activation=activation.make() if activation else None)(h)
 
 
 def _layer(h, spec: Hidden, name: str):
-    """One hidden layer: dense, [batchnorm], [linear], quantizer, [merge with a parallel branch or square]."""
-    from qkeras import QActivation
+    """One hidden layer: dense, [batchnorm], [linear], quantizer (or inside the dense), [dropout], [merge with a
+    parallel branch or square]."""
+    from qkeras import QActivation, QBatchNormalization, quantized_bits
     from tensorflow import keras
 
-    out = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense")
-    if spec.batchnorm:
+    if spec.inside:
+        out = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense", spec.activation)
+    else:
+        out = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense")
+    if spec.batchnorm and spec.qbn:
+        out = QBatchNormalization(name=f"{name}_bn", gamma_quantizer=quantized_bits(8, 2, alpha=1),
+                                  beta_quantizer=quantized_bits(8, 3, alpha=1), mean_quantizer=None,
+                                  variance_quantizer=None)(out)
+    elif spec.batchnorm:
         out = keras.layers.BatchNormalization(name=f"{name}_bn")(out)
     if spec.linear:
         out = keras.layers.Activation("linear", name=f"{name}_linear")(out)
-    out = QActivation(spec.activation.make(), name=f"{name}_q")(out)
+    if not spec.inside:
+        out = QActivation(spec.activation.make(), name=f"{name}_q")(out)
+    if spec.dropout:
+        out = keras.layers.Dropout(0.25, name=f"{name}_dropout")(out)
     if spec.merge == "square":
         out = keras.layers.Multiply(name=f"{name}_square")([out, out])
     elif spec.merge:
@@ -200,7 +247,7 @@ def _randomize(model, seed: int) -> None:
         weights = layer.get_weights()
         if not weights or not layer.trainable:
             continue
-        if type(layer).__name__ == "BatchNormalization":
+        if "BatchNormalization" in type(layer).__name__:
             n = weights[0].shape
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
                                rng.uniform(0.5, 2.0, n)])
@@ -213,8 +260,10 @@ def build(spec: Spec):
     from qkeras import QActivation
     from tensorflow import keras
 
-    x = keras.Input((spec.inputs,), name="x")
+    x = keras.Input((spec.inputs // 2, 2) if spec.flatten else (spec.inputs,), name="x")
     h = QActivation(spec.input_q.make(), name="input_q")(x) if spec.input_q else x
+    if spec.flatten:
+        h = keras.layers.Flatten(name="flatten")(h)
     for i, layer in enumerate(spec.hidden):
         h = _layer(h, layer, f"h{i}")
     model = keras.Model(x, _head(x, h, spec), name=f"random_{spec.seed}")
@@ -262,7 +311,7 @@ def random_inputs(model, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng([seed, 3])
     lsb, low, high = fixed.lsb, min(fixed.min, -fixed.max), fixed.max
     span = max(high - low, 2 * lsb)
-    shape = (n, int(model.inputs[0].shape[-1]))
+    shape = (n, int(np.prod(model.inputs[0].shape[1:])))
     k = rng.integers(int(np.floor(low / lsb)) - 1, int(np.ceil(high / lsb)) + 1, shape)
     edges = np.array([high, fixed.min, high + lsb / 2, fixed.min - lsb / 2, lsb / 2, -lsb / 2, lsb / 4, -lsb / 4])
     beyond = np.where(rng.random(shape) < 0.5, -1.0, 1.0) * (high + lsb + np.abs(rng.normal(0, span, shape)))

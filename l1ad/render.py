@@ -51,6 +51,8 @@ def validation_lines(v: Validation) -> list[str]:
     lines = [f"{output:15} bit-identical csim vs exact QKeras: {a.bit_identical:,}/{a.compared:,}"
              for output, a in v.csim_vs_exact_qkeras.items()]
     lines.append(f"fixed-point audit: {v.audit.total_saturated:,} saturations, {v.audit.total_wrapped} wraps")
+    if v.input_type:
+        lines.append(input_type_line(v.input_type))
     if v.trace.first_divergent_layer:
         lines.append(f"first divergent layer: {v.trace.first_divergent_layer} (holds node "
                      f"{v.trace.first_divergent_node})")
@@ -314,8 +316,23 @@ def _data_and_model(doc: Report) -> list[str]:
     return out
 
 
+def input_type_line(t) -> str:
+    return (f"input type {t.type} (stated, no quantizer after the model's input; {t.layer}, rounding {t.rounding}, "
+            f"{t.overflow}): {t.changed:,} of {t.values:,} input values changed by it, {t.saturated:,} saturated")
+
+
 def _exactness_items(doc: Report) -> list[str]:
     b, out = doc.bit_exactness, []
+    if b.input_type:
+        out.append(f"- {input_type_line(b.input_type)}; exactness below is against QKeras on the inputs so quantized")
+    if b.batchnorm:
+        bn = b.batchnorm
+        agree = "; ".join(f"{name} {100 * v['values_identical']:.2f}% of values identical, max |difference| "
+                          f"{v['max_abs_difference']:.3g}" for name, v in bn.get("vs_keras_batchnorm", {}).items())
+        out.append(f"- BatchNormalization {', '.join(bn['layers'])}: scale and bias "
+                   + ("held exactly (Keras' float32 values)" if bn["type"] == "exact" else
+                      f"rounded to {bn['type']} at import, as the firmware holds them; the exact reference follows "
+                      f"them (Keras with float32 BN constants, on the imported inputs: {agree})"))
     for title, key in EXACTNESS:
         out.append(f"- {title}: " + (_agreements(getattr(b, key)) if getattr(b, key) else "not run"))
     if b.fixed_point_audit:

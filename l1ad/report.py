@@ -132,7 +132,9 @@ def gather(run) -> Report:
             "fixed_point_audit": {"total_saturated": validation.audit.total_saturated,
                                   "total_wrapped": validation.audit.total_wrapped} if validation else None,
             "trigger_bit": validation.trigger_bit if validation else None,
-            "rtl_vs_csim": rtl.rtl_vs_csim if rtl else None},
+            "rtl_vs_csim": rtl.rtl_vs_csim if rtl else None,
+            "input_type": validation.input_type if validation else None,
+            "batchnorm": handle.imported.get("batchnorm")},
         hardware=rows, hardware_missing=missing,
         rtl=RtlDetails(**{k: getattr(rtl, k) for k in ("breakdown", "timing_estimate") if rtl and getattr(rtl, k)}),
         anchors=ANCHORS)

@@ -133,7 +133,8 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     events = run.test_events(data, all_events)
     x = _with_threshold(events.x, info.threshold, info.threshold_mode)
     load_s = time.perf_counter() - start
-    result = check(project_graph(project), project, x, testbench=testbench, trace=trace, trace_events=trace_events)
+    graph = project_graph(project)
+    result = check(graph, project, x, testbench=testbench, trace=trace, trace_events=trace_events)
     result["timings"]["load_s"] = round(load_s, 3)
     labels = info.outputs
     csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
@@ -143,6 +144,11 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
            "project_dir": str(project), "reference": "QKeras model evaluated exactly (float64, fixed-point "
            "quantizers, round half to even)", "csim_vs_exact_qkeras": result.pop("outputs"), **result}
+    stated = run.imported.get("input_type")
+    if stated:  # the same counts as at import, on the events validated here
+        from l1ad.importing import input_summary
+
+        doc["input_type"] = input_summary(graph, events.x[0], stated["type"])
     if events.labels is not None:
         doc["events_by_class"] = {str(c): int(n) for c, n in zip(*np.unique(events.labels, return_counts=True))}
     if len(mismatched):

@@ -38,3 +38,36 @@ def symmetric():
     model = keras.Model(x, QActivation(quantized_bits(8, 3, **sym), name="y")(h))
     model.set_weights([np.random.default_rng(4).uniform(-1.5, 1.5, w.shape) for w in model.get_weights()])
     return model
+
+
+def public_forms(bn_on_input: bool = True):
+    """The forms of the public models in one (l1ad.public_models has them model by model): a (4, 3) input without
+    quantizer, Flatten, BatchNormalization on the raw input, a QDense kernel with alpha=None (QKeras makes it a
+    power-of-two scale per output), QBatchNormalization, LeakyReLU(0.25), Dropout, QDense(activation=
+    quantized_relu), symmetric quantizers; input x, output y. ``bn_on_input`` False: without the BN on the raw
+    input, whose exact float constants make values wider than da4ml's 64-bit interpreter (Verilator is exact)."""
+    from qkeras import QActivation, QBatchNormalization, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    x = keras.Input((4, 3), name="x")
+    h = keras.layers.Flatten(name="flat")(x)
+    h = keras.layers.BatchNormalization(name="bn_in")(h) if bn_on_input else h
+    h = QDense(6, kernel_quantizer=quantized_bits(6, 1, alpha=None), bias_quantizer=quantized_bits(6, 1, alpha=1),
+               name="d")(h)
+    h = QBatchNormalization(name="qbn", gamma_quantizer=quantized_bits(8, 2, alpha=1),
+                            beta_quantizer=quantized_bits(8, 3, alpha=1), mean_quantizer=None,
+                            variance_quantizer=None)(h)
+    h = keras.layers.LeakyReLU(alpha=0.25, name="leaky")(h)
+    h = keras.layers.Dropout(0.3, name="drop")(QActivation(quantized_bits(8, 3, alpha=1, symmetric=1), name="h_q")(h))
+    h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), activation=quantized_relu(8, 3), name="e")(h)
+    model = keras.Model(x, QActivation(quantized_bits(12, 5, alpha=1), name="y")(QDense(1, name="out")(h)))
+    rng = np.random.default_rng(8)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if "BatchNormalization" in type(layer).__name__:
+            n = weights[0].shape
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.5, 2.0, n)])
+        elif weights:
+            layer.set_weights([rng.normal(0, 0.6, w.shape) for w in weights])
+    return model

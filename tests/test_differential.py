@@ -1,8 +1,9 @@
 """A fixed subset of the differential benchmark (benchmarks/bench_differential.py): seeded random models of the
 supported class, each accepted and bit-exact in csim on inputs with rounding ties and saturation, or refused at
 import with the layer and the reason. The seeds cover input quantizers with relu / tanh / unsigned bits, float
-Dense + BN, every merge, every score form, a model without input quantizer (given the default input type, as
-`l1ad import` gives it), and the two refusals the benchmark meets."""
+Dense + BN, QBatchNormalization, alpha=None kernels, quantizers inside QDense, Dropout, symmetric quantizers, a
+flattened 2-D input, every merge, every score form, models without input quantizer (given the default input type,
+as `l1ad import` gives it), and the two refusals the benchmark meets."""
 
 import pytest
 
@@ -11,12 +12,14 @@ from l1ad.firmware.layers import UnsupportedModel
 from l1ad.random_models import as_imported, build, describe, random_inputs
 
 EXACT = {
-    0: "input tanh, concatenate, BN, add, distance score, unsigned score",
-    2: "float Dense + BN, subtract, MSE score",
+    0: "input tanh, concatenate, float BN, add, a quantizer inside a QDense, symmetric weights, distance score",
+    2: "alpha=None kernel (power-of-two scales), float Dense + BN, Dropout, subtract, MSE score",
     13: "input relu, unsigned quantizers, subtract, MSE score",
     14: "linear activation, subtract and add, sum-of-squares score",
-    44: "BN + squares, distance score",
+    44: "QBatchNormalization + squares, symmetric quantizers, distance score",
     18: "no input quantizer: the default input type stated, as l1ad import does",
+    17: "a 2-D input flattened after its quantizer, QBatchNormalization, subtract, distance score",
+    65: "no input quantizer, QBatchNormalization, a quantizer inside a QDense, squares, distance score",
 }
 REFUSED = {
     16: "layer h2_merge_q: rounds values computed from h2_q .* beyond their highest bit",

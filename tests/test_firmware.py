@@ -134,11 +134,11 @@ def test_unsupported_layer_fails_before_anything_is_written(tmp_path):
     inputs = keras.Input((8,))
     h = QActivation(quantized_bits(8, 3, alpha=1))(inputs)
     h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1))(h)
-    h = keras.layers.LeakyReLU(name="leaky")(h)
+    h = keras.layers.ELU(name="elu")(h)
     model = keras.Model(inputs, h)
     with pytest.raises(UnsupportedModel) as err:
         convert_model(model, tmp_path / "never")
-    assert "leaky (LeakyReLU) is not supported" in str(err.value) and "Dot(axes=1)" in str(err.value)
+    assert "elu (ELU) is not supported" in str(err.value) and "Dot(axes=1)" in str(err.value)
     assert not (tmp_path / "never").exists() and list(tmp_path.iterdir()) == []
 
 
@@ -305,9 +305,56 @@ def test_convolutions_are_refused_naming_the_layer_and_what_to_use():
     h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
     h = keras.layers.Reshape((18, 14, 1), name="grid")(h)
     h = qkeras.QConv2D(4, 3, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="conv")(h)
-    with pytest.raises(UnsupportedModel, match="layer grid \\(Reshape\\).*flatten the input upstream and use QDense"):
+    with pytest.raises(UnsupportedModel, match="layer grid \\(Reshape to \\(18, 14, 1\\), feeding conv \\(QConv2D\\)\\)"
+                                               ".*flatten the input upstream and use QDense"):
         check_model(keras.Model(x, h))
     y = keras.Input((18, 14, 1), name="y")
     with pytest.raises(UnsupportedModel, match="layer conv2 \\(QConv2D\\) is not supported. l1ad's bit-exact chain "
                                                "takes flat tensors only"):
         check_model(keras.Model(y, qkeras.QConv2D(4, 3, name="conv2")(y)))
+
+
+def test_public_model_forms_are_exact(tmp_path):
+    """The forms public models are written in (ADC2021, AXOL1TL v4, CICADA v1, the knowledge-distillation student):
+    a 2-D input flattened, no input quantizer (the stated default type), BatchNormalization on the raw input with
+    its scale and bias rounded to ap_fixed<16,6> (l1ad import's default, as hls4ml types them), alpha=None kernels
+    (power-of-two scale per output), QBatchNormalization, LeakyReLU(0.25), Dropout, a quantizer inside QDense,
+    symmetric quantizers. Each was refused or crashed before; csim equals the exact reference on every event, and so
+    does Keras' own float32 predict (the rounded BN is a BatchNormalization of mean 0, variance 1, epsilon 0)."""
+    from keras_models import public_forms
+    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, float_batchnorms, with_batchnorm_type, with_input_type
+    from l1ad.firmware.layers import FixedType
+
+    exact = with_input_type(public_forms(), FixedType.parse(DEFAULT_INPUT_TYPE))
+    model = with_batchnorm_type(exact, FixedType.parse("ap_fixed<16,6>"))
+    graph, before = check_model(model), check_model(exact)
+    kinds = {n.name: n.kind for n in graph}
+    assert kinds["bn_in"] == "batchnorm" and kinds["qbn"] == "batchnorm" and kinds["leaky"] == "leaky_relu"
+    assert "flat" not in kinds and "drop" not in kinds and graph["bn_in"].inputs == ("x_type",)
+    assert graph[graph.inputs[0]].width == 12
+    scale = np.max(np.abs(graph["d"].constants["kernel"]), axis=0)
+    assert len(set(np.round(np.log2(scale)))) > 1  # per-output power-of-two scales, QKeras' own values
+    assert float_batchnorms(model) == ["bn_in"]  # the QBatchNormalization keeps QKeras' own quantizers
+    for name in ("scale", "bias"):
+        values = graph["bn_in"].constants[name]
+        assert np.array_equal(values, np.round(values * 1024) / 1024)
+        assert np.max(np.abs(values - before["bn_in"].constants[name])) <= 2**-11
+    assert graph["qbn"].constants["scale"].tolist() == before["qbn"].constants["scale"].tolist()
+    assert graph["bn_in"].result.width < before["bn_in"].result.width - 10  # the point: narrower datapaths
+    x = np.random.default_rng(3).normal(0, 3, (3000, 12)).astype(np.float32)
+    result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False)
+    assert result["passed"] and result["outputs"]["y"]["bit_identical"] == 3000
+    assert not result["audit"]["layers_without_counterpart"]
+    np.testing.assert_array_equal(model.predict(models.as_input(model, x), verbose=0), result["csim"][0])
+    assert np.mean(result["csim"][0] != 0) > 0.3
+
+
+def test_leaky_relu_needs_a_power_of_two_slope():
+    from tensorflow import keras
+
+    x = keras.Input((4,), name="x")
+    import qkeras
+
+    h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
+    with pytest.raises(UnsupportedModel, match="LeakyReLU\\(alpha=0.3\\) is not bit-exact.*power of two"):
+        check_model(keras.Model(x, keras.layers.LeakyReLU(alpha=0.3, name="lr")(h)))

@@ -55,6 +55,10 @@ def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
     assert validation["testbench"]["score"]["bit_identical"] == validation["testbench"]["score"]["compared"] > 0
     doc = json.loads((run / "import.json").read_text())
     assert doc["added_score"]["type"] == "ufixed<16,8>" and len(doc["model"]["sha256"]) == 64
+    bn = doc["batchnorm"]  # BN's constants rounded to the default type, compared with Keras' own BN, reported
+    assert bn["type"] == "ap_fixed<16,6>" and bn["layers"] == ["bn"]
+    assert 0 < bn["vs_keras_batchnorm"]["reconstruction"]["values_identical"] <= 1
+    assert "rounded to ap_fixed<16,6> at import" in (run / "report.md").read_text()
 
 
 def test_encoder_only_model_with_sum_of_squares_score(tmp_path, monkeypatch):
@@ -110,3 +114,24 @@ def test_model_without_input_quantizer_gets_the_stated_input_type(tmp_path, monk
     result = CliRunner().invoke(app, ["import", str(tmp_path / "tutorial.h5"), "--inputs", str(tmp_path / "x.npy"),
                                       "--name", "again", "--input-type", "ap_fixed<8,3,AP_TRN>"])
     assert result.exit_code == 1 and "rounds half to even and saturates" in result.output
+
+
+def test_qdensebatchnorm_file_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    """CICADA v1 and MLPerf Tiny ad08 train with QDenseBatchnorm, which QKeras 0.9.0 does not have: the file does not
+    load ("Unknown layer"); l1ad says why and what to save instead, and writes nothing."""
+    import h5py
+    from qkeras import QActivation, QDense
+    from tensorflow import keras
+
+    monkeypatch.chdir(tmp_path)
+    x = keras.Input((8,))
+    keras.Model(x, QDense(2, kernel_quantizer=_q(6, 1), name="dbn")(QActivation(_q(8, 3))(x))).save(tmp_path / "m.h5")
+    with h5py.File(tmp_path / "m.h5", "r+") as f:  # as the training code saves it: the layer's class QDenseBatchnorm
+        config = f.attrs["model_config"]
+        config = config.decode() if isinstance(config, bytes) else config
+        f.attrs["model_config"] = config.replace('"class_name": "QDense"', '"class_name": "QDenseBatchnorm"')
+    np.save(tmp_path / "x.npy", np.zeros((10, 8)))
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "m.h5"), "--inputs", str(tmp_path / "x.npy")])
+    assert result.exit_code == 1, result.output
+    assert "QDenseBatchnorm is not in QKeras 0.9.0" in result.output and "separate layers" in result.output
+    assert not (tmp_path / "runs").exists()

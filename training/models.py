@@ -236,9 +236,14 @@ def load(path) -> keras.Model:
     return load_qmodel(str(path), compile=False)
 
 
+def as_input(model: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Flat rows (as l1ad and the firmware hold them) in the shape of the model's input, e.g. (19, 3, 1)."""
+    return np.reshape(x, (len(x), *model.inputs[0].shape[1:]))
+
+
 def scores(model: keras.Model, x: np.ndarray, batch_size: int = 8192) -> tuple[np.ndarray, np.ndarray | None]:
     """Score and reconstruction (None for a VAE encoder) from a scoring model (Keras float32 arithmetic)."""
-    out = model.predict(x, batch_size=batch_size, verbose=0)
+    out = model.predict(as_input(model, x), batch_size=batch_size, verbose=0)
     out = out if isinstance(out, list) else [out]
     return out[0][:, 0], (out[1] if len(out) > 1 else None)
 

@@ -210,6 +210,18 @@ class WorstEvent(Record):
     difference_lsb: float
 
 
+class InputType(Record):
+    """The input type l1ad stated for a model without input quantizer, and what it did to the inputs validated."""
+
+    type: str
+    layer: str
+    rounding: str
+    overflow: str
+    values: int
+    changed: int
+    saturated: int
+
+
 class Validation(Record):
     """validation.json: the C simulation against the exact reference on every event, the audit, the physics."""
 
@@ -231,6 +243,7 @@ class Validation(Record):
     physics: Optional[ValidationPhysics] = None
     physics_skipped: Optional[str] = None
     throughput_events_per_s: dict[str, float]
+    input_type: Optional[InputType] = None
 
 
 # --- the open RTL flow -----------------------------------------------------------------------------------
@@ -427,6 +440,8 @@ class BitExactness(Record):
     fixed_point_audit: Optional[dict[str, int]]
     trigger_bit: Optional[TriggerBit]
     rtl_vs_csim: Optional[dict[str, Agreement]]
+    input_type: Optional[InputType] = None  # a stated input type (model without input quantizer)
+    batchnorm: Optional[dict] = None  # imported models: the type of float BatchNormalization constants (import.json)
 
 
 class Cost(Record):

@@ -1,0 +1,164 @@
+"""The public anomaly-detection models users bring, rebuilt as their authors wrote them (layer for layer, widths,
+quantizers, input shapes; sources in the README's table and in ``SOURCES``), with seeded random weights: the chain's
+exactness does not depend on training. The bring-your-own-model benchmark takes each through ``l1ad import`` ->
+convert -> validate -> rtl and writes the README's table of public models.
+
+None of them has a quantizer after its input (the FPGA's input type is stated at import, default ap_fixed<16,6>),
+and none computes its anomaly score on chip except AXOL1TL's: ``l1ad import --add-score`` adds the MSE.
+"""
+
+import numpy as np
+
+SOURCES = {
+    "adc2021_dnn_ae": "mpp-hep/ADC2021-examplecode, Dense_AE.ipynb (quantized variant)",
+    "mlperf_tiny_ad08": "fastmachinelearning/hls4ml-finn-mlperftiny, AnomalyDetection/keras_model.py, ad08.yml",
+    "axol1tl_v4": "cms-hls4ml/AXOL1TL, AXOL1TL_v4/NN (defines.h, parameters.h)",
+    "cicada_v1": "Princeton-AD/cicada models.py CicadaV1 (QDenseBatchnorm) as deployed in cms-hls4ml/CICADA "
+                 "CICADA_v1 (QDense + QBatchNormalization)",
+    "cicada_v2": "Princeton-AD/cicada models.py CicadaV2 (QConv2D)",
+    "hls4ml_tutorial": "fastmachinelearning/hls4ml-tutorial, part 4 (quantization)",
+    "kd_student": "mpp-hep/knowledge-distillation, autoencoders/models.py, StudentModel",
+}
+
+
+def _randomize(model, seed: int, scale: float = 0.4):
+    """Seeded weights; BatchNormalization layers get plausible running statistics (variance > 0)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        if "BatchNormalization" in type(layer).__name__:
+            n = weights[0].shape
+            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
+                               rng.uniform(0.5, 2.0, n)][:len(weights)])
+        else:
+            layer.set_weights([rng.normal(0, scale, w.shape) for w in weights])
+    return model
+
+
+def adc2021_dnn_ae():
+    """57 inputs (19 objects x pT, eta, phi), BatchNormalization on the raw input, QDense 32-16-3-16-32-57 with
+    quantized_bits(8, 3, 0, alpha=1), BatchNormalization and quantized_relu(8, 3); no input quantizer, MSE off chip."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(8, 3, 0, alpha=1)
+    x = keras.Input((57,), name="input_1")
+    h = keras.layers.BatchNormalization()(x)
+    for units in (32, 16):
+        h = QDense(units, kernel_quantizer=q, bias_quantizer=q)(h)
+        h = keras.layers.BatchNormalization()(h)
+        h = QActivation(quantized_relu(8, 3))(h)
+    h = QDense(3, kernel_quantizer=q, bias_quantizer=q)(h)  # latent
+    for units in (16, 32):
+        h = QDense(units, kernel_quantizer=q, bias_quantizer=q)(h)
+        h = keras.layers.BatchNormalization()(h)
+        h = QActivation(quantized_relu(8, 3))(h)
+    out = QDense(57, kernel_quantizer=q, bias_quantizer=q)(h)
+    return _randomize(keras.Model(x, out, name="adc2021_dnn_ae"), 1)
+
+
+def mlperf_tiny_ad08():
+    """ToyADMOS autoencoder, ad08: 64 inputs, QDense 72-72-8-72-72, 64 outputs (input_dim 64, hidden_dim 72,
+    latent_dim 8, depth 2), each hidden QDense followed by BatchNormalization and quantized_relu(6, 6) (relu bits 6,
+    integer 6), 6-bit weights, no input quantizer."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(6, 0, alpha=1)
+    x = keras.Input((64,), name="input_1")
+    h = x
+    for units in (72, 72, 8, 72, 72):
+        h = QDense(units, kernel_quantizer=q, bias_quantizer=q)(h)
+        h = keras.layers.BatchNormalization()(h)
+        h = QActivation(quantized_relu(6, 6))(h)
+    out = QDense(64, kernel_quantizer=q, bias_quantizer=q)(h)
+    return _randomize(keras.Model(x, out, name="mlperf_tiny_ad08"), 2)
+
+
+def axol1tl_v4():
+    """57-28-15-8 (latent means mu), activations inside QDense, alpha=None quantizers, score sum(mu^2) as
+    ufixed<18,14>."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(8, 2, alpha=None)
+    x = keras.Input((57,), name="inputs")
+    h = QDense(28, kernel_quantizer=q, bias_quantizer=q, activation=quantized_relu(10, 6))(x)
+    h = QDense(15, kernel_quantizer=q, bias_quantizer=q, activation=quantized_relu(10, 6))(h)
+    mu = QDense(8, kernel_quantizer=q, bias_quantizer=q, activation=quantized_bits(12, 6, alpha=None), name="mu")(h)
+    squares = keras.layers.Multiply(name="mu_sq")([mu, mu])
+    total = QDense(1, use_bias=False, trainable=False, kernel_initializer="ones", kernel_quantizer=quantized_bits(2, 1),
+                   name="mu_sum")(squares)
+    score = QActivation(quantized_bits(18, 14, keep_negative=False, alpha=None), name="score")(total)
+    model = _randomize(keras.Model(x, score, name="axol1tl_v4"), 3, scale=0.3)
+    model.get_layer("mu_sum").set_weights([np.ones((8, 1))])
+    return model
+
+
+def cicada_v1():
+    """252 calorimeter regions -> QDense(15) + QBatchNormalization + quantized_relu, Dropout, QDense(1), symmetric
+    quantizers (CICADA v1 as deployed; the training code's QDenseBatchnorm folds into the same arithmetic)."""
+    from qkeras import QActivation, QBatchNormalization, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(8, 1, 1, alpha=1)
+    x = keras.Input((252,), name="inputs_")
+    h = QDense(15, kernel_quantizer=q, bias_quantizer=q, name="dense1")(x)
+    h = QBatchNormalization(name="QBN1")(h)
+    h = QActivation(quantized_relu(10, 6), name="relu1")(h)
+    h = keras.layers.Dropout(0.2)(h)
+    h = QDense(1, kernel_quantizer=q, bias_quantizer=q, name="dense2")(h)
+    out = QActivation(quantized_relu(16, 8), name="outputs")(h)
+    return _randomize(keras.Model(x, out, name="cicada_v1"), 4, scale=0.2)
+
+
+def cicada_v2():
+    """252 regions as an 18 x 14 image: Reshape + QConv2D + Flatten + QDense (refused: no convolutions yet)."""
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(8, 1, 1, alpha=1)
+    x = keras.Input((252,), name="inputs_")
+    h = keras.layers.Reshape((18, 14, 1))(x)
+    h = QConv2D(4, (2, 2), strides=2, kernel_quantizer=q, bias_quantizer=q, name="conv")(h)
+    h = QActivation(quantized_relu(10, 6))(h)
+    h = keras.layers.Flatten()(h)
+    h = QDense(16, kernel_quantizer=q, bias_quantizer=q)(h)
+    h = QActivation(quantized_relu(10, 6))(h)
+    out = QActivation(quantized_relu(16, 8), name="outputs")(QDense(1, kernel_quantizer=q, bias_quantizer=q)(h))
+    return _randomize(keras.Model(x, out, name="cicada_v2"), 5, scale=0.2)
+
+
+def hls4ml_tutorial():
+    """Sequential 16-64-32-32-5 with QDense(..., activation=quantized_relu(6)) and 6-bit weights, as in part 4 of
+    the hls4ml tutorial (a jet tagger, brought as users bring it; its five outputs are not a score)."""
+    from qkeras import QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(6, 0, alpha=1)
+    model = keras.Sequential([keras.Input((16,), name="input_1")], name="hls4ml_tutorial")
+    for i, units in enumerate((64, 32, 32)):
+        model.add(QDense(units, kernel_quantizer=q, bias_quantizer=q, activation=quantized_relu(6), name=f"fc{i + 1}"))
+    model.add(QDense(5, kernel_quantizer=q, bias_quantizer=q, name="output"))
+    return _randomize(model, 6)
+
+
+def kd_student():
+    """Input (19, 3, 1) -> Flatten -> BatchNormalization -> QDense(32) relu -> QDense(8) relu -> QDense(1)."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(8, 3, 0, alpha=1)
+    x = keras.Input((19, 3, 1), name="input_1")
+    h = keras.layers.BatchNormalization()(keras.layers.Flatten()(x))
+    h = QActivation(quantized_relu(8, 3))(QDense(32, kernel_quantizer=q, bias_quantizer=q)(h))
+    h = QActivation(quantized_relu(8, 3))(QDense(8, kernel_quantizer=q, bias_quantizer=q)(h))
+    out = QActivation(quantized_bits(16, 8, alpha=1), name="score")(QDense(1, kernel_quantizer=q, bias_quantizer=q)(h))
+    return _randomize(keras.Model(x, out, name="kd_student"), 7)
+
+
+MODELS = {"adc2021_dnn_ae": adc2021_dnn_ae, "mlperf_tiny_ad08": mlperf_tiny_ad08, "axol1tl_v4": axol1tl_v4,
+          "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "hls4ml_tutorial": hls4ml_tutorial, "kd_student": kd_student}
+ADD_SCORE = {"adc2021_dnn_ae": "16,8", "mlperf_tiny_ad08": "16,8"}  # reconstruction-only models: l1ad adds the MSE
