@@ -22,7 +22,7 @@ def _chain(tmp_path, monkeypatch, model, inputs, extra, testbench=False):
     assert result.exit_code == 0, result.output
     run = tmp_path / "runs" / model.name
     for command in (["convert", str(run)], ["validate", str(run)] + ([] if testbench else ["--no-testbench"]),
-                    ["rtl", str(run), "--no-synth"], ["report", str(run)]):
+                    ["rtl", str(run), "--no-synth", "--no-breakdown"], ["report", str(run)]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
     validation = json.loads((run / "validation.json").read_text())

@@ -118,7 +118,8 @@ def test_particle_level_preset_is_kept_and_a_stopped_generation_resumes(tmp_path
     assert len(table) == 5 and provenance["settings"]["jet_radius"] == 0.8 and provenance["preset"] == "particle08"
     assert provenance["settings"]["truth_matching"] and "particle level" in provenance["level"]
     saved = sorted(chunks.glob("*.parquet"))
-    assert saved, "finished chunks are kept while the generation runs"
+    assert len(saved) == 1, "finished chunks are kept while the generation runs, and one chunk holds 5 jets: " \
+        "no second chunk is started"
     first = saved[0]
     # a kept chunk is read back, not made again: a marked copy of chunk 0 shows up in the next table
     marked = pd.read_parquet(first)

@@ -431,15 +431,20 @@ class _Chunks:
 
     def _expected_fraction(self, p: str) -> float:  # share of the wanted jets that finished plus running chunks give
         yields = [len(t) for t, _ in self.done[p].values()]
-        per_chunk = np.mean(yields) if yields else 1.0
+        # before a chunk of p has finished: half a jet per event (the official preset keeps about one)
+        per_chunk = np.mean(yields) if yields else self.settings.events_per_chunk / 2
         return self.submitted[p] * per_chunk / sum(self.wanted_by[p].values())
 
-    def next_chunk(self) -> tuple[str, int] | None:
-        """The next chunk to run (of the process furthest behind), or None once every process has enough."""
+    def next_chunk(self, busy: bool = False) -> tuple[str, int] | None:
+        """The next chunk to run (of the process furthest behind), or None once every process has enough, or,
+        when ``busy`` (chunks are running), once the running chunks are expected to bring the rest: a small
+        request does not start chunks it will not use."""
         todo = [p for p in self.wanted_by if _prefix_needed(self.done[p], self.wanted_by[p]) is None]
         if not todo:
             return None
         p = min(todo, key=self._expected_fraction)
+        if busy and self._expected_fraction(p) >= 1:
+            return None
         while self.submitted[p] in self.done[p]:  # finished by a run that stopped
             self.submitted[p] += 1
         self.submitted[p] += 1
@@ -471,13 +476,11 @@ def _run_chunks(chunks: _Chunks, runner, slots: int, bar):
     """Keep ``slots`` chunks running until every process has its jets."""
     running = {}
 
-    def submit():
-        job = chunks.next_chunk()
-        if job:
+    def fill():
+        while len(running) < slots and (job := chunks.next_chunk(busy=bool(running))):
             running[runner.submit(chunks.settings, job[0], chunks.seed, job[1])] = job
 
-    for _ in range(slots):
-        submit()
+    fill()
     while running:
         for handle in runner.wait(running):
             p, k = running.pop(handle)
@@ -488,8 +491,7 @@ def _run_chunks(chunks: _Chunks, runner, slots: int, bar):
                                 f"(seed {chunks.seed}); if it crashed, its stack is printed on stderr above") from err
             chunks.finish(p, k, result)
             bar.update(chunks.kept() - bar.n)
-            if len(running) < slots:
-                submit()
+            fill()
 
 
 def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = None, preset: str = "official",
