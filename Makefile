@@ -13,8 +13,9 @@ $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
 	$(BIN)/python -m pip install --quiet --no-compile -r requirements.lock
-	@# bytecode on every core (pip compiles on one); like pip, a file that does not compile is left to import time
-	-$(BIN)/python -m compileall -q -j 0 $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")
+	@# bytecode on every core (pip compiles on one), packages' own test folders left out; like pip, a file that does
+	@# not compile is left to import time
+	-$(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 

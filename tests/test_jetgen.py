@@ -1,6 +1,9 @@
 """The generator: the embedded sample looks like the official data (checks the earlier R = 0.8 particle-level
 population fails), is what its command regenerates, and the same chunks give the same jets and file on any
-executor (a process pool, Ray) and when a stopped generation resumes from its finished chunks."""
+executor (the process pool that made the sample, Ray here) and when a stopped generation resumes from its finished
+chunks."""
+
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -48,8 +51,13 @@ def test_two_prong_jets_look_two_pronged(embedded):
 
 
 @pytest.fixture(scope="session")  # not "module": other modules' tests may run in between on the same worker
-def regenerated():
-    return generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, progress=False)
+def regenerated(tmp_path_factory):
+    """The data card's command on Ray (the embedded sample was made on a process pool); its chunks are kept for
+    the command-line test."""
+    chunks = tmp_path_factory.mktemp("regenerated") / "chunks"
+    table, provenance = generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, address="local", progress=False,
+                                 chunk_dir=chunks)
+    return table, provenance, chunks
 
 
 CLUSTERING = ["zlogz", "multiplicity"]  # the ungroomed features
@@ -58,10 +66,11 @@ CLUSTERING = ["zlogz", "multiplicity"]  # the ungroomed features
 @pytest.mark.slow
 def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
     """The data card's command with the card's seed reproduces the embedded sample's first jets of each class
-    (jets are taken in chunk order, so a small run is a prefix of the full one)."""
+    (jets are taken in chunk order, so a small run is a prefix of the full one), as Ray tasks as on the process
+    pool that made the sample: the same jets whatever the executor."""
     provenance = read_provenance(DEFAULT_SAMPLE)
     assert provenance["seed"] == 2026 and provenance["preset"] == "official"
-    small, small_provenance = regenerated
+    small, small_provenance, _ = regenerated
     assert small_provenance["settings"] == provenance["settings"]
     differing = 0
     for label in "gqtwz":
@@ -80,8 +89,9 @@ def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
 
 @pytest.mark.slow
 def test_provenance_and_physical_ranges(regenerated):
-    table, provenance = regenerated
+    table, provenance, _ = regenerated
     assert table[LABEL].value_counts().to_dict() == dict.fromkeys("gqtwz", 15)
+    assert provenance["chunks_used"] == dict.fromkeys(["gg", "qq", "ww", "zz", "tt"], 1)
     settings = provenance["settings"]
     assert settings["jet_radius"] == 0.4 and settings["leading_jet_only"] and not settings["truth_matching"]
     assert settings["detector"]["hcal_cell"] == 0.010 and "r1_h022_e0175_t220_nonu" in provenance["level"]
@@ -93,16 +103,18 @@ def test_provenance_and_physical_ranges(regenerated):
 
 
 @pytest.mark.slow
-def test_command_on_ray_writes_the_jets_a_process_pool_made_and_the_same_bytes_again(tmp_path, regenerated):
-    """The same jets whatever the executor (the fixture ran on a process pool), and a file that is a function
-    of them."""
+def test_command_resumes_from_finished_chunks_and_writes_the_same_bytes_again(tmp_path, regenerated):
+    """`l1ad generate` finds the finished chunks a stopped run left (here the fixture's, made as Ray tasks),
+    makes nothing again, writes a file that is a function of the jets and removes the chunks."""
     path = tmp_path / "w.parquet"
+    shutil.copytree(regenerated[2], tmp_path / "w.parquet.chunks")
     result = CliRunner().invoke(app, ["generate", "--out", str(path), "--jets-per-class", "w=15", "--seed", "2026",
-                                      "--workers", "1", "--address", "local"])
+                                      "--workers", "1"])
     assert result.exit_code == 0, result.output
-    table, pool_table = load_jets(path, require=("w",)), regenerated[0]
+    assert "resuming from 1 finished chunk in" in result.output and "generated 0 jets" in result.output
+    table, ray_table = load_jets(path, require=("w",)), regenerated[0]
     assert table[LABEL].value_counts().to_dict() == {"w": 15}
-    np.testing.assert_array_equal(table[FEATURES].to_numpy(), pool_table[pool_table[LABEL] == "w"][FEATURES].to_numpy())
+    np.testing.assert_array_equal(table[FEATURES].to_numpy(), ray_table[ray_table[LABEL] == "w"][FEATURES].to_numpy())
     provenance = read_provenance(path)
     assert {k: provenance[k] for k in ("settings", "versions", "seed")} == \
         {k: regenerated[1][k] for k in ("settings", "versions", "seed")}

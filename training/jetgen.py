@@ -511,7 +511,8 @@ def generate(jets_per_class: dict[str, int], seed: int, workers: int | None = No
     bar = tqdm(total=sum(wanted.values()), unit="jet", desc="generating jets", disable=not progress,
                initial=chunks.kept())
     if progress and any(chunks.done.values()):
-        print(f"resuming from {sum(map(len, chunks.done.values()))} finished chunks in {cache.dir}")
+        finished = sum(map(len, chunks.done.values()))
+        print(f"resuming from {finished} finished chunk{'s' * (finished != 1)} in {cache.dir}")
     runner = _Pool(workers) if address is None else _Ray(address, workers)
     try:
         _run_chunks(chunks, runner, 2 * workers, bar)
