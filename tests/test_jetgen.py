@@ -1,8 +1,8 @@
 """The generator: the embedded sample looks like the official data (checks the earlier R = 0.8 particle-level
 population fails), is what its command regenerates, and the same chunks give the same jets and file on any
-executor (the process pool that made the sample, Ray here) and when a stopped generation resumes from its finished
-chunks."""
+executor (a process pool, Ray) and when a stopped generation resumes from its finished chunks."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -15,7 +15,7 @@ from l1ad.common.errors import L1adError
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import FEATURES, LABEL
 from l1ad.training.io import load_jets, read_provenance, write_jets
-from l1ad.training.jetgen import ChunkCache, generate
+from l1ad.training.jetgen import PRESETS, ChunkCache, _Ray, generate, generate_chunk
 
 pytestmark = pytest.mark.xdist_group("jetgen")  # one worker runs these, so its session fixtures are built once
 
@@ -52,11 +52,9 @@ def test_two_prong_jets_look_two_pronged(embedded):
 
 @pytest.fixture(scope="session")  # not "module": other modules' tests may run in between on the same worker
 def regenerated(tmp_path_factory):
-    """The data card's command on Ray (the embedded sample was made on a process pool); its chunks are kept for
-    the command-line test."""
+    """The data card's command; its chunks are kept for the command-line test."""
     chunks = tmp_path_factory.mktemp("regenerated") / "chunks"
-    table, provenance = generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, address="local", progress=False,
-                                 chunk_dir=chunks)
+    table, provenance = generate(dict.fromkeys("gqtwz", 15), seed=2026, workers=2, progress=False, chunk_dir=chunks)
     return table, provenance, chunks
 
 
@@ -66,8 +64,7 @@ CLUSTERING = ["zlogz", "multiplicity"]  # the ungroomed features
 @pytest.mark.slow
 def test_embedded_sample_is_what_its_command_regenerates(embedded, regenerated):
     """The data card's command with the card's seed reproduces the embedded sample's first jets of each class
-    (jets are taken in chunk order, so a small run is a prefix of the full one), as Ray tasks as on the process
-    pool that made the sample: the same jets whatever the executor."""
+    (jets are taken in chunk order, so a small run is a prefix of the full one)."""
     provenance = read_provenance(DEFAULT_SAMPLE)
     assert provenance["seed"] == 2026 and provenance["preset"] == "official"
     small, small_provenance, _ = regenerated
@@ -104,23 +101,38 @@ def test_provenance_and_physical_ranges(regenerated):
 
 @pytest.mark.slow
 def test_command_resumes_from_finished_chunks_and_writes_the_same_bytes_again(tmp_path, regenerated):
-    """`l1ad generate` finds the finished chunks a stopped run left (here the fixture's, made as Ray tasks),
-    makes nothing again, writes a file that is a function of the jets and removes the chunks."""
+    """`l1ad generate` finds the finished chunks a stopped run left (here the fixture's), makes nothing again,
+    writes a file that is a function of the jets and removes the chunks."""
     path = tmp_path / "w.parquet"
     shutil.copytree(regenerated[2], tmp_path / "w.parquet.chunks")
     result = CliRunner().invoke(app, ["generate", "--out", str(path), "--jets-per-class", "w=15", "--seed", "2026",
                                       "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert "resuming from 1 finished chunk in" in result.output and "generated 0 jets" in result.output
-    table, ray_table = load_jets(path, require=("w",)), regenerated[0]
+    table, pool_table = load_jets(path, require=("w",)), regenerated[0]
     assert table[LABEL].value_counts().to_dict() == {"w": 15}
-    np.testing.assert_array_equal(table[FEATURES].to_numpy(), ray_table[ray_table[LABEL] == "w"][FEATURES].to_numpy())
+    np.testing.assert_array_equal(table[FEATURES].to_numpy(), pool_table[pool_table[LABEL] == "w"][FEATURES].to_numpy())
     provenance = read_provenance(path)
     assert {k: provenance[k] for k in ("settings", "versions", "seed")} == \
         {k: regenerated[1][k] for k in ("settings", "versions", "seed")}
     assert not (tmp_path / "w.parquet.chunks").exists()  # the chunks are removed once the file is written
     write_jets(table, tmp_path / "again.parquet", provenance)
     assert (tmp_path / "again.parquet").read_bytes() == path.read_bytes()
+
+
+@pytest.mark.slow
+def test_a_chunk_made_as_a_ray_task_is_the_chunk_made_here():
+    """The Ray executor (`l1ad generate --address`) runs the same chunk function: a short chunk (25 events, so
+    that Ray's start-up is most of the cost) gives the same jets and statistics as Ray task and as a local call."""
+    settings = dataclasses.replace(PRESETS["official"], events_per_chunk=25)
+    runner = _Ray("local", 1)
+    try:
+        ray_table, ray_stats = runner.result(runner.submit(settings, "ww", 2026, 0))
+    finally:
+        runner.close()
+    table, stats = generate_chunk(settings, "ww", 2026, 0)
+    assert len(table) > 0 and ray_stats == stats
+    pd.testing.assert_frame_equal(ray_table, table)
 
 
 @pytest.mark.slow
