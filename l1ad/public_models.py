@@ -13,6 +13,7 @@ SOURCES = {
     "adc2021_dnn_ae": "mpp-hep/ADC2021-examplecode, Dense_AE.ipynb (quantized variant)",
     "mlperf_tiny_ad08": "fastmachinelearning/hls4ml-finn-mlperftiny, AnomalyDetection/keras_model.py, ad08.yml",
     "axol1tl_v4": "cms-hls4ml/AXOL1TL, AXOL1TL_v4/NN (defines.h, parameters.h)",
+    "axol1tl_v5": "cms-hls4ml/AXOL1TL, AXOL1TL_v5/NN/defines.h (types of each layer)",
     "cicada_v1": "Princeton-AD/cicada models.py CicadaV1 (QDenseBatchnorm) as deployed in cms-hls4ml/CICADA "
                  "CICADA_v1 (QDense + QBatchNormalization)",
     "cicada_v2": "Princeton-AD/cicada models.py CicadaV2 (QConv2D)",
@@ -97,6 +98,35 @@ def axol1tl_v4():
     return model
 
 
+def axol1tl_v5():
+    """57-29-10 embedding, then 10-9-6-4-6-9-10 reconstructing it; the score is the squared distance of the two,
+    written with Keras's Subtract and Dot, quantized to fixed<18,14>. 6-bit weights (fixed<6,3>), 10-bit biases
+    (fixed<10,7>), quantized_relu(10, 6) after every hidden layer; the 4-wide bottleneck and the reconstruction have
+    no quantizer (hls4ml's default type in the published firmware, the exact result type in l1ad's)."""
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    w, b = quantized_bits(6, 2, alpha=1), quantized_bits(10, 6, alpha=1)
+
+    def dense(h, units, relu=True):
+        return QDense(units, kernel_quantizer=w, bias_quantizer=b,
+                      activation=quantized_relu(10, 6) if relu else None)(h)
+
+    x = keras.Input((57,), name="inputs")
+    embedding = dense(dense(x, 29), 10)
+    h = embedding
+    for units in (9, 6):
+        h = dense(h, units)
+    h = dense(h, 4, relu=False)
+    for units in (6, 9):
+        h = dense(h, units)
+    reconstruction = dense(h, 10, relu=False)
+    diff = keras.layers.Subtract(name="diff")([embedding, reconstruction])
+    distance = keras.layers.Dot(axes=1, name="distance")([diff, diff])
+    score = QActivation(quantized_bits(18, 13, alpha=1), name="score")(distance)
+    return _randomize(keras.Model(x, score, name="axol1tl_v5"), 8, scale=0.3)
+
+
 def cicada_v1():
     """252 calorimeter regions -> QDense(15) + QBatchNormalization + quantized_relu, Dropout, QDense(1), symmetric
     quantizers (CICADA v1 as deployed; the training code's QDenseBatchnorm folds into the same arithmetic)."""
@@ -160,5 +190,6 @@ def kd_student():
 
 
 MODELS = {"adc2021_dnn_ae": adc2021_dnn_ae, "mlperf_tiny_ad08": mlperf_tiny_ad08, "axol1tl_v4": axol1tl_v4,
-          "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "hls4ml_tutorial": hls4ml_tutorial, "kd_student": kd_student}
+          "axol1tl_v5": axol1tl_v5, "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "hls4ml_tutorial": hls4ml_tutorial,
+          "kd_student": kd_student}
 ADD_SCORE = {"adc2021_dnn_ae": "16,8", "mlperf_tiny_ad08": "16,8"}  # reconstruction-only models: l1ad adds the MSE
