@@ -31,7 +31,7 @@ def main():
     args = parser.parse_args()
 
     from l1ad.firmware import evaluate_exactly
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.csim import Csim
     from l1ad.firmware.vendor import link_project
     from l1ad.runs import Run
@@ -47,7 +47,7 @@ def main():
     models.scores(qkeras, x[:1000])
     seconds = _best(lambda: models.scores(qkeras, x))
     print(f"QKeras predict (float32, batch 8192):        {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
-    model = project_model(info.project_dir)
+    model = project_graph(info.project_dir)
     seconds = _best(lambda: evaluate_exactly(model, x))
     print(f"exact reference (float64, all outputs):      {n / seconds:12,.0f} jets/s  ({seconds:.2f} s)")
     for threads in (1, None):

@@ -113,7 +113,7 @@ def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
     if with_rtl:
         rtl_dir = project.parent / project.name.replace("hls", "rtl")
         try:
-            rtl = _stage("rtl", build_rtl, graph, rtl_dir, x, expected=result["csim"], synthesize=False,
+            rtl = _stage("rtl", build_rtl, graph, rtl_dir, x, expected=result["csim_values"], synthesize=False,
                          breakdown=False, progress=False)
             doc["rtl"] = {"bit_exact": rtl["bit_exact"], "vs_csim": rtl["rtl_vs_reference"],
                           "cycles": rtl["latency"]["cycles"]}

@@ -1,7 +1,10 @@
 """A QKeras model, score included, as an hls4ml project: the library under ``l1ad convert``.
 
-hls4ml derives every fixed-point type from the quantizers (``bit_exact=True``) and gets a per-layer
-config (``granularity='name'``); without it the input and score quantizers are ignored.
+The model is read once into its graph (:mod:`.graph`); hls4ml's model is built from the graph through hls4ml's own
+entry, ``ModelGraph.from_layer_list`` (:func:`hls_plan`, :func:`hls_model`), one layer per node with the graph's
+types, so that no hls4ml pass derives a type or merges a layer behind l1ad's back; what hls4ml built is checked
+against the plan, and the types the written ``defines.h`` declares against what l1ad set. Before it reports success,
+:func:`convert_model` compiles the firmware it wrote (a failure is l1ad's bug, :class:`.csim.FirmwareBug`).
 
 The trigger head: ``trigger = quantized_relu(1, 1)(relu(c) - relu(c - 1))`` with
 ``c = 2^F (score - threshold)``, F the score's fractional bits. c is an integer, so the head outputs
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -27,11 +29,12 @@ from l1ad.common.files import commit_dir, staging_dir
 from l1ad.common.records import Firmware
 
 from . import reference
-from .graph import GRAPH_JSON, Graph
-from .layers import FixedType, UnsupportedModel, batchnorm_parameters, constant_bounds
+from .graph import GRAPH_JSON, Graph, as_graph, rounding_reach
+from .layers import KINDS, FixedType, UnsupportedModel
+from .project import PROJECT_INFO, holders, project_graph, project_info  # noqa: F401 - the project's files
+from .types import canonical
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
-PROJECT_INFO = "l1ad.json"
 
 
 @dataclass
@@ -135,156 +138,148 @@ def with_mse_score(model, bits: int, integer: int):
     return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
 
 
-def hls_config(model, options: FirmwareOptions) -> dict:
-    import hls4ml
+@dataclass
+class HlsPlan:
+    """The hls4ml model l1ad builds from a graph: hls4ml's layer list, each layer's types (hls4ml precision strings),
+    the layers that are the model's outputs, and for each layer the graph node whose values it holds."""
 
-    config = hls4ml.utils.config_from_keras_model(model, granularity="name", backend=options.backend)
-    config["Model"]["Strategy"] = options.strategy
-    config["Model"]["ReuseFactor"] = options.reuse_factor
-    for layer in config["LayerName"].values():
-        layer["ReuseFactor"] = options.reuse_factor
-        layer["Trace"] = True  # trace code is compiled only outside synthesis (#ifndef __SYNTHESIS__)
-    # "distributed_arithmetic" (da4ml's kernels) is spelled out: hls4ml snake-cases "DA" into "d_a" and silently
-    # falls back to Latency; the model-level value applies to every Dense layer (vivado_backend.py)
-    return config
+    layers: list[dict]
+    precision: dict[str, dict[str, str]]
+    outputs: list[str]
+    holds: dict[str, str]
 
 
-def hls_model(model, options: FirmwareOptions, output_dir: Path, tb_input: Path | None, tb_output: Path | None,
-              graph: Graph):
-    """hls4ml's ModelGraph of ``model``, typed by ``graph`` (the model's graph, which learns each node's hls4ml
-    counterpart from how hls4ml built its layers), with any precision overrides applied."""
-    import hls4ml
+def hls_plan(graph: Graph, overrides: dict[str, str] | None = None) -> HlsPlan:
+    """One hls4ml layer per node of the graph, typed by the graph: each layer's output the node's type (a quantizer's,
+    rounding half to even and saturating as QKeras does, or the exact type of the node's arithmetic, which never
+    rounds or wraps), accumulators the exact type, constants types that hold them exactly. A model input's layer has
+    its quantizer's type (the input conversion rounds and saturates), so the quantizer needs no layer. An output whose
+    values an input, an earlier output or another layer also reads gets a copy layer of its own (a top function
+    must not name one array twice, and an output port is written, not read). ``overrides``: layer -> output type,
+    for experiments that break exactness on purpose."""
+    layers, precision, holds, held_by = [], {}, {}, {}
+    for name in graph.inputs:
+        node = graph[name]
+        layers.append({"name": name, "class_name": "InputLayer", "input_shape": [node.width]})
+        precision[name] = {"result": node.result.hls(node.modes)}
+        holds[name] = held_by[name] = graph.input_quantizers[name]
+    for name, quantizer in graph.input_quantizers.items():
+        held_by[quantizer] = name
+    for node in graph.operations():
+        if node.name in held_by:
+            continue
+        kind = KINDS[node.kind]
+        attributes, constants = kind.hls(node, graph)
+        inputs = [held_by[n] for n in node.inputs]
+        if node.kind == "quantizer":
+            inputs = [_reach(graph, node, inputs[0], layers, precision, holds)]
+        layers.append({"name": node.name, "inputs": inputs, **attributes})
+        types = {"result": node.result.hls(node.modes)}
+        if kind.accumulates:
+            types["accum"] = node.result.hls("TRN,WRAP")
+        types.update({var: fixed.hls("TRN,WRAP") for var, fixed in constants.items()})
+        precision[node.name] = types
+        holds[node.name] = held_by[node.name] = node.name
+    outputs = []
+    for name in graph.outputs:
+        outputs.append(_output_layer(graph, name, held_by, outputs, layers, precision, holds))
+    for name, fixed in (overrides or {}).items():
+        if name not in precision:
+            raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(precision)}")
+        precision[name]["result"] = fixed
+    return HlsPlan(layers, precision, outputs, holds)
 
-    readable = _as_hls4ml_reads(model, graph)
-    with contextlib.redirect_stdout(io.StringIO()), _hls_edits() as edits:  # hls4ml narrates every layer on stdout
-        hls = hls4ml.converters.convert_from_keras_model(
-            readable, hls_config=hls_config(readable, options), output_dir=str(output_dir),
-            project_name=options.project_name, backend=options.backend, part=options.part,
-            clock_period=options.clock_period_ns, io_type=options.io_type, bit_exact=True,
-            input_data_tb=str(tb_input) if tb_input else None, output_data_tb=str(tb_output) if tb_output else None)
-    _record_counterparts(graph, edits, [layer.name for layer in hls.get_layers()])
-    _own_types(hls, graph)
-    _apply_overrides(hls, options.precision_overrides)
-    return hls
+
+def _reach(graph: Graph, node, layer: str, layers: list, precision: dict, holds: dict) -> str:
+    """The layer a quantizer rounds: ``layer``, or a copy of it with the integer bits ap_fixed needs to read the
+    rounding bit (see :func:`.graph.rounding_reach`; an exact type is widened in the graph instead)."""
+    source = graph[node.inputs[0]]
+    short = rounding_reach(source.result, node.result)
+    if not short:
+        return layer
+    wide = f"{node.name}_reach"
+    while wide in graph.nodes or wide in precision:
+        wide += "_"
+    fixed = source.result
+    layers.append({"name": wide, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
+    precision[wide] = {"result": FixedType(fixed.k, fixed.i + short, fixed.f).hls("TRN,WRAP")}
+    holds[wide] = source.name
+    return wide
 
 
-def _as_hls4ml_reads(model, graph: Graph):
-    """The model hls4ml converts: ``model``, or a copy (same layer names and weights) with two kinds of quantizer
-    restated as a plain quantized_bits that gives the same values:
-
-    * an input quantizer that applies a relu or a hard tanh (hls4ml 1.3's bit-exact pass raises "unexpected input
-      layer chain" there): unsigned for quantized_relu (saturating at 0 is the relu), signed without integer bits
-      for quantized_tanh (saturating to [-1, 1 - LSB] is the hard tanh and its saturation);
-    * a weight quantizer with a power-of-two scale per output (``alpha='auto_po2'``, what QDense makes of
-      alpha=None), which hls4ml would factor into an extra ApplyAlpha layer: the copy holds QKeras' quantized
-      weights under a quantized_bits of the graph's constant type, on which it is the identity;
-    * a QBatchNormalization, whose quantizers hls4ml records but does not apply to the parameters it folds: the
-      copy is a BatchNormalization of the parameters as QKeras quantizes them."""
-    inputs = {name: graph[name].result for name in graph.input_quantizers.values() if graph[name].before != "identity"}
-    scaled = {node.name: node for node in graph if node.kind == "dense" and _has_po2_scale(model.get_layer(node.name))}
-    qbn = {node.name for node in graph if node.source == "QBatchNormalization"}
-    if not inputs and not scaled and not qbn:
-        return model
-    from qkeras import QActivation, quantized_bits
-    from tensorflow import keras
-
-    def plain(fixed: FixedType):  # integer bits >= 0: QKeras computes 2**integer with integers
-        return quantized_bits(fixed.k + max(fixed.i, 0) + fixed.f, max(fixed.i, 0), alpha=1,
-                              keep_negative=bool(fixed.k))
-
-    def clone(layer):
-        if layer.name in inputs:
-            return QActivation(plain(inputs[layer.name]), name=layer.name)
-        config = layer.get_config()
-        if layer.name in qbn:
-            keep = ("name", "axis", "momentum", "epsilon", "center", "scale")
-            return keras.layers.BatchNormalization(**{k: v for k, v in config.items() if k in keep})
-        if layer.name in scaled:
-            types = scaled[layer.name].constant_types
-            config.update({f"{name}_quantizer": plain(fixed) for name, fixed in types.items()})
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    for layer in model.layers:
-        if layer.name in qbn:  # its parameters as QKeras computes with them, in BatchNormalization's order
-            p = batchnorm_parameters(layer)
-            config = layer.get_config()
-            copy.get_layer(layer.name).set_weights(
-                [p["gamma"]] * bool(config.get("scale", True)) + [p["beta"]] * bool(config.get("center", True))
-                + [p["moving_mean"], p["moving_variance"]])
-        elif layer.weights:
-            copy.get_layer(layer.name).set_weights(layer.get_weights())
-    for name, node in scaled.items():
-        weights = copy.get_layer(name).get_weights()
-        weights[0] = node.constants["kernel"]
-        if len(weights) > 1:
-            weights[1] = node.constants["bias"]
-        copy.get_layer(name).set_weights(weights)
+def _output_layer(graph: Graph, name: str, held_by: dict, earlier: list[str], layers: list, precision: dict,
+                  holds: dict) -> str:
+    """The hls4ml layer that is output ``name``: the layer holding its values, or a copy of it when that layer is an
+    input, an earlier output or read by another layer. The copy's type has the same bits and other overflow modes, so
+    that hls4ml does not remove it as a cast to the same type."""
+    layer = held_by[name]
+    read = any(held_by[n] == layer for node in graph.operations() if node.name in holds for n in node.inputs)
+    if layer not in graph.inputs and layer not in earlier and not read:
+        return layer
+    copy = f"{name}_out"
+    while copy in graph.nodes or copy in precision:
+        copy += "_"
+    node = graph[name]
+    layers.append({"name": copy, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
+    precision[copy] = {"result": node.result.hls("TRN,SAT" if node.modes == "TRN,WRAP" else "TRN,WRAP")}
+    holds[copy] = node.name
     return copy
 
 
-def _has_po2_scale(layer) -> bool:
-    return any(getattr(q, "alpha", None) == "auto_po2" for q in getattr(layer, "quantizers", None) or [] if q)
+def hls_model(graph: Graph, options: FirmwareOptions, output_dir: Path, tb_input: Path | None = None,
+              tb_output: Path | None = None):
+    """hls4ml's ModelGraph of ``graph``, built through hls4ml's own entry (``ModelGraph.from_layer_list``, which every
+    hls4ml front end uses) from :func:`hls_plan`, and checked: every layer of the plan, typed as planned. Returns
+    (hls4ml model, the plan)."""
+    from hls4ml.converters import create_config
+    from hls4ml.model.graph import ModelGraph
+
+    if options.io_type != "io_parallel":
+        raise L1adError(f"io_type {options.io_type}: l1ad proves io_parallel projects exact (its C simulation calls "
+                        "the top function with arrays); io_stream is not supported yet")
+    plan = hls_plan(graph, options.precision_overrides)
+    config = create_config(output_dir=str(output_dir), project_name=options.project_name, backend=options.backend,
+                           part=options.part, clock_period=options.clock_period_ns, io_type=options.io_type)
+    config.update(InputData=str(tb_input) if tb_input else None, OutputPredictions=str(tb_output) if tb_output else None)
+    # "distributed_arithmetic" (da4ml's kernels) is spelled out: hls4ml snake-cases "DA" into "d_a" and silently falls
+    # back to Latency; the model-level value applies to every Dense layer (vivado_backend.py)
+    layer_config = {name: {"Precision": types, "ReuseFactor": options.reuse_factor, "Trace": True}
+                    for name, types in plan.precision.items()}  # trace code is compiled only outside synthesis
+    config["HLSConfig"] = {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": options.reuse_factor,
+                                     "Strategy": options.strategy, "BitExact": False}, "LayerName": layer_config}
+    with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates every layer on stdout
+        hls = ModelGraph.from_layer_list(config, plan.layers, inputs=graph.inputs, outputs=plan.outputs)
+    _check_built(hls, plan)
+    return hls, plan
 
 
-def _own_types(hls, graph: Graph) -> None:
-    """Every type of the firmware set from the graph, not from hls4ml's derivation: each layer's output is the type
-    of the node it holds (a quantizer's, rounding half to even and saturating as QKeras does, or an exact result
-    type that never rounds or wraps), accumulators the exact type of the layer's arithmetic, constants types that
-    hold their values exactly. hls4ml 1.3 derives several of them otherwise: an unsigned quantized_bits as signed
-    (its QKeras parser ignores keep_negative), a type without fractional bits as a truncating, wrapping int<W>
-    (with fewer than zero, the LSB wrong too), a Dense result cut to the bits a later quantizer keeps (truncated
-    before it rounds). Runs after hls4ml's own passes, which would otherwise derive them again."""
-    held = holders(graph)
-    for layer in hls.get_layers():
-        node = graph[held[layer.name]] if layer.name in held else None
-        if node is None:
-            raise UnsupportedModel(f"hls4ml layer {layer.name} ({layer.class_name}) holds no layer of the model; "
-                                   "l1ad cannot type it")
-        layer.get_output_variable().type.precision = _precision(hls, node.result, node.modes)
-        own = graph.nodes.get(layer.name)  # the layer's own arithmetic, when a quantizer was merged into it
-        accum = layer.get_attr("accum_t")
-        if accum is not None and own is not None:
-            accum.precision = _precision(hls, own.result, "TRN,WRAP")
-        for name, variable in layer.weights.items():
-            _own_constant_type(hls, layer, own, name, variable)
-        param = layer.get_attr("param_t")  # a LeakyReLU's slope: a power of two, held exactly
-        if param is not None and own is not None and "slope" in own.constants:
-            param.precision = _precision(hls, constant_bounds(own.constants["slope"], layer.name).fixed(), "TRN,WRAP")
+def _check_built(hls, plan: HlsPlan) -> None:
+    """hls4ml's optimizers may remove, merge or retype layers; every planned layer must be there with its types."""
+    built = {layer.name: layer for layer in hls.get_layers()}
+    if list(built) != [layer["name"] for layer in plan.layers]:
+        raise RuntimeError(f"hls4ml changed l1ad's layers: planned {[l['name'] for l in plan.layers]}, built "
+                           f"{list(built)}")
+    for name, types in plan.precision.items():
+        for var, wanted in types.items():
+            got = _layer_type(built[name], var)
+            if got is None and var in ("weight", "bias") and _distributed(built[name]):
+                continue  # da4ml's kernels write the constants into the code: no variable, no type (csim proves it)
+            if got is None or canonical(str(got)) != canonical(wanted):
+                raise RuntimeError(f"hls4ml typed {var} of layer {name} as {got}, l1ad asked for {wanted}")
 
 
-def holders(graph: Graph) -> dict[str, str]:
-    """For each hls4ml layer of a converted graph, the node whose values it holds."""
-    out = {}
-    for node in graph:  # in graph order: a merged quantizer (its values held by the layer before) last
-        out.update({layer: node.name for layer in ((node.hls,) if node.hls else ()) + node.hls_copies})
-    return out
+def _distributed(layer) -> bool:
+    return str(layer.get_attr("strategy", "")).lower() == "distributed_arithmetic"
 
 
-def _own_constant_type(hls, layer, node, name: str, variable) -> None:
-    """A constant's type: the narrowest that holds hls4ml's values exactly, after checking they are the graph's."""
-    values = np.asarray(variable.data, dtype=np.float64)
-    expected = None if node is None else node.constants.get({"weight": "kernel"}.get(name, name))
-    if expected is not None and (expected.shape != values.shape or not np.array_equal(expected, values)):
-        raise RuntimeError(f"hls4ml's {name} of layer {layer.name} differs from the model's")
-    variable.update_precision(_precision(hls, constant_bounds(values, layer.name).fixed(), "TRN,WRAP"))
-
-
-def _precision(hls, fixed: FixedType, modes: str):
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter
-
-    return APTypeConverter().convert(hls.config.backend.convert_precision_string(fixed.hls(modes)))
-
-
-def _apply_overrides(hls, overrides: dict[str, str]) -> None:
-    from hls4ml.backends.fpga.fpga_types import APTypeConverter
-
-    layers = {layer.name: layer for layer in hls.get_layers()}
-    for name, precision in overrides.items():
-        if name not in layers:
-            raise L1adError(f"precision override for unknown layer {name!r}; layers: {sorted(layers)}")
-        parsed = hls.config.backend.convert_precision_string(precision)
-        layers[name].get_output_variable().type.precision = APTypeConverter().convert(parsed)
+def _layer_type(layer, var: str):
+    if var == "result":
+        return layer.get_output_variable().type.precision
+    weight = {"weight": "weight", "bias": "bias", "scale": "scale", "table": "table"}.get(var)
+    if weight in layer.weights:
+        return layer.weights[weight].type.precision
+    attribute = layer.get_attr(f"{var}_t")
+    return None if attribute is None else attribute.precision
 
 
 def told_types(hls) -> dict[str, tuple]:
@@ -295,14 +290,14 @@ def told_types(hls) -> dict[str, tuple]:
         types = [layer.get_output_variable().type, *(v.type for v in layer.weights.values())]
         accum = layer.get_attr("accum_t")
         for t in types + ([accum] if accum is not None else []):
-            told[t.name] = _canonical(str(t.precision))
+            told[t.name] = canonical(str(t.precision))
     return told
 
 
 def check_written_types(project: Path, told: dict[str, tuple]) -> None:
     """Every type l1ad set, as the written firmware declares it (firmware/defines.h), before anything compiles:
     hls4ml 1.3 once wrote a type without fractional bits as ap_int, without its rounding and saturation."""
-    written = {name: _canonical(text) for text, name in
+    written = {name: canonical(text) for text, name in
                re.findall(r"typedef\s+(ap_u?(?:fixed|int)<[^>]*>)\s+(\w+);", (project / "firmware" / "defines.h").read_text())}
     differ = [f"{name}: {written.get(name, 'not declared')} (l1ad set {want})" for name, want in told.items()
               if written.get(name) != want]
@@ -310,87 +305,16 @@ def check_written_types(project: Path, told: dict[str, tuple]) -> None:
         raise RuntimeError("firmware/defines.h does not declare the types l1ad set: " + "; ".join(differ))
 
 
-def _canonical(text: str) -> tuple:
-    """(signed, width, integer bits, rounding, saturation) of an hls4ml or ap_types type string."""
-    match = re.fullmatch(r"(?:ap_)?(u?)(fixed|int)<([^>]*)>", text.replace(" ", ""))
-    if match is None:
-        raise RuntimeError(f"unexpected type {text!r}")
-    unsigned, kind, args = match.groups()
-    args = args.split(",")
-    width = int(args[0])
-    integer = width if kind == "int" else int(args[1])
-    modes = [m.removeprefix("AP_") for m in args[2:4]] if kind == "fixed" else []
-    return (not unsigned, width, integer, *(modes + ["TRN", "WRAP"][len(modes):]))
-
-
-@contextlib.contextmanager
-def _hls_edits():
-    """Record how hls4ml builds its layers while it converts: the layers its parser makes (named after a Keras layer,
-    or split off one, e.g. a Dense layer's activation), and every layer it later removes (a quantizer merged into the
-    layer before it, which then holds the quantized values) or inserts. Each entry: (what, layer, the layer that
-    feeds it). hls4ml's ModelGraph is patched for the duration of the conversion only."""
-    from hls4ml.model.graph import ModelGraph
-
-    edits = []
-    make, remove, insert = ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node
-
-    def producer(hls, tensor):
-        return next((layer.name for layer in hls.graph.values() if tensor in layer.outputs), None)
-
-    def made(self, layer_list):
-        make(self, layer_list)
-        edits.extend(("made", layer.name, producer(self, layer.inputs[0]) if layer.inputs else None)
-                     for layer in self.graph.values())
-
-    def removed(self, node):
-        feeder = producer(self, node.inputs[0]) if node.inputs else None
-        remove(self, node)
-        edits.append(("merged", node.name, feeder))
-
-    def inserted(self, node, *args, **kwargs):
-        feeder = producer(self, node.inputs[0]) if node.inputs else None
-        insert(self, node, *args, **kwargs)
-        edits.append(("inserted", node.name, feeder))
-
-    ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node = made, removed, inserted
-    try:
-        yield edits
-    finally:
-        ModelGraph._make_graph, ModelGraph.remove_node, ModelGraph.insert_node = make, remove, insert
-
-
-def _record_counterparts(graph: Graph, edits: list[tuple], final: list[str]) -> None:
-    """Set each node's ``hls``, the hls4ml layer that ends up holding its values, and ``hls_copies``, later layers
-    that hold the same values (a Flatten's Reshape)."""
-    holds: dict[str, str | None] = {}  # hls4ml layer -> the node whose values it holds
-    for what, layer, feeder in edits:
-        if what == "made":  # a Keras layer's own, or split off the layer feeding it (its linear activation)
-            holds[layer] = layer if layer in graph.nodes else holds.get(feeder)
-        elif what == "inserted":  # an identity after its feeder
-            holds[layer] = holds.get(feeder)
-        elif feeder is not None:  # merged: the feeder now holds the removed layer's values
-            holds[feeder] = holds.pop(layer, None)
-        else:
-            holds.pop(layer, None)
-    for node in graph:
-        node.hls, node.hls_copies = None, ()
-    for layer in final:
-        node = holds.get(layer)
-        if node is not None and graph[node].hls is None:
-            graph[node].hls = layer
-        elif node is not None:
-            graph[node].hls_copies += (layer,)
-
-
-def layer_table(hls) -> list[dict]:
-    """Every hls4ml layer with its output type (and accumulator type), for audits and reports."""
+def layer_table(hls, holds: dict[str, str]) -> list[dict]:
+    """Every hls4ml layer with its output type (and accumulator type) and the graph node whose values it holds, for
+    audits, traces and reports."""
     rows = []
     for layer in hls.get_layers():
         var = layer.get_output_variable()
         accum = layer.get_attr("accum_t")
         rows.append({"name": layer.name, "class": layer.class_name, "size": int(np.prod(var.shape)),
                      "inputs": list(layer.inputs), "type": str(var.type.precision),
-                     "accum_type": str(accum.precision) if accum is not None else None})
+                     "accum_type": str(accum.precision) if accum is not None else None, "node": holds[layer.name]})
     return rows
 
 
@@ -398,16 +322,37 @@ def _write_dat(path: Path, arrays: list[np.ndarray], fmt: str) -> None:
     np.savetxt(path, np.column_stack([a.reshape(len(a), -1) for a in arrays]), fmt=fmt, delimiter=" ")
 
 
+def _write_exact(path: Path, values: list) -> None:
+    """Exact values (:class:`.layers.Value`), one event per line, every value written in full decimal digits."""
+    columns = [np.asarray(v.num).reshape(len(v.num), -1) for v in values]
+    fracs = [v.frac for v in values]
+    with open(path, "w") as out:
+        for row in zip(*columns):
+            out.write(" ".join(decimal(int(n), f) for part, f in zip(row, fracs) for n in part) + "\n")
+
+
+def decimal(num: int, frac: int) -> str:
+    """num * 2^-frac in exact decimal digits (2^-frac = 5^frac / 10^frac)."""
+    if frac <= 0:
+        return str(num << -frac)
+    digits = str(abs(num) * 5**frac).rjust(frac + 1, "0")
+    whole, fraction = digits[:-frac], digits[-frac:].rstrip("0")
+    return ("-" if num < 0 else "") + whole + ("." + fraction if fraction else "")
+
+
 def convert_model(model, out: str | Path, options: FirmwareOptions | None = None, tb_inputs=None,
                   output_labels: list[str] | None = None, info: dict | None = None) -> Path:
-    """Write the hls4ml project of ``model`` to ``out``; return the folder.
+    """Write the hls4ml project of ``model`` (a Keras model or its graph) to ``out``; compile it; return the folder.
 
     ``tb_inputs`` (an array, or a list for several inputs) go to ``tb_data/`` with their exact expected
     outputs, for the project's own test bench and a vendor C simulation. The project is built beside
-    ``out`` and swapped in only when complete; ``out`` is replaced only if l1ad made it.
+    ``out`` and swapped in only when complete; ``out`` is replaced only if l1ad made it. A project whose firmware
+    does not compile is kept in ``out`` for a bug report and :class:`.csim.FirmwareBug` is raised.
     """
+    from .csim import compile_firmware
+
     options = options or FirmwareOptions()
-    graph = Graph.from_keras(model)
+    graph = as_graph(model)
     out = Path(out)
     staging = staging_dir(out)
     try:
@@ -418,8 +363,8 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
                                                              else [tb_inputs])]
             tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
             _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
-            _write_dat(tb_out, reference.outputs(graph, list(xs)), "%.17g")
-        hls = hls_model(model, options, staging / "project", tb_in, tb_out, graph=graph)
+            _write_exact(tb_out, reference.exact_outputs(graph, list(xs)))
+        hls, plan = hls_model(graph, options, staging / "project", tb_in, tb_out)
         told = told_types(hls)
         with contextlib.redirect_stdout(io.StringIO()):
             hls.write()
@@ -433,7 +378,6 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             from .vendor import write_build_options
 
             write_build_options(staging / "project", reset=True, csim=tb_inputs is not None, synth=True)
-        model.save(str(staging / "project" / "l1ad_firmware_model.h5"), include_optimizer=False)  # for layer traces
         graph.save(staging / "project" / GRAPH_JSON)
         outputs = hls.get_output_variables()
         doc = {
@@ -447,13 +391,16 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
             "output_types": [str(v.type.precision) for v in outputs],
             "output_sizes": [int(v.size()) for v in outputs],
             "output_variables": [v.name for v in outputs],
-            "layers": layer_table(hls),
+            "layers": layer_table(hls, plan.holds),
             "tb_events": int(len(xs[0])) if tb_inputs is not None else 0,
             "hls4ml_version": _version("hls4ml"),
             **(info or {}),
         }
         Firmware.model_validate(doc).save(staging / "project" / PROJECT_INFO)
+        failure = compile_firmware(staging / "project", final=out)
         commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
+        if failure is not None:
+            raise failure.kept_in(out)
     finally:
         import shutil
 
@@ -461,38 +408,20 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
     return out
 
 
-def project_info(project_dir: str | Path) -> dict:
-    path = Path(project_dir) / PROJECT_INFO
-    if not path.exists():
-        raise L1adError(f"{project_dir}: not a project written by l1ad (no {PROJECT_INFO})")
-    return json.loads(path.read_text())
-
-
-def project_model(project_dir: str | Path):
-    """The Keras model a project was converted from (saved inside it; hls4ml's layer trace converts it again)."""
-    from l1ad.training.models import load
-
-    return load(Path(project_dir) / "l1ad_firmware_model.h5")
-
-
-def project_graph(project_dir: str | Path) -> Graph:
-    """The graph of the model a project was converted from, with each node's hls4ml counterpart (no TensorFlow)."""
-    path = Path(project_dir) / GRAPH_JSON
-    if not path.exists():
-        raise L1adError(f"{project_dir}: no {GRAPH_JSON}; the project was written by an older l1ad, convert again")
-    return Graph.load(path)
+DIGITS = 1100  # a value of W <= 1,024 bits has at most W significant decimal digits
 
 
 def _print_every_digit(project: Path, name: str) -> None:
     """hls4ml's test bench prints its results with the stream's default 6 significant digits, too few for e.g. a
     ufixed<18,14> score above 1,000 (AXOL1TL's); ap_fixed prints as many decimal digits as the stream's precision
-    asks, so the results log asks for 40 (every value up to 2^53 and its fractional bits, exactly)."""
+    asks (its exact decimal expansion, cut to that many significant digits), so the results log asks for
+    :data:`DIGITS`, more than any type of up to 1,024 bits has."""
     bench = project / f"{name}_test.cpp"
     text = bench.read_text()
     opened = "std::ofstream fout(RESULTS_LOG);"
     if opened not in text:
         raise RuntimeError(f"{bench}: hls4ml's test bench no longer opens {opened!r}; l1ad cannot set its precision")
-    bench.write_text(text.replace(opened, f"{opened}\n    fout.precision(40);  // l1ad: every digit", 1))
+    bench.write_text(text.replace(opened, f"{opened}\n    fout.precision({DIGITS});  // l1ad: every digit", 1))
 
 
 def _point_config_at(written: Path, final: Path, test_bench: dict) -> None:

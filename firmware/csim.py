@@ -1,13 +1,16 @@
-"""C simulation of an hls4ml project, two ways, each compiled once per project and reused.
+"""C simulation of an hls4ml project, two ways, each compiled once per project and reused, both read bit for bit.
 
-1. In process: hls4ml's own bridge (``myproject_bridge.cpp``: input conversion, top function, output
-   conversion) compiled with the firmware into a shared library, plus a batch loop over events that
-   OpenMP spreads over the cores. hls4ml's ``predict`` calls the bridge once per event from Python;
-   the loop in C++ gives the same numbers many times faster.
-2. The project's own test bench (``myproject_test.cpp`` reading ``tb_data/``), compiled with g++
-   against hls4ml's bundled ``ap_types`` and run as a vendor C simulation would run it.
+1. In process: a batch loop (written here) that converts each event's inputs as hls4ml's bridge does, calls the
+   top function and copies every output's bits out as 64-bit words; compiled with the firmware into a shared
+   library, the loop spread over the cores by OpenMP. Outputs come back as exact integers
+   (:class:`.layers.Value`) whatever their width, not as float64.
+2. The project's own test bench (``myproject_test.cpp`` reading ``tb_data/``), compiled with g++ against hls4ml's
+   bundled ``ap_types`` and run as a vendor C simulation would run it; it prints every value in full decimal digits,
+   read back exactly.
 
-The firmware itself is compiled once into an object file that both link (it is most of the compile time).
+The firmware itself is compiled once into an object file that both link (it is most of the compile time);
+:func:`compile_firmware` builds it when the project is converted, so that code l1ad wrote and that does not compile
+is found before anything reports success.
 
 The object and both binaries live in the project's ``.l1ad/`` folder under a name made of a digest of every source
 file and the compiler flags: a second call finds them and compiles nothing; an edited source gets a
@@ -20,7 +23,9 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import shutil
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +33,56 @@ import numpy as np
 from l1ad.common.errors import L1adError
 from l1ad.common.files import atomic_path
 
-from .convert import project_info
+from .layers import Value
+from .project import project_info
+from .types import parse_type
 
 CACHE = ".l1ad"
 BASE_FLAGS = ["-std=c++17", "-fPIC", "-Wno-unused-result"]
 
-BATCH_BRIDGE = """// l1ad: batch loop around hls4ml's bridge, for fast in-process C simulation
-#include "{project}_bridge.cpp"
+BATCH_BRIDGE = """// l1ad: batch loop around the top function; inputs converted as hls4ml's bridge converts them, every output
+// copied out bit for bit as 64-bit words (an ap_fixed of any width)
+#include "firmware/{project}.h"
+#include "firmware/nnet_utils/nnet_helpers.h"
+#include <algorithm>
+#include <tuple>
+#include <type_traits>
+
+template <class F> struct l1ad_arguments;
+template <class... A> struct l1ad_arguments<void(A...)> {{ using type = std::tuple<std::remove_pointer_t<A>...>; }};
+template <int I> using l1ad_t = std::tuple_element_t<I, l1ad_arguments<decltype({project})>::type>;
+
+template <class T> void l1ad_words(const T &value, unsigned long long *out) {{
+    for (int w = 0; w * 64 < T::width; ++w) {{
+        out[w] = value.range(std::min(T::width, 64 * (w + 1)) - 1, 64 * w).to_uint64();
+    }}
+}}
+
+static void l1ad_event(long i, {in_args}, {out_args}) {{
+{convert}
+    {project}({call});
+{copy}
+}}
 
 extern "C" void l1ad_batch({in_args}, {out_args}, long n, int threads) {{
-    {project}_double({first_event});  // the first call loads weights (if read from files), serially
+    if (n > 0) l1ad_event(0, {names});  // the first call loads weights (if read from files), serially
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long i = 1; i < n; ++i) {{
-        {project}_double({event_args});
+        l1ad_event(i, {names});
     }}
 }}
 """
 
 
 class CsimError(L1adError):
-    """A C simulation that could not be built or run; the message holds the compiler's output."""
+    """A C simulation that cannot run here (no compiler): a problem with the environment."""
+
+
+class FirmwareBug(RuntimeError):
+    """Code l1ad wrote that does not compile or run: a bug in l1ad, never the user's; the project is kept."""
+
+    def kept_in(self, project: Path) -> "FirmwareBug":
+        return FirmwareBug(f"{self} (the project is kept for a bug report: {project})")
 
 
 def flags() -> list[str]:
@@ -66,10 +101,12 @@ def _digest(project_dir: Path, extra: str) -> str:
 
 def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
     """Compile into a temporary file and move it into place: concurrent callers never see half a binary."""
+    if shutil.which(cmd[0]) is None:
+        raise CsimError(f"{cmd[0]} not found: the C simulation needs a C++ compiler (install g++)")
     with atomic_path(target) as tmp:
         result = subprocess.run([*cmd, "-o", str(tmp)], cwd=cwd, capture_output=True, text=True)
         if result.returncode != 0:
-            raise CsimError(f"compilation failed in {cwd}:\n{' '.join(cmd)}\n{result.stderr[-4000:]}")
+            raise FirmwareBug(f"compilation failed in {cwd}:\n{' '.join(cmd)}\n{result.stderr[-4000:]}")
         tmp.chmod(0o755)
 
 
@@ -77,16 +114,48 @@ def _project_flags(project_dir: Path) -> list[str]:
     return [*flags(), "-Ifirmware/ap_types", "-I.", f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']
 
 
-def _firmware_object(project_dir: Path) -> tuple[Path, bool]:
+def _firmware_object(project_dir: Path, final: Path | None = None) -> tuple[Path, bool]:
     """The firmware (``firmware/<project>.cpp``, most of the compile time) compiled once into an object file that
-    the in-process library and the test bench both link; (object, built now?)."""
+    the in-process library and the test bench both link; (object, built now?). ``final``: where the project will be
+    (its weights folder is compiled in)."""
     project = project_info(project_dir)["options"]["project_name"]
-    compile_flags = _project_flags(project_dir)
+    compile_flags = _project_flags((final or project_dir).resolve())
     target = project_dir / CACHE / f"firmware-{_digest(project_dir, ' '.join(compile_flags))}.o"
     built = not target.exists()
     if built:
         _compile(["g++", *compile_flags, "-c", f"firmware/{project}.cpp"], project_dir, target)
     return target, built
+
+
+def compile_firmware(project_dir: Path, final: Path) -> FirmwareBug | None:
+    """Compile a project's firmware where it is written (for where it will be); the failure, if any."""
+    try:
+        _firmware_object(project_dir, final)
+    except FirmwareBug as bug:
+        return bug
+    return None
+
+
+def _words(type_text: str) -> int:
+    return (parse_type(type_text)["width"] + 63) // 64
+
+
+def from_words(words: np.ndarray, type_text: str) -> Value:
+    """Values of an ap_fixed type from their bits as 64-bit words, low word first: exact integers at the type's
+    scale (int64 up to 62 bits, Python integers beyond)."""
+    t = parse_type(type_text)
+    width, frac = t["width"], t["frac"]
+    if words.shape[-1] == 1 and width <= 62:
+        num = words[..., 0].astype(np.int64) & ((1 << width) - 1)
+        if t["signed"]:
+            num = np.where(num >= 1 << (width - 1), num - (1 << width), num)
+        return Value(num, frac)
+    flat = words.reshape(-1, words.shape[-1])
+    ints = []
+    for row in flat:
+        n = sum(int(w) << (64 * j) for j, w in enumerate(row)) & ((1 << width) - 1)
+        ints.append(n - (1 << width) if t["signed"] and n >= 1 << (width - 1) else n)
+    return Value(np.array(ints, dtype=object).reshape(words.shape[:-1]), frac)
 
 
 class Csim:
@@ -99,16 +168,10 @@ class Csim:
         self.project_dir = Path(project_dir).resolve()
         info = project_info(self.project_dir)
         self.input_sizes, self.output_sizes = info["input_sizes"], info["output_sizes"]
+        self.output_types = info["output_types"]
+        self.words = [_words(t) for t in self.output_types]
         self.threads = threads or os.cpu_count() or 1
-        project = info["options"]["project_name"]
-        n_in, n_out = len(self.input_sizes), len(self.output_sizes)
-        source = BATCH_BRIDGE.format(
-            project=project,
-            in_args=", ".join(f"double *x{i}" for i in range(n_in)),
-            out_args=", ".join(f"double *y{i}" for i in range(n_out)),
-            first_event=", ".join([f"x{i}" for i in range(n_in)] + [f"y{i}" for i in range(n_out)]),
-            event_args=", ".join([f"x{i} + i * {s}" for i, s in enumerate(self.input_sizes)]
-                                 + [f"y{i} + i * {s}" for i, s in enumerate(self.output_sizes)]))
+        source = _batch_source(info["options"]["project_name"], self.input_sizes, self.output_sizes, self.words)
         compile_flags = [*_project_flags(self.project_dir), "-fopenmp"]
         self.library = self.project_dir / CACHE / f"csim-{_digest(self.project_dir, source + ' '.join(compile_flags))}.so"
         self.built = not self.library.exists()
@@ -121,20 +184,40 @@ class Csim:
         self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None
 
-    def predict(self, x) -> list[np.ndarray]:
-        """Outputs for inputs ``x`` (an (n, width) array, or a list of them for several inputs)."""
+    def predict_exact(self, x) -> list[Value]:
+        """Outputs for inputs ``x`` (an (n, width) array, or a list of them for several inputs), bit for bit."""
         xs = [np.ascontiguousarray(a, dtype=np.float64) for a in (x if isinstance(x, (list, tuple)) else [x])]
         if len(xs) != len(self.input_sizes) or any(a.ndim != 2 or a.shape[1] != s for a, s in zip(xs, self.input_sizes)):
             raise ValueError(f"expected {len(self.input_sizes)} input arrays of widths {self.input_sizes}, got "
                              f"{[a.shape for a in xs]}")
         n = len(xs[0])
-        outputs = [np.zeros((n, size), dtype=np.float64) for size in self.output_sizes]
-        if n == 0:
-            return outputs
-        pointer = ctypes.POINTER(ctypes.c_double)
-        self._fn(*[a.ctypes.data_as(pointer) for a in xs], *[o.ctypes.data_as(pointer) for o in outputs],
-                 ctypes.c_long(n), ctypes.c_int(self.threads))
-        return outputs
+        words = [np.zeros((n, size, w), dtype=np.uint64) for size, w in zip(self.output_sizes, self.words)]
+        if n:
+            self._fn(*[a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in xs],
+                     *[o.ctypes.data_as(ctypes.POINTER(ctypes.c_ulonglong)) for o in words],
+                     ctypes.c_long(n), ctypes.c_int(self.threads))
+        return [from_words(w, t) for w, t in zip(words, self.output_types)]
+
+    def predict(self, x) -> list[np.ndarray]:
+        """Outputs as float64 (exact up to 53 significant bits; :meth:`predict_exact` for every bit)."""
+        return [value.out for value in self.predict_exact(x)]
+
+
+def _batch_source(project: str, input_sizes: list[int], output_sizes: list[int], words: list[int]) -> str:
+    n_in = len(input_sizes)
+    convert = "\n".join(f"    l1ad_t<{i}> a{i}[{s}];\n    nnet::convert_data<double, l1ad_t<{i}>, {s}>(x{i} + i * {s}, a{i});"
+                        for i, s in enumerate(input_sizes))
+    declare = "\n".join(f"    l1ad_t<{n_in + j}> b{j}[{s}];" for j, s in enumerate(output_sizes))
+    copy = "\n".join(f"    for (int k = 0; k < {s}; ++k) l1ad_words(b{j}[k], y{j} + (i * {s} + k) * {w});"
+                     for j, (s, w) in enumerate(zip(output_sizes, words)))
+    return BATCH_BRIDGE.format(
+        project=project,
+        in_args=", ".join(f"double *x{i}" for i in range(n_in)),
+        out_args=", ".join(f"unsigned long long *y{j}" for j in range(len(output_sizes))),
+        convert=convert + "\n" + declare,
+        call=", ".join([f"a{i}" for i in range(n_in)] + [f"b{j}" for j in range(len(output_sizes))]),
+        copy=copy,
+        names=", ".join([f"x{i}" for i in range(n_in)] + [f"y{j}" for j in range(len(output_sizes))]))
 
 
 def testbench(project_dir: str | Path) -> tuple[Path, bool]:
@@ -150,44 +233,43 @@ def testbench(project_dir: str | Path) -> tuple[Path, bool]:
     return binary, built
 
 
-def run_testbench(project_dir: str | Path) -> list[np.ndarray]:
-    """Run the test bench over tb_data/ and read back its outputs, exactly.
+def read_exact(path: Path, sizes: list[int], types: list[str]) -> list[Value]:
+    """A table of decimal numbers (one event per line, the outputs side by side), read exactly: each value must be
+    a multiple of its output type's LSB, which it is when every digit was written."""
+    rows = [line.split() for line in path.read_text().splitlines() if line.strip()]
+    if any(len(row) != sum(sizes) for row in rows):
+        raise FirmwareBug(f"{path}: a line does not hold {sum(sizes)} values")
+    values, start = [], 0
+    for size, text in zip(sizes, types):
+        frac = parse_type(text)["frac"]
+        scaled = [Fraction(token) * Fraction(2) ** frac for row in rows for token in row[start:start + size]]
+        if any(v.denominator != 1 for v in scaled):
+            raise FirmwareBug(f"{path}: a value is not a multiple of its type's LSB ({text}): a digit is missing")
+        ints = [int(v) for v in scaled]
+        wide = any(abs(v) >= 1 << 62 for v in ints)
+        num = np.array(ints, dtype=object if wide else np.int64).reshape(len(rows), size)
+        values.append(Value(num, frac))
+        start += size
+    return values
 
-    The bench prints each value with 6 significant digits; snapping to the output type's grid
-    recovers the exact value whenever 6 digits resolve that grid, which is checked value by value.
-    """
-    from .types import parse_type
 
+def run_testbench(project_dir: str | Path) -> list[Value]:
+    """Run the test bench over tb_data/ and read back its outputs, exactly (printed with every digit)."""
     project_dir = Path(project_dir).resolve()
     info = project_info(project_dir)
-    sizes, lsbs = info["output_sizes"], [parse_type(t)["lsb"] for t in info["output_types"]]
+    sizes = info["output_sizes"]
     binary, _ = testbench(project_dir)
     result = subprocess.run([str(binary)], cwd=project_dir, capture_output=True, text=True)
     if result.returncode != 0:
-        raise CsimError(f"test bench failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
-    # print_result writes one line per output and event
+        raise FirmwareBug(f"test bench failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    # print_result writes one line per output and event: put each event's outputs on one line
     lines = (project_dir / "tb_data" / "csim_results.log").read_text().splitlines()
     if len(lines) % len(sizes):
-        raise CsimError(f"test bench wrote {len(lines)} lines, not a multiple of {len(sizes)} outputs")
-    try:
-        printed = np.column_stack([np.array([r.split() for r in lines[i::len(sizes)]], dtype=np.float64)
-                                   .reshape(len(lines) // len(sizes), -1) for i in range(len(sizes))])
-    except ValueError as err:
-        raise CsimError(f"cannot read the test bench output: {err}") from err
-    if printed.shape[1] != sum(sizes):
-        raise CsimError(f"test bench wrote {printed.shape[1]} values per event, expected {sum(sizes)}")
-    outputs, start = [], 0
-    for size, lsb in zip(sizes, lsbs):
-        values = printed[:, start:start + size]
-        snapped = np.round(values / lsb) * lsb
-        # printed with 40 digits (convert._print_every_digit), read as float64: exact while a value has at most 53
-        # significant bits, i.e. float64's spacing at the value stays below half an LSB
-        if np.any(np.spacing(np.maximum(np.abs(snapped), lsb)) >= lsb / 2):
-            raise CsimError("the test bench's outputs have more than 53 significant bits: float64 cannot read them "
-                            "back exactly (the in-process C simulation compares them exactly)")
-        outputs.append(snapped)
-        start += size
-    return outputs
+        raise FirmwareBug(f"test bench wrote {len(lines)} lines, not a multiple of {len(sizes)} outputs")
+    joined = project_dir / CACHE / "csim_results.joined"
+    joined.parent.mkdir(exist_ok=True)
+    joined.write_text("".join(" ".join(lines[i:i + len(sizes)]) + "\n" for i in range(0, len(lines), len(sizes))))
+    return read_exact(joined, sizes, info["output_types"])
 
 
 def testbench_inputs(project_dir: str | Path) -> list[np.ndarray]:
@@ -200,10 +282,8 @@ def testbench_inputs(project_dir: str | Path) -> list[np.ndarray]:
     return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def testbench_expected(project_dir: str | Path) -> list[np.ndarray]:
-    """The exact outputs the project's tb_data/ expects for its inputs (written by l1ad with 17 digits), per output."""
+def testbench_expected(project_dir: str | Path) -> list[Value]:
+    """The exact outputs the project's tb_data/ expects for its inputs (written by l1ad in full digits), per output."""
     project_dir = Path(project_dir)
-    sizes = project_info(project_dir)["output_sizes"]
-    table = np.loadtxt(project_dir / "tb_data" / "tb_output_predictions.dat", dtype=np.float64, ndmin=2)
-    bounds = np.cumsum([0, *sizes])
-    return [table[:, a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    info = project_info(project_dir)
+    return read_exact(project_dir / "tb_data" / "tb_output_predictions.dat", info["output_sizes"], info["output_types"])

@@ -11,7 +11,6 @@ conversion need neither TensorFlow nor the model file.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from .layers import (KINDS, SKIPPED, Bounds, FixedType, UnsupportedModel, kind_of, quantizer_type, result_type,
+from .layers import (KINDS, Bounds, FixedType, UnsupportedModel, activation_of, kind_of, passes_through, result_type,
                      split_activation, supported_layers)
 
 GRAPH_JSON = "l1ad_graph.json"
@@ -39,8 +38,7 @@ class Node:
     quantizer: FixedType | None = None  # quantizer nodes: the type QKeras rounds (half to even) and saturates to
     before: str | None = None  # quantizer nodes: what QKeras applies before rounding (relu, hard_tanh)
     trainable: bool = True  # False for frozen constants (a score's mean, the trigger head)
-    hls: str | None = None  # the hls4ml layer that holds this node's values, recorded by the converter
-    hls_copies: tuple[str, ...] = ()  # later hls4ml layers holding the same values (a Flatten's Reshape)
+    table: dict | None = None  # table nodes: the exact function of each value (:mod:`.tables`)
     # the type of the node's values, set by the graph: a quantizer's type (rounding half to even, saturating), or the
     # exact type of the node's arithmetic (wide enough that it never rounds or wraps); the converter writes it into
     # the firmware, and the reference computes these values
@@ -56,7 +54,7 @@ class Node:
                 "source": self.source, "constants": {k: v.tolist() for k, v in self.constants.items()},
                 "constant_types": {k: _type_list(t) for k, t in self.constant_types.items()},
                 "quantizer": _type_list(self.quantizer), "before": self.before, "trainable": self.trainable,
-                "hls": self.hls, "hls_copies": list(self.hls_copies)}
+                "table": self.table}
 
     @classmethod
     def from_dict(cls, doc: dict) -> "Node":
@@ -64,7 +62,7 @@ class Node:
                    {k: np.asarray(v, dtype=np.float64) for k, v in doc["constants"].items()},
                    {k: FixedType(*t) for k, t in doc["constant_types"].items()},
                    None if doc["quantizer"] is None else FixedType(*doc["quantizer"]), doc["before"],
-                   doc["trainable"], doc["hls"], hls_copies=tuple(doc.get("hls_copies", ())))
+                   doc["trainable"], doc.get("table"))
 
 
 def _type_list(fixed: FixedType | None) -> list[int] | None:
@@ -128,7 +126,7 @@ class Graph:
         nodes = [Node(name, "input", (), int(np.prod(t.shape[1:])), "InputLayer") for name, t in zip(inputs, model.inputs)]
         aliases: dict[str, str] = {}  # a skipped layer's name -> the node whose values it passes on
         for layer in _ordered_layers(model, inputs):
-            if type(layer).__name__ in SKIPPED or _flattens(layer):
+            if passes_through(layer):
                 source = _inbound(layer)[0]
                 aliases[layer.name] = aliases.get(source, source)
                 continue
@@ -151,8 +149,17 @@ def inputs_without_quantizer(model) -> list[str]:
     inputs = [t._keras_history.layer.name for t in model.inputs]
     consumers = {name: [layer for layer in model.layers if type(layer).__name__ != "InputLayer"
                         and name in _inbound(layer)] for name in inputs}
-    return [name for name in inputs
-            if len(consumers[name]) != 1 or type(consumers[name][0]).__name__ != "QActivation"]
+    return [name for name in inputs if len(consumers[name]) != 1 or not _plain_quantizer(consumers[name][0])]
+
+
+def _plain_quantizer(layer) -> bool:
+    """A QActivation whose quantizer is one fixed-point cast (a type the FPGA can receive), not a table."""
+    if type(layer).__name__ != "QActivation":
+        return False
+    try:
+        return activation_of(layer.quantizer, layer.name)[0] == "quantizer"
+    except UnsupportedModel:
+        return True  # refused with its reason when the graph is built
 
 
 def with_input_type(model, fixed: FixedType):
@@ -246,14 +253,7 @@ def _ordered_layers(model, inputs: list[str]) -> list:
 
 
 # kinds that act on each value alone: any tensor shape is the same as its row-major flattening, which the firmware holds
-ELEMENTWISE = ("quantizer", "relu", "leaky_relu", "linear")
-
-
-def _flattens(layer) -> bool:
-    """Flatten, or a Reshape to one axis: nothing to compute, since every tensor is held flat (row-major, as
-    hls4ml holds it and as Flatten orders it)."""
-    name = type(layer).__name__
-    return name == "Flatten" or (name == "Reshape" and len(layer.output_shape) == 2)
+ELEMENTWISE = ("quantizer", "table", "relu", "leaky_relu")
 
 
 def _activation_node(layer, node: Node) -> Node | None:
@@ -264,9 +264,10 @@ def _activation_node(layer, node: Node) -> Node | None:
     name, kind, quantizer = split
     activation = Node(name, kind, (node.name,), node.width, f"{node.source} activation",
                       trainable=node.trainable)
-    if quantizer is not None:
-        activation.quantizer, before = quantizer_type(quantizer, layer.name)
-        activation.before = before.__name__
+    if kind == "quantizer":
+        _, activation.quantizer, activation.before = activation_of(quantizer, layer.name)
+    elif kind == "table":
+        _, activation.table, _ = activation_of(quantizer, layer.name)
     return activation
 
 
@@ -277,6 +278,10 @@ def _node(layer, model) -> Node:
         feeds = [f"{other.name} ({type(other).__name__})" for other in model.layers
                  if type(other).__name__ != "InputLayer" and layer.name in _inbound(other)]
         source = f"Reshape to {layer.output_shape[1:]}, feeding {', '.join(feeds) or 'nothing'}"
+    if kind is None and source == "Activation":
+        raise UnsupportedModel(f"layer {layer.name}: Activation({layer.get_config()['activation']!r}) is not "
+                               "bit-exact; use a QActivation with a QKeras quantizer (quantized_relu, quantized_bits, "
+                               "quantized_tanh, quantized_sigmoid, ...), ReLU or Activation('relu')")
     if kind is None:
         hint = (" l1ad's bit-exact chain takes flat tensors only (Flatten, a Reshape to one axis and elementwise "
                 "quantizers before them are fine; convolution, pooling and other reshapes are not supported yet): "
@@ -300,8 +305,9 @@ def _input_quantizers(graph: Graph) -> dict[str, str]:
     for name in graph.inputs:
         consumers = graph.consumers(name)
         if len(consumers) != 1 or consumers[0].kind != "quantizer":
-            raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation (e.g. "
-                                   "quantized_bits) right after each input; it sets the type the FPGA receives")
+            raise UnsupportedModel(f"input {name}: bit-exact firmware needs exactly one QActivation with a plain "
+                                   "fixed-point quantizer (e.g. quantized_bits) right after each input; it sets the "
+                                   "type the FPGA receives (l1ad import states one for you: --input-type)")
         out[name] = consumers[0].name
     return out
 
@@ -312,79 +318,26 @@ def _infer_types(graph: Graph) -> dict[str, Bounds]:
     for node in graph.operations():
         bounds[node.name] = KINDS[node.kind].bounds(node, [bounds.get(name) for name in node.inputs])
         node.result = node.quantizer if node.kind == "quantizer" else result_type(node, bounds[node.name])
-    for name, quantizer in graph.input_quantizers.items():  # hls4ml merges the input's quantizer into the input
+    for name, quantizer in graph.input_quantizers.items():  # the firmware's input has the quantizer's type
         graph[name].result = graph[quantizer].result
     for node in graph.operations():
         if node.kind == "quantizer" and node.name not in graph.input_quantizers.values():
-            _reach_rounding_bit(graph[node.inputs[0]], node, graph)
+            _reach_rounding_bit(graph[node.inputs[0]], node)
     return bounds
 
 
-def _reach_rounding_bit(source: Node, quantizer: Node, graph: Graph) -> None:
+def _reach_rounding_bit(source: Node, quantizer: Node) -> None:
     """ap_fixed rounds a value to a coarser type by reading the bit below the new LSB; when the value's type has no
     such bit (its integer bits, sign included, fewer than minus the new type's fractional bits) ap_types fails an
     assertion ("Attempting to read bit beyond MSB") and the C simulation aborts. An exact result type is widened to
-    reach it (its values are unchanged); a quantizer's own type cannot be, so such a pair is refused. hls4ml may
-    merge the quantizer into the layer before it (a merge, BN, a linear activation), which then rounds its C++
-    expression directly: that expression's natural type must reach the bit too (found by the differential
-    benchmark: an Add of two narrow quantizers rounded to ufixed<2,8>)."""
-    need = 1 - quantizer.result.f  # integer bits, sign included: one above the rounding bit
-    _widen_or_refuse(source, need, quantizer)
-    if source.kind not in _EXPRESSION_REACH:
-        return
-    inputs = [graph[name] for name in source.inputs]
-    shortfall = need - _EXPRESSION_REACH[source.kind](source, [node.result for node in inputs])
-    if shortfall <= 0:
-        return
-    if source.kind in ("concatenate", "linear", "relu", "leaky_relu"):  # values copied from the input's type
-        for node in inputs:
-            _widen_or_refuse(node, need, quantizer, merged_into=source)
-    else:  # a sum or product: one exact input widened by the shortfall suffices
-        node = next((node for node in inputs if node.kind not in ("quantizer", "input")), inputs[0])
-        _widen_or_refuse(node, _reach(node.result) + shortfall, quantizer, merged_into=source)
+    reach it (its values are unchanged); a quantizer's or an input's own type cannot be: the converter puts a wider
+    copy before the rounding (:func:`rounding_reach`)."""
+    short = rounding_reach(source.result, quantizer.result)
+    if short > 0 and source.kind not in ("quantizer", "input"):
+        fixed = source.result
+        source.result = FixedType(fixed.k, fixed.i + short, fixed.f)
 
 
-def _reach(fixed: FixedType) -> int:
-    return fixed.k + fixed.i
-
-
-def _widen_or_refuse(node: Node, need: int, quantizer: Node, merged_into: Node | None = None) -> None:
-    """Give an exact result type at least ``need`` integer bits (sign included), or refuse if it is a quantizer's."""
-    fixed = node.result
-    if _reach(fixed) >= need:
-        return
-    if node.kind in ("quantizer", "input"):
-        where = f" inside {merged_into.name} ({merged_into.kind}; hls4ml merges the quantizer into it)" \
-            if merged_into else ""
-        raise UnsupportedModel(f"layer {quantizer.name}: rounds values computed from {node.name} ({fixed.hls()})"
-                               f"{where} to multiples of 2^{-quantizer.result.f}, beyond their highest bit, which "
-                               f"ap_fixed cannot do ({need - _reach(fixed)} integer bits short); give "
-                               f"{quantizer.name} more fractional bits or {node.name} more integer bits")
-    node.result = FixedType(fixed.k, need - fixed.k, fixed.f)
-
-
-def _sum_reach(node: Node, x: list[FixedType]) -> int:
-    """ap_fixed's sum or difference of two values has max(I1, I2) + 1 integer bits, an unsigned operand counted
-    with one more when the other is signed (ap_fixed_base's plus/minus types); more operands, pair by pair."""
-    def plus(a: FixedType, b: FixedType) -> FixedType:
-        k = a.k or b.k
-        return FixedType(k, max(_reach(a) + (b.k and not a.k), _reach(b) + (a.k and not b.k)) + 1 - k, 0)
-
-    return _reach(functools.reduce(plus, x))
-
-
-def _batchnorm_reach(node: Node, x: list[FixedType]) -> int:
-    from .layers import constant_bounds
-
-    scale, bias = (constant_bounds(node.constants[name], node.name).fixed() for name in ("scale", "bias"))
-    k = x[0].k or scale.k
-    product = FixedType(k, _reach(x[0]) + _reach(scale) - k, 0)  # ap_fixed's product: I1 + I2 integer bits
-    return _sum_reach(node, [product, bias])
-
-
-# k + i (ap_fixed's I) of the C++ expression a layer casts to its output type (nnet_merge.h, nnet_batchnorm.h,
-# nnet_activation.h's linear and relu): a sum, a product (I1 + I2), a copy
-_EXPRESSION_REACH: dict[str, Callable] = {
-    "add": _sum_reach, "subtract": _sum_reach, "multiply": lambda node, x: sum(map(_reach, x)),
-    "concatenate": lambda node, x: min(map(_reach, x)), "linear": lambda node, x: _reach(x[0]),
-    "relu": lambda node, x: _reach(x[0]), "leaky_relu": lambda node, x: _reach(x[0]), "batchnorm": _batchnorm_reach}
+def rounding_reach(source: FixedType, target: FixedType) -> int:
+    """Integer bits ``source`` lacks for ap_fixed to round it to ``target``'s LSB (0 when it has them)."""
+    return max(0, 1 - target.f - (source.k + source.i))

@@ -16,6 +16,8 @@ import numpy as np
 
 from l1ad.common.errors import L1adError
 
+from . import tables
+
 MAX_WIDTH = 1024  # ap_fixed's widest type (AP_INT_MAX_W's default)
 
 
@@ -99,43 +101,44 @@ def hard_tanh(x):
 BEFORE = {f.__name__: f for f in (identity, relu, hard_tanh)}  # what a quantizer applies before rounding
 
 
-# The options of each supported quantizer, allow-listed: the values under which it is plain fixed point. An option
-# not listed here (a future QKeras option, or one l1ad does not model) is refused, never ignored.
+# The options of each plain quantizer, allow-listed: the values under which it is one fixed-point cast (round half to
+# even, saturate). An option not listed here (a future QKeras option, or one l1ad does not model) is refused, never
+# ignored. Other quantizers and settings are exact functions of their input (:mod:`.tables`).
 PLAIN_OPTIONS = {
     "quantized_bits": {"alpha": (1, 1.0, None), "symmetric": (0, False, 1, True), "use_stochastic_rounding": (False, 0),
                        "qnoise_factor": (1, 1.0)},
+    # relu_upper_bound changes nothing unless is_quantized_clip=False, which QKeras does not save (tables.spec_of)
     "quantized_relu": {"use_sigmoid": (0, False), "negative_slope": (0, 0.0), "use_stochastic_rounding": (False, 0),
-                       "relu_upper_bound": (None,), "qnoise_factor": (1, 1.0)},
-    "quantized_tanh": {"symmetric": (False, 0), "use_stochastic_rounding": (False, 0), "use_real_tanh": (False, 0)},
+                       "relu_upper_bound": None, "qnoise_factor": (1, 1.0)},
+    "quantized_tanh": {"symmetric": (False, 0, True, 1), "use_stochastic_rounding": (False, 0),
+                       "use_real_tanh": (False, 0)},
 }
 FREE_OPTIONS = {"bits", "integer", "keep_negative"}
 PLAIN_HINT = {
     "quantized_bits": "is not plain fixed point: use alpha=1 (or None), no stochastic rounding, qnoise_factor=1",
-    "quantized_relu": "is not supported: only plain relu (no negative slope, sigmoid, upper bound or stochastic "
-                      "rounding; qnoise_factor=1) is supported",
-    "quantized_tanh": "is not supported: only the hard tanh (use_real_tanh=False, symmetric=False, no stochastic "
-                      "rounding) is supported",
+    "quantized_relu": "is not supported: use no stochastic rounding and qnoise_factor=1",
+    "quantized_tanh": "is not supported: only the hard tanh (use_real_tanh=False, no stochastic rounding) is "
+                      "supported",
 }
 
 
 def _check_options(name: str, config: dict, where: str) -> None:
     allowed = PLAIN_OPTIONS[name]
-    bad = {k: v for k, v in config.items() if k not in FREE_OPTIONS and (k not in allowed or v not in allowed[k])}
+    bad = {k: v for k, v in config.items()
+           if k not in FREE_OPTIONS and (k not in allowed or (allowed[k] is not None and v not in allowed[k]))}
     if bad:
         raise UnsupportedModel(f"{where}{name}({config}) {PLAIN_HINT[name]} (options: {bad})")
 
 
 def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
-    """The fixed-point type of a QKeras quantizer and the exact function QKeras applies before rounding.
-
-    Only settings whose arithmetic is plain fixed point are accepted (:data:`PLAIN_OPTIONS`); others raise
-    UnsupportedModel.
-    """
+    """The fixed-point type of a plain QKeras quantizer (one cast) and the exact function QKeras applies before
+    rounding. Only settings whose arithmetic is plain fixed point are accepted (:data:`PLAIN_OPTIONS`); others raise
+    UnsupportedModel (:func:`activation_of` takes the quantizers that are exact functions)."""
     name = type(quantizer).__name__
     where = f"{where}: " if where else ""
     if name not in PLAIN_OPTIONS:
-        raise UnsupportedModel(f"{where}quantizer {name} is not supported; use quantized_bits, quantized_relu "
-                               "or quantized_tanh")
+        raise UnsupportedModel(f"{where}quantizer {name} is not plain fixed point; plain: quantized_bits, "
+                               f"quantized_relu, quantized_tanh; as exact tables: {tables.SUMMARY}")
     config = quantizer.get_config()
     _check_options(name, config, where)
     bits, integer = int(config.get("bits", 0)), int(config.get("integer", 0))
@@ -143,12 +146,27 @@ def quantizer_type(quantizer, where: str = "") -> tuple[FixedType, Callable]:
         k = int(bool(config["keep_negative"]))
         if bits - k < 1:
             raise UnsupportedModel(f"{where}quantized_bits(bits={bits}, keep_negative=True) is QKeras' binary "
-                                   "quantizer (+-1), not fixed point: signed quantizers need bits >= 2")
+                                   "quantizer (+-1), not fixed point: signed quantizers need bits >= 2 (or use "
+                                   "binary())")
         return FixedType(k, integer, bits - integer - k, bool(config.get("symmetric")) and k == 1), identity
     if name == "quantized_relu":  # clipping at zero is the activation itself, not a saturation of the type
         return FixedType(0, integer, bits - integer), relu
-    # quantized_tanh, QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits
-    return FixedType(1, 0, bits - 1), hard_tanh
+    # quantized_tanh, QKeras: 2 * hard_sigmoid(x) - 1 = clip(x, -1, 1), then bits - 1 fractional bits, down to
+    # -1 + lsb when symmetric
+    return FixedType(1, 0, bits - 1, bool(config.get("symmetric"))), hard_tanh
+
+
+def activation_of(quantizer, where: str) -> tuple[str, FixedType | dict, str | None]:
+    """How a QKeras activation quantizer is computed: ("quantizer", its type, what it applies before rounding) for a
+    plain one, ("table", its spec, None) for an exact function of its input (:mod:`.tables`)."""
+    try:
+        spec = tables.spec_of(quantizer)
+    except ValueError as err:
+        raise UnsupportedModel(f"{where}: {err}") from err
+    if spec is not None:
+        return "table", spec, None
+    fixed, before = quantizer_type(quantizer, where)
+    return "quantizer", fixed, before.__name__
 
 
 def frac_bits(values: np.ndarray, where: str = "") -> int:
@@ -239,8 +257,55 @@ class Value:
         return self.out if self.pre_num is None else _to_float(self.pre_num, self.pre_frac)
 
 
+    def scaled(self, frac: int) -> np.ndarray:
+        """The integers at scale 2^-``frac`` (``frac`` >= the value's own: exact), as Python integers when they need
+        more than 62 bits."""
+        num = np.asarray(self.num)
+        shift = frac - self.frac
+        if num.dtype != object and _bits(num) + shift <= INT64_BITS:
+            return num.astype(np.int64) << shift
+        return _storage(num, True) * (1 << shift)
+
+    def identical(self, other: "Value") -> np.ndarray:
+        """Per event (first axis): every value equal to ``other``'s, compared as exact integers at a common scale."""
+        frac = max(self.frac, other.frac)
+        a, b = self.scaled(frac), other.scaled(frac)
+        return np.all((a == b).reshape(len(a), -1), axis=1).astype(bool)
+
+    def widest_bits(self) -> int:
+        """Bits of the widest value in two's complement (sign included when a value is negative), at the value's
+        scale: the width an exact comparison had to hold."""
+        num = np.asarray(self.num).ravel()
+        if num.size == 0:
+            return 0
+        high, low = int(num.max()), int(num.min())
+        if low >= 0:
+            return high.bit_length()
+        return max(high.bit_length(), (-low - 1).bit_length()) + 1  # two's complement
+
+
+def _bits(num: np.ndarray) -> int:
+    """Bits of the largest magnitude in an int64 array."""
+    if num.size == 0:
+        return 0
+    return max(abs(int(num.max())).bit_length(), abs(int(num.min())).bit_length())
+
+
+def concatenate(values: list[Value]) -> Value:
+    """Values of successive chunks of events as one (at the finest scale among them)."""
+    frac = max(v.frac for v in values)
+    return Value(np.concatenate([v.scaled(frac) for v in values]), frac)
+
+
 def _to_float(num: np.ndarray, frac: int | None) -> np.ndarray:
-    values = np.asarray(num).astype(np.float64)
+    num = np.asarray(num)
+    if num.dtype == object:  # Python integers: exact rounding to float64, whatever their size
+        from fractions import Fraction
+
+        frac = frac or 0
+        exact = (Fraction(int(n), 1 << frac) if frac >= 0 else Fraction(int(n) << -frac) for n in num.ravel())
+        return np.array([float(v) for v in exact], dtype=np.float64).reshape(num.shape)
+    values = num.astype(np.float64)
     return values if frac is None else values * 2.0**-frac
 
 
@@ -288,21 +353,26 @@ def round_integers(num: np.ndarray, frac: int, fixed: FixedType) -> np.ndarray:
 # exact), exact(node, inputs) evaluates it on Values, trace(node, inputs, dsp) on da4ml arrays.
 
 def weight_values(quantizer, w: np.ndarray, where: str) -> tuple[np.ndarray, FixedType]:
-    """A weight tensor after its quantizer, and the quantizer's type.
+    """A weight tensor after its quantizer, and the type that holds it.
 
-    A QDense kernel quantizer made with ``alpha=None`` (QKeras 0.9's default, as AXOL1TL writes them) is turned
-    by QDense into ``alpha='auto_po2'``: a power-of-two scale per output, computed from the weights. At inference
-    that is fixed, so the values are QKeras' own (computed by its quantizer, float32, exact for these widths) and
-    the type is the narrowest that holds them, symmetric as QKeras makes them."""
+    A plain quantized_bits (alpha 1) rounds in numpy, exactly, to its own type. Any other deterministic quantizer
+    (quantized_bits with a scale, ``alpha='auto_po2'`` being what QDense makes of QKeras 0.9's default alpha=None as
+    AXOL1TL writes it; quantized_po2, binary, ternary, ...) gives constants at inference: the values are QKeras' own,
+    computed by its quantizer in float32 as its predict computes them, and the type is the narrowest that holds
+    them. Stochastic rounding is refused (random at every call)."""
     config = quantizer.get_config() if hasattr(quantizer, "get_config") else {}
-    if type(quantizer).__name__ == "quantized_bits" and config.get("alpha") == "auto_po2":
-        _check_options("quantized_bits", {**config, "alpha": 1}, f"{where}: ")
-        import tensorflow as tf
+    name = type(quantizer).__name__
+    if config.get("use_stochastic_rounding"):
+        raise UnsupportedModel(f"{where}: {name} {tables.STOCHASTIC}")
+    if name == "quantized_bits" and config.get("alpha") in PLAIN_OPTIONS[name]["alpha"]:
+        fixed = quantizer_type(quantizer, where)[0]
+        return fixed.quantize(w), fixed
+    import tensorflow as tf
 
-        values = np.asarray(quantizer(tf.constant(w, dtype=tf.float32)), dtype=np.float64)
-        return values, constant_bounds(values, where).fixed()
-    fixed = quantizer_type(quantizer, where)[0]
-    return fixed.quantize(w), fixed
+    values = np.asarray(quantizer(tf.constant(w, dtype=tf.float32)), dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise UnsupportedModel(f"{where}: {name} gives weights that are not finite numbers")
+    return values, constant_bounds(values, where).fixed()
 
 
 def dense_weights(layer) -> tuple[np.ndarray, np.ndarray]:
@@ -354,8 +424,7 @@ def _trace_dense(node, x, dsp):
 
 
 def _build_quantizer(layer, node):
-    fixed, before = quantizer_type(layer.quantizer, layer.name)
-    node.quantizer, node.before = fixed, before.__name__
+    _, node.quantizer, node.before = activation_of(layer.quantizer, layer.name)
 
 
 def _exact_quantizer(node, x: list[Value]) -> Value:
@@ -390,11 +459,82 @@ def _trace_quantizer(node, x, dsp):
     return quantize_da4ml(x[0], node.quantizer)
 
 
-def _build_linear(layer, node):
-    if layer.get_config()["activation"] != "linear":
-        raise UnsupportedModel(f"layer {layer.name}: Activation({layer.get_config()['activation']!r}) is not "
-                               "bit-exact; use a QActivation with quantized_relu / quantized_tanh / quantized_bits")
+def _hls_quantizer(node, graph):
+    return {"class_name": "Activation", "activation": "linear"}, {}  # the cast to the quantizer's type rounds
 
+
+# --- exact functions of one value, as tables (:mod:`.tables`) --------------------------------------------------
+
+def _build_table(layer, node):
+    _, node.table, _ = activation_of(layer.quantizer, layer.name)
+
+
+def _exact_table(node, x: list[Value]) -> Value:
+    num, frac = tables.evaluate(node.table, x[0].num, x[0].frac)
+    return Value(num, frac)  # every entry fits the table's type: nothing for the audit to round or saturate
+
+
+def table_inputs(fixed: FixedType) -> np.ndarray:
+    """Every value of a type, in the order of its bits read as an unsigned index (hls4ml's UnaryLUT): 0, lsb, ...,
+    max, then (signed) min, ..., -lsb."""
+    index = np.arange(2**fixed.width, dtype=np.int64)
+    if fixed.k:
+        index = np.where(index >= 2 ** (fixed.width - 1), index - 2**fixed.width, index)
+    return index
+
+
+def _bounds_table(node, x: list[Bounds]) -> Bounds:
+    """The function's values over every input value the input's range holds (a table of at most
+    2^:data:`.tables.TABLE_MAX_BITS` entries)."""
+    fixed = x[0].fixed()
+    if fixed.width > tables.TABLE_MAX_BITS:
+        raise UnsupportedModel(f"layer {node.name}: {node.table['name']} is built as a table of every value of its "
+                               f"input, whose values need {fixed.width} bits ({fixed.hls()}), more than the "
+                               f"{tables.TABLE_MAX_BITS} l1ad allows (a table of 2^{fixed.width} entries); put a "
+                               f"QActivation(quantized_bits(<= {tables.TABLE_MAX_BITS}, ...)) before it")
+    lo, hi = float(np.min(x[0].lo)), float(np.max(x[0].hi))
+    grid = table_inputs(fixed)
+    grid = np.unique(np.clip(grid, round(lo * 2.0**fixed.f), round(hi * 2.0**fixed.f)))
+    values, frac = tables.evaluate(node.table, grid, fixed.f)
+    scaled = values.astype(np.float64) * 2.0**-frac
+    width = node.width
+    return Bounds(np.full(width, scaled.min()), np.full(width, scaled.max()), frac)
+
+
+def _trace_table(node, x, dsp):
+    from da4ml.trace import FixedVariableArray
+    from da4ml.trace.fixed_variable import FixedVariable
+
+    def lookup(v):
+        grid = np.arange(round(float(v.low / v.step)), round(float(v.high / v.step)) + 1) if v.step else \
+            np.array([0])
+        frac = -int(np.log2(float(v.step))) if v.step else 0
+        values, out_frac = tables.evaluate(node.table, grid if v.step else np.array([round(float(v.low))]), frac)
+        floats = values.astype(np.float64) * 2.0**-out_frac
+        if v.low == v.high:
+            return FixedVariable.from_const(float(floats[0]), hwconf=v.hwconf, _factor=1)
+        return v.lookup(floats)
+
+    out = np.array([lookup(v) for v in x[0]._vars.ravel()]).reshape(x[0].shape)
+    return FixedVariableArray(out, x[0].solver_options)
+
+
+def hls_table(node, source: FixedType) -> np.ndarray:
+    """hls4ml's UnaryLUT table of a node whose input has type ``source``: the function at every input value, in the
+    order of the input's bits; values outside the input's range (never read) repeat the nearest end's."""
+    grid = table_inputs(source)
+    values, frac = tables.evaluate(node.table, grid, source.f)
+    return values.astype(np.float64) * 2.0**-frac
+
+
+def _hls_table(node, graph):
+    source = graph[node.inputs[0]]
+    return ({"class_name": "UnaryLUT", "activation": "unary_lut", "n_in": node.width,
+             "table_data": hls_table(node, source.result)},
+            {"table": node.result})
+
+
+# --- relu and leaky relu --------------------------------------------------------------------------------------
 
 def _build_relu(layer, node):
     config = layer.get_config()
@@ -415,20 +555,22 @@ def _bounds_relu(node, x: list[Bounds]) -> Bounds:
 def _build_leaky_relu(layer, node):
     config = layer.get_config()
     slope = float(config.get("negative_slope", config.get("alpha", 0.3)))
-    shift = -np.log2(slope) if 0 < slope < 1 else np.nan
-    if not float(shift).is_integer():
+    if slope <= 0 or not float(np.log2(slope)).is_integer():
         raise UnsupportedModel(f"layer {layer.name}: LeakyReLU(alpha={slope:g}) is not bit-exact: its slope is not a "
                                "power of two, so x * alpha rounds (in float32 in Keras, to hls4ml's parameter type "
-                               "in the firmware); use alpha = 2^-k (0.5, 0.25, 0.125, ...), where x * alpha is a "
+                               "in the firmware); use alpha = 2^k (..., 0.25, 0.5, 1, 2, ...), where x * alpha is a "
                                "shift, or ReLU")
     node.constants = {"slope": np.array([slope])}
 
 
 def _exact_leaky_relu(node, x: list[Value]) -> Value:
-    """max(x, x * 2^-k), exact at k more fractional bits."""
-    shift = frac_bits(node.constants["slope"], node.name)
-    num = _storage(x[0].num, _wide(node))
-    return Value(np.where(num > 0, num * (1 << shift), num), x[0].frac + shift)
+    """max(x, 0) + min(x, 0) * 2^k, exact at max(0, -k) more fractional bits."""
+    slope = node.constants["slope"]
+    shift = frac_bits(slope, node.name)  # -k for a slope below one, else 0
+    wide = _wide(node)
+    num = _storage(x[0].num, wide)
+    negative = num * _constant(slope, shift, wide)[0]
+    return Value(np.where(num > 0, num * (1 << shift), negative), x[0].frac + shift)
 
 
 def _bounds_leaky_relu(node, x: list[Bounds]) -> Bounds:
@@ -442,31 +584,45 @@ def _trace_leaky_relu(node, x, dsp):
     return positive + (x[0] - positive) * float(node.constants["slope"][0])
 
 
+def _hls_leaky_relu(node, graph):
+    slope = node.constants["slope"]
+    return ({"class_name": "LeakyReLU", "activation": "leaky_relu", "activ_param": float(slope[0])},
+            {"param": constant_bounds(slope, node.name).fixed()})
+
+
 def split_activation(layer) -> tuple[str, str, object] | None:
-    """A (Q)Dense layer's own activation as a node of its own, as hls4ml splits it off: (name, kind, the QKeras
-    quantizer or None), named as hls4ml names it (keras_v2_to_hls.py: the layer's name, '_', the quantizer's class
-    or the activation's name); None for a linear layer."""
+    """A (Q)Dense layer's own activation as a node of its own: (name, kind, the QKeras quantizer or None), named as
+    hls4ml names it (keras_v2_to_hls.py: the layer's name, '_', the quantizer's class or the activation's name);
+    None for a linear layer."""
     activation = getattr(layer, "activation", None)
     name = getattr(activation, "__name__", type(activation).__name__)
     if activation is None or name == "linear":
         return None
     if name == "relu":
         return f"{layer.name}_relu", "relu", None
-    if type(activation).__module__.startswith("qkeras"):  # quantizer_type refuses what is not plain fixed point
-        return f"{layer.name}_{type(activation).__name__}", "quantizer", activation
+    if type(activation).__module__.startswith("qkeras"):  # activation_of refuses what cannot be exact
+        kind = activation_of(activation, layer.name)[0]
+        return f"{layer.name}_{type(activation).__name__}", kind, activation
     raise UnsupportedModel(f"layer {layer.name}: activation={name} is not bit-exact; use 'relu', a QKeras "
-                           "quantizer (quantized_relu, quantized_bits, quantized_tanh) or a QActivation after it")
+                           "quantizer or a QActivation after it")
 
 
 def kind_of(layer) -> str | None:
-    """The kind a Keras layer is built as (an Activation by its function), or None if unsupported."""
-    if type(layer).__name__ == "Activation" and layer.get_config()["activation"] == "relu":
-        return "relu"
-    return KERAS_KINDS.get(type(layer).__name__)
+    """The kind a Keras layer is built as (an Activation by its function, a QActivation by its quantizer), or None if
+    unsupported."""
+    name = type(layer).__name__
+    if name == "Activation":
+        return "relu" if layer.get_config()["activation"] == "relu" else None
+    if name == "QActivation":
+        return activation_of(layer.quantizer, layer.name)[0]
+    return KERAS_KINDS.get(name)
 
 
 def _build_same_shapes(layer, node):
     shapes = layer.input_shape if isinstance(layer.input_shape, list) else [layer.input_shape]
+    if len(shapes) != 2:
+        raise UnsupportedModel(f"layer {layer.name}: {type(layer).__name__} of {len(shapes)} tensors; hls4ml 1.3 "
+                               "merges two at a time: chain two-input layers")
     if len({tuple(s) for s in shapes}) != 1 or len(shapes[0]) != 2:
         raise UnsupportedModel(f"layer {layer.name}: inputs must be flat and of equal shape (got {shapes}); "
                                "broadcasting is not supported")
@@ -480,6 +636,18 @@ def _exact_add(node, x):
 def _exact_subtract(node, x):
     wide, f = _wide(node), node.result.f
     return Value(_scaled(x[0], f, wide) - _scaled(x[1], f, wide), f)
+
+
+def _exact_average(node, x):
+    """(a + b) / 2: the sum's integers at one fractional bit more."""
+    wide, f = _wide(node), node.result.f
+    return Value(_scaled(x[0], f - 1, wide) + _scaled(x[1], f - 1, wide), f)
+
+
+def _exact_extremum(node, x):
+    wide, f = _wide(node), node.result.f
+    pick = np.maximum if node.kind == "maximum" else np.minimum
+    return Value(pick(_scaled(x[0], f, wide), _scaled(x[1], f, wide)), f)
 
 
 def _exact_multiply(node, x):
@@ -498,6 +666,20 @@ def _bounds_subtract(node, x: list[Bounds]) -> Bounds:
     return Bounds(x[0].lo - x[1].hi, x[0].hi - x[1].lo, max(b.f for b in x))
 
 
+def _bounds_average(node, x: list[Bounds]) -> Bounds:
+    return Bounds((x[0].lo + x[1].lo) / 2, (x[0].hi + x[1].hi) / 2, max(b.f for b in x) + 1)
+
+
+def _bounds_extremum(node, x: list[Bounds]) -> Bounds:
+    pick = np.maximum if node.kind == "maximum" else np.minimum
+    return Bounds(pick(x[0].lo, x[1].lo), pick(x[0].hi, x[1].hi), max(b.f for b in x))
+
+
+def _trace_extremum(node, x, dsp):
+    larger = x[1] + (x[0] - x[1]).relu()  # max(a, b) = b + relu(a - b), min(a, b) = a + b - max(a, b)
+    return larger if node.kind == "maximum" else x[0] + x[1] - larger
+
+
 def _bounds_multiply(node, x: list[Bounds]) -> Bounds:
     if len(x) == 2 and node.inputs[0] == node.inputs[1]:
         return _product_bounds(x[0], x[0], square=True)
@@ -514,6 +696,10 @@ def _trace_multiply(node, x, dsp):
     for v in x[1:]:
         out = out * v
     return out
+
+
+def _hls_merge(node, graph):
+    return {"class_name": "Merge", "op": node.kind}, {}
 
 
 def _build_dot(layer, node):
@@ -613,6 +799,23 @@ def _trace_batchnorm(node, x, dsp):
     return x[0] * node.constants["scale"] + node.constants["bias"]
 
 
+def _hls_dense(node, graph):
+    kernel, bias = node.constants["kernel"], node.constants["bias"]
+    return ({"class_name": "Dense", "n_in": kernel.shape[0], "n_out": kernel.shape[1], "weight_data": kernel,
+             "bias_data": bias}, {"weight": constant_bounds(kernel, node.name).fixed(),
+                                  "bias": constant_bounds(bias, node.name).fixed()})
+
+
+def _hls_batchnorm(node, graph):
+    """hls4ml's BatchNormalization folds gamma / sqrt(variance + epsilon) and beta - scale * mean in float64: with
+    gamma and beta the folded constants, mean 0, variance 1 and epsilon 0 it holds them exactly."""
+    scale, bias = node.constants["scale"], node.constants["bias"]
+    return ({"class_name": "BatchNormalization", "n_in": node.width, "n_filt": -1, "gamma_data": scale,
+             "beta_data": bias, "mean_data": np.zeros_like(scale), "variance_data": np.ones_like(scale),
+             "epsilon": 0.0, "use_gamma": True, "use_beta": True},
+            {"scale": constant_bounds(scale, node.name).fixed(), "bias": constant_bounds(bias, node.name).fixed()})
+
+
 @dataclass(frozen=True)
 class Kind:
     summary: str  # what is supported, as the refusal of an unsupported layer lists it
@@ -621,38 +824,64 @@ class Kind:
     exact: Callable
     bounds: Callable  # bounds(node, inputs' Bounds) -> the node's Bounds, from which its exact result type follows
     trace: Callable
+    # hls(node, graph) -> (hls4ml layer attributes, types of its constants): the layer hls4ml builds for the node
+    hls: Callable
+    accumulates: bool = False  # its hls4ml layer has an accumulator (typed as the node's exact result)
 
 
 KINDS: dict[str, Kind] = {
-    "dense": Kind("QDense and Dense (an activation inside one, relu or a QKeras quantizer, becomes a node of its own)", ("QDense", "Dense"), _build_dense,
-                  _exact_dense, _bounds_dense, _trace_dense),
-    "quantizer": Kind("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh)",
-                      ("QActivation",), _build_quantizer, _exact_quantizer, _bounds_quantizer, _trace_quantizer),
-    "linear": Kind("Activation('linear')", ("Activation",), _build_linear, lambda node, x: x[0],
-                   lambda node, x: x[0], lambda node, x, dsp: x[0]),
+    "dense": Kind("QDense and Dense (an activation inside one, relu or a QKeras quantizer, becomes a node of its own; "
+                  "weights through any deterministic QKeras quantizer)", ("QDense", "Dense"), _build_dense,
+                  _exact_dense, _bounds_dense, _trace_dense, _hls_dense, accumulates=True),
+    "quantizer": Kind("QActivation with quantized_bits, quantized_relu or quantized_tanh (hard tanh, symmetric or "
+                      "not): one cast that rounds half to even and saturates", ("QActivation",), _build_quantizer,
+                      _exact_quantizer, _bounds_quantizer, _trace_quantizer, _hls_quantizer),
+    "table": Kind(f"QActivation (or activation= inside a QDense) with {tables.SUMMARY}", ("QActivation",),
+                  _build_table, _exact_table, _bounds_table, _trace_table, _hls_table),
     "relu": Kind("ReLU(), Activation('relu') and activation='relu' inside a (Q)Dense (exact: no rounding)",
-                 ("ReLU",), _build_relu, _exact_relu, _bounds_relu, lambda node, x, dsp: x[0].relu()),
-    "leaky_relu": Kind("LeakyReLU with a power-of-two slope (alpha = 2^-k: exact, x * alpha is a shift)",
-                       ("LeakyReLU",), _build_leaky_relu, _exact_leaky_relu, _bounds_leaky_relu, _trace_leaky_relu),
+                 ("ReLU",), _build_relu, _exact_relu, _bounds_relu, lambda node, x, dsp: x[0].relu(),
+                 lambda node, graph: ({"class_name": "Activation", "activation": "relu"}, {})),
+    "leaky_relu": Kind("LeakyReLU with a power-of-two slope (alpha = 2^k, e.g. 0.25, 0.5, 1: exact, x * alpha is a "
+                       "shift)", ("LeakyReLU",), _build_leaky_relu, _exact_leaky_relu, _bounds_leaky_relu,
+                       _trace_leaky_relu, _hls_leaky_relu),
     "subtract": Kind("Subtract", ("Subtract",), _build_same_shapes, _exact_subtract, _bounds_subtract,
-                     lambda node, x, dsp: x[0] - x[1]),
-    "add": Kind("Add", ("Add",), _build_same_shapes, _exact_add, _bounds_add, lambda node, x, dsp: sum(x[1:], x[0])),
-    "multiply": Kind("Multiply (a layer multiplied with itself is a square)", ("Multiply",), _build_same_shapes,
-                     _exact_multiply, _bounds_multiply, _trace_multiply),
+                     lambda node, x, dsp: x[0] - x[1], _hls_merge),
+    "add": Kind("Add (two tensors)", ("Add",), _build_same_shapes, _exact_add, _bounds_add,
+                lambda node, x, dsp: x[0] + x[1], _hls_merge),
+    "average": Kind("Average (two tensors)", ("Average",), _build_same_shapes, _exact_average, _bounds_average,
+                    lambda node, x, dsp: (x[0] + x[1]) * 0.5, _hls_merge),
+    "maximum": Kind("Maximum (two tensors)", ("Maximum",), _build_same_shapes, _exact_extremum, _bounds_extremum,
+                    _trace_extremum, _hls_merge),
+    "minimum": Kind("Minimum (two tensors)", ("Minimum",), _build_same_shapes, _exact_extremum, _bounds_extremum,
+                    _trace_extremum, _hls_merge),
+    "multiply": Kind("Multiply of two tensors (a layer multiplied with itself is a square)", ("Multiply",),
+                     _build_same_shapes, _exact_multiply, _bounds_multiply, _trace_multiply, _hls_merge),
     "dot": Kind("Dot(axes=1) of two flat tensors (e.g. a squared distance)", ("Dot",), _build_dot, _exact_dot,
-                _bounds_dot, _trace_dot),
+                _bounds_dot, _trace_dot, lambda node, graph: ({"class_name": "Dot", "op": "dot1d"}, {}),
+                accumulates=True),
     "concatenate": Kind("Concatenate along the feature axis", ("Concatenate",), _build_concatenate,
-                        _exact_concatenate, _bounds_concatenate, _trace_concatenate),
+                        _exact_concatenate, _bounds_concatenate, _trace_concatenate,
+                        lambda node, graph: ({"class_name": "Concatenate", "op": "concatenate1d", "axis": -1}, {})),
     "batchnorm": Kind("BatchNormalization and QBatchNormalization (folded to x * scale + bias as hls4ml folds it; "
                       "QBatchNormalization with its parameters as QKeras quantizes them)",
                       ("BatchNormalization", "QBatchNormalization"), _build_batchnorm, _exact_batchnorm,
-                      _bounds_batchnorm, _trace_batchnorm),
+                      _bounds_batchnorm, _trace_batchnorm, _hls_batchnorm),
 }
-KERAS_KINDS = {cls: kind for kind, rule in KINDS.items() for cls in rule.keras}
+KERAS_KINDS = {cls: kind for kind, rule in KINDS.items() for cls in rule.keras if kind != "table"}
 
 
 # layers that pass their input on unchanged at inference: no node, skipped as hls4ml skips them (keras_v2_to_hls.py)
-SKIPPED = {"Dropout": "Dropout (a no-op at inference: skipped)"}
+SKIPPED = {"Dropout": "Dropout (a no-op at inference: skipped)",
+           "Activation": "Activation('linear') (the identity: skipped)"}
+
+
+def passes_through(layer) -> bool:
+    """A layer that changes no value at inference: Dropout, Activation('linear'), Flatten, a Reshape to one axis
+    (every tensor is held flat, row-major, as hls4ml holds it and as Flatten orders it)."""
+    name = type(layer).__name__
+    if name == "Activation":
+        return layer.get_config()["activation"] == "linear"
+    return name in ("Dropout", "Flatten") or (name == "Reshape" and len(layer.output_shape) == 2)
 
 
 def supported_layers() -> list[str]:

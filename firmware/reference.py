@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph import Graph, as_graph
-from .layers import KINDS, Value
+from .layers import KINDS, Value, concatenate
 
 CHUNK = 200_000  # events per evaluation step: bounds memory on millions of events
 
@@ -49,8 +49,13 @@ def chunks(model, x, size: int = CHUNK):
         yield start, evaluate(graph, [a[start:start + size] for a in xs])
 
 
-def outputs(model, x) -> list[np.ndarray]:
-    """The model's outputs, exactly, in the model's output order."""
+def exact_outputs(model, x) -> list[Value]:
+    """The model's outputs as exact integers (:class:`.layers.Value`), in the model's output order."""
     graph = as_graph(model)
-    parts = [[values[name].out for name in graph.outputs] for _, values in chunks(graph, x)]
-    return [np.concatenate([p[i] for p in parts]) for i in range(len(graph.outputs))]
+    parts = [[values[name] for name in graph.outputs] for _, values in chunks(graph, x)]
+    return [concatenate([p[i] for p in parts]) for i in range(len(graph.outputs))]
+
+
+def outputs(model, x) -> list[np.ndarray]:
+    """The model's outputs as float64 (exact up to 53 significant bits), in the model's output order."""
+    return [value.out for value in exact_outputs(model, x)]

@@ -34,7 +34,7 @@ from l1ad.common.errors import L1adError
 
 from . import reference
 from .graph import Graph, as_graph
-from .layers import KINDS
+from .layers import KINDS, Value
 
 TOP = "l1ad_top"
 
@@ -200,7 +200,7 @@ def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp
                            verbose=False)
 
 
-def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = None,
+def build_rtl(model, out: str | Path, x, expected: list[Value] | None = None,
               output_labels: list[str] | None = None, clock_mhz: float = 200.0, adder_levels_per_ns: float = 1.0,
               synthesize: bool = True, dsp: bool = False, breakdown: bool = True, part: str = "xcvu9p-flga2104-2L-e",
               progress: bool = True) -> dict:
@@ -208,7 +208,8 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
 
     ``model`` is a Keras model or its :class:`.graph.Graph`. ``x`` are the raw inputs (array or list); the RTL
     receives them after the input quantizers. The
-    simulated outputs are compared with ``expected`` (e.g. the C simulation's outputs; default: the
+    simulated outputs are compared, as exact integers, with ``expected`` (e.g. the C simulation's outputs,
+    :meth:`.csim.Csim.predict_exact`; default: the
     exact reference). ``dsp`` lets squares use multipliers and yosys map them to DSPs. ``out`` is
     replaced only if l1ad made it. yosys on the whole design, yosys on the parts and Verilator run side by side.
     """
@@ -224,7 +225,7 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     timings = {}
     start = time.perf_counter()
     steps.set_postfix_str("trace")
-    comb, values = _combinational(graph, dsp)
+    comb, values, words = _combinational(graph, dsp)
     timings["trace_s"] = time.perf_counter() - start
     steps.update()
     start = time.perf_counter()
@@ -238,6 +239,7 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
     try:
         built = _build(graph, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
                        dsp, breakdown, part)
+        built["words"] = words
         commit_dir(built["build"], out, "RTL build")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -250,18 +252,68 @@ def build_rtl(model, out: str | Path, x, expected: list[np.ndarray] | None = Non
 
 
 def _combinational(graph: Graph, dsp: bool):
-    """The graph traced into one combinational da4ml graph (inputs concatenated), and every node's traced array."""
+    """The graph traced into one combinational da4ml graph (inputs concatenated), every node's traced array, and how
+    the outputs are read (:func:`_readable`)."""
     from da4ml.trace import FixedVariableArray, comb_trace
 
     inputs, outputs, values = trace_values(graph, dsp)
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
     with exact_decimals():
+        outputs, words = _readable(outputs)
         comb = comb_trace(inp, outputs)
     if not np.any(comb.inp_kifs.sum(axis=0)):  # Verilator cannot build a zero-width input port
         raise L1adError(f"RTL: the model's outputs do not depend on its inputs, {_constant_from(graph, values)}; there "
                         "is no logic to build (a trigger whose score is one constant); retrain or widen that layer")
-    return comb, values
+    return comb, values, words
+
+
+SIMULATED_BITS = 32  # da4ml's Verilator harness moves each value, padded to the widest k, i and f, in an int32
+WORD_BITS = 31
+
+
+def _readable(outputs: np.ndarray):
+    """da4ml's simulator reads every output padded to the largest sign, integer and fractional bits among them, in 32
+    bits. Outputs that fit are read as they are (words None); otherwise every output value is also put out as words
+    of 31 bits of its integer at its own scale, two's complement, low word first (wires only, no logic), and
+    read back whole: (outputs as simulated, how to read them: the padded fractional bits, or per output value
+    (its bits, sign, fractional bits, words))."""
+    kifs = np.array([v.kif for v in outputs.ravel()])
+    if kifs.size == 0 or int(kifs[:, 0].max() + kifs[:, 1].max() + kifs[:, 2].max()) <= SIMULATED_BITS:
+        return outputs, int(kifs[:, 2].max()) if kifs.size else 0
+    words, layout = [], []
+    for v in outputs.ravel():
+        k, i, f = (int(n) for n in v.kif)
+        whole = v * 2.0**f  # an integer: a shift
+        count = max(1, -(-(k + i + f) // WORD_BITS))
+        for j in range(count):
+            words.append((whole * 2.0 ** (-WORD_BITS * j)).quantize(0, WORD_BITS, 0, "WRAP", "TRN"))
+        layout.append((k + i + f, bool(k), f, count))
+    return np.array(words), layout
+
+
+def _simulated_values(simulated: np.ndarray, words, sizes: list[int]) -> list[Value]:
+    """The Verilator outputs as exact integers, per model output: float64 values of at most 32 significant bits (at
+    the padded scale 2^-``words``), or whole integers put together from their words."""
+    if isinstance(words, int):  # exact: at most 32 significant bits
+        num = np.round(simulated * 2.0**words).astype(np.int64)
+        bounds = np.cumsum([0, *sizes])
+        return [Value(num[:, a:b], words) for a, b in zip(bounds[:-1], bounds[1:])]
+    raw = np.round(simulated).astype(np.int64)
+    values, column = [], 0
+    for width, signed, f, count in words:
+        n = sum(raw[:, column + j].astype(object) << (WORD_BITS * j) for j in range(count)) % (1 << width)
+        if signed:
+            n = np.where(n >= 1 << (width - 1), n - (1 << width), n)
+        values.append(Value(np.asarray(n, dtype=object), f))
+        column += count
+    out, start = [], 0
+    for size in sizes:  # each output at the finest scale among its own values
+        part = values[start:start + size]
+        frac = max(v.frac for v in part)
+        out.append(Value(np.column_stack([v.scaled(frac) for v in part]), frac))
+        start += size
+    return out
 
 
 def _constant_from(graph: Graph, values) -> str:
@@ -273,16 +325,15 @@ def _constant_from(graph: Graph, values) -> str:
 
 
 def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):
-    """(what the FPGA receives, the outputs the RTL must reproduce as columns, each output's width). Given the
-    expected outputs (e.g. the C simulation's), only the input quantizers are evaluated."""
+    """(what the FPGA receives, the outputs the RTL must reproduce (exact :class:`.layers.Value`s), each output's
+    width). Given the expected outputs (e.g. the C simulation's), only the input quantizers are evaluated."""
     if expected is None:
         exact = reference.evaluate(graph, xs)
-        expected = [exact[name].out for name in graph.outputs]
+        expected = [exact[name] for name in graph.outputs]
     else:
         exact = reference.evaluate(graph, xs, only=set(graph.input_quantizers.values()))
     x_q = np.column_stack([exact[q].out for q in graph.input_quantizers.values()])
-    columns = np.column_stack([e.reshape(len(e), -1) for e in expected])
-    return x_q, columns, [graph[name].width for name in graph.outputs]
+    return x_q, expected, [graph[name].width for name in graph.outputs]
 
 
 def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
@@ -340,25 +391,28 @@ def _simulate(rtl, x_q: np.ndarray, timings: dict) -> tuple[np.ndarray, str]:
     return simulated, verilator_version
 
 
-def _findings(built: dict, expected: np.ndarray, sizes: list[int], labels: list[str], clock_mhz: float, dsp: bool,
+def _findings(built: dict, expected: list[Value], sizes: list[int], labels: list[str], clock_mhz: float, dsp: bool,
               out: Path) -> dict:
     """rtl.json's content: bit-exactness per output, latency, da4ml's estimate, yosys cells, the timing estimate."""
     from . import yosys
 
-    pipe, simulated, period_ns, cutoff = built["pipe"], built["simulated"], built["period_ns"], built["cutoff"]
+    pipe, period_ns, cutoff = built["pipe"], built["period_ns"], built["cutoff"]
+    simulated = _simulated_values(built["simulated"], built["words"], sizes)
     latency = len(pipe.solutions)
-    compare, offset = {}, 0
-    for name, size in zip(labels, sizes):
-        same = np.all(simulated[:, offset:offset + size] == expected[:, offset:offset + size], axis=1)
+    compare = {}
+    for name, got, want in zip(labels, simulated, expected):
+        same = got.identical(want) if len(got.num) == len(want.num) else np.zeros(0, dtype=bool)
         compare[name] = {"compared": int(len(same)), "bit_identical": int(same.sum()),
-                         "fraction": float(same.mean()) if len(same) else 0.0}  # nothing compared: not exact
-        offset += size
+                         "fraction": float(same.mean()) if len(same) else 0.0,  # nothing compared: not exact
+                         "widest_bits": want.widest_bits()}  # at the expected type's scale
     # the check can tell a wrong latency: outputs shifted by one event must disagree
-    shifted = float(np.mean(np.all(simulated[1:] == expected[:-1], axis=1))) if len(simulated) > 1 else 0.0
+    n = len(simulated[0].num)
+    shifted = float(np.mean(np.all([Value(g.num[1:], g.frac).identical(Value(w.num[:-1], w.frac))
+                                    for g, w in zip(simulated, expected)], axis=0))) if n > 1 else 0.0
     da4ml_delays = stage_delays(pipe)
     doc = {
         "outputs": labels,
-        "events": int(len(simulated)),
+        "events": n,
         "rtl_vs_reference": compare,
         "bit_exact": bool(compare) and all(c["fraction"] == 1.0 and c["compared"] > 0 for c in compare.values()),
         "latency": {

@@ -19,23 +19,23 @@ import numpy as np
 from l1ad.common.errors import L1adError
 
 from . import reference
-from .convert import holders, project_graph, project_info
 from .csim import Csim, run_testbench, testbench_expected
 from .graph import Graph, as_graph
+from .layers import Value, concatenate
+from .project import holders, project_graph, project_info
 from .types import parse_type
-
-
-def counterparts(project_dir: str | Path) -> dict[str, str]:
-    """For each hls4ml layer of a project, the graph node whose values it holds (recorded at conversion)."""
-    return holders(project_graph(project_dir))
 
 
 class _Audit:
     """Observed ranges of every hls4ml layer's exact values against its types, accumulated over chunks."""
 
     def __init__(self, layers: list[dict], counterparts: dict[str, str]):
-        self.rows = []
+        self.rows, computed = [], set()
         for layer in layers:
+            # the first layer that holds a node computes it (rounds its input: the audit reads the values before the
+            # rounding); a later one (a copy for an output) receives it rounded
+            copy = counterparts.get(layer["name"]) in computed
+            computed.add(counterparts.get(layer["name"]))
             for kind in ("type", "accum_type"):
                 if layer.get(kind) and layer["name"] in counterparts:
                     t = parse_type(layer[kind])
@@ -43,11 +43,12 @@ class _Audit:
                                       "what": "output" if kind == "type" else "accumulator", "type": layer[kind],
                                       "type_min": t["min"], "type_max": t["max"], "lsb": t["lsb"],
                                       "saturating": t["overflow"].startswith("SAT"), "observed_min": np.inf,
-                                      "observed_max": -np.inf, "values": 0, "rounded": 0, "outside": 0})
+                                      "observed_max": -np.inf, "values": 0, "rounded": 0, "outside": 0,
+                                      "copy": copy})
 
     def add(self, values: dict) -> None:
         for row in self.rows:
-            pre = values[row["keras"]].pre
+            pre = values[row["keras"]].out if row["copy"] else values[row["keras"]].pre
             row["observed_min"] = min(row["observed_min"], float(pre.min(initial=np.inf)))
             row["observed_max"] = max(row["observed_max"], float(pre.max(initial=-np.inf)))
             row["values"] += int(pre.size)
@@ -59,41 +60,44 @@ class _Audit:
         for row in self.rows:
             row = dict(row)
             saturating, outside = row.pop("saturating"), row.pop("outside")
-            row.pop("lsb")
+            row.pop("lsb"), row.pop("copy")
             row["saturated"], row["wrapped"] = (outside, 0) if saturating else (0, outside)
             out.append(row)
         return out
 
 
-def _agreement(got: np.ndarray, expected: np.ndarray) -> dict:
-    """Events whose values are identical in every bit. Nothing compared, or arrays of different lengths (e.g. a test
-    bench that wrote fewer lines), is a failure (fraction 0), never "exact"."""
-    if len(got) == 0 or len(got) != len(expected):
-        return {"compared": 0, "bit_identical": 0, "fraction": 0.0, "max_abs_difference": None}
-    same = np.all(got.reshape(len(got), -1) == expected.reshape(len(expected), -1), axis=1)
-    return {"compared": int(len(same)), "bit_identical": int(same.sum()), "fraction": float(same.mean()),
-            "max_abs_difference": float(np.max(np.abs(got - expected)))}
+def _agreement(got: Value, expected: Value) -> dict:
+    """Events whose values are identical in every bit, compared as exact integers, and the widest value compared.
+    Nothing compared, or arrays of different lengths (e.g. a test bench that wrote fewer lines), is a failure
+    (fraction 0), never "exact"."""
+    n = len(got.num)
+    if n == 0 or n != len(expected.num):
+        return {"compared": 0, "bit_identical": 0, "fraction": 0.0, "max_abs_difference": None, "widest_bits": 0}
+    same = got.identical(expected)
+    difference = np.abs(got.out - expected.out)
+    return {"compared": int(n), "bit_identical": int(same.sum()), "fraction": float(same.mean()),
+            "max_abs_difference": float(np.max(difference)) if np.all(same) or np.any(difference) else None,
+            "widest_bits": max(got.widest_bits(), expected.widest_bits())}
 
 
 def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: list[dict]) -> dict:
     """hls4ml's layer-by-layer trace of events ``x`` against their exact values; the first layer that differs.
 
-    Each hls4ml layer is compared with the node whose values it holds (a quantizer hls4ml merged into the layer
-    before it: the quantized values). hls4ml traces only a model it converted in this process, so the project's
-    Keras model is converted again with the project's options into a temporary folder; its firmware sources must
-    equal the project's.
+    Each hls4ml layer is compared with the node whose values it holds. hls4ml traces only a model it built in this
+    process, so the project's graph is converted again with the project's options into a temporary folder; its
+    firmware sources must equal the project's. hls4ml's trace reads values as float64: a diagnosis of where values
+    part, not the proof of exactness (that is the outputs' comparison, in integers).
     """
     import shutil
     import tempfile
 
-    from .convert import FirmwareOptions, hls_model, project_model
+    from .convert import FirmwareOptions, hls_model
 
     project_dir = Path(project_dir)
-    keras_model = model if model is not None and not isinstance(model, Graph) else project_model(project_dir)
     tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
     try:
-        hls = hls_model(keras_model, FirmwareOptions(**project_info(project_dir)["options"]), tmp / "prj", None, None,
-                        graph=Graph.from_keras(keras_model))
+        hls, _ = hls_model(project_graph(project_dir), FirmwareOptions(**project_info(project_dir)["options"]),
+                           tmp / "prj")
         with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates the writing and compilation
             hls.write()
             same = all((tmp / "prj" / "firmware" / f.relative_to(project_dir / "firmware")).read_bytes() == f.read_bytes()
@@ -103,18 +107,18 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     values = reference.evaluate(as_graph(model) if model is not None else project_graph(project_dir), x)
-    holders = counterparts(project_dir)
+    held = holders(project_dir)
     first, rows = None, []
     for layer in layers:
         name = layer["name"]
         if name not in traced:
             continue
-        if name not in holders:
+        if name not in held:
             rows.append({"layer": name, "identical_events": None, "note": "no node of the model's graph"})
             continue
-        expected = values[holders[name]].out.reshape(len(x[0]), -1)
+        expected = values[held[name]].out.reshape(len(x[0]), -1)
         identical = int(np.sum(np.all(traced[name].reshape(len(x[0]), -1) == expected, axis=1)))
-        rows.append({"layer": name, "node": holders[name], "identical_events": identical})
+        rows.append({"layer": name, "node": held[name], "identical_events": identical})
         if identical < len(x[0]) and first is None:
             first = name
     compared = {r["layer"] for r in rows if r["identical_events"] is not None}
@@ -122,7 +126,7 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
     missing = [layer["name"] for layer in layers if layer["class"] != "Input" and layer["name"] not in compared]
     return {"events": int(len(x[0])), "layers": rows, "layers_compared": len(compared), "layers_not_compared": missing,
             "run": True, "project_sources_identical": bool(same), "first_divergent_layer": first,
-            "first_divergent_node": holders.get(first), "complete": not missing and len(compared) > 0}
+            "first_divergent_node": held.get(first), "complete": not missing and len(compared) > 0}
 
 
 def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str = "auto", trace_events: int = 500,
@@ -146,9 +150,9 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     sim = Csim(project_dir, threads)
     timings["csim_build_s" if sim.built else "csim_load_s"] = time.perf_counter() - start
     with _timed(timings, "exact_reference_s"):
-        exact, audit = _exact_with_audit(graph, xs, info, counterparts(project_dir))
+        exact, audit = _exact_with_audit(graph, xs, info, holders(project_dir))
     with _timed(timings, "csim_s"):
-        csim = sim.predict(xs)
+        csim = sim.predict_exact(xs)
     doc = {"events": int(len(xs[0])),
            "outputs": {labels[n]: _agreement(c, e) for n, c, e in zip(graph.outputs, csim, exact)}, "audit": audit}
     mismatched = _mismatched_events(csim, exact)
@@ -164,7 +168,8 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
     doc["checks"] = _checks(doc, mismatched)
     doc["passed"] = all(doc["checks"].values())
     doc["timings"] = {k: round(v, 3) for k, v in timings.items()}
-    doc.update(csim=csim, exact=exact, mismatched=mismatched)
+    doc.update(csim=[v.out for v in csim], exact=[v.out for v in exact], csim_values=csim, exact_values=exact,
+               mismatched=mismatched)
     return doc
 
 
@@ -175,26 +180,26 @@ def _timed(timings: dict, key: str):
     timings[key] = time.perf_counter() - start
 
 
-def _exact_with_audit(graph, xs: list[np.ndarray], info: dict, holders: dict) -> tuple[list[np.ndarray], dict]:
+def _exact_with_audit(graph, xs: list[np.ndarray], info: dict, held: dict) -> tuple[list[Value], dict]:
     """The exact reference's outputs and the fixed-point audit of every layer (saturations, wraps), in one pass."""
-    audit = _Audit(info["layers"], holders)
+    audit = _Audit(info["layers"], held)
     exact = [[] for _ in graph.outputs]
     for _, values in reference.chunks(graph, xs):
         for i, name in enumerate(graph.outputs):
-            exact[i].append(values[name].out)
+            exact[i].append(values[name])
         audit.add(values)
     rows = audit.result()
     summary = {"layers": rows, "total_saturated": sum(r["saturated"] for r in rows),
                "total_wrapped": sum(r["wrapped"] for r in rows),
-               "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in holders]}
-    return [np.concatenate(parts) for parts in exact], summary
+               "layers_without_counterpart": [l["name"] for l in info["layers"] if l["name"] not in held]}
+    return [concatenate(parts) for parts in exact], summary
 
 
-def _mismatched_events(csim: list[np.ndarray], exact: list[np.ndarray]) -> np.ndarray:
+def _mismatched_events(csim: list[Value], exact: list[Value]) -> np.ndarray:
     """Indices of the events where any output differs in any bit."""
-    same = np.ones(len(csim[0]), dtype=bool)
+    same = np.ones(len(csim[0].num), dtype=bool)
     for c, e in zip(csim, exact):
-        same &= np.all(c.reshape(len(c), -1) == e.reshape(len(e), -1), axis=1)
+        same &= c.identical(e)
     return np.flatnonzero(~same)
 
 

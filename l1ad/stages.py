@@ -138,11 +138,13 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     result["timings"]["load_s"] = round(load_s, 3)
     labels = info.outputs
     csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
+    csim_values = result.pop("csim_values")
+    result.pop("exact_values")
     if data is None and not all_events:  # the RTL stage compares with these
-        run.results[TEST_OUTPUTS] = {"project_id": info.project_id, "csim": list(csim.values())}
+        run.results[TEST_OUTPUTS] = {"project_id": info.project_id, "csim": csim_values}
     mismatched = result.pop("mismatched")
     doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
-           "project_dir": str(project), "reference": "QKeras model evaluated exactly (float64, fixed-point "
+           "project_dir": str(project), "reference": "QKeras model evaluated exactly (integers, fixed-point "
            "quantizers, round half to even)", "csim_vs_exact_qkeras": result.pop("outputs"), **result}
     stated = run.imported.get("input_type")
     if stated:  # the same counts as at import, on the events validated here
@@ -275,7 +277,7 @@ def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool
     if earlier is not None and earlier["project_id"] == info.project_id:
         csim = earlier["csim"]
     else:
-        csim = Csim(project).predict(x)
+        csim = Csim(project).predict_exact(x)
     out = Path(out) if out else run.default_dir("rtl_builds")
     doc = build_rtl(project_graph(project), out, x, expected=csim, output_labels=info.outputs,
                     part=info.options["part"], progress=progress, **options)
@@ -310,7 +312,7 @@ def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bo
                                                                       "threshold": threshold})
     result = check(model, project, events.x, testbench=False, trace="never")
     score = result["csim"][0][:, 0]
-    hardware = build_rtl(model, run.default_dir("rtl_builds", "distance"), events.x, expected=result["csim"],
+    hardware = build_rtl(model, run.default_dir("rtl_builds", "distance"), events.x, expected=result["csim_values"],
                          output_labels=["score", "trigger"], clock_mhz=clock_mhz, synthesize=synthesize,
                          breakdown=False, part=options.part, progress=progress)
     fired = result["csim"][1][:, 0] == 1

@@ -34,7 +34,7 @@ from IPython.display import Image, Markdown, display
 from l1ad.anchors import ANCHORS
 from da4ml.trace import comb_trace, to_pipeline
 
-from l1ad.firmware.convert import project_model
+from l1ad.firmware.convert import project_graph
 from l1ad.firmware.rtl import trace
 from l1ad.firmware.vendor import read_vendor_reports
 from l1ad.report import write_report
@@ -90,7 +90,7 @@ pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage") if "timing_est
 # clock). A faster clock gives more, shorter stages. The stage count for each cutoff, from da4ml's pipelining:
 
 # %%
-inputs, outputs = trace(project_model(Path(firmware(Run(run)).project_dir)))
+inputs, outputs = trace(project_graph(Path(firmware(Run(run)).project_dir)))
 comb = comb_trace(inputs[0], outputs)
 cutoffs = range(1, 11)
 stages = [len(to_pipeline(comb, c, verbose=False).solutions) for c in cutoffs]

@@ -52,7 +52,7 @@ def _count_reads_and_work(calls, monkeypatch) -> dict:
     calls.watch(io, "load_jets", lambda path, *a, **k: Path(path).resolve())
     calls.watch(models, "load", lambda path: Path(path).resolve())
     calls.watch(reference, "evaluate", lambda model, x, only=None: (stage["now"], rows(x), only is None))
-    calls.watch(Csim, "predict", lambda self, x, *a, **k: (stage["now"], rows(x)))
+    calls.watch(Csim, "predict_exact", lambda self, x, *a, **k: (stage["now"], rows(x)))
     return stage
 
 
@@ -119,7 +119,7 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
     n = json.loads((tmp_path / "runs" / "tiny" / "validation.json").read_text())["events"]
     assert calls["evaluate"][("validate", n, True)] == 1  # rtl evaluates the input quantizers only (k[2] False)
     assert not [k for k in calls["evaluate"] if k[0] == "rtl" and k[2]]
-    assert calls["predict"][("validate", n)] == 1 and not [k for k in calls["predict"] if k[0] == "rtl"]
+    assert calls["predict_exact"][("validate", n)] == 1 and not [k for k in calls["predict_exact"] if k[0] == "rtl"]
 
 
 def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import AE
 from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, with_trigger
-from l1ad.firmware.convert import FirmwareOptions, project_graph
+from l1ad.firmware.convert import FirmwareOptions, holders, project_graph
 from l1ad.firmware import csim
 from l1ad.firmware.csim import Csim
 from l1ad.firmware.layers import UnsupportedModel
@@ -77,11 +77,11 @@ def test_models_are_bit_exact_on_every_event(name, overrides, tmp_path):
         assert result["testbench"]["trigger"]["bit_identical"] == 300
     assert result["audit"]["total_wrapped"] == 0 and not result["audit"]["layers_without_counterpart"]
     assert result["trace"]["run"] is False and result["passed"]
-    if name == "b6_tanh_d2_residual":  # where hls4ml merged a quantizer into the layer before it
-        holders = {node.name: node.hls for node in project_graph(project)}
-        assert holders["input_q"] == "features" and holders["residual_q"] == "residual"
-        assert holders["latent_q"] == "latent_linear" and holders["enc_1"] == "enc_1"
-        assert holders["residual"] is None and holders["features"] is None  # their values are in no firmware layer
+    if name == "b6_tanh_d2_residual":  # one hls4ml layer per node, as l1ad built them
+        held = holders(project)
+        assert held["features"] == "input_q"  # the input's conversion rounds as its quantizer: no layer of its own
+        assert held["residual_q"] == "residual_q" and held["residual"] == "residual" and held["enc_1"] == "enc_1"
+        assert set(held.values()) == {n.name for n in project_graph(project).operations()}  # every node, once
     score = result["exact"][0][:, 0]
     np.testing.assert_array_equal(result["csim"][-1][:, 0], (score > threshold).astype(float))  # the trigger bit
     assert 0.3 < np.mean(score > threshold) < 0.7
@@ -152,7 +152,7 @@ def test_model_without_input_quantizer_is_refused():
 
 def _coarse_model(sources_quantized: bool):
     """Two Dense branches (|values| < 9) added and rounded to multiples of 128 (quantized_bits(4, 10): -7 fractional
-    bits), so always to 0: hls4ml merges that quantizer into the Add, whose C++ sum has no bit where it rounds."""
+    bits), so always to 0: a sum, or a quantizer's type, with no bit where ap_fixed rounds."""
     from qkeras import QActivation, QDense, quantized_bits
     from tensorflow import keras
 
@@ -163,24 +163,28 @@ def _coarse_model(sources_quantized: bool):
         b = QDense(3, kernel_quantizer=quantized_bits(4, 0, alpha=1), bias_quantizer=quantized_bits(4, 0, alpha=1),
                    name=name)(h)
         branches.append(QActivation(quantized_bits(4, 1, alpha=1), name=f"{name}_q")(b) if sources_quantized else b)
-    out = QActivation(quantized_bits(4, 10, alpha=1), name="sum_q")(keras.layers.Add(name="sum")(branches))
-    model = keras.Model(inputs, out)
+    total = keras.layers.Add(name="sum")(branches)
+    out = QActivation(quantized_bits(4, 10, alpha=1), name="sum_q")(total)
+    coarse = QActivation(quantized_bits(4, 10, alpha=1), name="a_coarse")(branches[0])  # a quantizer's own type
+    model = keras.Model(inputs, [out, coarse])
     rng = np.random.default_rng(0)
     model.set_weights([rng.uniform(-1, 1, w.shape) for w in model.get_weights()])
     return model
 
 
-def test_rounding_above_the_lsb_is_exact_or_refused(tmp_path):
-    """A quantizer with negative fractional bits after a merge: an exact sum is widened so ap_fixed can round it (it
-    used to abort the C simulation with ap_types' "Attempting to read bit beyond MSB"); after two narrow quantizers
-    it cannot be, and import refuses it, naming the layer (found by benchmarks/bench_differential.py, seed 16)."""
-    model = _coarse_model(sources_quantized=False)
+@pytest.mark.parametrize("sources_quantized", [False, True])
+def test_rounding_above_the_lsb_is_exact(sources_quantized, tmp_path):
+    """A quantizer with negative fractional bits: ap_fixed cannot round a type that has no bit where it rounds (it
+    used to abort the C simulation with ap_types' "Attempting to read bit beyond MSB", and quantizers after
+    quantizers were refused, found by benchmarks/bench_differential.py, seed 16). An exact sum is widened in the
+    graph; a quantizer's own type gets a wider copy before the rounding (a layer `*_reach`)."""
+    model = _coarse_model(sources_quantized)
     x = np.random.default_rng(1).uniform(-1, 1, (2000, 8)).astype(np.float32)
     project = convert_model(model, tmp_path / "coarse")
     result = check(model, project, x, testbench=False)
     assert result["passed"] and result["outputs"]["sum_q"]["bit_identical"] == 2000
-    with pytest.raises(UnsupportedModel, match="layer sum_q: rounds values computed from a_q .* inside sum"):
-        check_model(_coarse_model(sources_quantized=True))
+    assert result["outputs"]["a_coarse"]["bit_identical"] == 2000
+    assert ("a_coarse_reach" in holders(project)) == sources_quantized
 
 
 @pytest.mark.parametrize("name", ["quantized_relu", "quantized_tanh"])
@@ -208,10 +212,11 @@ def test_an_input_quantizer_with_an_activation_is_exact(name, tmp_path):
 def test_written_types_are_checked_against_what_l1ad_set(tmp_path):
     """hls4ml 1.3 once wrote a type without fractional bits as ap_int<7>, without rounding and saturation; the
     written firmware is read back before anything compiles."""
-    from l1ad.firmware.convert import _canonical, check_written_types
+    from l1ad.firmware.convert import check_written_types
+    from l1ad.firmware.types import canonical
 
     (tmp_path / "firmware").mkdir()
-    told = {"x_t": _canonical("fixed<7,7,RND_CONV,SAT>"), "d_accum_t": _canonical("ufixed<13,5>")}
+    told = {"x_t": canonical("fixed<7,7,RND_CONV,SAT>"), "d_accum_t": canonical("ufixed<13,5>")}
     defines = tmp_path / "firmware" / "defines.h"
     defines.write_text("typedef ap_fixed<7,7,AP_RND_CONV,AP_SAT,0> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
     check_written_types(tmp_path, told)

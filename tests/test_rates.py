@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from conftest import copy_run, make_jets
 from l1ad.cli import app
 from l1ad.firmware import reference
-from l1ad.firmware.convert import project_model
+from l1ad.firmware.convert import project_graph
 from l1ad.runs import Run
 from l1ad.stages import firmware
 from l1ad.common.files import read_json
@@ -28,7 +28,7 @@ def test_rates_from_a_background_file(shared_run, tmp_path):
     level = doc["levels"][0]
     r = Run(run)
     info = firmware(r)
-    model = project_model(info.project_dir)
+    model = project_graph(info.project_dir)
     bg = jets[jets["jet_type"].isin(["g", "q"])]
     scores = reference.outputs(model, [r.transform(bg)])[info.outputs.index("score")][:, 0]
     assert np.mean(scores > level["threshold"]) == level["background_efficiency"] <= 1e-2

@@ -133,9 +133,9 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
     # a faster clock cuts the same logic into more stages (the pipeline alone; Verilator checked it above)
     from da4ml.trace import comb_trace, to_pipeline
 
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
 
-    inputs, outputs = trace(project_model(project))
+    inputs, outputs = trace(project_graph(project))
     comb = comb_trace(inputs[0], outputs)
     cutoff = doc["latency"]["latency_cutoff_adder_levels"]
     assert len(to_pipeline(comb, cutoff // 2, verbose=False).solutions) > len(to_pipeline(comb, cutoff, verbose=False).solutions)

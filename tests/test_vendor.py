@@ -93,7 +93,7 @@ def test_copied_project_compiles_where_it_lies(shared_run, tmp_path):
 
     from conftest import copy_run
     from l1ad.firmware import reference
-    from l1ad.firmware.convert import project_model
+    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.vendor import link_project
     from l1ad.runs import Run
     from l1ad.stages import convert_run
@@ -110,7 +110,7 @@ def test_copied_project_compiles_where_it_lies(shared_run, tmp_path):
     hls_model.compile()
     x = Run(run).test_events().x[0][:50]
     np.testing.assert_array_equal(np.asarray(hls_model.predict(np.ascontiguousarray(x, dtype="float64"))[0]).reshape(-1),
-                                  reference.outputs(project_model(moved), x)[0].reshape(-1))
+                                  reference.outputs(project_graph(moved), x)[0].reshape(-1))
 
 
 @pytest.mark.parametrize("tool", ["vitis-run", "vitis_hls"])
@@ -137,7 +137,7 @@ def test_vendor_tool_runs_in_the_project_where_it_lies(tool, shared_run, tmp_pat
 def test_distributed_arithmetic_strategy_is_bit_exact_in_csim(shared_run, tmp_path):
     """hls4ml 1.3's da4ml kernels for io_parallel: the project computes the same outputs, bit for bit."""
     from conftest import copy_run
-    from l1ad.firmware.convert import FirmwareOptions, project_model
+    from l1ad.firmware.convert import FirmwareOptions, project_graph
     from l1ad.firmware.validate import check
     from l1ad.runs import Run
     from l1ad.stages import convert_run
@@ -146,5 +146,5 @@ def test_distributed_arithmetic_strategy_is_bit_exact_in_csim(shared_run, tmp_pa
     project = convert_run(run, tmp_path / "da", FirmwareOptions(strategy="distributed_arithmetic"))
     assert "dense_da" in (project / "firmware" / "nnet_utils" / "nnet_code_gen.h").read_text()
     assert "Strategy: distributed_arithmetic" in (project / "hls4ml_config.yml").read_text()
-    result = check(project_model(project), project, Run(run).test_events().x, testbench=False)
+    result = check(project_graph(project), project, Run(run).test_events().x, testbench=False)
     assert result["passed"] and all(a["fraction"] == 1.0 for a in result["outputs"].values())

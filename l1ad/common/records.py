@@ -110,6 +110,7 @@ class HlsLayer(Record):
     inputs: list[str]
     type: str
     accum_type: Optional[str]
+    node: str  # the graph node whose values the layer holds
 
 
 class Firmware(Record):
@@ -140,6 +141,7 @@ class Agreement(Record):
     bit_identical: int
     fraction: float
     max_abs_difference: Optional[float] = None
+    widest_bits: Optional[int] = None  # the widest value compared, in bits (compared as exact integers)
 
 
 class AuditRow(Record):
