@@ -122,14 +122,14 @@ def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
     return doc
 
 
-def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = False) -> dict:
+def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = False, generation: int = 2) -> dict:
     """One model through the chain; ``with_rtl``: build its RTL if it reaches check(); ``keep`` leaves the projects
-    in ``tmp``."""
+    in ``tmp``; ``generation`` of the random models (1: without the forms of issue 33)."""
     from l1ad.firmware import reference
     from l1ad.firmware.graph import check_model
     from l1ad.random_models import as_imported, build, describe, random_inputs
 
-    spec = describe(seed)
+    spec = describe(seed, generation)
     doc = {"seed": seed, "spec": spec.short(), "score": spec.score, "input_quantizer": spec.input_q is not None}
     try:
         model = _stage("build", lambda: as_imported(build(spec)))  # no input quantizer: the default input type
@@ -234,6 +234,8 @@ def main():
                         help="build the RTL of every K-th model that reached check() (0: never)")
     parser.add_argument("--json", type=Path, help="write every model's findings to this file")
     parser.add_argument("--keep", type=Path, help="write the projects here (hls<seed>, rtl<seed>) and keep them")
+    parser.add_argument("--generation", type=int, default=2, choices=(1, 2),
+                        help="random models as drawn before issue 33 (1) or with its forms (2, the default)")
     args = parser.parse_args()
     from tqdm import tqdm
 
@@ -247,10 +249,12 @@ def main():
             pool = pool or ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_quiet)
             rtl = args.rtl_every > 0 and checked % args.rtl_every == 0
             try:
-                docs.append(pool.submit(run_one, seed, args.events, where, rtl, args.keep is not None).result())
+                docs.append(pool.submit(run_one, seed, args.events, where, rtl, args.keep is not None,
+                                        args.generation).result())
             except BrokenProcessPool:  # the model's process died (e.g. an ap_types assertion aborted the csim)
                 pool = None
-                docs.append({"seed": seed, "spec": describe(seed).short(), "outcome": "crashed", "stage": "process",
+                docs.append({"seed": seed, "spec": describe(seed, args.generation).short(), "outcome": "crashed",
+                             "stage": "process",
                              "detail": "the process running the model died (an abort in the C simulation?)"})
             checked += docs[-1].get("stage") not in ("build", "accept", "process")
             tqdm.write(line(docs[-1]))

@@ -132,10 +132,21 @@ def with_mse_score(model, bits: int, integer: int):
     if int(reconstruction.shape[-1]) != n:
         raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
                         f"has {reconstruction.shape[-1]} values, its input {n}")
-    x = model.get_layer(next(iter(Graph.from_keras(model).input_quantizers.values()))).output
+    graph = Graph.from_keras(model)
+    quantizer = next(iter(graph.input_quantizers.values()))
+    x = model.get_layer(quantizer).output
     fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
     score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
-    return keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
+    scored = keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
+    try:
+        Graph.from_keras(scored)
+    except UnsupportedModel as err:  # a layer of the head l1ad added: name the user's layers it is built on
+        rec = graph.outputs[0]
+        raise UnsupportedModel(f"layer {rec}: the score l1ad adds on it (--add-score: the mean of (input quantizer "
+                               f"{quantizer}, {graph[quantizer].result.hls()} - reconstruction {rec}, "
+                               f"{graph[rec].result.hls()})^2) cannot be built: {err}. Quantize {rec} with a "
+                               "QActivation(quantized_bits(...))") from err
+    return scored
 
 
 @dataclass
@@ -400,7 +411,7 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
         failure = compile_firmware(staging / "project", final=out)
         commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
         if failure is not None:
-            raise failure.kept_in(out)
+            raise failure.kept_in(out, staging / "project")
     finally:
         import shutil
 

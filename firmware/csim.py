@@ -81,8 +81,10 @@ class CsimError(L1adError):
 class FirmwareBug(RuntimeError):
     """Code l1ad wrote that does not compile or run: a bug in l1ad, never the user's; the project is kept."""
 
-    def kept_in(self, project: Path) -> "FirmwareBug":
-        return FirmwareBug(f"{self} (the project is kept for a bug report: {project})")
+    def kept_in(self, project: Path, written: Path) -> "FirmwareBug":
+        """The failure of a project compiled where it was written, named where it is kept."""
+        text = str(self).replace(str(written.resolve()), str(project.resolve())).replace(str(written), str(project))
+        return FirmwareBug(f"{text} (the project is kept for a bug report: {project})")
 
 
 def flags() -> list[str]:

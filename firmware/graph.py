@@ -76,7 +76,9 @@ class Graph:
         self.name, self.inputs, self.outputs = name, list(inputs), list(outputs)
         self.nodes = {node.name: node for node in nodes}
         self.input_quantizers = _input_quantizers(self)
+        _check_input_width(self)
         self.bounds = _infer_types(self)
+        _check_constants(self)
 
     def __getitem__(self, name: str) -> Node:
         return self.nodes[name]
@@ -312,6 +314,52 @@ def _input_quantizers(graph: Graph) -> dict[str, str]:
     return out
 
 
+SIMULATED_INPUT_BITS = 32  # da4ml's Verilator harness: every input value, padded to the largest k, i and f, in 32 bits
+
+
+def _check_input_width(graph: Graph) -> None:
+    """The open RTL flow simulates the inputs side by side in 32-bit words (outputs of any width are read in pieces,
+    :func:`.rtl._readable`; inputs cannot be): wider input types are refused here, before anything is written."""
+    types = {name: graph[name].quantizer for name in graph.input_quantizers.values()}
+    bits = sum(max(getattr(t, field) for t in types.values()) for field in ("k", "i", "f"))
+    if bits > SIMULATED_INPUT_BITS:
+        named = ", ".join(f"{name} ({t.hls()})" for name, t in types.items())
+        raise UnsupportedModel(f"input quantizer{'s' if len(types) > 1 else ''} {named}: the open RTL flow simulates "
+                               f"the inputs padded to their largest sign, integer and fractional bits, {bits} bits "
+                               f"here, at most {SIMULATED_INPUT_BITS} (da4ml's Verilator harness): narrow the input "
+                               "type")
+
+
+CONSTANT_FRAC_BITS, CONSTANT_SIGNIFICANT_BITS = 32, 53  # what da4ml 0.5.2 holds of a constant (its float, 2^-32)
+
+
+def _check_constants(graph: Graph) -> None:
+    """A layer whose values are constants (every input of the input types gives the same value: a quantizer that
+    rounds everything to one value, weights quantized to zero) is held by da4ml, in the open RTL flow, as a constant
+    sized from its float value to at most 32 fractional bits: a constant that needs more, or more than 53
+    significant bits, would come out of the RTL rounded. Such a layer is refused here, naming it (found by the
+    differential benchmark: float Dense layers on a constant layer)."""
+    from .layers import Value
+
+    constant = {name: b.lo == b.hi for name, b in graph.bounds.items() if np.any(b.lo == b.hi)}
+    if not constant:
+        return
+    feed = {name: Value(np.zeros((1, graph[name].width)), None) for name in graph.inputs}
+    values = graph.walk(feed, lambda node, x: KINDS[node.kind].exact(node, x))
+    for name, mask in constant.items():
+        value = values[name]
+        for n in (int(n) for n in np.asarray(value.num).ravel()[mask] if n != 0):
+            zeros = (n & -n).bit_length() - 1
+            frac, significant = value.frac - zeros, abs(n).bit_length() - zeros
+            if frac > CONSTANT_FRAC_BITS or significant > CONSTANT_SIGNIFICANT_BITS:
+                raise UnsupportedModel(
+                    f"layer {name}: its values are constants (every input gives the same value), one of which needs "
+                    f"{frac} fractional and {significant} significant bits; the open RTL flow (da4ml 0.5.2) holds a "
+                    f"constant to {CONSTANT_FRAC_BITS} fractional and {CONSTANT_SIGNIFICANT_BITS} significant bits. "
+                    "The layer computes nothing: look at the layers before it (weights quantized to zero, a quantizer "
+                    "that rounds every value to one)")
+
+
 def _infer_types(graph: Graph) -> dict[str, Bounds]:
     """Each node's range and type, from the input quantizers' types forward (see :attr:`Node.result`)."""
     bounds: dict[str, Bounds] = {}
@@ -323,7 +371,20 @@ def _infer_types(graph: Graph) -> dict[str, Bounds]:
     for node in graph.operations():
         if node.kind == "quantizer" and node.name not in graph.input_quantizers.values():
             _reach_rounding_bit(graph[node.inputs[0]], node)
+    check_tables(graph)
     return bounds
+
+
+def check_tables(graph: Graph) -> None:
+    """A table is indexed by every bit of its input's type (hls4ml's UnaryLUT): at most
+    :data:`.tables.TABLE_MAX_BITS` of them."""
+    from .layers import table_too_wide
+    from .tables import TABLE_MAX_BITS
+
+    for node in graph.operations():
+        source = graph[node.inputs[0]].result if node.kind == "table" else None
+        if source is not None and source.width > TABLE_MAX_BITS:
+            raise table_too_wide(node, source)
 
 
 def _reach_rounding_bit(source: Node, quantizer: Node) -> None:

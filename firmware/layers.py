@@ -433,17 +433,20 @@ def _exact_quantizer(node, x: list[Value]) -> Value:
         pre = BEFORE[node.before](np.asarray(v.num, dtype=np.float64))
         num = np.round(fixed.quantize(pre) * 2.0**fixed.f).astype(np.int64)
         return Value(num, fixed.f, pre, None)
-    pre = _before_integers(node.before, v.num, v.frac)
-    return Value(_storage(round_integers(pre, v.frac, fixed), fixed.width > INT64_BITS), fixed.f, pre, v.frac)
+    pre, frac = _before_integers(node.before, v.num, v.frac)
+    return Value(_storage(round_integers(pre, frac, fixed), fixed.width > INT64_BITS), fixed.f, pre, frac)
 
 
-def _before_integers(before: str, num: np.ndarray, frac: int) -> np.ndarray:
+def _before_integers(before: str, num: np.ndarray, frac: int) -> tuple[np.ndarray, int]:
+    """What a quantizer applies before rounding, on integers at scale 2^-frac: (integers, their scale)."""
     if before == "relu":
-        return np.maximum(num, 0)
-    if before == "hard_tanh":
-        one = 1 << frac if frac >= 0 else 0  # |x| <= 1 with fewer than zero fractional bits: only 0
-        return np.minimum(np.maximum(num, -one), one)
-    return num
+        return np.maximum(num, 0), frac
+    if before == "hard_tanh":  # clip(x, -1, 1): 1 needs a scale of at least 2^0 (found by the differential benchmark)
+        if frac < 0:
+            num, frac = num * (1 << -frac), 0
+        one = 1 << frac
+        return np.minimum(np.maximum(num, -one), one), frac
+    return num, frac
 
 
 def _bounds_quantizer(node, x: list[Bounds | None]) -> Bounds:
@@ -484,21 +487,22 @@ def table_inputs(fixed: FixedType) -> np.ndarray:
 
 
 def _bounds_table(node, x: list[Bounds]) -> Bounds:
-    """The function's values over every input value the input's range holds (a table of at most
-    2^:data:`.tables.TABLE_MAX_BITS` entries)."""
-    fixed = x[0].fixed()
-    if fixed.width > tables.TABLE_MAX_BITS:
-        raise UnsupportedModel(f"layer {node.name}: {node.table['name']} is built as a table of every value of its "
-                               f"input, whose values need {fixed.width} bits ({fixed.hls()}), more than the "
-                               f"{tables.TABLE_MAX_BITS} l1ad allows (a table of 2^{fixed.width} entries); put a "
-                               f"QActivation(quantized_bits(<= {tables.TABLE_MAX_BITS}, ...)) before it")
-    lo, hi = float(np.min(x[0].lo)), float(np.max(x[0].hi))
-    grid = table_inputs(fixed)
-    grid = np.unique(np.clip(grid, round(lo * 2.0**fixed.f), round(hi * 2.0**fixed.f)))
-    values, frac = tables.evaluate(node.table, grid, fixed.f)
+    """The function's values over every value in the input's range (the table's index type is checked once the
+    graph's types are final, :func:`.graph.check_tables`)."""
+    step = 2.0 ** -x[0].f
+    low, high = round(float(np.min(x[0].lo)) / step), round(float(np.max(x[0].hi)) / step)
+    if high - low + 1 > 2**tables.TABLE_MAX_BITS:
+        raise table_too_wide(node, x[0].fixed())
+    values, frac = tables.evaluate(node.table, np.arange(low, high + 1, dtype=np.int64), x[0].f)
     scaled = values.astype(np.float64) * 2.0**-frac
-    width = node.width
-    return Bounds(np.full(width, scaled.min()), np.full(width, scaled.max()), frac)
+    return Bounds(np.full(node.width, scaled.min()), np.full(node.width, scaled.max()), frac)
+
+
+def table_too_wide(node, source: FixedType) -> UnsupportedModel:
+    return UnsupportedModel(f"layer {node.name}: {node.table['name']} is built as a table of every value of its "
+                            f"input, whose type {source.hls()} has {source.width} bits, more than the "
+                            f"{tables.TABLE_MAX_BITS} l1ad allows (a table of 2^{source.width} entries); put a "
+                            f"QActivation(quantized_bits(<= {tables.TABLE_MAX_BITS}, ...)) before it")
 
 
 def _trace_table(node, x, dsp):
@@ -969,6 +973,10 @@ def _square_table(x):
 
 
 def _square(x):
+    if x.low == x.high:  # a constant, squared in numbers: da4ml 0.5.2's bit slices of a negative constant are wrong
+        from da4ml.trace.fixed_variable import FixedVariable
+
+        return FixedVariable.from_const(float(x.low * x.low), hwconf=x.hwconf, _factor=1)
     n = round(float((x.high - x.low) / x.step)) + 1 if x.step else 1
     return _square_table(x) if 1 < n <= 2**TABLE_SQUARE_BITS else _square_shift_add(x)
 

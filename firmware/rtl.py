@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -260,12 +261,19 @@ def _combinational(graph: Graph, dsp: bool):
     inp = inputs[0] if len(inputs) == 1 else FixedVariableArray(np.concatenate([a._vars for a in inputs]),
                                                                  inputs[0].solver_options)
     with exact_decimals():
+        if not any(not _constant(v) for v in outputs):
+            # every output one constant: Verilator cannot build a zero-width input port, so the design also passes
+            # its first input value through (read, never compared: the outputs are split by their sizes)
+            outputs = np.concatenate([outputs, [v for v in np.ravel(inp._vars) if not _constant(v)][:1]])
         outputs, words = _readable(outputs)
         comb = comb_trace(inp, outputs)
-    if not np.any(comb.inp_kifs.sum(axis=0)):  # Verilator cannot build a zero-width input port
-        raise L1adError(f"RTL: the model's outputs do not depend on its inputs, {_constant_from(graph, values)}; there "
-                        "is no logic to build (a trigger whose score is one constant); retrain or widen that layer")
+    if not np.any(comb.inp_kifs.sum(axis=0)):
+        raise L1adError(f"RTL: the model's inputs have no bit ({', '.join(graph.inputs)}): nothing to build")
     return comb, values, words
+
+
+def _constant(v) -> bool:
+    return v.low == v.high
 
 
 SIMULATED_BITS = 32  # da4ml's Verilator harness moves each value, padded to the widest k, i and f, in an int32
@@ -276,11 +284,11 @@ def _readable(outputs: np.ndarray):
     """da4ml's simulator reads every output padded to the largest sign, integer and fractional bits among them, in 32
     bits. Outputs that fit are read as they are (words None); otherwise every output value is also put out as words
     of 31 bits of its integer at its own scale, two's complement, low word first (wires only, no logic), and
-    read back whole: (outputs as simulated, how to read them: the padded fractional bits, or per output value
-    (its bits, sign, fractional bits, words))."""
+    read back whole: (outputs as simulated, how to read them: "padded", or per output value (its bits, sign,
+    fractional bits, words))."""
     kifs = np.array([v.kif for v in outputs.ravel()])
     if kifs.size == 0 or int(kifs[:, 0].max() + kifs[:, 1].max() + kifs[:, 2].max()) <= SIMULATED_BITS:
-        return outputs, int(kifs[:, 2].max()) if kifs.size else 0
+        return outputs, "padded"
     words, layout = [], []
     for v in outputs.ravel():
         k, i, f = (int(n) for n in v.kif)
@@ -292,13 +300,19 @@ def _readable(outputs: np.ndarray):
     return np.array(words), layout
 
 
-def _simulated_values(simulated: np.ndarray, words, sizes: list[int]) -> list[Value]:
+def _simulated_values(simulated: np.ndarray, words, pipe, sizes: list[int]) -> list[Value]:
     """The Verilator outputs as exact integers, per model output: float64 values of at most 32 significant bits (at
-    the padded scale 2^-``words``), or whole integers put together from their words."""
-    if isinstance(words, int):  # exact: at most 32 significant bits
-        num = np.round(simulated * 2.0**words).astype(np.int64)
+    the scale of the pipeline's padded outputs, as da4ml's harness reads them), or whole integers put together from
+    their words."""
+    if words == "padded":  # exact: at most 32 significant bits
+        from da4ml.codegen.rtl.rtl_model import get_io_kifs
+
+        frac = int(np.max(get_io_kifs(pipe)[1][2]))
+        num = np.round(simulated * 2.0**frac).astype(np.int64)
+        if not np.array_equal(num * 2.0**-frac, simulated):
+            raise RuntimeError("RTL outputs read off the padded scale da4ml's harness uses")
         bounds = np.cumsum([0, *sizes])
-        return [Value(num[:, a:b], words) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [Value(num[:, a:b], frac) for a, b in zip(bounds[:-1], bounds[1:])]
     raw = np.round(simulated).astype(np.int64)
     values, column = [], 0
     for width, signed, f, count in words:
@@ -314,14 +328,6 @@ def _simulated_values(simulated: np.ndarray, words, sizes: list[int]) -> list[Va
         out.append(Value(np.column_stack([v.scaled(frac) for v in part]), frac))
         start += size
     return out
-
-
-def _constant_from(graph: Graph, values) -> str:
-    """Where the traced values stop depending on the inputs: the first node whose every value is a constant."""
-    for node in graph.operations():
-        if all(v.low == v.high for v in np.ravel(values[node.name]._vars)):
-            return f"from layer {node.name} on ({node.kind}: one value for every input of the input types)"
-    return "although no layer is constant on its own"
 
 
 def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):
@@ -342,7 +348,6 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
     try yosys (whole design, and each part) runs in threads while Verilator builds and simulates the design."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from da4ml.codegen import RTLModel
     from da4ml.trace import to_pipeline
 
     from . import yosys
@@ -353,7 +358,7 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
             with exact_decimals():
                 pipe = to_pipeline(comb, latency_cutoff=cutoff, retiming=True, verbose=False)
                 build = staging / f"cutoff{cutoff}"
-                rtl = RTLModel(pipe, TOP, build, flavor="verilog", clock_period=period_ns, part_name=part)
+                rtl = _rtl_model(pipe, TOP, build, period_ns, part)
                 rtl.write()
             mapped = pool.submit(_timed, timings, "yosys_s", yosys.synthesize, build, TOP, dsp) if synthesize else None
             parts = pool.submit(_timed, timings, "parts_s", _breakdown, graph, values, cutoff, dsp,
@@ -368,6 +373,34 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
             cutoff -= 1
     return {"pipe": pipe, "cutoff": cutoff, "tried": tried, "mapped": mapped, "parts": parts, "build": build,
             "simulated": simulated, "verilator": verilator_version, "period_ns": period_ns, "timings": timings}
+
+
+_CONSTANT_ADD = re.compile(r"shift_adder #\((\d+), (\d+), (.*?)\) (op_\d+) \((.*?), (\d+)'b([01]+), ")
+
+
+def _rtl_model(pipe, top: str, folder: Path, period_ns: float, part: str):
+    """da4ml's RTLModel, whose Verilog (written again by each compile) gives each added constant the width its digits
+    need: da4ml 0.5.2 sizes a constant as ceil(log2(|c| + 1)) in floating point, one bit short for a constant of
+    2^48 and more (found by the differential benchmark: `49'b1` followed by 49 zeros, which Verilator refuses)."""
+    from da4ml.codegen import RTLModel
+
+    class Written(RTLModel):
+        def write(self, *args, **kwargs):
+            super().write(*args, **kwargs)
+            for path in (Path(folder) / "src").glob("*.v"):
+                text = path.read_text()
+                fixed = _CONSTANT_ADD.sub(_constant_width, text)
+                if fixed != text:
+                    path.write_text(fixed)
+
+    return Written(pipe, top, folder, flavor="verilog", clock_period=period_ns, part_name=part)
+
+
+def _constant_width(match) -> str:
+    bw0, _, rest, op, v0, width, digits = match.groups()
+    if len(digits) <= int(width):
+        return match.group(0)
+    return f"shift_adder #({bw0}, {len(digits)}, {rest}) {op} ({v0}, {len(digits)}'b{digits}, "
 
 
 def _timed(timings: dict, key: str, job, *args):
@@ -397,7 +430,7 @@ def _findings(built: dict, expected: list[Value], sizes: list[int], labels: list
     from . import yosys
 
     pipe, period_ns, cutoff = built["pipe"], built["period_ns"], built["cutoff"]
-    simulated = _simulated_values(built["simulated"], built["words"], sizes)
+    simulated = _simulated_values(built["simulated"], built["words"], pipe, sizes)
     latency = len(pipe.solutions)
     compare = {}
     for name, got, want in zip(labels, simulated, expected):
@@ -457,8 +490,6 @@ def _timing(mapped: dict, da4ml_delays: list[float], period_ns: float, tried: li
 
 def _breakdown(graph: Graph, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:
     """Each part's da4ml cost and pipeline on its own, and its yosys cells (all parts in one yosys process)."""
-    from da4ml.codegen import RTLModel
-
     from . import yosys
 
     rows = {}
@@ -466,7 +497,7 @@ def _breakdown(graph: Graph, values, cutoff, dsp, root: Path, period_ns: float, 
         pipe = _part_logic(graph, layers, values, cutoff, dsp)
         top = f"part_{name}"
         with exact_decimals():
-            RTLModel(pipe, top, root / top, flavor="verilog", clock_period=period_ns, part_name=part).write()
+            _rtl_model(pipe, top, root / top, period_ns, part).write()
         rows[name] = {"layers": layers, "da4ml_lut_equivalent_cost": float(pipe.cost), "cycles_alone": len(pipe.solutions)}
     if synthesize:
         for name, cells in yosys.synthesize_parts(root, [f"part_{n}" for n in rows], dsp).items():

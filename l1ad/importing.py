@@ -125,13 +125,20 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
     a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` (default
     ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values)."""
     from l1ad.firmware.graph import check_model
+    from l1ad.firmware.layers import UnsupportedModel
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
     typed, stated = _with_input_type(_load_model(model_path), input_type)
     model, bn_stated = _with_batchnorm_type(typed, batchnorm_type)
-    graph = check_model(model)  # an unsupported layer fails here, before anything is written
+    try:
+        graph = check_model(model)  # an unsupported layer fails here, before anything is written
+    except UnsupportedModel as err:  # the input type l1ad added is the user's --input-type (or its default)
+        if stated and any(f"{t._keras_history.layer.name}_type" in str(err) for t in model.inputs):
+            raise UnsupportedModel(f"--input-type {stated} (the type the model's input receives; it has no "
+                                   f"quantizer of its own): {err}") from err
+        raise
     if len(graph.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
     width = graph[graph.inputs[0]].width

@@ -34,7 +34,9 @@ SCORES = ("mse", "distance", "sumsq")
 
 @dataclass(frozen=True)
 class Quant:
-    """A QKeras quantizer: kind "bits" (quantized_bits, alpha 1 or None), "relu" (quantized_relu) or "tanh"."""
+    """A QKeras quantizer: kind "bits" (quantized_bits, alpha 1 or None), "relu" (quantized_relu) or "tanh"; or one
+    that is an exact function of its input (:data:`TABLE_KINDS`), with ``param`` its number (a slope, a maximum, a
+    threshold, a scale; 0 for the default) and ``flag`` its switch (use_01, symmetric)."""
 
     kind: str
     bits: int
@@ -44,8 +46,11 @@ class Quant:
     # kernel, which is not plain fixed point: activations only)
     alpha_none: bool = False
     symmetric: bool = False  # quantized_bits(symmetric=1), signed only: saturates at -max (CICADA v1)
+    param: float = 0.0
+    flag: bool = False
 
     def make(self):
+        import qkeras
         from qkeras import quantized_bits, quantized_relu, quantized_tanh
 
         if self.kind == "bits":
@@ -54,13 +59,28 @@ class Quant:
                                   symmetric=int(self.symmetric))
         if self.kind == "relu":
             return quantized_relu(self.bits, self.integer)
-        return quantized_tanh(self.bits)
+        if self.kind == "tanh":
+            return quantized_tanh(self.bits, symmetric=self.symmetric)
+        param = self.param or None
+        return {"po2": lambda: qkeras.quantized_po2(self.bits, max_value=param),
+                "relu_po2": lambda: qkeras.quantized_relu_po2(self.bits, negative_slope=self.param),
+                "binary": lambda: qkeras.binary(use_01=self.flag, alpha=param),
+                "ternary": lambda: qkeras.ternary(threshold=param, alpha=2.0 if self.flag else None),
+                "relu_slope": lambda: quantized_relu(self.bits, self.integer, negative_slope=self.param),
+                "sigmoid": lambda: qkeras.quantized_sigmoid(self.bits, symmetric=self.flag),
+                "hard_sigmoid": lambda: qkeras.quantizers.hard_sigmoid}[self.kind]()
 
     def short(self) -> str:
+        if self.kind in TABLE_KINDS:
+            return f"{self.kind}{self.bits}.{self.integer}:{self.param:g}{'f' if self.flag else ''}"
         if self.kind == "tanh":
-            return f"t{self.bits}"
+            return f"t{self.bits}{'y' if self.symmetric else ''}"
         sign = ("s" if self.signed else "u") if self.kind == "bits" else ""
         return f"{self.kind[0]}{self.bits}.{self.integer}{sign}{'n' if self.alpha_none else ''}{'y' if self.symmetric else ''}"
+
+
+# activation quantizers that are exact functions of their input (firmware/tables.py)
+TABLE_KINDS = ("po2", "relu_po2", "binary", "ternary", "relu_slope", "sigmoid", "hard_sigmoid")
 
 
 @dataclass(frozen=True)
@@ -77,11 +97,15 @@ class Hidden:
     inside: bool = False  # the quantizer as the QDense's activation= instead of a QActivation after it
     qbn: bool = False  # QBatchNormalization (quantized gamma and beta) instead of BatchNormalization
     dropout: bool = False  # a Dropout after the quantizer (a no-op at inference)
+    # forms of issue 33 (a stream of their own again)
+    table: Quant | None = None  # a second QActivation, an exact function of the quantized values (a table)
+    leaky: float | None = None  # a LeakyReLU of slope 2^k after the quantizer
 
     def short(self) -> str:
         dense = "D" if self.kernel is None else f"Q[{self.kernel.short()},{self.bias.short() if self.bias else '-'}]"
         parts = [f"{dense}{self.width}", ("qbn" if self.qbn else "bn") if self.batchnorm else "",
                  "lin" if self.linear else "", ("in:" if self.inside else "") + self.activation.short(),
+                 self.table.short() if self.table else "", f"leaky{self.leaky:g}" if self.leaky else "",
                  "drop" if self.dropout else "", self.merge or "", self.merge_q.short() if self.merge_q else ""]
         return " ".join(p for p in parts if p)
 
@@ -98,14 +122,18 @@ class Spec:
     score_q: Quant
     head_weights: tuple[Quant, Quant]  # the head's QDense kernel and bias quantizers
     flatten: bool = False  # the input as (inputs / 2, 2), flattened after its quantizer (not with the MSE head)
+    # outputs beside the score (issue 33): "input_q" the input's quantizer, "hidden" the first hidden layer (also read
+    # inside), "repeat" the score once more, "wide" the square of float Dense layers (more than 53 significant bits)
+    extra_outputs: tuple[str, ...] = ()
 
     def short(self) -> str:
         width = self.head_width if self.score != "mse" else self.inputs
         weights = ",".join(q.short() for q in self.head_weights)
         head = f"{self.score}(Q[{weights}]{width} {self.head_q.short()})"
         shape = f"in{self.inputs // 2}x2 flat" if self.flatten else f"in{self.inputs}"
+        extra = [f"+out {','.join(self.extra_outputs)}"] if self.extra_outputs else []
         return " | ".join([f"{shape} {self.input_q.short() if self.input_q else 'NO-Q'}",
-                           *(h.short() for h in self.hidden), head, f"score {self.score_q.short()}"])
+                           *(h.short() for h in self.hidden), head, f"score {self.score_q.short()}", *extra])
 
 
 def _quant(rng, kinds=("bits", "bits", "relu", "tanh")) -> Quant:
@@ -131,8 +159,43 @@ def _hidden(rng) -> Hidden:
                   _quant(rng), merge, merge_q)
 
 
-def describe(seed: int) -> Spec:
-    """What :func:`random_model` builds for ``seed``."""
+def _table_quant(rng) -> Quant:
+    """An activation quantizer of :data:`TABLE_KINDS`, with its options drawn (every power-of-two slope from 1/8 to
+    1)."""
+    kind = TABLE_KINDS[rng.integers(len(TABLE_KINDS))]
+    bits, integer, flag = int(rng.integers(2, 7)), int(rng.integers(0, 4)), bool(rng.random() < 0.5)
+    slope = float(2.0 ** -rng.integers(0, 4))
+    param = {"po2": float(2.0 ** rng.integers(-1, 3)) if flag else 0.0, "relu_po2": slope if flag else 0.0,
+             "binary": 0.5 if rng.random() < 0.3 else 0.0, "ternary": 0.5 if rng.random() < 0.3 else 0.0,
+             "relu_slope": slope}.get(kind, 0.0)
+    return Quant(kind, bits if kind != "relu_slope" else bits + 2, integer, True, param=param, flag=flag)
+
+
+def _issue33_forms(spec: Spec, rng) -> Spec:
+    """The forms of issue 33, from a stream of their own: tables after (rarely instead of) a quantizer, LeakyReLU of
+    slope 2^k (1 included), the Average, Maximum and Minimum merges, and outputs beside the score (the input's
+    quantizer, a layer read inside, the score twice, a value wider than 53 bits)."""
+    from dataclasses import replace
+
+    def forms(h: Hidden) -> Hidden:
+        draws = rng.random(4)
+        table = _table_quant(rng) if draws[0] < 0.3 else None
+        leaky = float(2.0 ** rng.integers(-3, 2)) if draws[1] < 0.15 else None
+        merge = h.merge
+        if merge in ("add", "subtract") and draws[2] < 0.5:
+            merge = ("average", "maximum", "minimum")[rng.integers(3)]
+        activation = _table_quant(rng) if draws[3] < 0.05 else h.activation  # a wide input: refused or narrow
+        return replace(h, table=table, leaky=leaky, merge=merge, activation=activation)
+
+    hidden = tuple(forms(h) for h in spec.hidden)
+    extra = tuple(name for name, p in (("input_q", 0.12), ("hidden", 0.12), ("repeat", 0.08), ("wide", 0.12))
+                  if rng.random() < p and not (name == "input_q" and (spec.flatten or spec.input_q is None)))
+    return replace(spec, hidden=hidden, extra_outputs=extra)
+
+
+def describe(seed: int, generation: int = 2) -> Spec:
+    """What :func:`random_model` builds for ``seed``; ``generation`` 1 leaves out the forms of issue 33 (the models
+    the benchmark drew before it)."""
     rng = np.random.default_rng([seed, 0x11AD])
     score = SCORES[rng.integers(len(SCORES))]
     # without an input quantizer the model must be refused; the MSE head cannot even be built then
@@ -145,7 +208,8 @@ def describe(seed: int) -> Spec:
         Quant("bits", bits, integer, False)
     spec = Spec(seed, int(rng.integers(2, 17)), input_q, hidden, score, int(rng.integers(1, 13)), head_q, score_q,
                 (_weight_quant(rng), _weight_quant(rng)))
-    return _as_written(spec, np.random.default_rng([seed, 0x24]))
+    spec = _as_written(spec, np.random.default_rng([seed, 0x24]))
+    return spec if generation < 2 else _issue33_forms(spec, np.random.default_rng([seed, 0x33]))
 
 
 def _as_written(spec: Spec, rng) -> Spec:
@@ -200,6 +264,10 @@ def _layer(h, spec: Hidden, name: str):
         out = keras.layers.Activation("linear", name=f"{name}_linear")(out)
     if not spec.inside:
         out = QActivation(spec.activation.make(), name=f"{name}_q")(out)
+    if spec.table is not None:
+        out = QActivation(spec.table.make(), name=f"{name}_table")(out)
+    if spec.leaky is not None:
+        out = keras.layers.LeakyReLU(spec.leaky, name=f"{name}_leaky")(out)
     if spec.dropout:
         out = keras.layers.Dropout(0.25, name=f"{name}_dropout")(out)
     if spec.merge == "square":
@@ -207,7 +275,8 @@ def _layer(h, spec: Hidden, name: str):
     elif spec.merge:
         other = _dense(h, spec.width, spec.kernel, spec.bias, f"{name}_dense_b")
         other = QActivation(spec.activation.make(), name=f"{name}_q_b")(other)
-        merge = {"add": keras.layers.Add, "subtract": keras.layers.Subtract,
+        merge = {"add": keras.layers.Add, "subtract": keras.layers.Subtract, "average": keras.layers.Average,
+                 "maximum": keras.layers.Maximum, "minimum": keras.layers.Minimum,
                  "concatenate": keras.layers.Concatenate}[spec.merge]
         out = merge(name=f"{name}_{spec.merge}")([out, other])
     if spec.merge_q is not None:
@@ -262,17 +331,31 @@ def build(spec: Spec):
 
     x = keras.Input((spec.inputs // 2, 2) if spec.flatten else (spec.inputs,), name="x")
     h = QActivation(spec.input_q.make(), name="input_q")(x) if spec.input_q else x
+    quantized_input = h
     if spec.flatten:
         h = keras.layers.Flatten(name="flatten")(h)
+    hidden = []
     for i, layer in enumerate(spec.hidden):
         h = _layer(h, layer, f"h{i}")
-    model = keras.Model(x, _head(x, h, spec), name=f"random_{spec.seed}")
+        hidden.append(h)
+    outputs = _head(x, h, spec)
+    extra = {"input_q": lambda: quantized_input, "hidden": lambda: hidden[0], "repeat": lambda: outputs[0],
+             "wide": lambda: _wide(h)}
+    model = keras.Model(x, outputs + [extra[name]() for name in spec.extra_outputs], name=f"random_{spec.seed}")
     _randomize(model, spec.seed)
     if spec.score == "mse":
         from l1ad.firmware.convert import with_mse_score
 
         model = with_mse_score(model, spec.score_q.bits, spec.score_q.integer)
     return model
+
+
+def _wide(h):
+    """The square of two float Dense layers: exact values of more than 53 significant bits (float32 weights)."""
+    from tensorflow import keras
+
+    dense = keras.layers.Dense(2, name="wide_dense_b")(keras.layers.Dense(2, name="wide_dense")(h))
+    return keras.layers.Multiply(name="wide_square")([dense, dense])
 
 
 def random_model(seed: int):

@@ -30,6 +30,11 @@ def _agreements(agreements: dict) -> str:
     return ", ".join(f"{k} {v.bit_identical:,}/{v.compared:,}" for k, v in agreements.items())
 
 
+def _widest(agreement) -> str:
+    """The widest value compared (as exact integers, whatever the width)."""
+    return f" (compared as integers, widest value {agreement.widest_bits} bits)" if agreement.widest_bits else ""
+
+
 # --- terminal ------------------------------------------------------------------------------------------------
 
 def figures_lines(models: dict[str, Figures]) -> list[str]:
@@ -48,7 +53,7 @@ def figures_lines(models: dict[str, Figures]) -> list[str]:
 
 
 def validation_lines(v: Validation) -> list[str]:
-    lines = [f"{output:15} bit-identical csim vs exact QKeras: {a.bit_identical:,}/{a.compared:,}"
+    lines = [f"{output:15} bit-identical csim vs exact QKeras: {a.bit_identical:,}/{a.compared:,}{_widest(a)}"
              for output, a in v.csim_vs_exact_qkeras.items()]
     lines.append(f"fixed-point audit: {v.audit.total_saturated:,} saturations, {v.audit.total_wrapped} wraps")
     if v.input_type:
@@ -67,7 +72,7 @@ def validation_lines(v: Validation) -> list[str]:
 
 
 def rtl_lines(r: Rtl) -> list[str]:
-    lines = [f"{name:15} bit-identical RTL (Verilator) vs csim: {c.bit_identical:,}/{c.compared:,}"
+    lines = [f"{name:15} bit-identical RTL (Verilator) vs csim: {c.bit_identical:,}/{c.compared:,}{_widest(c)}"
              for name, c in r.rtl_vs_csim.items()]
     lat = r.latency
     lines.append(f"latency {lat.cycles} cycles, II {lat.initiation_interval} (Verilator); "

@@ -138,3 +138,19 @@ def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):
     metrics = json.loads((run / "metrics.json").read_text())
     assert passed == "True" and tensorflow == "False"
     assert float(auc) == metrics["float"]["signals"]["t"]["auc"]
+
+
+def test_firmware_that_does_not_compile_exits_70_and_keeps_the_project(shared_run, tmp_path, monkeypatch, capsys):
+    """`l1ad convert` compiles what it wrote before it says it succeeded; a failure is l1ad's bug (70, traceback),
+    not the user's (1), and the project is kept for the bug report."""
+    from conftest import copy_run
+    from l1ad.cli import CRASH, main
+    from l1ad.firmware import csim
+
+    run = copy_run(shared_run, tmp_path / "run")
+    monkeypatch.setattr(csim, "BASE_FLAGS", [*csim.BASE_FLAGS, "-include", "no_such_header.h"])
+    monkeypatch.setattr("sys.argv", ["l1ad", "convert", str(run), "--out", str(tmp_path / "project")])
+    assert main() == CRASH
+    err = capsys.readouterr().err
+    assert "FirmwareBug: compilation failed" in err and "internal error (exit code 70)" in err
+    assert (tmp_path / "project" / "firmware").is_dir() and not (run / "firmware.json").exists()

@@ -1,6 +1,8 @@
 """The firmware library on models and arrays: many model shapes convert to bit-exact C simulations; a broken
 type is caught and named; unsupported layers fail before anything is written; the csim cache works."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -363,3 +365,53 @@ def test_leaky_relu_needs_a_power_of_two_slope():
     h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
     with pytest.raises(UnsupportedModel, match="LeakyReLU\\(alpha=0.3\\) is not bit-exact.*power of two"):
         check_model(keras.Model(x, keras.layers.LeakyReLU(alpha=0.3, name="lr")(h)))
+
+
+def _aliased_outputs_model():
+    """Outputs as hls4ml's own tests and users write them: the input's quantizer alone (hls4ml's quantizer tests),
+    the same quantizer once more beside a QDense output, a QDense output that a quantizer also reads, and a
+    LeakyReLU of slope 1 (2^0, refused before as "not a power of two")."""
+    from qkeras import QActivation, QDense, quantized_bits
+    from tensorflow import keras
+
+    x = keras.Input((3,), name="x")
+    q = QActivation(quantized_bits(4, 2, alpha=1), name="q")(x)
+    d = QDense(2, kernel_quantizer=quantized_bits(4, 1, alpha=1), bias_quantizer=quantized_bits(4, 1, alpha=1),
+               name="d")(q)
+    a = QActivation(quantized_bits(6, 2, alpha=1), name="a")(d)
+    leaky = keras.layers.LeakyReLU(alpha=1.0, name="leaky")(a)
+    model = keras.Model(x, [q, a, q, d, leaky])
+    model.set_weights([np.random.default_rng(0).uniform(-2, 2, w.shape) for w in model.get_weights()])
+    return model
+
+
+def test_outputs_that_share_values_compile_and_are_exact(tmp_path):
+    """An output that is the input's quantizer, an output twice, an output another layer reads: hls4ml 1.3 declared
+    one argument twice (`myproject(x_t x[3], x_t x[3], ...)`) or asserted "already is" an output, after import
+    and convert had succeeded. Each gets a copy layer of its own; convert compiled it before reporting success."""
+    model = _aliased_outputs_model()
+    x = np.random.default_rng(1).normal(0, 3, (1000, 3)).astype(np.float32)
+    project = convert_model(model, tmp_path / "p", tb_inputs=x[:100])
+    assert list((project / ".l1ad").glob("firmware-*.o"))  # compiled by convert
+    result = check(model, project, x, testbench=True)
+    assert result["passed"], result["checks"]
+    assert all(a["bit_identical"] == 1000 for a in result["outputs"].values())
+    assert all(a["bit_identical"] == 100 for a in result["testbench"].values())
+    header = (project / "firmware" / "myproject.h").read_text()
+    arguments = re.findall(r"\w+_t (\w+)\[", header)
+    assert len(arguments) == len(set(arguments)) == 6  # one input, five outputs, each named once
+    np.testing.assert_array_equal(result["csim"][0], result["csim"][2])
+
+
+def test_code_l1ad_wrote_that_does_not_compile_is_a_bug_kept_for_its_report(tmp_path, monkeypatch, capsys):
+    """A compile failure of the firmware l1ad wrote is l1ad's bug: convert fails (it compiles before it reports
+    success), `l1ad convert` exits 70 with the traceback (never 1, a user error), and the project stays."""
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware import csim
+
+    model = _aliased_outputs_model()
+    monkeypatch.setattr(csim, "BASE_FLAGS", [*csim.BASE_FLAGS, "-include", "no_such_header.h"])
+    with pytest.raises(csim.FirmwareBug, match=r"(?s)compilation failed in .*/p:.*kept for a bug report") as bug:
+        convert_model(model, tmp_path / "p")
+    assert not isinstance(bug.value, L1adError)
+    assert (tmp_path / "p" / "l1ad.json").exists() and (tmp_path / "p" / "firmware" / "myproject.cpp").exists()

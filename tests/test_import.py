@@ -135,3 +135,32 @@ def test_qdensebatchnorm_file_is_refused_with_what_to_do(tmp_path, monkeypatch):
     assert result.exit_code == 1, result.output
     assert "QDenseBatchnorm is not in QKeras 0.9.0" in result.output and "separate layers" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_refusals_name_the_users_layer_not_one_l1ad_added(tmp_path, monkeypatch):
+    """A refusal inside the score head l1ad adds (--add-score) names the user's reconstruction it is built on; one
+    of the input type l1ad states names --input-type, not the quantizer layer l1ad made for it."""
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    monkeypatch.chdir(tmp_path)
+    x = keras.Input((4,), name="x")
+    h = keras.layers.Dense(2, name="enc")(QActivation(_q(8, 3), name="x_q")(x))
+    for i in range(4):  # exact float products: a reconstruction of about 600 bits, whose square needs more than 1024
+        h = keras.layers.Multiply(name=f"sq{i}")([h, h])
+    model = keras.Model(x, keras.layers.Dense(4, name="rec")(h))
+    model.set_weights([np.random.default_rng(0).normal(0, 1, w.shape) for w in model.get_weights()])
+    model.save(tmp_path / "wide.h5")
+    np.save(tmp_path / "x.npy", np.zeros((10, 4)))
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "wide.h5"), "--inputs", str(tmp_path / "x.npy"),
+                                      "--add-score", "16,8"])
+    assert result.exit_code == 1 and "error: layer rec: the score l1ad adds on it" in result.output
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "wide.h5"), "--inputs", str(tmp_path / "x.npy")])
+    assert result.exit_code == 0, result.output  # the model itself is exact: 597 bits
+    tutorial = _tutorial_like()
+    tutorial.save(tmp_path / "tutorial.h5")
+    np.save(tmp_path / "t.npy", np.zeros((10, 16)))
+    result = CliRunner().invoke(app, ["import", str(tmp_path / "tutorial.h5"), "--inputs", str(tmp_path / "t.npy"),
+                                      "--name", "t", "--input-type", "ap_fixed<40,10>"])
+    assert result.exit_code == 1 and "error: --input-type ap_fixed<40,10>" in result.output
+    assert "at most 32" in result.output and not (tmp_path / "runs" / "t").exists()
