@@ -53,7 +53,7 @@ def _stage(stage: str, job, *args, **kwargs):
 
 def _lsb(graph, name: str):
     node = graph[name]
-    return node.quantizer.lsb if node.quantizer is not None else None
+    return node.fixed.lsb if node.kind == "quantizer" else None
 
 
 def _compare(graph, got: list, expected: list) -> dict:
@@ -126,7 +126,7 @@ def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = Fals
     """One model through the chain; ``with_rtl``: build its RTL if it reaches check(); ``keep`` leaves the projects
     in ``tmp``; ``generation`` of the random models (1: without the forms of issue 33)."""
     from l1ad.firmware import reference
-    from l1ad.firmware.graph import check_model
+    from l1ad.firmware.reader import check_model
     from l1ad.random_models import as_imported, build, describe, random_inputs
 
     spec = describe(seed, generation)

@@ -12,7 +12,7 @@ Run folders (``l1ad train``, ``l1ad import``) are one layer above, in :mod:`l1ad
 """
 
 _API = {
-    "check_model": "graph", "Graph": "graph", "supported_layers": "layers", "UnsupportedModel": "layers",
+    "check_model": "reader", "Graph": "graph", "supported_layers": "kinds", "UnsupportedModel": "fixed",
     "FirmwareOptions": "convert", "convert_model": "convert", "with_trigger": "convert",
     "check": "validate", "build_rtl": "rtl", "Csim": "csim", "evaluate_exactly": "reference",
 }

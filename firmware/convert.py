@@ -29,10 +29,11 @@ from l1ad.common.files import commit_dir, staging_dir
 from l1ad.common.records import Firmware
 
 from . import reference
-from .graph import GRAPH_JSON, Graph, as_graph, rounding_reach
-from .layers import KINDS, FixedType, UnsupportedModel
+from .graph import GRAPH_JSON, Graph
+from .reader import as_graph, read_model
+from .fixed import Fixed, UnsupportedModel
+from .passes import rounding_reach
 from .project import PROJECT_INFO, holders, project_graph, project_info  # noqa: F401 - the project's files
-from .types import canonical
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
 
@@ -63,13 +64,13 @@ class FirmwareOptions:
             raise L1adError("reuse_factor must be >= 1 and clock_period_ns > 0")
 
 
-def score_type(graph: Graph, score: str) -> FixedType:
+def score_type(graph: Graph, score: str) -> Fixed:
     """The score's fixed-point type: the quantizer of the QActivation that produces it."""
     node = graph[score]
     if node.kind != "quantizer":
         raise UnsupportedModel(f"score output {score!r} is a {node.source}: end the score in a QActivation (e.g. "
                                "quantized_relu(16, 8)); its quantizer is the score's type")
-    return node.quantizer
+    return node.fixed
 
 
 def with_trigger(model, score: str, threshold: float | str | None):
@@ -84,10 +85,10 @@ def with_trigger(model, score: str, threshold: float | str | None):
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
     from tensorflow import keras
 
-    fixed = score_type(Graph.from_keras(model), score)
+    fixed = score_type(read_model(model), score)
     frac, bits = fixed.f, fixed.width
     if frac < 0:
-        raise UnsupportedModel(f"score {score!r} has no fractional bits ({fixed.hls()}); the trigger head needs f >= 0")
+        raise UnsupportedModel(f"score {score!r} has no fractional bits ({fixed.short()}); the trigger head needs f >= 0")
     score_tensor = model.get_layer(score).output
     inputs = list(model.inputs)
     if threshold == "input":
@@ -132,19 +133,19 @@ def with_mse_score(model, bits: int, integer: int):
     if int(reconstruction.shape[-1]) != n:
         raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
                         f"has {reconstruction.shape[-1]} values, its input {n}")
-    graph = Graph.from_keras(model)
+    graph = read_model(model)
     quantizer = next(iter(graph.input_quantizers.values()))
     x = model.get_layer(quantizer).output
     fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
     score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
     scored = keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
     try:
-        Graph.from_keras(scored)
+        read_model(scored)
     except UnsupportedModel as err:  # a layer of the head l1ad added: name the user's layers it is built on
         rec = graph.outputs[0]
         raise UnsupportedModel(f"layer {rec}: the score l1ad adds on it (--add-score: the mean of (input quantizer "
-                               f"{quantizer}, {graph[quantizer].result.hls()} - reconstruction {rec}, "
-                               f"{graph[rec].result.hls()})^2) cannot be built: {err}. Quantize {rec} with a "
+                               f"{quantizer}, {graph[quantizer].result.short()} - reconstruction {rec}, "
+                               f"{graph[rec].result.short()})^2) cannot be built: {err}. Quantize {rec} with a "
                                "QActivation(quantized_bits(...))") from err
     return scored
 
@@ -172,23 +173,23 @@ def hls_plan(graph: Graph, overrides: dict[str, str] | None = None) -> HlsPlan:
     for name in graph.inputs:
         node = graph[name]
         layers.append({"name": name, "class_name": "InputLayer", "input_shape": [node.width]})
-        precision[name] = {"result": node.result.hls(node.modes)}
-        holds[name] = held_by[name] = graph.input_quantizers[name]
-    for name, quantizer in graph.input_quantizers.items():
-        held_by[quantizer] = name
+        precision[name] = {"result": node.result.hls()}
+        holds[name], held_by[name] = graph.input_quantizers[name], name
+    quantizers = set(graph.input_quantizers.values())
     for node in graph.operations():
-        if node.name in held_by:
+        made = None if node.name in quantizers else node.hls(graph)
+        if made is None:  # held by the layer of its input: an input's quantizer, a reshape of a flat array
+            held_by[node.name] = held_by[node.inputs[0]]
             continue
-        kind = KINDS[node.kind]
-        attributes, constants = kind.hls(node, graph)
+        attributes, constants = made
         inputs = [held_by[n] for n in node.inputs]
         if node.kind == "quantizer":
             inputs = [_reach(graph, node, inputs[0], layers, precision, holds)]
         layers.append({"name": node.name, "inputs": inputs, **attributes})
-        types = {"result": node.result.hls(node.modes)}
-        if kind.accumulates:
-            types["accum"] = node.result.hls("TRN,WRAP")
-        types.update({var: fixed.hls("TRN,WRAP") for var, fixed in constants.items()})
+        types = {"result": node.result.hls()}
+        if node.accumulates:
+            types["accum"] = node.result.exact.hls()
+        types.update({var: fixed.exact.hls() for var, fixed in constants.items()})
         precision[node.name] = types
         holds[node.name] = held_by[node.name] = node.name
     outputs = []
@@ -213,7 +214,7 @@ def _reach(graph: Graph, node, layer: str, layers: list, precision: dict, holds:
         wide += "_"
     fixed = source.result
     layers.append({"name": wide, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
-    precision[wide] = {"result": FixedType(fixed.k, fixed.i + short, fixed.f).hls("TRN,WRAP")}
+    precision[wide] = {"result": Fixed(fixed.k, fixed.i + short, fixed.f).hls()}
     holds[wide] = source.name
     return wide
 
@@ -232,7 +233,8 @@ def _output_layer(graph: Graph, name: str, held_by: dict, earlier: list[str], la
         copy += "_"
     node = graph[name]
     layers.append({"name": copy, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
-    precision[copy] = {"result": node.result.hls("TRN,SAT" if node.modes == "TRN,WRAP" else "TRN,WRAP")}
+    exact = node.result.exact
+    precision[copy] = {"result": (Fixed(exact.k, exact.i, exact.f, "TRN", "SAT") if node.result == exact else exact).hls()}
     holds[copy] = node.name
     return copy
 
@@ -275,7 +277,7 @@ def _check_built(hls, plan: HlsPlan) -> None:
             got = _layer_type(built[name], var)
             if got is None and var in ("weight", "bias") and _distributed(built[name]):
                 continue  # da4ml's kernels write the constants into the code: no variable, no type (csim proves it)
-            if got is None or canonical(str(got)) != canonical(wanted):
+            if got is None or Fixed.parse(str(got)) != Fixed.parse(wanted):
                 raise RuntimeError(f"hls4ml typed {var} of layer {name} as {got}, l1ad asked for {wanted}")
 
 
@@ -293,25 +295,24 @@ def _layer_type(layer, var: str):
     return None if attribute is None else attribute.precision
 
 
-def told_types(hls) -> dict[str, tuple]:
-    """Every type l1ad gave hls4ml (layer outputs, accumulators, constants), by its C++ name, as (signed, width,
-    integer bits, rounding, saturation)."""
+def told_types(hls) -> dict[str, Fixed]:
+    """Every type l1ad gave hls4ml (layer outputs, accumulators, constants), by its C++ name."""
     told = {}
     for layer in hls.get_layers():
         types = [layer.get_output_variable().type, *(v.type for v in layer.weights.values())]
         accum = layer.get_attr("accum_t")
         for t in types + ([accum] if accum is not None else []):
-            told[t.name] = canonical(str(t.precision))
+            told[t.name] = Fixed.parse(str(t.precision))
     return told
 
 
-def check_written_types(project: Path, told: dict[str, tuple]) -> None:
+def check_written_types(project: Path, told: dict[str, Fixed]) -> None:
     """Every type l1ad set, as the written firmware declares it (firmware/defines.h), before anything compiles:
     hls4ml 1.3 once wrote a type without fractional bits as ap_int, without its rounding and saturation."""
-    written = {name: canonical(text) for text, name in
+    written = {name: Fixed.parse(text) for text, name in
                re.findall(r"typedef\s+(ap_u?(?:fixed|int)<[^>]*>)\s+(\w+);", (project / "firmware" / "defines.h").read_text())}
-    differ = [f"{name}: {written.get(name, 'not declared')} (l1ad set {want})" for name, want in told.items()
-              if written.get(name) != want]
+    differ = [f"{name}: {written[name].hls() if name in written else 'not declared'} (l1ad set {want.hls()})"
+              for name, want in told.items() if written.get(name) != want]
     if differ:
         raise RuntimeError("firmware/defines.h does not declare the types l1ad set: " + "; ".join(differ))
 

@@ -33,9 +33,8 @@ import numpy as np
 from l1ad.common.errors import L1adError
 from l1ad.common.files import atomic_path
 
-from .layers import Value
+from .fixed import Fixed, Value
 from .project import project_info
-from .types import parse_type
 
 CACHE = ".l1ad"
 BASE_FLAGS = ["-std=c++17", "-fPIC", "-Wno-unused-result"]
@@ -139,24 +138,24 @@ def compile_firmware(project_dir: Path, final: Path) -> FirmwareBug | None:
 
 
 def _words(type_text: str) -> int:
-    return (parse_type(type_text)["width"] + 63) // 64
+    return (Fixed.parse(type_text).width + 63) // 64
 
 
 def from_words(words: np.ndarray, type_text: str) -> Value:
     """Values of an ap_fixed type from their bits as 64-bit words, low word first: exact integers at the type's
     scale (int64 up to 62 bits, Python integers beyond)."""
-    t = parse_type(type_text)
-    width, frac = t["width"], t["frac"]
+    t = Fixed.parse(type_text)
+    width, frac, signed = t.width, t.f, bool(t.k)
     if words.shape[-1] == 1 and width <= 62:
         num = words[..., 0].astype(np.int64) & ((1 << width) - 1)
-        if t["signed"]:
+        if signed:
             num = np.where(num >= 1 << (width - 1), num - (1 << width), num)
         return Value(num, frac)
     flat = words.reshape(-1, words.shape[-1])
     ints = []
     for row in flat:
         n = sum(int(w) << (64 * j) for j, w in enumerate(row)) & ((1 << width) - 1)
-        ints.append(n - (1 << width) if t["signed"] and n >= 1 << (width - 1) else n)
+        ints.append(n - (1 << width) if signed and n >= 1 << (width - 1) else n)
     return Value(np.array(ints, dtype=object).reshape(words.shape[:-1]), frac)
 
 
@@ -243,7 +242,7 @@ def read_exact(path: Path, sizes: list[int], types: list[str]) -> list[Value]:
         raise FirmwareBug(f"{path}: a line does not hold {sum(sizes)} values")
     values, start = [], 0
     for size, text in zip(sizes, types):
-        frac = parse_type(text)["frac"]
+        frac = Fixed.parse(text).f
         scaled = [Fraction(token) * Fraction(2) ** frac for row in rows for token in row[start:start + size]]
         if any(v.denominator != 1 for v in scaled):
             raise FirmwareBug(f"{path}: a value is not a multiple of its type's LSB ({text}): a digit is missing")

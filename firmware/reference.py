@@ -5,15 +5,16 @@ squares needs more than float32's 24-bit mantissa), so Keras' own output is not 
 Here every node of the model's graph (:mod:`.graph`) is evaluated in integers: each value is an integer times
 2^-f, f the node's fractional bits, in numpy int64 where the node's type fits and in Python integers beyond, so
 no width is too wide. Every quantizer rounds half to even and saturates, in integers, as QKeras does without its
-float32 rounding. The kinds live in :mod:`.layers`.
+float32 rounding. Each kind computes itself (:mod:`.kinds`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .graph import Graph, as_graph
-from .layers import KINDS, Value, concatenate
+from .graph import Graph
+from .reader import as_graph
+from .fixed import Value, concatenate
 
 CHUNK = 200_000  # events per evaluation step: bounds memory on millions of events
 
@@ -23,12 +24,13 @@ def _as_inputs(graph: Graph, x) -> list[np.ndarray]:
     if len(xs) != len(graph.inputs):
         raise ValueError(f"the model has {len(graph.inputs)} inputs ({graph.inputs}), got {len(xs)} arrays")
     out = []
-    for name, array in zip(graph.inputs, xs):
+    for name, array in zip(graph.inputs, xs):  # (n, *shape), or flat (n, width) as the firmware takes them
         array = np.asarray(array, dtype=np.float64)
-        width = graph[name].width
-        if array.ndim != 2 or array.shape[1] != width:
-            raise ValueError(f"input {name}: expected shape (n, {width}), got {array.shape}")
-        out.append(array)
+        shape = graph[name].shape
+        if array.shape[1:] != shape and (array.ndim != 2 or array.shape[1] != graph[name].width):
+            raise ValueError(f"input {name}: expected shape (n, {', '.join(map(str, shape))}) or (n, "
+                             f"{graph[name].width}), got {array.shape}")
+        out.append(array.reshape(len(array), *shape))
     return out
 
 
@@ -37,7 +39,7 @@ def evaluate(model, x, only: set[str] | None = None) -> dict[str, Value]:
     list for several inputs); ``model`` is a :class:`.graph.Graph` or a Keras model."""
     graph = as_graph(model)
     feed = {name: Value(a, None) for name, a in zip(graph.inputs, _as_inputs(graph, x))}
-    return graph.walk(feed, lambda node, values: KINDS[node.kind].exact(node, values), only=only)
+    return graph.walk(feed, lambda node, values: node.exact(values), only=only)
 
 
 def chunks(model, x, size: int = CHUNK):

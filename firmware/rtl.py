@@ -34,8 +34,10 @@ import numpy as np
 from l1ad.common.errors import L1adError
 
 from . import reference
-from .graph import Graph, as_graph
-from .layers import KINDS, Value
+from .graph import Graph
+from .reader import as_graph
+from .passes import assign_parts
+from .fixed import Value
 
 TOP = "l1ad_top"
 
@@ -61,7 +63,7 @@ def trace_values(model, dsp: bool = False, solver_options: dict | None = None):
     """(input arrays, output variables, every node's traced array) of a da4ml trace of a model or graph.
 
     Each input is the output of that input's quantizer: what the FPGA receives. Outputs are
-    concatenated in model output order. The kinds of :mod:`.layers` say how each node traces.
+    concatenated in model output order. Each kind traces itself (:mod:`.kinds`).
     """
     with exact_decimals():
         return _trace_values(as_graph(model), dsp, solver_options)
@@ -72,11 +74,11 @@ def _trace_values(graph: Graph, dsp: bool, solver_options: dict | None):
 
     feed = {}
     for name, quantizer in graph.input_quantizers.items():
-        fixed, n = graph[quantizer].quantizer, graph[name].width
-        feed[name] = FixedVariableArray.from_kif(np.full(n, fixed.k), np.full(n, fixed.i), np.full(n, fixed.f),
+        fixed, shape = graph[quantizer].fixed, graph[name].shape
+        feed[name] = FixedVariableArray.from_kif(np.full(shape, fixed.k), np.full(shape, fixed.i), np.full(shape, fixed.f),
                                                  hwconf=HWConfig(1, -1, -1),
                                                  solver_options=solver_options or {"hard_dc": 2})
-    values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp))
+    values = graph.walk(feed, lambda node, x: node.trace(x, dsp))
     inputs = [feed[name] for name in graph.inputs]
     outputs = np.concatenate([np.ravel(values[name]._vars) for name in graph.outputs])
     return inputs, outputs, values
@@ -162,23 +164,6 @@ def stage_delays(pipe) -> list[float]:
     return delays
 
 
-PART_PREFIXES = (("trigger", ("trigger", "threshold")), ("score", ("residual", "mean", "score", "mu_sq", "mu_sum")),
-                 ("decoder", ("dec_", "output")), ("encoder", ("enc_", "latent")))
-
-
-def parts_of(graph: Graph) -> dict[str, list[str]]:
-    """The graph's nodes by part (l1ad's layer names: encoder, decoder, score, trigger; anything else: model)."""
-    parts: dict[str, list[str]] = {}
-    quantizers = set(graph.input_quantizers.values())  # the input types: no logic of their own
-    for node in graph.operations():
-        if node.name in quantizers:
-            continue
-        part = next((p for p, prefixes in PART_PREFIXES if node.name.startswith(prefixes)), "model")
-        parts.setdefault(part, []).append(node.name)
-    order = ["encoder", "decoder", "score", "model", "trigger"]
-    return {p: parts[p] for p in order if p in parts}
-
-
 def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp: bool):
     """A part of the graph as its own pipeline, fed by fresh inputs with the exact ranges the full trace has there."""
     from da4ml.trace import FixedVariableArray, comb_trace, to_pipeline
@@ -191,7 +176,7 @@ def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp
             low, high, step = values[name].lhs
             feed[name] = FixedVariableArray.from_lhs(low, high, step, hwconf=values[name]._vars.ravel()[0].hwconf,
                                                      solver_options=values[name].solver_options)
-        part_values = graph.walk(feed, lambda node, x: KINDS[node.kind].trace(node, x, dsp), only=inside)
+        part_values = graph.walk(feed, lambda node, x: node.trace(x, dsp), only=inside)
         consumers = {n for node in graph.operations() if node.name not in inside for n in node.inputs}
         outs = [name for name in names if name in consumers or name in graph.outputs]
         inp = FixedVariableArray(np.concatenate([feed[n]._vars.ravel() for n in boundary]),
@@ -238,8 +223,9 @@ def build_rtl(model, out: str | Path, x, expected: list[Value] | None = None,
     steps.set_postfix_str("pipeline, yosys, Verilator" if synthesize else "pipeline, Verilator")
     staging = staging_dir(out)
     try:
+        parts = assign_parts(graph, output_labels or graph.outputs) if breakdown else None
         built = _build(graph, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
-                       dsp, breakdown, part)
+                       dsp, parts, part)
         built["words"] = words
         commit_dir(built["build"], out, "RTL build")
     finally:
@@ -338,12 +324,12 @@ def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):
         expected = [exact[name] for name in graph.outputs]
     else:
         exact = reference.evaluate(graph, xs, only=set(graph.input_quantizers.values()))
-    x_q = np.column_stack([exact[q].out for q in graph.input_quantizers.values()])
+    x_q = np.column_stack([exact[q].out.reshape(len(xs[0]), -1) for q in graph.input_quantizers.values()])
     return x_q, expected, [graph[name].width for name in graph.outputs]
 
 
 def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
-           dsp: bool, breakdown: bool, part: str) -> dict:
+           dsp: bool, parts: dict[str, list[str]] | None, part: str) -> dict:
     """The pipeline at the cutoff the clock suggests, lowered until the timing estimate meets the clock; for each
     try yosys (whole design, and each part) runs in threads while Verilator builds and simulates the design."""
     from concurrent.futures import ThreadPoolExecutor
@@ -361,17 +347,17 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
                 rtl = _rtl_model(pipe, TOP, build, period_ns, part)
                 rtl.write()
             mapped = pool.submit(_timed, timings, "yosys_s", yosys.synthesize, build, TOP, dsp) if synthesize else None
-            parts = pool.submit(_timed, timings, "parts_s", _breakdown, graph, values, cutoff, dsp,
-                                staging / f"parts{cutoff}", period_ns, part, synthesize) if breakdown else None
+            breakdown = pool.submit(_timed, timings, "parts_s", _breakdown, graph, values, parts, cutoff, dsp,
+                                    staging / f"parts{cutoff}", period_ns, part, synthesize) if parts else None
             simulated, verilator_version = _simulate(rtl, x_q, timings)
             mapped = mapped.result() if mapped else None
-            parts = parts.result() if parts else {}
+            breakdown = breakdown.result() if breakdown else {}
             worst = max((s["estimated_ns"] for s in mapped["stages"]), default=0.0) if mapped else None
             tried.append({"latency_cutoff": cutoff, "cycles": len(pipe.solutions), "worst_stage_estimated_ns": worst})
             if not synthesize or worst <= period_ns or cutoff == 1:
                 break
             cutoff -= 1
-    return {"pipe": pipe, "cutoff": cutoff, "tried": tried, "mapped": mapped, "parts": parts, "build": build,
+    return {"pipe": pipe, "cutoff": cutoff, "tried": tried, "mapped": mapped, "parts": breakdown, "build": build,
             "simulated": simulated, "verilator": verilator_version, "period_ns": period_ns, "timings": timings}
 
 
@@ -488,12 +474,13 @@ def _timing(mapped: dict, da4ml_delays: list[float], period_ns: float, tried: li
                         "da4ml_delay_adder_levels": d} for s, d in zip(mapped["stages"], da4ml_delays)]}
 
 
-def _breakdown(graph: Graph, values, cutoff, dsp, root: Path, period_ns: float, part: str, synthesize: bool) -> dict:
+def _breakdown(graph: Graph, values, parts: dict[str, list[str]], cutoff, dsp, root: Path, period_ns: float, part: str,
+               synthesize: bool) -> dict:
     """Each part's da4ml cost and pipeline on its own, and its yosys cells (all parts in one yosys process)."""
     from . import yosys
 
     rows = {}
-    for name, layers in parts_of(graph).items():
+    for name, layers in parts.items():
         pipe = _part_logic(graph, layers, values, cutoff, dsp)
         top = f"part_{name}"
         with exact_decimals():

@@ -20,29 +20,28 @@ from l1ad.common.errors import L1adError
 
 from . import reference
 from .csim import Csim, run_testbench, testbench_expected
-from .graph import Graph, as_graph
-from .layers import Value, concatenate
+from .reader import as_graph
+from .fixed import Fixed, Value, concatenate
 from .project import holders, project_graph, project_info
-from .types import parse_type
 
 
 class _Audit:
     """Observed ranges of every hls4ml layer's exact values against its types, accumulated over chunks."""
 
-    def __init__(self, layers: list[dict], counterparts: dict[str, str]):
+    def __init__(self, layers: list[dict], held: dict[str, str]):
         self.rows, computed = [], set()
         for layer in layers:
             # the first layer that holds a node computes it (rounds its input: the audit reads the values before the
             # rounding); a later one (a copy for an output) receives it rounded
-            copy = counterparts.get(layer["name"]) in computed
-            computed.add(counterparts.get(layer["name"]))
+            copy = held.get(layer["name"]) in computed
+            computed.add(held.get(layer["name"]))
             for kind in ("type", "accum_type"):
-                if layer.get(kind) and layer["name"] in counterparts:
-                    t = parse_type(layer[kind])
-                    self.rows.append({"layer": layer["name"], "keras": counterparts[layer["name"]],
+                if layer.get(kind) and layer["name"] in held:
+                    t = Fixed.parse(layer[kind])
+                    self.rows.append({"layer": layer["name"], "keras": held[layer["name"]],
                                       "what": "output" if kind == "type" else "accumulator", "type": layer[kind],
-                                      "type_min": t["min"], "type_max": t["max"], "lsb": t["lsb"],
-                                      "saturating": t["overflow"].startswith("SAT"), "observed_min": np.inf,
+                                      "type_min": t.min, "type_max": t.max, "lsb": t.lsb,
+                                      "saturating": t.overflow.startswith("SAT"), "observed_min": np.inf,
                                       "observed_max": -np.inf, "values": 0, "rounded": 0, "outside": 0,
                                       "copy": copy})
 

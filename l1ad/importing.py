@@ -54,8 +54,8 @@ def _score_output(graph, score: str | None) -> str | None:
 
 def _with_input_type(model, input_type: str | None):
     """``model``, or a copy with the stated input type where it has no input quantizer; the type string used."""
-    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
-    from l1ad.firmware.layers import FixedType
+    from l1ad.firmware.reader import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
+    from l1ad.firmware.fixed import Fixed
 
     bare = inputs_without_quantizer(model)
     if not bare:
@@ -64,7 +64,7 @@ def _with_input_type(model, input_type: str | None):
                             "the type the FPGA receives")
         return model, None
     stated = input_type or DEFAULT_INPUT_TYPE
-    return with_input_type(model, FixedType.parse(stated)), stated
+    return with_input_type(model, Fixed.input_type(stated)), stated
 
 
 DEFAULT_BATCHNORM_TYPE = "ap_fixed<16,6>"  # the type hls4ml gives BN's scale and bias (its default precision)
@@ -74,19 +74,19 @@ def _with_batchnorm_type(model, batchnorm_type: str | None):
     """``model`` with its float BatchNormalization constants rounded to ``batchnorm_type`` (default
     :data:`DEFAULT_BATCHNORM_TYPE`; "exact" keeps Keras' float32 values), and the type string used (None when the
     model has no float BatchNormalization)."""
-    from l1ad.firmware.graph import float_batchnorms, with_batchnorm_type
-    from l1ad.firmware.layers import FixedType
+    from l1ad.firmware.reader import float_batchnorms, with_batchnorm_type
+    from l1ad.firmware.fixed import Fixed
 
     if not float_batchnorms(model):
         return model, None
     stated = batchnorm_type or DEFAULT_BATCHNORM_TYPE
-    return (model if stated == "exact" else with_batchnorm_type(model, FixedType.parse(stated))), stated
+    return (model if stated == "exact" else with_batchnorm_type(model, Fixed.input_type(stated))), stated
 
 
 def batchnorm_summary(original, model, x: np.ndarray, stated: str) -> dict:
     """What rounding BN's constants does, checked against Keras' own BatchNormalization on float inputs: per output of
     the model, the events whose float32 Keras output is identical, and the largest difference."""
-    from l1ad.firmware.graph import float_batchnorms
+    from l1ad.firmware.reader import float_batchnorms
     from l1ad.training.models import as_input
 
     doc = {"type": stated, "layers": float_batchnorms(original), "rounding": "half to even (RND_CONV), "
@@ -109,8 +109,8 @@ def input_summary(graph, x: np.ndarray, stated: str) -> dict:
     from l1ad.firmware import reference
 
     quantizer = next(iter(graph.input_quantizers.values()))
-    fixed = graph[quantizer].quantizer
-    out = reference.evaluate(graph, x, only={quantizer})[quantizer].out
+    fixed = graph[quantizer].fixed
+    out = reference.evaluate(graph, x, only={quantizer})[quantizer].out.reshape(x.shape)
     saturated = int(np.sum((x > fixed.max) | (x < fixed.min)))
     return {"type": stated, "layer": quantizer, "rounding": "half to even (RND_CONV)", "overflow": "saturate (SAT)",
             "values": int(x.size), "changed": int(np.sum(out != x)), "saturated": saturated}
@@ -124,8 +124,8 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
     after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
     a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` (default
     ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values)."""
-    from l1ad.firmware.graph import check_model
-    from l1ad.firmware.layers import UnsupportedModel
+    from l1ad.firmware.reader import check_model
+    from l1ad.firmware.fixed import UnsupportedModel
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():

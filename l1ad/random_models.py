@@ -365,16 +365,16 @@ def random_model(seed: int):
 
 def as_imported(model):
     """The model as ``l1ad import`` takes it: without an input quantizer, with the default input type stated."""
-    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
-    from l1ad.firmware.layers import FixedType
+    from l1ad.firmware.fixed import Fixed
+    from l1ad.firmware.reader import DEFAULT_INPUT_TYPE, inputs_without_quantizer, with_input_type
 
-    return with_input_type(model, FixedType.parse(DEFAULT_INPUT_TYPE)) if inputs_without_quantizer(model) else model
+    return with_input_type(model, Fixed.input_type(DEFAULT_INPUT_TYPE)) if inputs_without_quantizer(model) else model
 
 
 def _input_type(model):
     """The fixed-point type of the quantizer right after the (first) input; a default type without one."""
     from l1ad.common.errors import L1adError
-    from l1ad.firmware.layers import FixedType, quantizer_type
+    from l1ad.firmware.fixed import Fixed, quantizer_type
 
     name = model.inputs[0]._keras_history.layer.name
     for layer in model.layers:
@@ -383,7 +383,7 @@ def _input_type(model):
                 return quantizer_type(layer.quantizer)[0]
             except L1adError:
                 break
-    return FixedType(1, 3, 4)
+    return Fixed.quantizer(1, 3, 4)
 
 
 def random_inputs(model, n: int, seed: int) -> np.ndarray:

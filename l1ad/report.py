@@ -31,15 +31,15 @@ def model_summary(run) -> ModelSummary:
     for node in graph.operations():
         if node.kind != "dense" or not node.trainable:
             continue
-        kernel, bias = node.constants["kernel"], node.constants["bias"]
+        kernel, bias = node.kernel, node.bias
         total += kernel.size + bias.size
         nonzero += int(np.count_nonzero(kernel) + np.count_nonzero(bias))
         following = graph.consumers(node.name)
-        act = following[0].quantizer if len(following) == 1 and following[0].kind == "quantizer" else None
-        types = {k: t.hls() for k, t in node.constant_types.items()}
+        act = following[0].fixed if len(following) == 1 and following[0].kind == "quantizer" else None
+        types = {k: t.short() for k, t in node.constant_types().items()}
         layers.append({"layer": node.name, "inputs": kernel.shape[0], "units": kernel.shape[1],
                        "weights": types.get("kernel", "float"), "biases": types.get("bias", "float"),
-                       "activation": act.hls() if act is not None else "-"})
+                       "activation": act.short() if act is not None else "-"})
     summary = {"kind": r.kind, "layers": layers, "parameters": int(total), "nonzero_parameters": nonzero}
     if r.kind == "trained":
         config = r.config

@@ -100,10 +100,10 @@ class Run:
 
     @cached_property
     def graph(self):
-        """The scoring model's graph (:mod:`l1ad.firmware.graph`), built once."""
-        from l1ad.firmware.graph import Graph
+        """The scoring model's graph (:mod:`l1ad.firmware.graph`), read once."""
+        from l1ad.firmware.reader import read_model
 
-        return Graph.from_keras(self.model)
+        return read_model(self.model)
 
     @cached_property
     def float_model(self):

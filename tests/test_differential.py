@@ -11,7 +11,7 @@ more than 53 bits). Each of these failed before issue 33 (refused, or a firmware
 import pytest
 
 from l1ad.firmware import check, check_model, convert_model
-from l1ad.firmware.layers import UnsupportedModel
+from l1ad.firmware.fixed import UnsupportedModel
 from l1ad.random_models import as_imported, build, describe, random_inputs
 
 EXACT = {

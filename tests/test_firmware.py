@@ -11,7 +11,7 @@ from l1ad.firmware import check, check_model, convert_model, evaluate_exactly, w
 from l1ad.firmware.convert import FirmwareOptions, holders, project_graph
 from l1ad.firmware import csim
 from l1ad.firmware.csim import Csim
-from l1ad.firmware.layers import UnsupportedModel
+from l1ad.firmware.fixed import Fixed, UnsupportedModel
 from l1ad.training import models
 from l1ad.training.config import load_config
 
@@ -215,15 +215,14 @@ def test_written_types_are_checked_against_what_l1ad_set(tmp_path):
     """hls4ml 1.3 once wrote a type without fractional bits as ap_int<7>, without rounding and saturation; the
     written firmware is read back before anything compiles."""
     from l1ad.firmware.convert import check_written_types
-    from l1ad.firmware.types import canonical
 
     (tmp_path / "firmware").mkdir()
-    told = {"x_t": canonical("fixed<7,7,RND_CONV,SAT>"), "d_accum_t": canonical("ufixed<13,5>")}
+    told = {"x_t": Fixed.parse("fixed<7,7,RND_CONV,SAT>"), "d_accum_t": Fixed.parse("ufixed<13,5>")}
     defines = tmp_path / "firmware" / "defines.h"
     defines.write_text("typedef ap_fixed<7,7,AP_RND_CONV,AP_SAT,0> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
     check_written_types(tmp_path, told)
     defines.write_text("typedef ap_int<7> x_t;\ntypedef ap_ufixed<13,5> d_accum_t;\n")
-    with pytest.raises(RuntimeError, match=r"x_t: \(True, 7, 7, 'TRN', 'WRAP'\) \(l1ad set \(True, 7, 7, 'RND_CONV'"):
+    with pytest.raises(RuntimeError, match=r"x_t: fixed<7,7,TRN,WRAP> \(l1ad set fixed<7,7,RND_CONV,SAT>"):
         check_written_types(tmp_path, told)
 
 
@@ -312,12 +311,11 @@ def test_convolutions_are_refused_naming_the_layer_and_what_to_use():
     h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
     h = keras.layers.Reshape((18, 14, 1), name="grid")(h)
     h = qkeras.QConv2D(4, 3, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="conv")(h)
-    with pytest.raises(UnsupportedModel, match="layer grid \\(Reshape to \\(18, 14, 1\\), feeding conv \\(QConv2D\\)\\)"
-                                               ".*flatten the input upstream and use QDense"):
+    with pytest.raises(UnsupportedModel, match="layer conv \\(QConv2D\\) is not supported \\(a convolution: .*flatten "
+                                               "the input upstream and use QDense"):
         check_model(keras.Model(x, h))
     y = keras.Input((18, 14, 1), name="y")
-    with pytest.raises(UnsupportedModel, match="layer conv2 \\(QConv2D\\) is not supported. l1ad's bit-exact chain "
-                                               "takes flat tensors only"):
+    with pytest.raises(UnsupportedModel, match="layer conv2 \\(QConv2D\\) is not supported \\(a convolution"):
         check_model(keras.Model(y, qkeras.QConv2D(4, 3, name="conv2")(y)))
 
 
@@ -329,24 +327,23 @@ def test_public_model_forms_are_exact(tmp_path):
     symmetric quantizers. Each was refused or crashed before; csim equals the exact reference on every event, and so
     does Keras' own float32 predict (the rounded BN is a BatchNormalization of mean 0, variance 1, epsilon 0)."""
     from keras_models import public_forms
-    from l1ad.firmware.graph import DEFAULT_INPUT_TYPE, float_batchnorms, with_batchnorm_type, with_input_type
-    from l1ad.firmware.layers import FixedType
+    from l1ad.firmware.reader import DEFAULT_INPUT_TYPE, float_batchnorms, with_batchnorm_type, with_input_type
 
-    exact = with_input_type(public_forms(), FixedType.parse(DEFAULT_INPUT_TYPE))
-    model = with_batchnorm_type(exact, FixedType.parse("ap_fixed<16,6>"))
+    exact = with_input_type(public_forms(), Fixed.input_type(DEFAULT_INPUT_TYPE))
+    model = with_batchnorm_type(exact, Fixed.input_type("ap_fixed<16,6>"))
     graph, before = check_model(model), check_model(exact)
     kinds = {n.name: n.kind for n in graph}
     assert kinds["bn_in"] == "batchnorm" and kinds["qbn"] == "batchnorm" and kinds["leaky"] == "leaky_relu"
-    assert "flat" not in kinds and "drop" not in kinds and graph["bn_in"].inputs == ("x_type",)
-    assert graph[graph.inputs[0]].width == 12
-    scale = np.max(np.abs(graph["d"].constants["kernel"]), axis=0)
+    assert kinds["flat"] == "reshape" and "drop" not in kinds and graph["bn_in"].inputs == ("flat",)
+    assert graph[graph.inputs[0]].width == 12 and graph["flat"].shape == (12,)
+    scale = np.max(np.abs(graph["d"].kernel), axis=0)
     assert len(set(np.round(np.log2(scale)))) > 1  # per-output power-of-two scales, QKeras' own values
     assert float_batchnorms(model) == ["bn_in"]  # the QBatchNormalization keeps QKeras' own quantizers
     for name in ("scale", "bias"):
-        values = graph["bn_in"].constants[name]
+        values = getattr(graph["bn_in"], name)
         assert np.array_equal(values, np.round(values * 1024) / 1024)
-        assert np.max(np.abs(values - before["bn_in"].constants[name])) <= 2**-11
-    assert graph["qbn"].constants["scale"].tolist() == before["qbn"].constants["scale"].tolist()
+        assert np.max(np.abs(values - getattr(before["bn_in"], name))) <= 2**-11
+    assert graph["qbn"].scale.tolist() == before["qbn"].scale.tolist()
     assert graph["bn_in"].result.width < before["bn_in"].result.width - 10  # the point: narrower datapaths
     x = np.random.default_rng(3).normal(0, 3, (3000, 12)).astype(np.float32)
     result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from l1ad.firmware import tables
-from l1ad.firmware.layers import UnsupportedModel, Value, activation_of, quantizer_type
+from l1ad.firmware.fixed import UnsupportedModel, Value, quantizer_type
+from l1ad.firmware.kinds import activation_of
 
 
 def _grid(fixed, span=2.5):
