@@ -1,4 +1,4 @@
-"""Bring your own model: the public anomaly-detection models (``l1ad.public_models``, rebuilt as their authors
+"""Bring your own model: the public anomaly-detection models (``l1ad.zoo.public``, rebuilt as their authors
 wrote them) and l1ad's own examples, each through `l1ad import` -> convert -> validate -> rtl, as a user runs them.
 
 Run on demand: `.venv/bin/python benchmarks/bench_byom.py [--events N] [--only NAME ...] [--readme README.md]`
@@ -138,7 +138,7 @@ def main():
     parser.add_argument("--previous", type=Path, help="rows of an earlier run's --json, kept for the models not run "
                         "now (e.g. after rerunning one model with --only)")
     args = parser.parse_args()
-    from l1ad import examples, public_models
+    from l1ad.zoo import examples, public as public_models
 
     models = {name: (build, public_models.SOURCES[name], ["--add-score", public_models.ADD_SCORE[name]]
                      if name in public_models.ADD_SCORE else []) for name, build in public_models.MODELS.items()}

@@ -127,7 +127,7 @@ def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = Fals
     in ``tmp``; ``generation`` of the random models (1: without the forms of issue 33)."""
     from l1ad.firmware import reference
     from l1ad.firmware.reader import check_model
-    from l1ad.random_models import as_imported, build, describe, random_inputs
+    from l1ad.zoo.random import as_imported, build, describe, random_inputs
 
     spec = describe(seed, generation)
     doc = {"seed": seed, "spec": spec.short(), "score": spec.score, "input_quantizer": spec.input_q is not None}
@@ -239,7 +239,7 @@ def main():
     args = parser.parse_args()
     from tqdm import tqdm
 
-    from l1ad.random_models import describe
+    from l1ad.zoo.random import describe
 
     docs, checked, pool = [], 0, None
     with tempfile.TemporaryDirectory(prefix="l1ad-differential-") as tmp:

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from l1ad.zoo.weights import randomize
+
 
 def activations_inside():
     """Activations as the hls4ml tutorial and AXOL1TL write them: QDense(..., activation=quantized_relu(6, 2)),
@@ -41,7 +43,7 @@ def symmetric():
 
 
 def public_forms(bn_on_input: bool = True):
-    """The forms of the public models in one (l1ad.public_models has them model by model): a (4, 3) input without
+    """The forms of the public models in one (l1ad.zoo.public has them model by model): a (4, 3) input without
     quantizer, Flatten, BatchNormalization on the raw input, a QDense kernel with alpha=None (QKeras makes it a
     power-of-two scale per output), QBatchNormalization, LeakyReLU(0.25), Dropout, QDense(activation=
     quantized_relu), symmetric quantizers; input x, output y. ``bn_on_input`` False: without the BN on the raw
@@ -61,13 +63,4 @@ def public_forms(bn_on_input: bool = True):
     h = keras.layers.Dropout(0.3, name="drop")(QActivation(quantized_bits(8, 3, alpha=1, symmetric=1), name="h_q")(h))
     h = QDense(4, kernel_quantizer=quantized_bits(6, 1, alpha=1), activation=quantized_relu(8, 3), name="e")(h)
     model = keras.Model(x, QActivation(quantized_bits(12, 5, alpha=1), name="y")(QDense(1, name="out")(h)))
-    rng = np.random.default_rng(8)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if "BatchNormalization" in type(layer).__name__:
-            n = weights[0].shape
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2.0, n)])
-        elif weights:
-            layer.set_weights([rng.normal(0, 0.6, w.shape) for w in weights])
-    return model
+    return randomize(model, 8, 0.6)

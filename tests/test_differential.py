@@ -12,7 +12,7 @@ import pytest
 
 from l1ad.firmware import check, check_model, convert_model
 from l1ad.firmware.fixed import UnsupportedModel
-from l1ad.random_models import as_imported, build, describe, random_inputs
+from l1ad.zoo.random import as_imported, build, describe, random_inputs
 
 EXACT = {
     (1, 0): "input tanh, concatenate, float BN, add, a quantizer inside a QDense, symmetric weights, distance score",

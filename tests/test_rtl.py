@@ -147,7 +147,7 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
 def test_trace_of_squares_of_differences_of_layers():
     """Squares built from adders, of values da4ml keeps at unusual internal scales (a difference of two layers'
     outputs): the case where da4ml 0.5.2's msb_mux picked the wrong operand."""
-    from l1ad.examples import axol1tl_like
+    from l1ad.zoo.examples import axol1tl_like
 
     model = axol1tl_like()
     x = np.random.default_rng(0).normal(0, 3, (3000, 57))

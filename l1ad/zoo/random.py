@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .weights import randomize
+
 MERGES = (None, None, None, "add", "subtract", "concatenate", "square")
 SCORES = ("mse", "distance", "sumsq")
 
@@ -309,21 +311,6 @@ def _head(x, h, spec: Spec):
     return [score] + ([rec] if rec is not None and spec.head_width > 1 else [])  # the score: the only width-1 output
 
 
-def _randomize(model, seed: int) -> None:
-    """Normal weights for trainable layers; BatchNormalization gets gamma, beta, mean and a positive variance."""
-    rng = np.random.default_rng([seed, 2])
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if not weights or not layer.trainable:
-            continue
-        if "BatchNormalization" in type(layer).__name__:
-            n = weights[0].shape
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2.0, n)])
-        else:
-            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in weights])
-
-
 def build(spec: Spec):
     """The Keras model of a :class:`Spec`."""
     from qkeras import QActivation
@@ -342,7 +329,7 @@ def build(spec: Spec):
     extra = {"input_q": lambda: quantized_input, "hidden": lambda: hidden[0], "repeat": lambda: outputs[0],
              "wide": lambda: _wide(h)}
     model = keras.Model(x, outputs + [extra[name]() for name in spec.extra_outputs], name=f"random_{spec.seed}")
-    _randomize(model, spec.seed)
+    randomize(model, [spec.seed, 2], 0.5, trainable_only=True)
     if spec.score == "mse":
         from l1ad.firmware.convert import with_mse_score
 

@@ -9,6 +9,8 @@ and none computes its anomaly score on chip except AXOL1TL's: ``l1ad import --ad
 
 import numpy as np
 
+from .weights import randomize
+
 SOURCES = {
     "adc2021_dnn_ae": "mpp-hep/ADC2021-examplecode, Dense_AE.ipynb (quantized variant)",
     "mlperf_tiny_ad08": "fastmachinelearning/hls4ml-finn-mlperftiny, AnomalyDetection/keras_model.py, ad08.yml",
@@ -23,19 +25,7 @@ SOURCES = {
 
 
 def _randomize(model, seed: int, scale: float = 0.4):
-    """Seeded weights; BatchNormalization layers get plausible running statistics (variance > 0)."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        if "BatchNormalization" in type(layer).__name__:
-            n = weights[0].shape
-            layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
-                               rng.uniform(0.5, 2.0, n)][:len(weights)])
-        else:
-            layer.set_weights([rng.normal(0, scale, w.shape) for w in weights])
-    return model
+    return randomize(model, seed, scale)
 
 
 def adc2021_dnn_ae():

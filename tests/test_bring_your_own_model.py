@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from l1ad.cli import app
-from l1ad.examples import _q, axol1tl_like, encoder_only, reconstruction_only
+from l1ad.zoo.examples import _q, axol1tl_like, encoder_only, reconstruction_only
 
 pytestmark = [pytest.mark.slow, pytest.mark.da4ml]  # three models through the whole chain, Verilator included
 

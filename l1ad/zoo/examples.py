@@ -9,6 +9,8 @@ benchmark and the README. Weights are random (seeded); what matters is that the 
 
 import numpy as np
 
+from .weights import randomize
+
 
 def _q(bits, integer, signed=True):
     from qkeras import quantized_bits, quantized_relu
@@ -39,11 +41,7 @@ def _input(width, name, bits, integer):
 
 
 def _randomize(model, seed):
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.get_weights() and layer.trainable:
-            layer.set_weights([rng.normal(0, 0.5, w.shape) for w in layer.get_weights()])
-    return model
+    return randomize(model, seed, 0.5, trainable_only=True, batchnorm=False)
 
 
 def axol1tl_like():

@@ -1,7 +1,8 @@
 """The packages point down only, with no import cycles: import-linter's contracts (pyproject.toml) and grimp.
 
-The installed layout maps training/ and firmware/ to l1ad.training and l1ad.firmware; import analysis reads
-packages from one folder, so the tests assemble that layout in a temporary folder and analyse it there.
+The installed layout maps common/, training/ and firmware/ to l1ad.common, l1ad.training and l1ad.firmware; import
+analysis reads packages from one folder, so the tests assemble that layout in a temporary folder and analyse it
+there.
 """
 
 import shutil
@@ -17,7 +18,7 @@ IGNORE = shutil.ignore_patterns("__pycache__", "data", "*.yaml")
 
 def _assemble(target: Path, leak: str | None = None) -> Path:
     shutil.copytree(ROOT / "l1ad", target / "l1ad", ignore=IGNORE)
-    for package in ("training", "firmware"):
+    for package in ("common", "training", "firmware"):
         shutil.copytree(ROOT / package, target / "l1ad" / package, ignore=IGNORE)
     if leak:
         (target / "l1ad" / "training" / "leak.py").write_text(leak)

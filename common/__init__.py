@@ -2,5 +2,5 @@
 
 The packages point down only: the command line (``l1ad.cli`` and the modules beside it) uses
 :mod:`l1ad.firmware`, which uses :mod:`l1ad.training`; all three use this package, which uses none of them
-(``tests/test_layers.py`` checks it).
+(``tests/test_architecture.py`` checks it).
 """
