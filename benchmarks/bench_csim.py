@@ -35,11 +35,11 @@ def main():
     from l1ad.firmware.csim import Csim
     from l1ad.firmware.vendor import link_project
     from l1ad.runs import Run
-    from l1ad.stages import firmware
+    from l1ad.stages import firmware_record
     from l1ad.training import models
 
     run = Run(args.run)
-    info = firmware(run)
+    info = firmware_record(run)
     x = run.test_events().x[0]
     n = len(x)
     print(f"{n:,} test jets, project {info.project_dir}")

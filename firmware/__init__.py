@@ -3,7 +3,7 @@
 The library API (documented in the README, "Bring your own model")::
 
     from l1ad.firmware import build_rtl, check, check_model, convert_model, with_trigger
-    model = with_trigger(qmodel, score="score", threshold=1.9)    # score > threshold as a last output
+    model = with_trigger(qmodel, score="score", threshold=1.9)    # its graph, score > threshold as a last output
     project = convert_model(model, "hls_projects/mine", tb_inputs=x[:2000])
     result = check(model, project, x)     # per-output agreement, fixed-point audit, first divergent layer
     rtl = build_rtl(model, "rtl_builds/mine", x)                  # Verilator + yosys, latency, resources
@@ -13,7 +13,7 @@ Run folders (``l1ad train``, ``l1ad import``) are one layer above, in :mod:`l1ad
 
 _API = {
     "check_model": "reader", "Graph": "graph", "supported_layers": "kinds", "UnsupportedModel": "fixed",
-    "FirmwareOptions": "convert", "convert_model": "convert", "with_trigger": "convert",
+    "FirmwareOptions": "convert", "convert_model": "convert", "with_trigger": "trigger",
     "check": "validate", "build_rtl": "rtl", "Csim": "csim", "evaluate_exactly": "reference",
 }
 

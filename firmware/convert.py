@@ -6,11 +6,8 @@ types, so that no hls4ml pass derives a type or merges a layer behind l1ad's bac
 against the plan, and the types the written ``defines.h`` declares against what l1ad set. Before it reports success,
 :func:`convert_model` compiles the firmware it wrote (a failure is l1ad's bug, :class:`.csim.FirmwareBug`).
 
-The trigger head: ``trigger = quantized_relu(1, 1)(relu(c) - relu(c - 1))`` with
-``c = 2^F (score - threshold)``, F the score's fractional bits. c is an integer, so the head outputs
-exactly 1 when score > threshold and 0 otherwise, in QKeras and in the firmware alike, from standard
-layers only. The threshold is a constant in the weights, or (``threshold="input"``) a second input of
-the top function with the score's type, so a trigger menu can change it without new firmware.
+The trigger head is added to the graph by :mod:`.trigger`; the on-chip MSE score of a user's autoencoder by
+:func:`with_mse_score`.
 """
 
 from __future__ import annotations
@@ -62,58 +59,6 @@ class FirmwareOptions:
             raise L1adError("strategy distributed_arithmetic needs the Vitis backend and io_parallel (hls4ml 1.3)")
         if self.reuse_factor < 1 or self.clock_period_ns <= 0:
             raise L1adError("reuse_factor must be >= 1 and clock_period_ns > 0")
-
-
-def score_type(graph: Graph, score: str) -> Fixed:
-    """The score's fixed-point type: the quantizer of the QActivation that produces it."""
-    node = graph[score]
-    if node.kind != "quantizer":
-        raise UnsupportedModel(f"score output {score!r} is a {node.source}: end the score in a QActivation (e.g. "
-                               "quantized_relu(16, 8)); its quantizer is the score's type")
-    return node.fixed
-
-
-def with_trigger(model, score: str, threshold: float | str | None):
-    """``model`` with a trigger bit appended as last output: score > threshold.
-
-    ``threshold`` is a number (a constant of the firmware, rounded down onto the score's grid so the
-    decision is unchanged), "input" (a second input named ``threshold``, of the score's type) or None
-    (no trigger).
-    """
-    if threshold is None:
-        return model
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-    from tensorflow import keras
-
-    fixed = score_type(read_model(model), score)
-    frac, bits = fixed.f, fixed.width
-    if frac < 0:
-        raise UnsupportedModel(f"score {score!r} has no fractional bits ({fixed.short()}); the trigger head needs f >= 0")
-    score_tensor = model.get_layer(score).output
-    inputs = list(model.inputs)
-    if threshold == "input":
-        cut_input = keras.Input((1,), name="threshold")
-        inputs.append(cut_input)
-        # a plain (linear) quantizer right after the input: hls4ml's bit-exact pass wants no relu there
-        thr = QActivation(quantized_bits(bits, fixed.i, keep_negative=bool(fixed.k), alpha=1),
-                          name="threshold_q")(cut_input)
-        diff = keras.layers.Subtract(name="trigger_diff")([score_tensor, thr])
-        offset = 0.0
-    else:  # s > t  <=>  2^F s > floor(2^F t) for scores s on the 2^-F grid; t clipped to the score's range
-        t = min(max(float(threshold), fixed.min - fixed.lsb), fixed.max)
-        diff, offset = score_tensor, -np.floor(t * 2.0**frac)
-    scale = 2.0**frac
-    # c = 2^F (score - threshold) is an integer with |c| < 2^(bits + 1)
-    cut = QDense(2, name="trigger_cut", kernel_quantizer=quantized_bits(max(frac, 0) + 2, max(frac, 0) + 1, alpha=1),
-                 bias_quantizer=quantized_bits(bits + 4, bits + 3, alpha=1))
-    # one fractional bit keeps hls4ml on a saturating fixed-point type
-    ramp = QActivation(quantized_relu(bits + 3, bits + 2), name="trigger_ramp")
-    step = QDense(1, name="trigger_step", use_bias=False, kernel_quantizer=quantized_bits(2, 1, alpha=1))
-    bit = QActivation(quantized_relu(1, 1), name="trigger")
-    out = bit(step(ramp(cut(diff))))
-    cut.set_weights([np.array([[scale, scale]], dtype=np.float32), np.array([offset, offset - 1], dtype=np.float32)])
-    step.set_weights([np.array([[1.0], [-1.0]], dtype=np.float32)])
-    return keras.Model(inputs, list(model.outputs) + [out], name=f"{model.name}_trigger")
 
 
 def with_mse_score(model, bits: int, integer: int):
@@ -354,7 +299,16 @@ def decimal(num: int, frac: int) -> str:
 
 def convert_model(model, out: str | Path, options: FirmwareOptions | None = None, tb_inputs=None,
                   output_labels: list[str] | None = None, info: dict | None = None) -> Path:
-    """Write the hls4ml project of ``model`` (a Keras model or its graph) to ``out``; compile it; return the folder.
+    """Write the hls4ml project of ``model`` (a Keras model or its graph) to ``out``; compile it; return the folder
+    (:func:`write_project`, which returns the project's record)."""
+    write_project(model, out, options, tb_inputs, output_labels, info)
+    return Path(out)
+
+
+def write_project(model, out: str | Path, options: FirmwareOptions | None = None, tb_inputs=None,
+                  output_labels: list[str] | None = None, info: dict | None = None) -> dict:
+    """Write the hls4ml project of ``model`` (a Keras model or its graph) to ``out``; compile it; return the project's
+    record (its ``l1ad.json``).
 
     ``tb_inputs`` (an array, or a list for several inputs) go to ``tb_data/`` with their exact expected
     outputs, for the project's own test bench and a vendor C simulation. The project is built beside
@@ -417,7 +371,7 @@ def convert_model(model, out: str | Path, options: FirmwareOptions | None = None
         import shutil
 
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return doc
 
 
 DIGITS = 1100  # a value of W <= 1,024 bits has at most W significant decimal digits

@@ -165,9 +165,9 @@ class Csim:
     ``built`` tells whether this instance had to compile (False when the cached library was reused).
     """
 
-    def __init__(self, project_dir: str | Path, threads: int | None = None):
+    def __init__(self, project_dir: str | Path, threads: int | None = None, info: dict | None = None):
         self.project_dir = Path(project_dir).resolve()
-        info = project_info(self.project_dir)
+        info = info or project_info(self.project_dir)
         self.input_sizes, self.output_sizes = info["input_sizes"], info["output_sizes"]
         self.output_types = info["output_types"]
         self.words = [_words(t) for t in self.output_types]

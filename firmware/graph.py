@@ -50,6 +50,21 @@ class Graph:
                 values[node.name] = step(node, [values[n] for n in node.inputs])
         return values
 
+    def select(self, outputs: list[str]) -> "Graph":
+        """A copy with only ``outputs`` (some of the graph's) and the nodes they need."""
+        import copy
+
+        needed, todo = set(), list(outputs)
+        while todo:
+            name = todo.pop()
+            if name not in needed:
+                needed.add(name)
+                todo += list(self[name].inputs)
+        nodes = [copy.deepcopy(node) for node in self if node.name in needed]
+        graph = Graph(self.name, nodes, [n for n in self.inputs if n in needed], list(outputs), self.input_quantizers)
+        graph.bounds = {name: b for name, b in self.bounds.items() if name in needed}
+        return graph
+
     # --- files ---------------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {"name": self.name, "inputs": self.inputs, "outputs": self.outputs,

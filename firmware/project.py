@@ -30,7 +30,13 @@ def project_graph(project_dir: str | Path) -> Graph:
 
 def holders(project_dir: str | Path) -> dict[str, str]:
     """For each hls4ml layer of a project, the graph node whose values it holds (recorded at conversion)."""
-    layers = project_info(project_dir)["layers"]
+    return layer_holders(project_info(project_dir))
+
+
+def layer_holders(info: dict) -> dict[str, str]:
+    """For each hls4ml layer of a project's record, the graph node whose values it holds."""
+    layers = info["layers"]
     if any("node" not in layer for layer in layers):
-        raise L1adError(f"{project_dir}: written by an older l1ad (its layers name no graph node); convert again")
+        raise L1adError(f"{info.get('project_dir', 'the project')}: written by an older l1ad (its layers name no "
+                        "graph node); convert again")
     return {layer["name"]: layer["node"] for layer in layers}

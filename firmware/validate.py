@@ -22,7 +22,7 @@ from . import reference
 from .csim import Csim, run_testbench, testbench_expected
 from .reader import as_graph
 from .fixed import Fixed, Value, concatenate
-from .project import holders, project_graph, project_info
+from .project import layer_holders, project_graph, project_info
 
 
 class _Audit:
@@ -79,11 +79,12 @@ def _agreement(got: Value, expected: Value) -> dict:
             "widest_bits": max(got.widest_bits(), expected.widest_bits())}
 
 
-def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: list[dict]) -> dict:
+def trace_layers(graph, project_dir: str | Path, x: list[np.ndarray], info: dict) -> dict:
     """hls4ml's layer-by-layer trace of events ``x`` against their exact values; the first layer that differs.
 
     Each hls4ml layer is compared with the node whose values it holds. hls4ml traces only a model it built in this
-    process, so the project's graph is converted again with the project's options into a temporary folder; its
+    process, so the project's graph (``graph``) is converted again with the project's options (``info``, its
+    record) into a temporary folder; its
     firmware sources must equal the project's. hls4ml's trace reads values as float64: a diagnosis of where values
     part, not the proof of exactness (that is the outputs' comparison, in integers).
     """
@@ -95,8 +96,7 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
     project_dir = Path(project_dir)
     tmp = Path(tempfile.mkdtemp(prefix="l1ad-trace-"))
     try:
-        hls, _ = hls_model(project_graph(project_dir), FirmwareOptions(**project_info(project_dir)["options"]),
-                           tmp / "prj")
+        hls, _ = hls_model(graph, FirmwareOptions(**info["options"]), tmp / "prj")
         with contextlib.redirect_stdout(io.StringIO()):  # hls4ml narrates the writing and compilation
             hls.write()
             same = all((tmp / "prj" / "firmware" / f.relative_to(project_dir / "firmware")).read_bytes() == f.read_bytes()
@@ -105,9 +105,10 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
             _, traced = hls.trace(x[0] if len(x) == 1 else [np.ascontiguousarray(a) for a in x])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    values = reference.evaluate(as_graph(model) if model is not None else project_graph(project_dir), x)
-    held = holders(project_dir)
+    values = reference.evaluate(graph, x)
+    held = layer_holders(info)
     first, rows = None, []
+    layers = info["layers"]
     for layer in layers:
         name = layer["name"]
         if name not in traced:
@@ -129,27 +130,28 @@ def trace_layers(model, project_dir: str | Path, x: list[np.ndarray], layers: li
 
 
 def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str = "auto", trace_events: int = 500,
-          threads: int | None = None) -> dict:
+          threads: int | None = None, info: dict | None = None) -> dict:
     """Check the project in ``project_dir`` against ``model`` on inputs ``x``; return a dict of findings.
 
     ``model``: the Keras model or its graph; None takes the graph the project was converted from.
 
     ``trace``: "auto" (trace only when an output differs), "always" or "never". Keys: ``outputs``
     (agreement per output), ``audit``, ``testbench``, ``trace``, ``csim`` and ``exact`` (the outputs),
-    ``mismatched`` (event indices), ``timings`` and ``checks``/``passed``.
+    ``mismatched`` (event indices), ``timings`` and ``checks``/``passed``. ``info``: the project's record, when
+    the caller holds it already (read from ``l1ad.json`` otherwise).
     """
     xs = [np.asarray(a) for a in (x if isinstance(x, (list, tuple)) else [x])]
     if len(xs[0]) == 0:
         raise L1adError("no events given: nothing would be compared, so nothing would be shown exact")
-    info = project_info(project_dir)
+    info = info or project_info(project_dir)
     graph = as_graph(model) if model is not None else project_graph(project_dir)
     labels = dict(zip(graph.outputs, info.get("outputs", graph.outputs)))
     timings = {}
     start = time.perf_counter()
-    sim = Csim(project_dir, threads)
+    sim = Csim(project_dir, threads, info)
     timings["csim_build_s" if sim.built else "csim_load_s"] = time.perf_counter() - start
     with _timed(timings, "exact_reference_s"):
-        exact, audit = _exact_with_audit(graph, xs, info, holders(project_dir))
+        exact, audit = _exact_with_audit(graph, xs, info, layer_holders(info))
     with _timed(timings, "csim_s"):
         csim = sim.predict_exact(xs)
     doc = {"events": int(len(xs[0])),
@@ -161,7 +163,7 @@ def check(model, project_dir: str | Path, x, testbench: bool = True, trace: str 
         doc["testbench"] = {labels[n]: _agreement(b, e) for n, b, e in zip(graph.outputs, bench, expected)}
     if trace == "always" or (trace == "auto" and len(mismatched) > 0):
         with _timed(timings, "trace_s"):
-            doc["trace"] = _trace(model, project_dir, xs, info, mismatched, trace_events, trace == "always")
+            doc["trace"] = _trace(graph, project_dir, xs, info, mismatched, trace_events, trace == "always")
     else:
         doc["trace"] = {"run": False, "reason": "every output bit-identical" if trace == "auto" else "not requested"}
     doc["checks"] = _checks(doc, mismatched)
@@ -202,13 +204,13 @@ def _mismatched_events(csim: list[Value], exact: list[Value]) -> np.ndarray:
     return np.flatnonzero(~same)
 
 
-def _trace(model, project_dir, xs, info, mismatched, trace_events: int, with_sample: bool) -> dict:
+def _trace(graph, project_dir, xs, info, mismatched, trace_events: int, with_sample: bool) -> dict:
     """Layer-by-layer comparison on the mismatched events (and a random sample when asked for)."""
     rng = np.random.default_rng(0)
     sample = rng.choice(len(xs[0]), size=min(trace_events, len(xs[0])), replace=False)
     picked = np.unique(np.concatenate([mismatched[:trace_events], sample if with_sample else []])).astype(int)
     # float64: hls4ml traces in the input dtype, and float32 cannot hold a layer wider than 24 significant bits
-    doc = trace_layers(model, project_dir, [a[picked].astype(np.float64) for a in xs], info["layers"])
+    doc = trace_layers(graph, project_dir, [a[picked].astype(np.float64) for a in xs], info)
     doc["mismatched_events_traced"] = int(min(len(mismatched), trace_events))
     return doc
 

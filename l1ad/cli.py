@@ -276,9 +276,9 @@ def csim(run: Path = typer.Argument(..., help="A converted run folder.")):
     """The test bench events through both C simulations (in process and the project's test bench)."""
     from l1ad.firmware.csim import Csim, run_testbench, testbench_inputs
     from l1ad.runs import Run
-    from l1ad.stages import firmware
+    from l1ad.stages import firmware_record
 
-    info = _run(lambda: firmware(Run(run)))
+    info = _run(lambda: firmware_record(Run(run)))
     project = info.project_dir
     x = testbench_inputs(project)
     inproc, bench = _run(lambda: Csim(project).predict_exact(x)), _run(lambda: run_testbench(project))
@@ -379,9 +379,9 @@ def synth(run: Path = typer.Argument(..., help="A converted run folder."),
     """Run Vitis HLS (or Vivado HLS) on the run's hls4ml project, where the tool is installed."""
     from l1ad.firmware.vendor import synth as run_synth
     from l1ad.runs import Run
-    from l1ad.stages import firmware
+    from l1ad.stages import firmware_record
 
-    project = _run(lambda: firmware(Run(run))).project_dir
+    project = _run(lambda: firmware_record(Run(run))).project_dir
     _run(lambda: run_synth(project, vsynth=vsynth, cosim=cosim))
     typer.echo(f"synthesis finished in {project}; read it with: l1ad report {run}")
 

@@ -38,7 +38,7 @@ def _load_model(path: Path):
 
 
 def _score_output(graph, score: str | None) -> str | None:
-    from l1ad.firmware.convert import score_type
+    from l1ad.firmware.trigger import score_type
 
     names = graph.outputs
     if score is None:

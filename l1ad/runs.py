@@ -19,7 +19,7 @@ import numpy as np
 
 from l1ad.common.errors import L1adError, RunError
 from l1ad.training.features import BACKGROUND, LABEL
-from l1ad.common.files import read_json, run_state, sha256
+from l1ad.common.files import read_json, sha256
 
 IMPORT_JSON = "import.json"
 
@@ -41,11 +41,15 @@ class Events:
     background_classes: tuple[str, ...] = tuple(BACKGROUND)
 
 
-def require_complete(run: Path) -> None:
-    state = run_state(run)
-    if state != "complete":
-        what = "does not exist" if not Path(run).exists() else "is not an l1ad run" if state is None else f"is {state}"
+def require_complete(run: Path) -> dict:
+    """The run folder's status.json, which must say ``complete``."""
+    path = Path(run) / "status.json"
+    status = read_json(path) if path.exists() else None
+    if status is None or status.get("state") != "complete":
+        what = ("does not exist" if not Path(run).exists() else "is not an l1ad run" if status is None
+                else f"is {status.get('state')}")
         raise RunError(f"{run} {what}; make it with: l1ad train --out {run} (or l1ad import MODEL.h5 ... --name)")
+    return status
 
 
 def checked_file(path: str | Path, recorded: str, run: Path, what: str) -> Path:
@@ -61,19 +65,44 @@ def checked_file(path: str | Path, recorded: str, run: Path, what: str) -> Path:
     return path
 
 
-class Run:
-    """A finished run folder and what its stages need, each read once: the data file (hashed and parsed once), the
-    models, the graph, the events, and the results one stage hands the next (``results``).
+@dataclass
+class TestOutputs:
+    """The C simulation's outputs of a run's test events (exact values), for the project that computed them."""
 
-    ``trained`` (:class:`l1ad.training.train.Trained`): what training just loaded, adopted instead of read again.
+    project_id: str
+    csim: list
+
+
+class Run:
+    """A finished run folder and what its stages need, each read once: the models, the graph, the events, and what
+    one stage hands the next (the firmware record, the project's graph, the test events' C simulation).
+
+    ``Run(path)`` opens a :class:`TrainedRun` or an :class:`ImportedRun`, as the folder's status.json says.
+    ``trained`` (:class:`l1ad.training.train.Trained`): what training just loaded, adopted instead of read again;
+    ``events``: (test, threshold) events another process of the same command made from this run.
     """
 
-    def __init__(self, path: str | Path, trained=None):
+    def __new__(cls, path, *args, **kwargs):
+        status = require_complete(Path(path))
+        if cls is Run:
+            cls = ImportedRun if status.get("kind") == "imported" else TrainedRun
+        run = super().__new__(cls)
+        run.status = status
+        return run
+
+    def __init__(self, path: str | Path, trained=None, events: tuple[Events, Events] | None = None):
         self.path = Path(path)
-        require_complete(self.path)
-        self.kind = read_json(self.path / "status.json").get("kind", "trained")
         self._trained = trained
-        self.results: dict[str, object] = {}  # in-memory results of a stage for the next one (e.g. the csim outputs)
+        self._handed_events = events
+        # what a stage hands the next one within one command (typed; None until a stage sets it)
+        self.firmware_record = None  # Firmware (l1ad.common.records), set by convert or read once from firmware.json
+        self.project_graph = None  # the graph the project was converted from (l1ad.firmware.graph.Graph)
+        self.test_outputs: TestOutputs | None = None  # set by validate, reused by rtl
+        self.validation = None  # the Validation, Rtl and Distance records a stage of this command wrote
+        self.rtl = None
+        self.distance = None
+
+    kind = "run"
 
     @property
     def name(self) -> str:
@@ -105,32 +134,64 @@ class Run:
 
         return read_model(self.model)
 
+    data_json: dict = {}  # data.json of a trained run
+    float_model = None  # the float model of a trained run
+    distance_model = None  # the zero-parameter distance baseline of a trained run
+    score_output = "score"  # the scoring model's score output
+
+    def output_labels(self) -> list[str]:
+        """User-facing names of the scoring model's outputs."""
+        raise NotImplementedError
+
+    # --- events ----------------------------------------------------------------------------------------
+    def test_events(self, data: str | Path | None = None, all_events: bool = False) -> Events:
+        """The run's test events (made once), or (``data``) the test split, or every event, of another file."""
+        if data is None and not all_events:
+            return self._test_events
+        return self._other_events(data, all_events)
+
+    @cached_property
+    def _test_events(self) -> Events:
+        return self._handed_events[0] if self._handed_events else self._events("test")
+
+    @cached_property
+    def threshold_events(self) -> Events:
+        """Background events the trigger threshold is set on (never the test events it is judged on)."""
+        return self._handed_events[1] if self._handed_events else self._events("threshold")
+
+    def _events(self, which: str) -> Events:
+        raise NotImplementedError
+
+    def _other_events(self, data, all_events: bool) -> Events:
+        raise RunError("an imported run's events are its input file; import again for other inputs")
+
+    def summary(self) -> dict:
+        """What the report says of the run's model beyond its layers."""
+        raise NotImplementedError
+
+    def baseline(self, which: str) -> "BaselineRun":
+        """A baseline model of the run (e.g. "distance") as a run of its own, sharing this run's events."""
+        return BaselineRun(self, which)
+
+
+class TrainedRun(Run):
+    """A run ``l1ad train`` made: its data file (hash-checked), config, scaler and the splits they give."""
+
+    kind = "trained"
+
     @cached_property
     def float_model(self):
-        """The float model of a trained run (None for an imported one), loaded once."""
+        """The float model, loaded once."""
         return self._model("float")
 
     @cached_property
     def distance_model(self):
-        """The zero-parameter distance baseline of a trained run (None if the run has none), loaded once."""
+        """The zero-parameter distance baseline (None if the run has none), loaded once."""
         return self._model("distance")
 
-    @cached_property
-    def imported(self) -> dict:
-        return read_json(self.path / IMPORT_JSON) if self.kind == "imported" else {}
-
-    @property
-    def score_output(self) -> str | None:
-        return self.imported.get("score_output") if self.kind == "imported" else "score"
-
     def output_labels(self) -> list[str]:
-        """User-facing names of the scoring model's outputs."""
-        names = self.graph.outputs
-        if self.kind == "trained":
-            return ["score", "reconstruction"][: len(names)]
-        return ["score" if n == self.score_output else n for n in names]
+        return ["score", "reconstruction"][: len(self.graph.outputs)]
 
-    # --- data and events -------------------------------------------------------------------------------
     @cached_property
     def config(self):
         from l1ad.training.config import load_config
@@ -144,9 +205,7 @@ class Run:
         from l1ad.training.io import load_jets
         from l1ad.training.train import DataFile
 
-        if self.kind == "imported":
-            raise RunError(f"{self.path} is an imported run: its events are its input file, not jets of a data file")
-        info = read_json(self.path / "data.json")
+        info = self.data_json
         handed = self._trained.data if self._trained is not None else None
         if handed is not None and handed.info["sha256"] == info["sha256"]:
             return handed
@@ -155,6 +214,11 @@ class Run:
 
     def data_path(self) -> Path:
         return self.data.path
+
+    @cached_property
+    def data_json(self) -> dict:
+        """data.json: the data file the run was trained on and its sha256, read once."""
+        return read_json(self.path / "data.json")
 
     @cached_property
     def _splits(self):
@@ -180,39 +244,49 @@ class Run:
         """A jet table in the run's input coordinates (its scaler.json), as the FPGA receives them."""
         return self.scaler.transform(table)
 
-    def test_events(self, data: str | Path | None = None, all_events: bool = False) -> Events:
-        """The run's test events (made once), or (``data``) the test split, or every event, of another file."""
-        if data is None and not all_events:
-            return self._test_events
-        if self.kind == "imported":
-            raise RunError("an imported run's events are its input file; import again for other inputs")
-        test = self.test_jets(data, all_events)
-        source = f"{'all events' if all_events else 'test split'} of {data or self.data.path}"
-        return Events([self.transform(test)], test[LABEL].to_numpy(), source)
-
-    def adopt_events(self, test: Events, threshold: Events) -> None:
-        """Use events another process of the same command made from this run (so it reads no data file)."""
-        self.__dict__.update(_test_events=test, threshold_events=threshold)
-
-    @cached_property
-    def _test_events(self) -> Events:
-        if self.kind == "imported":
-            return self._imported_events("test")
-        test = self._splits.test
-        return Events([self.transform(test)], test[LABEL].to_numpy(), f"test split of {self.data.path}")
-
-    @cached_property
-    def threshold_events(self) -> Events:
-        """Background events the trigger threshold is set on (never the test events it is judged on)."""
-        if self.kind == "imported":
-            return self._imported_events("threshold")
+    def _events(self, which: str) -> Events:
+        if which == "test":
+            test = self._splits.test
+            return Events([self.transform(test)], test[LABEL].to_numpy(), f"test split of {self.data.path}")
         val = self._splits.val
         val = val[val[LABEL].isin(BACKGROUND)]
         return Events([self.transform(val)], val[LABEL].to_numpy(), "validation background jets")
 
+    def _other_events(self, data, all_events: bool) -> Events:
+        test = self.test_jets(data, all_events)
+        source = f"{'all events' if all_events else 'test split'} of {data or self.data.path}"
+        return Events([self.transform(test)], test[LABEL].to_numpy(), source)
+
+    def summary(self) -> dict:
+        config = self.config
+        return dict(architecture=config.model.architecture_string(), variant=config.training.variant,
+                    score=getattr(getattr(config, "score", None), "kind", "mse"),
+                    transform=getattr(config.data, "transform", "standard"),
+                    pruning=config.pruning.target_sparsity if config.pruning.enabled else None)
+
+
+class ImportedRun(Run):
+    """A run ``l1ad import`` made: the user's model, its inputs (and labels), hash-checked (import.json)."""
+
+    kind = "imported"
+
+    @cached_property
+    def imported(self) -> dict:
+        return read_json(self.path / IMPORT_JSON)
+
+    @property
+    def score_output(self) -> str | None:
+        return self.imported.get("score_output")
+
+    def output_labels(self) -> list[str]:
+        return ["score" if n == self.score_output else n for n in self.graph.outputs]
+
+    def data_path(self) -> Path:
+        raise RunError(f"{self.path} is an imported run: its events are its input file, not jets of a data file")
+
     @cached_property
     def _imported_inputs(self) -> tuple[np.ndarray, np.ndarray | None, Path]:
-        """An imported run's inputs and labels (None without), hash-checked and read once."""
+        """The inputs and labels (None without), hash-checked and read once."""
         doc = self.imported
         inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], self.path, "inputs")
         scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], self.path, "scaler") if doc["scaler"] else None
@@ -222,8 +296,9 @@ class Run:
         labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], self.path, "labels")
         return x, read_table(labels_path, "labels").astype(str), inputs
 
-    def _imported_events(self, which: str) -> Events:
-        """The imported run's test events (``which="test"``) or threshold events ("threshold")."""
+    def _events(self, which: str) -> Events:
+        """The test events (``which="test"``) or threshold events ("threshold"): without labels every row is both;
+        with labels, half of the background rows (a fixed seed) set the threshold, the rest are test events."""
         x, y, inputs = self._imported_inputs
         background = tuple(self.imported["background"])
         if y is None:
@@ -237,6 +312,39 @@ class Run:
         pick = np.sort(np.setdiff1d(np.arange(len(x)), half))
         return Events([x[pick]], y[pick], f"test rows of {inputs} (the other background half and every other row)",
                       background)
+
+    def summary(self) -> dict:
+        return dict(architecture=self.graph.name, model_file=self.imported["model"]["path"])
+
+
+class BaselineRun(Run):
+    """A baseline model of a trained run (the distance from the QCD core, no network), taken through the same
+    stages as the run's own model: its records in the run's ``baselines/NAME/``, its events the run's."""
+
+    kind = "baseline"
+
+    def __new__(cls, parent: Run, which: str):
+        run = object.__new__(cls)
+        run.status = parent.status
+        return run
+
+    def __init__(self, parent: Run, which: str):
+        super().__init__(parent.path / "baselines" / which, events=(parent.test_events(), parent.threshold_events))
+        self.parent, self.which = parent, which
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    @cached_property
+    def model(self):
+        return getattr(self.parent, f"{self.which}_model")
+
+    def output_labels(self) -> list[str]:
+        return ["score"]
+
+    def default_dir(self, parent: str, suffix: str = "") -> Path:
+        return self.parent.default_dir(parent, self.which + ("-" + suffix if suffix else ""))
+
+    def summary(self) -> dict:
+        return dict(architecture=self.graph.name)
 
 
 def as_run(run) -> Run:

@@ -166,26 +166,27 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
     if error is None:
         try:
             from l1ad.firmware.convert import FirmwareOptions
-            from l1ad.stages import convert_run, rtl_run, validate_run
+            from l1ad.runs import Run
+            from l1ad.stages import chain
 
             run = folder / "run"
             shutil.copytree(trained["run"], run)
-            start = time.perf_counter()
-            convert_run(run, folder / "hls", FirmwareOptions(**point.get("firmware", {})))
-            times["convert_s"] = time.perf_counter() - start
-            start = time.perf_counter()
-            # csim on every test jet through the compiled library; the project's own test bench (one more
-            # compile per point) is left to `l1ad validate` of the point a user picks
-            check = validate_run(run, trace_events=100, testbench=False)
-            times["validate_s"] = time.perf_counter() - start
-            problems = [f"validation: {name}" for name, ok in check.checks.items() if not ok]
-            hardware = None
-            if not problems:  # RTL of firmware that is already not exact would only be compared with wrong values
+
+            def timed(name, action):
                 start = time.perf_counter()
-                hardware = rtl_run(run, folder / "rtl", progress=False, **rtl_options)
-                times["rtl_s"] = time.perf_counter() - start
-                if not hardware.bit_exact:
-                    problems.append("RTL simulation differs from csim")
+                try:
+                    return action()
+                finally:
+                    times[f"{name}_s"] = time.perf_counter() - start
+
+            # csim on every test jet through the compiled library; the project's own test bench (one more compile per
+            # point) is left to `l1ad validate` of the point a user picks
+            check, hardware = chain(Run(run), folder / "hls", folder / "rtl", FirmwareOptions(**point.get("firmware", {})),
+                                    validate=dict(trace_events=100, testbench=False),
+                                    rtl=dict(progress=False, **rtl_options), step=timed)
+            problems = [f"validation: {name}" for name, ok in check.checks.items() if not ok]
+            if hardware is not None and not hardware.bit_exact:
+                problems.append("RTL simulation differs from csim")
             row.update(_figures(check, hardware), **_seed_figures(Metrics.load(run / "metrics.json").seeds))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))

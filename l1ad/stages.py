@@ -1,32 +1,33 @@
-"""The firmware stages on runs: convert, validate, rtl, the distance baseline, rates. The CLI and ``l1ad run`` call
-these.
+"""The firmware stages on runs: convert, validate, rtl (run in order by :func:`chain`), the distance baseline, rates.
+The CLI, ``l1ad run`` and the scans call these.
 
-Each stage takes a :class:`l1ad.runs.Run` (or a run folder's path), hands models, graphs and arrays to the library
+Each stage takes a :class:`l1ad.runs.Run` (or a run folder's path), hands graphs and arrays to the library
 (:mod:`l1ad.firmware`) and records its findings in the run folder (``firmware.json``, ``validation.json``,
-``rtl.json``, ...). Given one Run, the stages read its data and models once between them, and a stage reuses what
-an earlier one computed on the same events (``Run.results``): ``l1ad run`` evaluates the exact reference and the C
-simulation of the test events once.
+``rtl.json``, ...). Given one Run, the stages read its data, models and records once between them, and hand each
+other what they made on it (the firmware record, the graph the project was converted from, the C simulation of the
+test events): ``l1ad run`` builds the graph once and evaluates the exact reference and the C simulation of the test
+events once.
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from l1ad.common.errors import L1adError, RunError
 from l1ad.common.files import read_json
 from l1ad.common.records import Distance, Firmware, Rates, Rtl, Validation
-from l1ad.runs import Run, as_run
+from l1ad.runs import Run, TestOutputs, TrainedRun, as_run
 from l1ad.training.evaluate import BACKGROUND_EFFICIENCIES, anomaly_metrics, eff_key, threshold_at
 from l1ad.training.features import LABEL as LABEL_COLUMN
 
 FIRMWARE_JSON = "firmware.json"
+VALIDATION_JSON = "validation.json"
 RTL_JSON = "rtl.json"
 DISTANCE_JSON = "distance.json"
-TRIGGER_OUTPUTS = ("score", "reconstruction", "trigger")
-TEST_OUTPUTS = "test_outputs"  # Run.results key: the exact and csim outputs of the test events, by project
 
 
 # --- convert ---------------------------------------------------------------------------------------------
@@ -35,31 +36,30 @@ def convert_run(run: Run | str | Path, out: str | Path | None = None, options=No
                 outputs: tuple[str, ...] | None = None, trigger_efficiency: float = 1e-3,
                 threshold_mode: str = "constant", tb_events: int = 2000) -> Path:
     """Write the hls4ml project of a run (score on chip, trigger bit) and record it in firmware.json."""
-    from l1ad.firmware.convert import FirmwareOptions, convert_model
+    from l1ad.firmware.convert import FirmwareOptions, write_project
 
     run = as_run(run)
     options = options or FirmwareOptions()
     if threshold_mode not in ("constant", "input"):
         raise L1adError(f"threshold mode {threshold_mode!r}: choose constant or input")
-    model, out_labels, threshold, source = _firmware_model(run, outputs, trigger_efficiency, threshold_mode)
+    graph, out_labels, threshold, source = _firmware_graph(run, outputs, trigger_efficiency, threshold_mode)
     events = run.test_events()
     pick = np.sort(np.random.default_rng(0).permutation(len(events))[:tb_events])
-    tb_inputs = [a[pick] for a in _with_threshold(events.x, threshold, threshold_mode)]
+    tb_inputs = [a[pick] for a in _with_threshold(events.x, threshold, threshold_mode)] if tb_events else None
     project = Path(out) if out else run.default_dir("hls_projects")
     info = {"run": str(run.path.resolve()), "threshold": threshold, "threshold_source": source,
             "threshold_mode": threshold_mode if threshold is not None else None}
-    convert_model(model, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
-    Firmware.model_validate({**read_json(project / "l1ad.json"), "project_dir": str(project.resolve())}).save(
-        run.path / FIRMWARE_JSON)
+    doc = write_project(graph, project, options, tb_inputs=tb_inputs, output_labels=out_labels, info=info)
+    run.firmware_record = Firmware.model_validate({**doc, "project_dir": str(project.resolve())})
+    run.firmware_record.save(run.path / FIRMWARE_JSON)
+    run.project_graph, run.test_outputs = graph, None
     return project
 
 
-def _firmware_model(run: Run, outputs, trigger_efficiency: float, threshold_mode: str):
-    """(the model the firmware computes: the chosen outputs and the trigger bit, their labels, the threshold and
+def _firmware_graph(run: Run, outputs, trigger_efficiency: float, threshold_mode: str):
+    """(the graph the firmware computes: the chosen outputs and the trigger bit, their labels, the threshold and
     where it came from)."""
-    from tensorflow import keras
-
-    from l1ad.firmware.convert import with_trigger
+    from l1ad.firmware.trigger import with_trigger
 
     labels, score = run.output_labels(), run.score_output
     wanted = list(outputs) if outputs else labels + (["trigger"] if score else [])
@@ -68,18 +68,16 @@ def _firmware_model(run: Run, outputs, trigger_efficiency: float, threshold_mode
         raise L1adError(f"outputs {wanted}: choose among {labels + ['trigger']}, the score included")
     if "trigger" in wanted and not score:
         raise L1adError(f"{run.path} has no score output, so no trigger: import it with --score or --add-score")
-    keep = [i for i, label in enumerate(labels) if label in wanted]
-    model = run.model
-    model = keras.Model(model.inputs, [model.outputs[i] for i in keep], name=model.name)
-    out_labels = [labels[i] for i in keep]
+    keep = [name for name, label in zip(run.graph.outputs, labels) if label in wanted]
+    graph = run.graph.select(keep)
+    out_labels = [label for label in labels if label in wanted]
     threshold = source = None
     if "trigger" in wanted:
-        graph = run.graph if len(keep) == len(labels) else None
-        threshold, source = trigger_threshold(run, graph or model, out_labels.index("score"), trigger_efficiency)
-        model = with_trigger(model, score=model.output_names[out_labels.index("score")],
-                             threshold="input" if threshold_mode == "input" else threshold)
+        score_name = keep[out_labels.index("score")]
+        threshold, source = trigger_threshold(run, graph, out_labels.index("score"), trigger_efficiency)
+        graph = with_trigger(graph, score=score_name, threshold="input" if threshold_mode == "input" else threshold)
         out_labels.append("trigger")
-    return model, out_labels, threshold, source
+    return graph, out_labels, threshold, source
 
 
 def trigger_threshold(run: Run, model, output: int, efficiency: float) -> tuple[float, str]:
@@ -102,9 +100,12 @@ def _with_threshold(x: list[np.ndarray], threshold: float | None, mode: str | No
     return list(x) + [np.full((len(x[0]), 1), threshold)]
 
 
-def firmware(run: Run | str | Path) -> Firmware:
-    """The run's firmware.json, checked: the project exists and is still the one this run converted."""
+def firmware_record(run: Run | str | Path) -> Firmware:
+    """The run's firmware record: the one convert made in this command, or firmware.json read once and checked (the
+    project exists and is still the one this run converted)."""
     run = as_run(run)
+    if run.firmware_record is not None:
+        return run.firmware_record
     path = run.path / FIRMWARE_JSON
     if not path.exists():
         raise RunError(f"{run.path} has no firmware yet; run: l1ad convert {run.path}")
@@ -115,7 +116,18 @@ def firmware(run: Run | str | Path) -> Firmware:
     if read_json(project / "l1ad.json").get("project_id") != info.project_id:
         raise RunError(f"the HLS project {project} was overwritten by another conversion (another run?); "
                        f"run: l1ad convert {run.path}")
+    run.firmware_record = info
     return info
+
+
+def project_graph(run: Run) -> object:
+    """The graph the run's project was converted from: the one convert made in this command, or the project's
+    l1ad_graph.json read once."""
+    if run.project_graph is None:
+        from l1ad.firmware.project import project_graph as read
+
+        run.project_graph = read(firmware_record(run).project_dir)
+    return run.project_graph
 
 
 # --- validate --------------------------------------------------------------------------------------------
@@ -123,30 +135,30 @@ def firmware(run: Run | str | Path) -> Firmware:
 def validate_run(run: Run | str | Path, data: str | Path | None = None, all_events: bool = False,
                  testbench: bool = True, trace: str = "auto", trace_events: int = 500) -> Validation:
     """Bit-exactness, audit and physics of the run's firmware on its test events (or on ``data``)."""
-    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
 
     start = time.perf_counter()
     run = as_run(run)
-    info = firmware(run)
+    info = firmware_record(run)
     project = Path(info.project_dir)
     events = run.test_events(data, all_events)
     x = _with_threshold(events.x, info.threshold, info.threshold_mode)
+    graph = project_graph(run)
     load_s = time.perf_counter() - start
-    graph = project_graph(project)
-    result = check(graph, project, x, testbench=testbench, trace=trace, trace_events=trace_events)
+    result = check(graph, project, x, testbench=testbench, trace=trace, trace_events=trace_events,
+                   info=info.to_dict())
     result["timings"]["load_s"] = round(load_s, 3)
     labels = info.outputs
     csim, exact = dict(zip(labels, result.pop("csim"))), dict(zip(labels, result.pop("exact")))
     csim_values = result.pop("csim_values")
     result.pop("exact_values")
     if data is None and not all_events:  # the RTL stage compares with these
-        run.results[TEST_OUTPUTS] = {"project_id": info.project_id, "csim": csim_values}
+        run.test_outputs = TestOutputs(info.project_id, csim_values)
     mismatched = result.pop("mismatched")
     doc = {"events": len(events), "events_source": events.source, "run": str(run.path.resolve()),
            "project_dir": str(project), "reference": "QKeras model evaluated exactly (integers, fixed-point "
            "quantizers, round half to even)", "csim_vs_exact_qkeras": result.pop("outputs"), **result}
-    stated = run.imported.get("input_type")
+    stated = getattr(run, "imported", {}).get("input_type")
     if stated:  # the same counts as at import, on the events validated here
         from l1ad.importing import input_summary
 
@@ -161,7 +173,9 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
     _validation_physics(doc, run, events, csim, exact, out_dir, own_events=data is None and not all_events)
     doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
     record = Validation.model_validate(doc)
-    record.save(out_dir / "validation.json")
+    record.save(out_dir / VALIDATION_JSON)
+    if out_dir == run.path:
+        run.validation = record
     return record
 
 
@@ -215,8 +229,6 @@ def _float_scores(run: Run, events) -> np.ndarray | None:
     saved); None for a run without a float model."""
     from l1ad.training.train import FLOAT_SCORES
 
-    if run.kind != "trained":
-        return None
     saved = run.path / FLOAT_SCORES
     if events is run.test_events() and saved.exists():
         scores = np.load(saved)
@@ -263,71 +275,82 @@ def _decisions_agree(a: np.ndarray, b: np.ndarray, events) -> dict:
 
 def rtl_run(run: Run | str | Path, out: str | Path | None = None, progress: bool = True, **options) -> Rtl:
     """The open RTL flow on the run's firmware graph; the simulation is checked against csim on every test event
-    (the C simulation's outputs of an earlier validation of the same project, or simulated here)."""
-    from l1ad.firmware.convert import project_graph
+    (the C simulation's outputs of an earlier validation of the same project in this command, or simulated here)."""
     from l1ad.firmware.csim import Csim
     from l1ad.firmware.graph import GRAPH_JSON
     from l1ad.firmware.rtl import build_rtl
 
     run = as_run(run)
-    info = firmware(run)
+    info = firmware_record(run)
     project = Path(info.project_dir)
     x = _with_threshold(run.test_events().x, info.threshold, info.threshold_mode)
-    earlier = run.results.get(TEST_OUTPUTS)
-    if earlier is not None and earlier["project_id"] == info.project_id:
-        csim = earlier["csim"]
+    earlier = run.test_outputs
+    if earlier is not None and earlier.project_id == info.project_id:
+        csim = earlier.csim
     else:
-        csim = Csim(project).predict_exact(x)
+        csim = Csim(project, info=info.to_dict()).predict_exact(x)
     out = Path(out) if out else run.default_dir("rtl_builds")
-    doc = build_rtl(project_graph(project), out, x, expected=csim, output_labels=info.outputs,
+    doc = build_rtl(project_graph(run), out, x, expected=csim, output_labels=info.outputs,
                     part=info.options["part"], progress=progress, **options)
     doc["rtl_vs_csim"] = doc.pop("rtl_vs_reference")
     doc["model"] = f"{project / GRAPH_JSON}: the graph of the hls4ml project's model, trigger head included"
     record = Rtl.model_validate(doc)
     record.save(run.path / RTL_JSON)
+    run.rtl = record
     return record
+
+
+# --- the chain -----------------------------------------------------------------------------------------------
+
+def chain(run: Run, project: str | Path | None = None, rtl_dir: str | Path | None = None, options=None,
+          convert: dict | None = None, validate: dict | None = None, rtl: dict | None = None,
+          step: Callable[[str, Callable], object] | None = None) -> tuple[Validation, Rtl | None]:
+    """convert -> validate -> rtl on one run: the one sequence ``l1ad run``, the scans and the distance baseline go
+    through. ``step(name, action)`` runs each stage (``l1ad run`` names and times them); the RTL of firmware that
+    is not exact is not built (it would only be compared with wrong values)."""
+    step = step or (lambda name, action: action())
+    step("convert", lambda: convert_run(run, project, options, **(convert or {})))
+    validation = step("validate", lambda: validate_run(run, **(validate or {})))
+    if not validation.passed:
+        return validation, None
+    return validation, step("rtl", lambda: rtl_run(run, rtl_dir, **(rtl or {})))
 
 
 # --- the on-chip baseline ------------------------------------------------------------------------------
 
 def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
                  trigger_efficiency: float = 1e-3) -> Distance:
-    """The zero-parameter baseline ("distance, no network") through the default's firmware chain: hls4ml project with
-    its trigger bit, csim checked against the exact reference on every test event, physics from csim, RTL simulated
-    against csim, yosys. Recorded in distance.json."""
-    from l1ad.firmware import build_rtl, check, convert_model, with_trigger
+    """The zero-parameter baseline ("distance, no network") through the run's own chain (:func:`chain`, on the run's
+    ``baselines/distance/``): hls4ml project with its trigger bit, csim checked against the exact reference on every
+    test event, physics from csim, RTL simulated against csim, yosys. Summed up in distance.json."""
     from l1ad.firmware.convert import FirmwareOptions
 
     run = as_run(run)
-    model = run.distance_model
-    if model is None:
+    if run.distance_model is None:
         raise RunError(f"{run.path} has no distance baseline (baselines.distance, a trained run with a network)")
-    options = (FirmwareOptions(**firmware(run).options) if (run.path / FIRMWARE_JSON).exists()
+    options = (FirmwareOptions(**firmware_record(run).options) if (run.path / FIRMWARE_JSON).exists()
                else FirmwareOptions())
-    threshold, source = trigger_threshold(run, model, 0, trigger_efficiency)
-    model = with_trigger(model, score="score", threshold=threshold)
-    events = run.test_events()
-    project = convert_model(model, run.default_dir("hls_projects", "distance"), options,
-                            output_labels=["score", "trigger"], info={"run": str(run.path.resolve()),
-                                                                      "threshold": threshold})
-    result = check(model, project, events.x, testbench=False, trace="never")
-    score = result["csim"][0][:, 0]
-    hardware = build_rtl(model, run.default_dir("rtl_builds", "distance"), events.x, expected=result["csim_values"],
-                         output_labels=["score", "trigger"], clock_mhz=clock_mhz, synthesize=synthesize,
-                         breakdown=False, part=options.part, progress=progress)
-    fired = result["csim"][1][:, 0] == 1
-    checks = {**result["checks"], "trigger_bit_is_score_above_threshold": bool(np.all(fired == (score > threshold))),
-              "rtl_bit_exact": hardware["bit_exact"]}
+    baseline = run.baseline("distance")
+    validation, hardware = chain(baseline, options=options,
+                                 convert=dict(trigger_efficiency=trigger_efficiency, tb_events=0),
+                                 validate=dict(testbench=False, trace="never"),
+                                 rtl=dict(clock_mhz=clock_mhz, synthesize=synthesize, breakdown=False,
+                                          progress=progress))
+    info = baseline.firmware_record
+    checks = {**validation.checks, "rtl_bit_exact": bool(hardware and hardware.bit_exact)}
     doc = {"model": "distance, no network: the mean of the squared quantized inputs (distance_model.h5)",
-           "events": len(events), "csim_vs_exact_qkeras": result["outputs"], "rtl_vs_csim": hardware["rtl_vs_reference"],
-           "threshold": threshold, "threshold_source": source, "checks": checks, "passed": all(checks.values()),
-           "physics": anomaly_metrics(score, events.labels, events.background_classes),
+           "events": validation.events, "csim_vs_exact_qkeras": validation.csim_vs_exact_qkeras,
+           "rtl_vs_csim": hardware.rtl_vs_csim if hardware else {}, "threshold": info.threshold,
+           "threshold_source": info.threshold_source, "checks": checks, "passed": all(checks.values()),
+           "physics": validation.physics.csim,
            "physics_source": "hls4ml C simulation (bit-identical to the exact QKeras scores where passed)",
-           "project_dir": str(project.resolve()),
-           **{k: hardware[k] for k in ("latency", "da4ml_estimate", "yosys", "timing_estimate", "build_dir")
-              if k in hardware}}
+           "project_dir": info.project_dir,
+           **({k: getattr(hardware, k) for k in ("latency", "da4ml_estimate", "yosys", "timing_estimate",
+                                                  "build_dir") if getattr(hardware, k) is not None}
+              if hardware else {})}
     record = Distance.model_validate(doc)
     record.save(run.path / DISTANCE_JSON)
+    run.distance = record
     return record
 
 
@@ -363,26 +386,25 @@ def rates_run(run: Run | str | Path, background: str | Path, progress: bool = Tr
     on those scores; each efficiency carries its Clopper-Pearson 95% interval. Recorded in rates.json."""
     from l1ad.common.files import sha256
     from l1ad.firmware import reference
-    from l1ad.firmware.convert import project_graph
     from l1ad.firmware.validate import check
     from l1ad.training.io import load_jets
 
     start = time.perf_counter()
     run = as_run(run)
-    if run.kind != "trained":
+    if not isinstance(run, TrainedRun):
         raise RunError(f"{run.path} is an imported run; rates need a trained run's input transform and test signals")
-    info = firmware(run)
+    info = firmware_record(run)
     background = Path(background)
     table = load_jets(background, require=())  # names a missing or malformed file
     digest = sha256(background)
     _refuse_overlap(run, background, digest)
-    graph = project_graph(info.project_dir)
+    graph = project_graph(run)
     events = run.test_events()
     mask = table[LABEL_COLUMN].isin(events.background_classes).to_numpy()
     if not mask.any():
         raise RunError(f"{background}: no background jets ({', '.join(events.background_classes)})")
     x = _with_threshold([run.transform(table[mask])], info.threshold, info.threshold_mode)
-    result = check(graph, info.project_dir, x, testbench=False, trace="never")
+    result = check(graph, info.project_dir, x, testbench=False, trace="never", info=info.to_dict())
     score_index = info.outputs.index("score")
     scores = result["exact"][score_index][:, 0]
     signal_scores = reference.outputs(graph, _with_threshold(events.x, info.threshold,

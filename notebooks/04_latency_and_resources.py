@@ -39,7 +39,7 @@ from l1ad.firmware.rtl import trace
 from l1ad.firmware.vendor import read_vendor_reports
 from l1ad.report import write_report
 from l1ad.runs import Run
-from l1ad.stages import convert_run, firmware, rtl_run
+from l1ad.stages import convert_run, firmware_record, rtl_run
 from l1ad.training.config import load_config
 from l1ad.training.datasets import DEFAULT_SAMPLE
 from l1ad.training.features import LABEL
@@ -90,7 +90,7 @@ pd.DataFrame(rtl["timing_estimate"]["stages"]).set_index("stage") if "timing_est
 # clock). A faster clock gives more, shorter stages. The stage count for each cutoff, from da4ml's pipelining:
 
 # %%
-inputs, outputs = trace(project_graph(Path(firmware(Run(run)).project_dir)))
+inputs, outputs = trace(project_graph(Path(firmware_record(Run(run)).project_dir)))
 comb = comb_trace(inputs[0], outputs)
 cutoffs = range(1, 11)
 stages = [len(to_pipeline(comb, c, verbose=False).solutions) for c in cutoffs]

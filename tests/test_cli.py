@@ -34,7 +34,7 @@ def test_data_info_compares_with_the_official_data():
 def _count_reads_and_work(calls, monkeypatch) -> dict:
     """Count, by pipeline stage, the data file's hashes and parses, model loads, exact evaluations and C simulations."""
     from l1ad.common import files
-    from l1ad.firmware import reference
+    from l1ad.firmware import reader, reference
     from l1ad.firmware.csim import Csim
     from l1ad.pipeline import Pipeline
     from l1ad.training import io, models
@@ -42,9 +42,9 @@ def _count_reads_and_work(calls, monkeypatch) -> dict:
     stage = {"now": None}
     original = Pipeline._stage
 
-    def staged(self, name, action, index, total):
+    def staged(self, name, action):
         stage["now"] = name.split()[0]
-        return original(self, name, action, index, total)
+        return original(self, name, action)
 
     monkeypatch.setattr(Pipeline, "_stage", staged)
     rows = lambda x: len(x[0]) if isinstance(x, (list, tuple)) else len(x)  # noqa: E731
@@ -53,6 +53,8 @@ def _count_reads_and_work(calls, monkeypatch) -> dict:
     calls.watch(models, "load", lambda path: Path(path).resolve())
     calls.watch(reference, "evaluate", lambda model, x, only=None: (stage["now"], rows(x), only is None))
     calls.watch(Csim, "predict_exact", lambda self, x, *a, **k: (stage["now"], rows(x)))
+    calls.watch(reader, "read_model", lambda model: model.name)
+    calls.watch(files, "read_json", lambda path: Path(path).resolve())
     return stage
 
 
@@ -120,6 +122,9 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
     assert calls["evaluate"][("validate", n, True)] == 1  # rtl evaluates the input quantizers only (k[2] False)
     assert not [k for k in calls["evaluate"] if k[0] == "rtl" and k[2]]
     assert calls["predict_exact"][("validate", n)] == 1 and not [k for k in calls["predict_exact"] if k[0] == "rtl"]
+    # one graph read from Keras per model, each JSON file read once (what a stage wrote, the next one holds)
+    assert calls["read_model"] and max(calls["read_model"].values()) == 1, calls["read_model"]
+    assert max(calls["read_json"].values()) == 1, {k.name: v for k, v in calls["read_json"].items() if v > 1}
 
 
 def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):

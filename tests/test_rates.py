@@ -9,7 +9,7 @@ from l1ad.cli import app
 from l1ad.firmware import reference
 from l1ad.firmware.convert import project_graph
 from l1ad.runs import Run
-from l1ad.stages import firmware
+from l1ad.stages import firmware_record
 from l1ad.common.files import read_json
 from l1ad.training.io import write_jets
 
@@ -27,7 +27,7 @@ def test_rates_from_a_background_file(shared_run, tmp_path):
     assert [level["background_efficiency_target"] for level in doc["levels"]] == [1e-2]
     level = doc["levels"][0]
     r = Run(run)
-    info = firmware(r)
+    info = firmware_record(r)
     model = project_graph(info.project_dir)
     bg = jets[jets["jet_type"].isin(["g", "q"])]
     scores = reference.outputs(model, [r.transform(bg)])[info.outputs.index("score")][:, 0]

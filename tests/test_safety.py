@@ -145,28 +145,38 @@ def test_run_summary_fails_when_any_stage_fails_or_is_not_exact(tmp_path, monkey
     failure) or fails with an error (rtl crashing here), never true by default."""
     from l1ad.common.errors import L1adError
     from l1ad.common.files import write_json
+    from types import SimpleNamespace as NS
+
     from l1ad.common.records import RunSummary
     from l1ad.pipeline import Pipeline
 
+    import l1ad.stages as stages
+
+    def fake(passed: bool, rtl_fails: bool):
+        validation = NS(passed=passed, checks={"all_outputs_bit_identical": passed},
+                        csim_vs_exact_qkeras={"score": NS(bit_identical=1, compared=1)})
+        monkeypatch.setattr(stages, "convert_run", lambda *a, **k: "project")
+        monkeypatch.setattr(stages, "validate_run", lambda *a, **k: validation)
+        monkeypatch.setattr(stages, "rtl_run", lambda *a, **k: 1 / 0 if rtl_fails else NS(
+            bit_exact=True, latency=NS(cycles=3, initiation_interval=1)))
+
+    def pipeline_in(folder):
+        folder.mkdir()
+        write_json(folder / "status.json", {"state": "complete"})
+        pipeline = Pipeline(folder, echo=lambda line: None)
+        for name in ("_train", "_distance", "_vendor", "_report"):
+            monkeypatch.setattr(pipeline, name, lambda: "fine")
+        pipeline._run = NS(distance_model=None)
+        return pipeline
+
     run = tmp_path / "r"
-    run.mkdir()
-    write_json(run / "status.json", {"state": "complete"})
-    pipeline = Pipeline(run, echo=lambda line: None)
-    for name in ("_train", "_convert", "_validate", "_rtl", "_distance", "_vendor", "_report"):
-        monkeypatch.setattr(pipeline, name, lambda: "fine")
-    if failing == "validate":
-        monkeypatch.setattr(pipeline, "_validate", lambda: pipeline._fail("validation: all_outputs_bit_identical"))
-    else:
-        monkeypatch.setattr(pipeline, "_rtl", lambda: 1 / 0)
+    pipeline = pipeline_in(run)
+    fake(passed=failing != "validate", rtl_fails=failing == "rtl")
     with pytest.raises((L1adError, ZeroDivisionError)):
         pipeline.execute()
     summary = RunSummary.load(run / "run_summary.json")
     assert summary.passed is False and len(summary.failures) == 1
-    assert summary.stages[-1].status == "failed"
-    good = tmp_path / "g"
-    good.mkdir()
-    write_json(good / "status.json", {"state": "complete"})
-    fine = Pipeline(good, echo=lambda line: None)
-    for name in ("_train", "_convert", "_validate", "_rtl", "_distance", "_vendor", "_report"):
-        monkeypatch.setattr(fine, name, lambda: "fine")
+    assert summary.stages[-1].status == "failed" and summary.stages[-1].name.startswith(failing)
+    fine = pipeline_in(tmp_path / "g")
+    fake(passed=True, rtl_fails=False)
     assert fine.execute().passed is True

@@ -431,17 +431,18 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         with atomic_path(run / FLOAT_SCORES) as tmp:
             np.save(tmp, scores["float"])
     seeds = {seed: model for seed, model in loaded.items() if isinstance(seed, int)}
+    history_path = run / "history.json"
+    history = read_json(history_path) if history_path.exists() else None  # read once: the spread and the plot
     if len(seeds) > 1:
         metrics["seeds"] = seed_spread({seed: keras_models.scores(m, x)[0] for seed, m in seeds.items()}, labels,
-                                       read_json(run / "history.json"))
+                                       history)
     if baselines is not None:
         metrics["baselines"] = baselines
         if "distance" in loaded:
             distance = anomaly_metrics(keras_models.scores(loaded["distance"], x)[0], labels)
             metrics["baselines"] = {"distance": {**distance, "model": DISTANCE_MODEL}, **baselines}
-    history = run / "history.json"
-    if figures and history.exists() and read_json(history)["qkeras"]["loss"]:
-        plots.history(read_json(history), out_dir / "plots" / "loss.png")
+    if figures and history is not None and history["qkeras"]["loss"]:
+        plots.history(history, out_dir / "plots" / "loss.png")
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
     Metrics.model_validate(doc).save(out_dir / "metrics.json")
