@@ -152,7 +152,8 @@ def main():
                 continue
             model = build()
             model.save(tmp / f"{name}.h5")
-            np.save(tmp / f"{name}.npy", _inputs(model, args.events, len(rows)))
+            x = _inputs(model, args.events, len(rows))  # as the model takes its events: a shape, if it has one
+            np.save(tmp / f"{name}.npy", x.reshape(len(x), *model.inputs[0].shape[1:]))
             times, problem = _chain(l1ad, tmp, name, extra, synth=name not in args.no_synth)
             rows.append(_row(name, source, tmp, model, times, problem))
             r = rows[-1]

@@ -1,8 +1,8 @@
-"""Differential benchmark: seeded random QKeras models of the supported class (l1ad/random_models.py) through the
-library chain, reporting what happens to each. Measurement only.
+"""Differential benchmark: seeded random QKeras models of the supported class (dense: l1ad.zoo.random; convolutional,
+with --conv: l1ad.zoo.random_conv) through the library chain, reporting what happens to each. Measurement only.
 
 Run on demand: `nice -n 5 .venv/bin/python benchmarks/bench_differential.py [--models N] [--start SEED]
-[--events N] [--rtl-every K] [--json FILE]` (about a minute per model on 2 cores, more when a trace runs).
+[--events N] [--rtl-every K] [--json FILE] [--conv]` (about a minute per model on 2 cores, more when a trace runs).
 Per model: check_model (acceptance); the exact reference against QKeras' own predict on the quantized inputs;
 convert_model and check() (C simulation vs the exact reference on inputs that hit rounding ties and saturation,
 with the first divergent layer); for every K-th model that converted build_rtl (Verilator vs the C simulation). Each
@@ -89,7 +89,7 @@ def _divergence(result: dict, info: dict, graph) -> dict:
     layer, node = trace.get("first_divergent_layer"), trace.get("first_divergent_node")
     types = {row["name"]: (row["type"], row["accum_type"]) for row in info["layers"]}
     identical = next((r["identical_events"] for r in trace.get("layers", []) if r["layer"] == layer), None)
-    quantizer = graph[node].quantizer if node else None
+    quantizer = getattr(graph[node], "quantizer", None) if node else None
     return {"layer": layer, "node": node, "hls_type": types.get(layer, (None, None))[0],
             "accum_type": types.get(layer, (None, None))[1], "identical_events": identical,
             "traced_events": trace.get("events"),
@@ -122,14 +122,24 @@ def _firmware(model, graph, x, project: Path, with_rtl) -> dict:
     return doc
 
 
-def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = False, generation: int = 2) -> dict:
+def spec_of(seed: int, generation: int, conv: bool):
+    """(the random model's spec, the function that builds it): a dense model of ``generation`` (1: without the forms
+    of issue 33), or a convolutional one (``conv``)."""
+    from l1ad.zoo.random import build, describe
+    from l1ad.zoo.random_conv import build_conv, describe_conv
+
+    return (describe_conv(seed), build_conv) if conv else (describe(seed, generation), build)
+
+
+def run_one(seed: int, events: int, tmp: Path, with_rtl: bool, keep: bool = False, generation: int = 2,
+            conv: bool = False) -> dict:
     """One model through the chain; ``with_rtl``: build its RTL if it reaches check(); ``keep`` leaves the projects
-    in ``tmp``; ``generation`` of the random models (1: without the forms of issue 33)."""
+    in ``tmp``; the model as :func:`spec_of` draws it."""
     from l1ad.firmware import reference
     from l1ad.firmware.reader import check_model
-    from l1ad.zoo.random import as_imported, build, describe, random_inputs
+    from l1ad.zoo.random import as_imported, random_inputs
 
-    spec = describe(seed, generation)
+    spec, build = spec_of(seed, generation, conv)
     doc = {"seed": seed, "spec": spec.short(), "score": spec.score, "input_quantizer": spec.input_q is not None}
     try:
         model = _stage("build", lambda: as_imported(build(spec)))  # no input quantizer: the default input type
@@ -235,11 +245,10 @@ def main():
     parser.add_argument("--json", type=Path, help="write every model's findings to this file")
     parser.add_argument("--keep", type=Path, help="write the projects here (hls<seed>, rtl<seed>) and keep them")
     parser.add_argument("--generation", type=int, default=2, choices=(1, 2),
-                        help="random models as drawn before issue 33 (1) or with its forms (2, the default)")
+                        help="dense random models as drawn before issue 33 (1) or with its forms (2, the default)")
+    parser.add_argument("--conv", action="store_true", help="convolutional random models (l1ad.zoo.random_conv)")
     args = parser.parse_args()
     from tqdm import tqdm
-
-    from l1ad.zoo.random import describe
 
     docs, checked, pool = [], 0, None
     with tempfile.TemporaryDirectory(prefix="l1ad-differential-") as tmp:
@@ -250,10 +259,10 @@ def main():
             rtl = args.rtl_every > 0 and checked % args.rtl_every == 0
             try:
                 docs.append(pool.submit(run_one, seed, args.events, where, rtl, args.keep is not None,
-                                        args.generation).result())
+                                        args.generation, args.conv).result())
             except BrokenProcessPool:  # the model's process died (e.g. an ap_types assertion aborted the csim)
                 pool = None
-                docs.append({"seed": seed, "spec": describe(seed, args.generation).short(), "outcome": "crashed",
+                docs.append({"seed": seed, "spec": spec_of(seed, args.generation, args.conv)[0].short(), "outcome": "crashed",
                              "stage": "process",
                              "detail": "the process running the model died (an abort in the C simulation?)"})
             checked += docs[-1].get("stage") not in ("build", "accept", "process")

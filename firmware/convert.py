@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ad.common.errors import L1adError
+from l1ad.common.device import DEFAULT_CLOCK_MHZ, DEFAULT_PART, period_ns
 from l1ad.common.files import commit_dir, staging_dir
 from l1ad.common.records import Firmware
 
@@ -29,7 +30,6 @@ from . import reference
 from .graph import GRAPH_JSON, Graph
 from .reader import as_graph, read_model
 from .fixed import Fixed, UnsupportedModel
-from .passes import rounding_reach
 from .project import PROJECT_INFO, holders, project_graph, project_info  # noqa: F401 - the project's files
 
 STRATEGIES = ("Latency", "Resource", "distributed_arithmetic")
@@ -40,8 +40,8 @@ class FirmwareOptions:
     """hls4ml settings; every field is recorded in the project's l1ad.json."""
 
     backend: str = "Vitis"
-    part: str = "xcvu9p-flga2104-2L-e"  # Virtex UltraScale+ VU9P, the device of Govorkova et al.
-    clock_period_ns: float = 5.0
+    part: str = DEFAULT_PART
+    clock_period_ns: float = period_ns(DEFAULT_CLOCK_MHZ)
     io_type: str = "io_parallel"
     strategy: str = "Latency"
     reuse_factor: int = 1
@@ -70,18 +70,22 @@ def with_mse_score(model, bits: int, integer: int):
     """
     from tensorflow import keras
 
-    from l1ad.training.config import Fixed
+    from l1ad.training.config import QuantizerBits
     from l1ad.training.models import squared_error_head
 
-    n = int(model.inputs[0].shape[-1])
+    shape = tuple(model.inputs[0].shape[1:])
+    n = int(np.prod(shape))
     reconstruction = model.outputs[0]
-    if int(reconstruction.shape[-1]) != n:
+    if tuple(reconstruction.shape[1:]) != shape:
         raise L1adError(f"--add-score needs a first output that reconstructs the input: the model's first output "
-                        f"has {reconstruction.shape[-1]} values, its input {n}")
+                        f"has shape {tuple(reconstruction.shape[1:])}, its input {shape}")
     graph = read_model(model)
     quantizer = next(iter(graph.input_quantizers.values()))
     x = model.get_layer(quantizer).output
-    fmt, weights_fmt = Fixed(bits=bits, integer=integer), Fixed(bits=16, integer=0)
+    if len(shape) > 1:  # an image or a sequence: the score is the mean over every value, row-major
+        x = keras.layers.Flatten(name="score_input_flat")(x)
+        reconstruction = keras.layers.Flatten(name="score_reconstruction_flat")(reconstruction)
+    fmt, weights_fmt = QuantizerBits(bits=bits, integer=integer), QuantizerBits(bits=16, integer=0)
     score = squared_error_head(x, reconstruction, np.full(n, 1.0 / n), True, fmt, weights_fmt)
     scored = keras.Model(model.inputs, [score, *model.outputs], name=model.name + "_with_score")
     try:
@@ -117,7 +121,7 @@ def hls_plan(graph: Graph, overrides: dict[str, str] | None = None) -> HlsPlan:
     layers, precision, holds, held_by = [], {}, {}, {}
     for name in graph.inputs:
         node = graph[name]
-        layers.append({"name": name, "class_name": "InputLayer", "input_shape": [node.width]})
+        layers.append({"name": name, "class_name": "InputLayer", "input_shape": list(node.shape)})
         precision[name] = {"result": node.result.hls()}
         holds[name], held_by[name] = graph.input_quantizers[name], name
     quantizers = set(graph.input_quantizers.values())
@@ -128,8 +132,9 @@ def hls_plan(graph: Graph, overrides: dict[str, str] | None = None) -> HlsPlan:
             continue
         attributes, constants = made
         inputs = [held_by[n] for n in node.inputs]
-        if node.kind == "quantizer":
-            inputs = [_reach(graph, node, inputs[0], layers, precision, holds)]
+        copy = node.input_copy(graph)
+        if copy is not None:
+            inputs = [_copy_before(graph, node, inputs[0], *copy, layers, precision, holds), *inputs[1:]]
         layers.append({"name": node.name, "inputs": inputs, **attributes})
         types = {"result": node.result.hls()}
         if node.accumulates:
@@ -147,21 +152,17 @@ def hls_plan(graph: Graph, overrides: dict[str, str] | None = None) -> HlsPlan:
     return HlsPlan(layers, precision, outputs, holds)
 
 
-def _reach(graph: Graph, node, layer: str, layers: list, precision: dict, holds: dict) -> str:
-    """The layer a quantizer rounds: ``layer``, or a copy of it with the integer bits ap_fixed needs to read the
-    rounding bit (see :func:`.graph.rounding_reach`; an exact type is widened in the graph instead)."""
-    source = graph[node.inputs[0]]
-    short = rounding_reach(source.result, node.result)
-    if not short:
-        return layer
-    wide = f"{node.name}_reach"
-    while wide in graph.nodes or wide in precision:
-        wide += "_"
-    fixed = source.result
-    layers.append({"name": wide, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
-    precision[wide] = {"result": Fixed(fixed.k, fixed.i + short, fixed.f).hls()}
-    holds[wide] = source.name
-    return wide
+def _copy_before(graph: Graph, node, layer: str, suffix: str, fixed: Fixed, layers: list, precision: dict,
+                 holds: dict) -> str:
+    """A copy of ``layer`` typed ``fixed``, named ``{node}_{suffix}``, for ``node``'s layer to read instead (see
+    :meth:`.kinds.base.Node.input_copy`: e.g. the integer bits ap_fixed needs to read a rounding bit)."""
+    name = f"{node.name}_{suffix}"
+    while name in graph.nodes or name in precision:
+        name += "_"
+    layers.append({"name": name, "inputs": [layer], "class_name": "Activation", "activation": "linear"})
+    precision[name] = {"result": fixed.hls()}
+    holds[name] = node.inputs[0]
+    return name
 
 
 def _output_layer(graph: Graph, name: str, held_by: dict, earlier: list[str], layers: list, precision: dict,

@@ -112,3 +112,98 @@ def square_da4ml(x, dsp: bool = False):
         return x**2
     out = np.array([_square(v) for v in x._vars.ravel()]).reshape(x.shape)
     return FixedVariableArray(out, x.solver_options)
+
+
+CONSTANT_BITS = 30  # a constant piece da4ml holds exactly: a float, at most 32 fractional bits (its _const_f)
+
+
+def add_constant(v, c):
+    """``v + c`` for a constant c of any precision. da4ml 0.5.2 sizes an added constant from its float value to at
+    most 32 fractional bits, and folds a constant added to a sum with a constant into one constant sized the same way,
+    so the bits of a finer constant below the variable's own step are lost (found by the differential benchmark:
+    float Dense weights times a constant 2^-32). The constant is added in pieces of at most 30 significant bits, each
+    as an integer at its own scale (shifts are free: ``(v * 2^-e + m) * 2^e``), each to a value that is not itself
+    a sum with a constant (:func:`_wire`)."""
+    from fractions import Fraction
+
+    c = Fraction(c)
+    if c == 0:
+        return v
+    num, den = c.numerator, c.denominator
+    frac = den.bit_length() - 1  # den is a power of two
+    sign, magnitude = (-1 if num < 0 else 1), abs(num)
+    low = 0
+    while magnitude:
+        piece = magnitude & ((1 << CONSTANT_BITS) - 1)
+        if piece:
+            scale = 2.0 ** (low - frac)  # piece * scale is this piece's value
+            v = (_wire(v) * (1 / scale) + sign * piece) * scale
+        magnitude >>= CONSTANT_BITS
+        low += CONSTANT_BITS
+    return v
+
+
+def _wire(v):
+    """v itself, as a value da4ml will not fold a following constant into: a sum with a constant ('cadd') becomes
+    da4ml's own exact requantization to its own range ('wrap', as FixedVariable.quantize builds it), a wire in the
+    Verilog."""
+    from da4ml.trace.fixed_variable import FixedVariable
+
+    if v.opr != "cadd":
+        return v
+    return FixedVariable(v.low, v.high, v.step, _from=(v,), _factor=abs(v._factor), opr="wrap", latency=v.latency,
+                         hwconf=v.hwconf)
+
+
+def affine_da4ml(x, matrix: np.ndarray, bias: np.ndarray):
+    """``x @ matrix + bias`` of a da4ml array with exact constants: da4ml's constant-matrix multiplication on the
+    inputs that vary; the inputs that are constants (a layer da4ml found constant) contribute, with the bias, exact
+    constants added by :func:`add_constant` (da4ml folds them in floats of 32 fractional bits)."""
+    from fractions import Fraction
+
+    from da4ml.trace import FixedVariableArray
+
+    variables = x._vars.ravel()
+    constant = np.array([v.low == v.high for v in variables])
+    offsets = [Fraction(float(b)) for b in np.ravel(bias)]
+    for j in np.flatnonzero(constant):
+        value = Fraction(variables[j].low)
+        for k in range(matrix.shape[1]):
+            offsets[k] += value * Fraction(float(matrix[j, k]))
+    if constant.all():
+        from da4ml.trace.fixed_variable import FixedVariable
+
+        hwconf = variables[0].hwconf
+        return FixedVariableArray(np.array([FixedVariable.from_const(float(o), hwconf=hwconf, _factor=1)
+                                            for o in offsets]), x.solver_options)
+    live = _exact_matmul(FixedVariableArray(variables[~constant], x.solver_options), matrix[~constant])
+    out = [add_constant(v, o) for v, o in zip(live._vars.ravel(), offsets)]
+    return FixedVariableArray(np.array(out), x.solver_options)
+
+
+def float32_pieces(matrix: np.ndarray) -> list[tuple[np.ndarray, int]]:
+    """``matrix`` as a sum of pieces ``m * 2^e`` where float32 holds every entry of m exactly: da4ml 0.5.2's
+    constant-matrix multiplication reads its matrix as float32 (cmvm: ``cm.astype(np.float32)``), which drops the
+    bits of a float64 constant (a folded batch normalisation, a weight times a quantizer's scale) beyond 24 (found by
+    the differential benchmark). Each piece is scaled to float32's range before it is rounded, so no entry is lost to
+    underflow; rounding leaves an exact float64 remainder, so the pieces add up to the matrix exactly."""
+    pieces, rest = [], np.asarray(matrix, dtype=np.float64)
+    while np.any(rest):
+        e = int(np.frexp(np.max(np.abs(rest)))[1])
+        piece = np.ldexp(np.ldexp(rest, -e).astype(np.float32).astype(np.float64), e)
+        pieces.append((np.ldexp(piece, -e), e))
+        rest = rest - piece
+    return pieces
+
+
+def _exact_matmul(x, matrix: np.ndarray):
+    """``x @ matrix`` with every bit of a float64 matrix: one da4ml multiplication per float32 piece, shifted back
+    (free in hardware) and added; a matrix float32 holds is one piece, as before."""
+    pieces = float32_pieces(matrix)
+    if not pieces:
+        return x @ np.zeros_like(matrix)
+    out = None
+    for piece, e in pieces:
+        term = (x @ piece) * 2.0**e if e else x @ piece
+        out = term if out is None else out + term
+    return out

@@ -308,10 +308,11 @@ class Value:
         return storage(num, True) * (1 << shift)
 
     def identical(self, other: "Value") -> np.ndarray:
-        """Per event (first axis): every value equal to ``other``'s, compared as exact integers at a common scale."""
+        """Per event (first axis): every value equal to ``other``'s, compared as exact integers at a common scale
+        (tensors in row-major order: a flat array of the firmware against the model's shaped tensor)."""
         frac = max(self.frac, other.frac)
         a, b = self.scaled(frac), other.scaled(frac)
-        return np.all((a == b).reshape(len(a), -1), axis=1).astype(bool)
+        return np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1).astype(bool)
 
     def widest_bits(self) -> int:
         """Bits of the widest value in two's complement (sign included when a value is negative), at the value's

@@ -4,7 +4,7 @@
 2. :func:`check_input_width`: the inputs fit the open RTL flow's simulator;
 3. :func:`infer_types`: every node's value bounds and type (a quantizer's, or the exact type of its arithmetic);
 4. :func:`widen_for_rounding`: exact types widened where ap_fixed must read a rounding bit above them;
-5. :func:`check_table_inputs`: tables indexed by at most :data:`.tables.TABLE_MAX_BITS` bits;
+5. :func:`check_tables`: tables indexed by at most :data:`.tables.TABLE_MAX_BITS` bits, of entries da4ml holds;
 6. :func:`check_constants`: constant values da4ml can hold exactly.
 
 Each pass changes the graph in place or refuses it (UnsupportedModel, naming the layer); :func:`assign_parts` is
@@ -25,7 +25,7 @@ CONSTANT_FRAC_BITS, CONSTANT_SIGNIFICANT_BITS = 32, 53  # what da4ml 0.5.2 holds
 
 def prepare(graph: Graph) -> Graph:
     """The passes, in order: the graph typed and checked."""
-    for step in (find_input_quantizers, check_input_width, infer_types, widen_for_rounding, check_table_inputs,
+    for step in (find_input_quantizers, check_input_width, infer_types, widen_for_rounding, check_tables,
                  check_constants):
         step(graph)
     return graph
@@ -65,6 +65,8 @@ def infer_types(graph: Graph) -> None:
         bounds[node.name] = node.bounds([bounds.get(name) for name in node.inputs])
         if node.quantizes:
             node.result = node.fixed
+        elif node.moves and graph[node.inputs[0]].result is not None:
+            node.result = graph[node.inputs[0]].result
         elif bounds[node.name] is not None:  # None: a reshape of a raw input, before its quantizer
             node.result = exact_type(node.name, bounds[node.name])
     for name, quantizer in graph.input_quantizers.items():
@@ -92,12 +94,23 @@ def widen_for_rounding(graph: Graph) -> None:
             source.result = Fixed(source.result.k, source.result.i + short, source.result.f)
 
 
-def check_table_inputs(graph: Graph) -> None:
-    """A table is indexed by every bit of its input's type (hls4ml's UnaryLUT): at most TABLE_MAX_BITS of them."""
+TABLE_ENTRY_BITS = 32  # da4ml 0.5.2 holds a lookup table's entries as int32 (trace.fixed_variable.to_spec)
+
+
+def check_tables(graph: Graph) -> None:
+    """A table is indexed by every bit of its input's type (hls4ml's UnaryLUT): at most TABLE_MAX_BITS of them; its
+    entries, in the open RTL flow, are da4ml's 32-bit integers: a table whose values need more is refused (found by
+    the differential benchmark: quantized_relu_po2 with 6 bits spans 2^-32 to 2^31)."""
     for node in graph.operations():
-        source = graph[node.inputs[0]].result if node.kind == "table" else None
-        if source is not None and source.width > TABLE_MAX_BITS:
+        if node.kind != "table":
+            continue
+        source, out = graph[node.inputs[0]].result, node.result
+        if source.width > TABLE_MAX_BITS:
             raise node.too_wide(source)
+        if out.width > TABLE_ENTRY_BITS - (not out.k):
+            raise UnsupportedModel(f"layer {node.name}: {node.spec['name']}'s values need {out.width} bits "
+                                   f"({out.short()}); the open RTL flow (da4ml 0.5.2) holds a table's entries in "
+                                   f"{TABLE_ENTRY_BITS}-bit integers: give it fewer bits (or a smaller max_value)")
 
 
 def check_constants(graph: Graph) -> None:

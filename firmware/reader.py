@@ -50,7 +50,7 @@ def read_keras(model) -> Graph:
         node = _node(layer, model)
         node.inputs = tuple(aliases.get(name, name) for name in node.inputs)
         nodes.append(node)
-        activation = split_activation(layer, node) if node.kind == "dense" else None
+        activation = split_activation(layer, node) if node.activation_inside else None
         if activation is not None:  # its consumers read the activation's values
             nodes.append(activation)
             aliases[layer.name] = activation.name

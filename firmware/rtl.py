@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from l1ad.common.errors import L1adError
+from l1ad.common.device import DEFAULT_CLOCK_MHZ, DEFAULT_PART, period_ns
 
 from . import reference
 from .graph import Graph
@@ -187,8 +188,8 @@ def _part_logic(graph: Graph, names: list[str], values: dict, cutoff: float, dsp
 
 
 def build_rtl(model, out: str | Path, x, expected: list[Value] | None = None,
-              output_labels: list[str] | None = None, clock_mhz: float = 200.0, adder_levels_per_ns: float = 1.0,
-              synthesize: bool = True, dsp: bool = False, breakdown: bool = True, part: str = "xcvu9p-flga2104-2L-e",
+              output_labels: list[str] | None = None, clock_mhz: float = DEFAULT_CLOCK_MHZ, adder_levels_per_ns: float = 1.0,
+              synthesize: bool = True, dsp: bool = False, breakdown: bool = True, part: str = DEFAULT_PART,
               progress: bool = True) -> dict:
     """Trace, pipeline, write, simulate (Verilator) and synthesize (yosys) ``model``; return the findings.
 
@@ -211,7 +212,7 @@ def build_rtl(model, out: str | Path, x, expected: list[Value] | None = None,
     timings = {}
     start = time.perf_counter()
     steps.set_postfix_str("trace")
-    comb, values, words = _combinational(graph, dsp)
+    comb, values, layout = _combinational(graph, dsp)
     timings["trace_s"] = time.perf_counter() - start
     steps.update()
     start = time.perf_counter()
@@ -224,9 +225,9 @@ def build_rtl(model, out: str | Path, x, expected: list[Value] | None = None,
     staging = staging_dir(out)
     try:
         parts = assign_parts(graph, output_labels or graph.outputs) if breakdown else None
-        built = _build(graph, comb, values, x_q, staging, 1000.0 / clock_mhz, adder_levels_per_ns, synthesize,
+        built = _build(graph, comb, values, x_q, staging, period_ns(clock_mhz), adder_levels_per_ns, synthesize,
                        dsp, parts, part)
-        built["words"] = words
+        built["layout"] = layout
         commit_dir(built["build"], out, "RTL build")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -251,11 +252,11 @@ def _combinational(graph: Graph, dsp: bool):
             # every output one constant: Verilator cannot build a zero-width input port, so the design also passes
             # its first input value through (read, never compared: the outputs are split by their sizes)
             outputs = np.concatenate([outputs, [v for v in np.ravel(inp._vars) if not _constant(v)][:1]])
-        outputs, words = _readable(outputs)
+        outputs, layout = _readable(outputs)
         comb = comb_trace(inp, outputs)
     if not np.any(comb.inp_kifs.sum(axis=0)):
         raise L1adError(f"RTL: the model's inputs have no bit ({', '.join(graph.inputs)}): nothing to build")
-    return comb, values, words
+    return comb, values, layout
 
 
 def _constant(v) -> bool:
@@ -267,51 +268,85 @@ WORD_BITS = 31
 
 
 def _readable(outputs: np.ndarray):
-    """da4ml's simulator reads every output padded to the largest sign, integer and fractional bits among them, in 32
-    bits. Outputs that fit are read as they are (words None); otherwise every output value is also put out as words
-    of 31 bits of its integer at its own scale, two's complement, low word first (wires only, no logic), and
-    read back whole: (outputs as simulated, how to read them: "padded", or per output value (its bits, sign,
-    fractional bits, words))."""
-    kifs = np.array([v.kif for v in outputs.ravel()])
-    if kifs.size == 0 or int(kifs[:, 0].max() + kifs[:, 1].max() + kifs[:, 2].max()) <= SIMULATED_BITS:
-        return outputs, "padded"
-    words, layout = [], []
+    """What the Verilator harness reads of each output value, and how: da4ml's harness reads every output padded to
+    the largest sign, integer and fractional bits among them, in 32 bits. A constant value is not read: its integer is
+    known here (da4ml's harness sizes a constant's port from its own rounding of it, found by the differential
+    benchmark: a top word 1 of a wide output made a 41-bit port). If the other values fit, they are read as they are;
+    otherwise each is also put out as words of 31 bits of its integer at its own scale, two's complement, low word
+    first (wires only, no logic), and read back whole. Returns (the values to simulate, one entry per output value:
+    ("constant", integer, fractional bits), ("padded",) or ("words", bits, signed, fractional bits, each word's
+    column or constant))."""
+    from fractions import Fraction
+
+    live = [v for v in outputs.ravel() if not _constant(v)]
+    kifs = np.array([v.kif for v in live]).reshape(-1, 3)
+    padded = int(kifs[:, 0].max() + kifs[:, 1].max() + kifs[:, 2].max()) <= SIMULATED_BITS if live else True
+    simulated, layout = [], []
     for v in outputs.ravel():
-        k, i, f = (int(n) for n in v.kif)
-        whole = v * 2.0**f  # an integer: a shift
-        count = max(1, -(-(k + i + f) // WORD_BITS))
-        for j in range(count):
-            words.append((whole * 2.0 ** (-WORD_BITS * j)).quantize(0, WORD_BITS, 0, "WRAP", "TRN"))
-        layout.append((k + i + f, bool(k), f, count))
-    return np.array(words), layout
+        if _constant(v):
+            value = Fraction(v.low)
+            f = value.denominator.bit_length() - 1
+            layout.append(("constant", value.numerator, f))
+        elif padded:
+            simulated.append(v)
+            layout.append(("padded",))
+        else:
+            k, i, f = (int(n) for n in v.kif)
+            whole = v * 2.0**f  # an integer: a shift
+            count = max(1, -(-(k + i + f) // WORD_BITS))
+            words = [(whole * 2.0 ** (-WORD_BITS * j)).quantize(0, WORD_BITS, 0, "WRAP", "TRN") for j in range(count)]
+            layout.append(("words", k + i + f, bool(k), f, _word_columns(words, simulated)))
+    return np.array(simulated), layout
 
 
-def _simulated_values(simulated: np.ndarray, words, pipe, sizes: list[int]) -> list[Value]:
-    """The Verilator outputs as exact integers, per model output: float64 values of at most 32 significant bits (at
-    the scale of the pipeline's padded outputs, as da4ml's harness reads them), or whole integers put together from
-    their words."""
-    if words == "padded":  # exact: at most 32 significant bits
-        from da4ml.codegen.rtl.rtl_model import get_io_kifs
+def _word_columns(words: list, simulated: list) -> list:
+    """Each word's column among the simulated values (appended to them), or its integer if it is a constant."""
+    from fractions import Fraction
 
-        frac = int(np.max(get_io_kifs(pipe)[1][2]))
-        num = np.round(simulated * 2.0**frac).astype(np.int64)
-        if not np.array_equal(num * 2.0**-frac, simulated):
-            raise RuntimeError("RTL outputs read off the padded scale da4ml's harness uses")
-        bounds = np.cumsum([0, *sizes])
-        return [Value(num[:, a:b], frac) for a, b in zip(bounds[:-1], bounds[1:])]
-    raw = np.round(simulated).astype(np.int64)
-    values, column = [], 0
-    for width, signed, f, count in words:
-        n = sum(raw[:, column + j].astype(object) << (WORD_BITS * j) for j in range(count)) % (1 << width)
-        if signed:
-            n = np.where(n >= 1 << (width - 1), n - (1 << width), n)
-        values.append(Value(np.asarray(n, dtype=object), f))
-        column += count
+    columns = []
+    for w in words:
+        if _constant(w):
+            columns.append(int(Fraction(w.low)))
+        else:
+            columns.append(("column", len(simulated)))
+            simulated.append(w)
+    return columns
+
+
+def _simulated_values(simulated: np.ndarray, layout: list, pipe, sizes: list[int]) -> list[Value]:
+    """The Verilator outputs as exact integers, per model output, from :func:`_readable`'s layout: padded values
+    are float64 of at most 32 significant bits (at the scale of the pipeline's padded outputs, as da4ml's harness
+    reads them), words are put together into whole integers, constants are known."""
+    from da4ml.codegen.rtl.rtl_model import get_io_kifs
+
+    n, column, values = len(simulated), 0, []
+    frac = int(np.max(get_io_kifs(pipe)[1][2])) if any(entry[0] == "padded" for entry in layout) else 0
+    for entry in layout:
+        if entry[0] == "constant":
+            values.append(Value(np.full(n, entry[1], dtype=object), entry[2]))
+        elif entry[0] == "padded":
+            num = np.round(simulated[:, column] * 2.0**frac).astype(np.int64)
+            if not np.array_equal(num * 2.0**-frac, simulated[:, column]):
+                raise RuntimeError("RTL outputs read off the padded scale da4ml's harness uses")
+            values.append(Value(num, frac))
+            column += 1
+        else:
+            _, width, signed, f, words = entry
+            whole = 0
+            for j, word in enumerate(words):
+                if isinstance(word, tuple):
+                    word = np.round(simulated[:, word[1]]).astype(np.int64).astype(object)
+                whole = whole + (word << (WORD_BITS * j))
+            whole = np.asarray(whole, dtype=object) % (1 << width) if np.ndim(whole) else \
+                np.full(n, whole % (1 << width), dtype=object)
+            if signed:
+                whole = np.where(whole >= 1 << (width - 1), whole - (1 << width), whole)
+            values.append(Value(np.asarray(whole, dtype=object), f))
     out, start = [], 0
     for size in sizes:  # each output at the finest scale among its own values
         part = values[start:start + size]
-        frac = max(v.frac for v in part)
-        out.append(Value(np.column_stack([v.scaled(frac) for v in part]), frac))
+        scale = max(v.frac for v in part)
+        out.append(Value(np.column_stack([v.scaled(scale) for v in part]), scale))
         start += size
     return out
 
@@ -416,7 +451,7 @@ def _findings(built: dict, expected: list[Value], sizes: list[int], labels: list
     from . import yosys
 
     pipe, period_ns, cutoff = built["pipe"], built["period_ns"], built["cutoff"]
-    simulated = _simulated_values(built["simulated"], built["words"], pipe, sizes)
+    simulated = _simulated_values(built["simulated"], built["layout"], pipe, sizes)
     latency = len(pipe.solutions)
     compare = {}
     for name, got, want in zip(labels, simulated, expected):

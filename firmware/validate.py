@@ -73,7 +73,7 @@ def _agreement(got: Value, expected: Value) -> dict:
     if n == 0 or n != len(expected.num):
         return {"compared": 0, "bit_identical": 0, "fraction": 0.0, "max_abs_difference": None, "widest_bits": 0}
     same = got.identical(expected)
-    difference = np.abs(got.out - expected.out)
+    difference = np.abs(got.out.reshape(n, -1) - expected.out.reshape(n, -1))
     return {"compared": int(n), "bit_identical": int(same.sum()), "fraction": float(same.mean()),
             "max_abs_difference": float(np.max(difference)) if np.all(same) or np.any(difference) else None,
             "widest_bits": max(got.widest_bits(), expected.widest_bits())}

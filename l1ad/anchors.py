@@ -1,7 +1,7 @@
 """Published figures of comparable systems, for context in reports (never mixed with our measurements).
 
-Values as collected in the project's shared reference notes (reference/anchors.md); entries marked
-unverified were quoted there from memory of the paper and not re-read.
+Each entry cites its paper; entries marked unverified were collected from secondary notes and not re-read in the
+paper itself.
 """
 
 ANCHORS = [

@@ -16,6 +16,7 @@ from typing import Optional
 import typer
 
 from l1ad.common.errors import L1adError
+from l1ad.common.device import DEFAULT_CLOCK_MHZ, DEFAULT_PART, period_ns
 from l1ad.common.processes import quiet_libraries
 
 app = typer.Typer(help="Build FPGA anomaly-detection triggers from quantized jet autoencoders.",
@@ -189,11 +190,22 @@ def import_model(
                                                  "bias of float BatchNormalization layers, e.g. 'ap_fixed<16,6>' (the "
                                                  "default, as hls4ml types them), rounded half to even; 'exact' keeps "
                                                  "Keras' float32 values (wide datapaths)."),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="The shape of one event, e.g. 18,14,1, for a "
+                                              "model whose input has one (an image, a sequence) and a table of "
+                                              "flat rows (row-major, channels last); a .npy may hold the shape "
+                                              "itself."),
     out_root: Path = typer.Option(Path("runs"), "--runs", help="Folder of run folders."),
 ):
     """Turn your own QKeras model and inputs into a run folder; then convert, validate, rtl and report work on it."""
     from l1ad.importing import import_model as run_import
 
+    shape = None
+    if input_shape:
+        try:
+            shape = tuple(int(v) for v in input_shape.split(","))
+            assert all(v > 0 for v in shape)
+        except (ValueError, AssertionError):
+            raise typer.BadParameter(f"{input_shape!r}: give positive sizes, e.g. 18,14,1", param_hint="--input-shape")
     score_bits = None
     if add_score:
         try:
@@ -204,7 +216,7 @@ def import_model(
     run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
                                   score=score, add_score=score_bits, input_type=input_type,
-                                  batchnorm_type=batchnorm_type))
+                                  batchnorm_type=batchnorm_type, input_shape=shape))
     doc = json.loads((run / "import.json").read_text())
     stated = doc["input_type"]
     if stated:
@@ -241,8 +253,8 @@ def convert(
     run: Path = typer.Argument(..., help="A finished run folder."),
     out: Optional[Path] = typer.Option(None, "--out", help="Project folder (default: hls_projects/NAME-<hash>)."),
     backend: str = typer.Option("Vitis", help="hls4ml backend: Vitis or Vivado."),
-    part: str = typer.Option("xcvu9p-flga2104-2L-e", help="FPGA part."),
-    clock_period: float = typer.Option(5.0, "--clock-period", help="Clock period in ns."),
+    part: str = typer.Option(DEFAULT_PART, help="FPGA part."),
+    clock_period: float = typer.Option(period_ns(DEFAULT_CLOCK_MHZ), "--clock-period", help="Clock period in ns."),
     io_type: str = typer.Option("io_parallel", "--io-type", help="io_parallel or io_stream."),
     strategy: str = typer.Option("Latency", help="Latency, Resource or distributed_arithmetic (da4ml kernels)."),
     reuse_factor: int = typer.Option(1, "--reuse-factor", help="hls4ml reuse factor (1: fully parallel)."),
@@ -319,7 +331,7 @@ def validate(run: Path = typer.Argument(..., help="A converted run folder."),
 def rtl(
     run: Path = typer.Argument(..., help="A converted run folder."),
     out: Optional[Path] = typer.Option(None, "--out", help="Build folder (default: rtl_builds/NAME-<hash>)."),
-    clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock; sets the pipeline depth."),
+    clock_mhz: float = typer.Option(DEFAULT_CLOCK_MHZ, "--clock-mhz", help="Target clock; sets the pipeline depth."),
     adder_levels_per_ns: float = typer.Option(1.0, "--adder-levels-per-ns",
                                               help="da4ml delay heuristic: adder levels per ns of clock period."),
     synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys."),
@@ -342,7 +354,7 @@ def rtl(
 
 @app.command()
 def baseline(run: Path = typer.Argument(..., help="A trained run with a network (its distance_model.h5)."),
-             clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
+             clock_mhz: float = typer.Option(DEFAULT_CLOCK_MHZ, "--clock-mhz", help="Target clock of the RTL pipeline."),
              synthesize: bool = typer.Option(True, "--synth/--no-synth", help="Map the Verilog with yosys.")):
     """The on-chip baseline "distance, no network" through the default's chain: hls4ml, csim, RTL, yosys."""
     from l1ad.render import distance_lines
@@ -407,7 +419,7 @@ def run_all(
     data: Optional[Path] = DataOption,
     name: str = typer.Option("default", "--name", help="Run name: runs/NAME."),
     restart: bool = typer.Option(False, "--restart", help="Retrain even if runs/NAME is finished."),
-    clock_mhz: float = typer.Option(200.0, "--clock-mhz", help="Target clock of the RTL pipeline."),
+    clock_mhz: float = typer.Option(DEFAULT_CLOCK_MHZ, "--clock-mhz", help="Target clock of the RTL pipeline."),
     breakdown: bool = typer.Option(False, "--breakdown/--no-breakdown", help="Also the resources of each part of the "
                                    "model, each synthesized on its own (about half a minute more; `l1ad rtl` does it by "
                                    "default)."),

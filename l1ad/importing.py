@@ -119,11 +119,12 @@ def input_summary(graph, x: np.ndarray, stated: str) -> dict:
 def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
                  add_score: tuple[int, int] | None = None, input_type: str | None = None,
-                 batchnorm_type: str | None = None) -> Path:
+                 batchnorm_type: str | None = None, input_shape: tuple[int, ...] | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
     after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
     a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` (default
-    ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values)."""
+    ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values). ``input_shape``: the layout of a
+    table's flat rows for a model whose input has a shape (see :func:`l1ad.runs.read_inputs`)."""
     from l1ad.firmware.reader import check_model
     from l1ad.firmware.fixed import UnsupportedModel
 
@@ -141,8 +142,9 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         raise
     if len(graph.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
+    shape = graph[graph.inputs[0]].shape
     width = graph[graph.inputs[0]].width
-    x = read_inputs(inputs, scaler, width)
+    x = read_inputs(inputs, scaler, shape, input_shape)
     y = None
     if labels is not None:
         y = read_table(Path(labels), "labels").astype(str)
@@ -160,17 +162,20 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         raise L1adError(f"{labels}: no row carries a background label ({', '.join(background)}); "
                         "pass --background with the labels of your background")
 
+    from l1ad.firmware.fixed import Fixed
+
     staging = staging_dir(run)
     try:
         model.save(str(staging / "qkeras_model.h5"), include_optimizer=False)
         doc = {"model": {"path": str(model_path.resolve()), "sha256": sha256(model_path)},
                "inputs": {"path": str(inputs.resolve()), "sha256": sha256(inputs), "events": int(len(x)),
-                          "width": width},
+                          "width": width, "shape": list(shape),
+                          "stated_shape": list(input_shape) if input_shape else None},
                "labels": {"path": str(Path(labels).resolve()), "sha256": sha256(labels)} if labels else None,
                "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
                "background": list(background), "score_output": score,
                "input_type": input_summary(graph, x, stated) if stated else None, "batchnorm": bn_doc,
-               "added_score": {"type": f"ufixed<{add_score[0]},{add_score[1]}>",
+               "added_score": {"type": Fixed(0, add_score[1], add_score[0] - add_score[1]).short(),
                                "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
                if add_score else None}
         write_json(staging / IMPORT_JSON, doc)

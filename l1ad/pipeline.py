@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable
 
 from l1ad.common.errors import L1adError
+from l1ad.common.device import DEFAULT_CLOCK_MHZ
 from l1ad.common.processes import end_with_parent
 from l1ad.common.records import RunSummary
 
@@ -38,7 +39,7 @@ class Pipeline:
     config: Path | None = None
     data: Path | None = None
     restart: bool = False
-    clock_mhz: float = 200.0
+    clock_mhz: float = DEFAULT_CLOCK_MHZ
     breakdown: bool = False  # per-part resources (each part synthesized on its own; `l1ad rtl` does it by default)
     synthesize: bool = True  # yosys; without it the RTL stage gives latency and bit-exactness only
     echo: Callable[[str], None] = print

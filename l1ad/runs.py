@@ -290,7 +290,8 @@ class ImportedRun(Run):
         doc = self.imported
         inputs = checked_file(doc["inputs"]["path"], doc["inputs"]["sha256"], self.path, "inputs")
         scaler = checked_file(doc["scaler"]["path"], doc["scaler"]["sha256"], self.path, "scaler") if doc["scaler"] else None
-        x = read_inputs(inputs, scaler, doc["inputs"]["width"])
+        x = read_inputs(inputs, scaler, tuple(doc["inputs"].get("shape") or [doc["inputs"]["width"]]),
+                        tuple(doc["inputs"]["stated_shape"]) if doc["inputs"].get("stated_shape") else None)
         if doc["labels"] is None:
             return x, None, inputs
         labels_path = checked_file(doc["labels"]["path"], doc["labels"]["sha256"], self.path, "labels")
@@ -388,10 +389,28 @@ def read_table(path: Path, what: str) -> np.ndarray:
     return numeric.to_numpy(dtype=np.float64)
 
 
-def read_inputs(path: Path, scaler: Path | None, width: int) -> np.ndarray:
+def read_inputs(path: Path, scaler: Path | None, shape: int | tuple[int, ...],
+                stated: tuple[int, ...] | None = None) -> np.ndarray:
+    """The events of an inputs file as flat rows (as l1ad and the firmware hold them, row-major, channels last),
+    float32. ``shape`` is the model's input per event (an int: a flat input of that width). A .npy may hold events of
+    that shape or flat rows; a table (parquet, CSV) holds flat rows, and for an input with a shape (an image, a
+    sequence) the shape its rows are read in is stated (``stated``, ``--input-shape``), so that a table of the right
+    width but another layout is never taken silently."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    width = int(np.prod(shape))
     x = read_table(path, "inputs")
-    if x.ndim != 2 or x.shape[1] != width:
-        raise L1adError(f"{path}: the model takes {width} inputs per event, the file has shape {x.shape}")
+    found = x.shape[1:]
+    if stated is not None and tuple(stated) != shape:
+        raise L1adError(f"--input-shape {','.join(map(str, stated))}: the model's input takes events of shape "
+                        f"{shape}")
+    if found != shape and (x.ndim != 2 or found[0] != width):
+        raise L1adError(f"{path}: the model takes events of shape {shape} ({width} values); the file holds events of "
+                        f"shape {found}")
+    if found != shape and len(shape) > 1 and stated is None:
+        raise L1adError(f"{path}: flat rows of {width} values for a model whose input is {shape}: state the layout "
+                        f"of a row with --input-shape {','.join(map(str, shape))} (row-major, channels last), or "
+                        f"give a .npy of shape (events, {', '.join(map(str, shape))})")
+    x = x.reshape(len(x), width)
     if not np.isfinite(x).all():
         row = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
         raise L1adError(f"{path}: row {row} holds a value that is not a finite number")

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 
 from l1ad.common.errors import L1adError, RunError
+from l1ad.common.device import DEFAULT_CLOCK_MHZ
 from l1ad.common.files import read_json
 from l1ad.common.records import Distance, Firmware, Rates, Rtl, Validation
 from l1ad.runs import Run, TestOutputs, TrainedRun, as_run
@@ -318,7 +319,7 @@ def chain(run: Run, project: str | Path | None = None, rtl_dir: str | Path | Non
 
 # --- the on-chip baseline ------------------------------------------------------------------------------
 
-def distance_run(run: Run | str | Path, clock_mhz: float = 200.0, synthesize: bool = True, progress: bool = True,
+def distance_run(run: Run | str | Path, clock_mhz: float = DEFAULT_CLOCK_MHZ, synthesize: bool = True, progress: bool = True,
                  trigger_efficiency: float = 1e-3) -> Distance:
     """The zero-parameter baseline ("distance, no network") through the run's own chain (:func:`chain`, on the run's
     ``baselines/distance/``): hls4ml project with its trigger bit, csim checked against the exact reference on every

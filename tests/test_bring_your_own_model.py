@@ -74,12 +74,12 @@ def test_unsupported_layer_is_refused_and_nothing_written(tmp_path, monkeypatch)
     monkeypatch.chdir(tmp_path)
     x = keras.Input((8,))
     h = QActivation(_q(8, 3))(x)
-    out = keras.layers.Conv1D(2, 3, name="conv")(keras.layers.Reshape((8, 1))(h))
+    out = keras.layers.SeparableConv1D(2, 3, name="conv")(keras.layers.Reshape((8, 1))(h))
     keras.Model(x, out).save(tmp_path / "conv.h5")
     np.save(tmp_path / "x.npy", np.zeros((10, 8)))
     result = CliRunner().invoke(app, ["import", str(tmp_path / "conv.h5"), "--inputs", str(tmp_path / "x.npy")])
     assert result.exit_code == 1
-    assert "is not supported" in result.output and "QDense" in result.output
+    assert "layer conv (SeparableConv1D) is not supported" in result.output and "1x1 Conv2D" in result.output
     assert not (tmp_path / "runs").exists()
 
 

@@ -302,23 +302,6 @@ def test_symmetric_quantizers_are_exact(tmp_path):
     np.testing.assert_array_equal(model.predict(x, verbose=0), result["csim"][0])
 
 
-def test_convolutions_are_refused_naming_the_layer_and_what_to_use():
-    """CICADA v2's shape (18 x 14 inputs, QConv2D): refused before anything is written, with what to do instead."""
-    import qkeras
-    from tensorflow import keras
-
-    x = keras.Input((252,), name="x")
-    h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
-    h = keras.layers.Reshape((18, 14, 1), name="grid")(h)
-    h = qkeras.QConv2D(4, 3, kernel_quantizer=qkeras.quantized_bits(6, 1, alpha=1), name="conv")(h)
-    with pytest.raises(UnsupportedModel, match="layer conv \\(QConv2D\\) is not supported \\(a convolution: .*flatten "
-                                               "the input upstream and use QDense"):
-        check_model(keras.Model(x, h))
-    y = keras.Input((18, 14, 1), name="y")
-    with pytest.raises(UnsupportedModel, match="layer conv2 \\(QConv2D\\) is not supported \\(a convolution"):
-        check_model(keras.Model(y, qkeras.QConv2D(4, 3, name="conv2")(y)))
-
-
 def test_public_model_forms_are_exact(tmp_path):
     """The forms public models are written in (ADC2021, AXOL1TL v4, CICADA v1, the knowledge-distillation student):
     a 2-D input flattened, no input quantizer (the stated default type), BatchNormalization on the raw input with

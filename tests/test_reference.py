@@ -159,3 +159,17 @@ def test_wide_values_are_compared_in_every_bit():
     assert float(big) == float(big - 1)
     doc = _agreement(a, b)
     assert doc["bit_identical"] == 1 and doc["widest_bits"] == 200
+
+
+def test_every_layer_hls4ml_reads_is_a_kind_pass_through_or_refused_with_a_reason():
+    """The registry is the one list: a layer class hls4ml 1.3's Keras reader converts and l1ad neither reads nor
+    names would be refused without a reason (or, worse, read by nobody)."""
+    from hls4ml.converters.keras_v2_to_hls import get_supported_keras_layers
+
+    from l1ad.firmware.kinds import KINDS, PASS_THROUGH, REFUSED
+
+    read = {name for cls in KINDS.values() for name in cls.keras}
+    assert not read & set(REFUSED), "a class both read and refused"
+    missing = set(get_supported_keras_layers()) - read - set(PASS_THROUGH) - set(REFUSED)
+    assert not missing, f"hls4ml reads these, the registry does not say what l1ad does with them: {sorted(missing)}"
+    assert all(len(reason) > 20 for reason in REFUSED.values())

@@ -26,8 +26,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class Fixed(_Strict):
-    """A fixed-point format: total bits (sign included when signed) and integer bits (sign excluded)."""
+class QuantizerBits(_Strict):
+    """A quantizer's bits as a config writes them, in QKeras' convention: total bits (sign included when signed)
+    and integer bits (sign excluded). The firmware's fixed-point types are :class:`l1ad.firmware.fixed.Fixed`."""
 
     bits: int = Field(ge=1, le=32)
     integer: int = Field(ge=-8, le=24)
@@ -42,19 +43,19 @@ class Fixed(_Strict):
 class LayerBits(_Strict):
     """Per-layer override of the default bit widths (any subset)."""
 
-    weights: Optional[Fixed] = None
-    biases: Optional[Fixed] = None
-    activation: Optional[Fixed] = None
+    weights: Optional[QuantizerBits] = None
+    biases: Optional[QuantizerBits] = None
+    activation: Optional[QuantizerBits] = None
 
 
 class Quantization(_Strict):
-    input: Fixed
-    weights: Fixed
-    biases: Fixed
-    activations: Fixed
-    latent: Fixed
-    output: Fixed
-    score: Fixed
+    input: QuantizerBits
+    weights: QuantizerBits
+    biases: QuantizerBits
+    activations: QuantizerBits
+    latent: QuantizerBits
+    output: QuantizerBits
+    score: QuantizerBits
     layers: dict[str, LayerBits] = {}
 
     @model_validator(mode="after")
@@ -74,8 +75,8 @@ class Quantization(_Strict):
 class Score(_Strict):
     kind: Literal["mse", "mu2"]
     feature_weights: Literal["uniform", "inverse_variance"]
-    weights: Fixed
-    residual: Optional[Fixed] = None
+    weights: QuantizerBits
+    residual: Optional[QuantizerBits] = None
 
 
 class Data(_Strict):
@@ -153,7 +154,7 @@ class Baselines(_Strict):
     enabled: bool
     gmm_components: int = Field(ge=1)
     distance: bool
-    distance_score: Fixed
+    distance_score: QuantizerBits
 
 
 class Config(_Strict):
@@ -197,7 +198,7 @@ class Config(_Strict):
             raise ValueError("score.residual: with model.latent 0 the residual is the input; set quantization.input")
         return self
 
-    def bits(self, layer: str, kind: Literal["weights", "biases", "activation"]) -> Fixed:
+    def bits(self, layer: str, kind: Literal["weights", "biases", "activation"]) -> QuantizerBits:
         """Bit width of a layer's weights, biases or output activation, after per-layer overrides."""
         override = self.quantization.layers.get(layer)
         if override is not None and getattr(override, kind) is not None:

@@ -20,13 +20,13 @@ import numpy as np
 import tensorflow as tf
 from tensorflow import keras
 
-from .config import Config, Fixed
+from .config import Config, QuantizerBits
 from .features import FEATURES
 
 N_FEATURES = len(FEATURES)
 
 
-def _signed(fmt: Fixed):
+def _signed(fmt: QuantizerBits):
     from qkeras import quantized_bits
 
     return quantized_bits(fmt.bits, fmt.integer, keep_negative=True, alpha=1)
@@ -68,14 +68,14 @@ def _prunable(config: Config, layer, steps_per_epoch: int | None):
     return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
 
 
-def _score_quantizer(fmt: Fixed):
+def _score_quantizer(fmt: QuantizerBits):
     from qkeras import quantized_relu
 
     return quantized_relu(fmt.bits, fmt.integer)
 
 
-def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, score_fmt: Fixed | None,
-                       weights_fmt: Fixed | None, residual_fmt: Fixed | None = None):
+def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, score_fmt: QuantizerBits | None,
+                       weights_fmt: QuantizerBits | None, residual_fmt: QuantizerBits | None = None):
     """score = sum_i w_i (x_i - reconstruction_i)^2, layers residual[_q], residual_sq, mean, score.
 
     ``reconstruction`` None: a constant reconstruction at the origin (latent size 0), so the residual is x.
@@ -103,7 +103,7 @@ def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, 
     return keras.layers.Activation("linear", name="score")(score)
 
 
-def squared_sum_head(latent, quantized: bool, score_fmt: Fixed | None):
+def squared_sum_head(latent, quantized: bool, score_fmt: QuantizerBits | None):
     """score = sum_k mu_k^2 of a VAE's latent means: layers mu_sq, mu_sum, score."""
     squared = keras.layers.Multiply(name="mu_sq")([latent, latent])
     args = dict(use_bias=False, trainable=False, kernel_initializer=keras.initializers.Ones())

@@ -13,34 +13,38 @@ from .base import Input, Node
 from .batchnorm import BatchNorm, batchnorm_constants, batchnorm_parameters
 from .dense import Dense, dense_weights
 from .merges import Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract
-from .shapes import Reshape
+from .conv import AveragePool, Conv, DepthwiseConv, MaxPool
+from .shapes import Cropping, Reshape, UpSampling, ZeroPadding
 
 KINDS: dict[str, type[Node]] = {cls.kind: cls for cls in (
-    Input, Dense, Quantizer, Table, Relu, LeakyRelu, Add, Subtract, Average, Maximum, Minimum, Multiply, Dot,
-    Concatenate, BatchNorm, Reshape)}
+    Input, Dense, Conv, DepthwiseConv, AveragePool, MaxPool, Quantizer, Table, Relu, LeakyRelu, Add, Subtract,
+    Average, Maximum, Minimum, Multiply, Dot, Concatenate, BatchNorm, Reshape, ZeroPadding, Cropping, UpSampling)}
 
 PASS_THROUGH = {"Dropout": "Dropout (a no-op at inference: skipped)",
                 "Activation": "Activation('linear') (the identity: skipped)"}
 
-_CONVOLUTION = "a convolution: l1ad's bit-exact chain takes dense layers for now; flatten the input upstream and use QDense"
 # every other layer hls4ml 1.3's Keras reader takes, and why l1ad does not (yet)
 REFUSED = {
-    **dict.fromkeys(("Conv1D", "Conv2D", "QConv1D", "QConv2D", "QConv2DBatchnorm", "DepthwiseConv1D",
-                     "DepthwiseConv2D", "QDepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
-                     "QSeparableConv1D", "QSeparableConv2D", "Conv1DTranspose", "Conv2DTranspose"), _CONVOLUTION),
-    **dict.fromkeys(("MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D", "GlobalMaxPooling1D",
-                     "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D", "QAveragePooling2D",
-                     "QGlobalAveragePooling2D"), "pooling comes with the convolutions"),
-    **dict.fromkeys(("UpSampling1D", "UpSampling2D", "ZeroPadding1D", "ZeroPadding2D", "Cropping1D", "Cropping2D",
-                     "Permute"), "resampling, padding and permutation come with the convolutions"),
+    **dict.fromkeys(("SeparableConv1D", "SeparableConv2D", "QSeparableConv1D", "QSeparableConv2D"),
+                    "a separable convolution: write it as a DepthwiseConv2D (or QDepthwiseConv2D) followed by a 1x1 "
+                    "Conv2D, each exact"),
+    **dict.fromkeys(("Conv1DTranspose", "Conv2DTranspose"),
+                    "a transposed convolution: hls4ml 1.3's Keras reader has none; use UpSampling then Conv"),
+    "Permute": "a permutation: l1ad takes channels-last tensors as Keras lays them out; permute upstream",
     **dict.fromkeys(("SimpleRNN", "LSTM", "GRU", "QSimpleRNN", "QLSTM", "QGRU", "Bidirectional", "TimeDistributed"),
                     "a recurrent layer: no bit-exact form in l1ad"),
     **dict.fromkeys(("Softmax", "ELU", "PReLU", "ThresholdedReLU", "HGQ>UnaryLUT"),
                     "a floating-point activation: hls4ml computes it with lookup tables of its own, not bit-exact "
                     "against Keras; use a QActivation with a QKeras quantizer"),
     **dict.fromkeys(("Embedding", "MultiHeadAttention", "EinsumDense", "Einsum", "LayerNormalization",
-                     "QDenseBatchnorm", "QConv1DBatchnorm", "QMultiHeadAttention"),
+                     "QDenseBatchnorm", "QConv1DBatchnorm", "QMultiHeadAttention", "GarNet", "GarNetStack"),
                     "no bit-exact form in l1ad"),
+    **dict.fromkeys(("FixedPointQuantizer", "HGQ>FixedPointQuantizer", "UnaryLUT"),
+                    "an HGQ layer: l1ad reads QKeras models (Keras 2); give the quantizer as a QActivation"),
+    **dict.fromkeys(("BinaryDense", "TernaryDense"),
+                    "hls4ml's own binary layer: give a QDense with a binary or ternary kernel_quantizer"),
+    **dict.fromkeys(("Functional", "Sequential"),
+                    "a model used as a layer: build one flat model of its layers"),
 }
 
 

@@ -53,6 +53,16 @@ class Quantizer(Node):
         _, fixed, before = activation_of(quantizer, where)
         return cls(**common, fixed=fixed, before=before)
 
+    def input_copy(self, graph) -> tuple[str, Fixed] | None:
+        """A wider copy of the input when its type lacks the bit ap_fixed reads to round to this quantizer's LSB
+        (:func:`..passes.rounding_reach`; an exact type is widened in the graph instead, an input's quantizer has no
+        layer)."""
+        from ..passes import rounding_reach
+
+        source = graph[self.inputs[0]].result
+        short = rounding_reach(source, self.result)
+        return ("reach", Fixed(source.k, source.i + short, source.f)) if short else None
+
     def bounds(self, x: list[Bounds | None]) -> Bounds:
         """The quantizer's range, narrowed to where the (monotonic) rounding maps the input's range when known."""
         if x[0] is None:  # right after a model input: any float
@@ -110,7 +120,7 @@ class Table(Node):
 
     def bounds(self, x: list[Bounds]) -> Bounds:
         """The function's values over every value in the input's range (the table's index type is checked once the
-        graph's types are final, :func:`..passes.check_table_inputs`)."""
+        graph's types are final, :func:`..passes.check_tables`)."""
         step = 2.0 ** -x[0].f
         low, high = round(float(np.min(x[0].lo)) / step), round(float(np.max(x[0].hi)) / step)
         if high - low + 1 > 2**tables.TABLE_MAX_BITS:
@@ -231,8 +241,9 @@ class LeakyRelu(Node):
 
 
 def split_activation(layer, dense: Node) -> Node | None:
-    """A (Q)Dense layer's own activation as a node of its own, named as hls4ml names it (keras_v2_to_hls.py: the
-    layer's name, '_', the quantizer's class or the activation's name); None for a linear layer."""
+    """A (Q)Dense or convolution layer's own activation as a node of its own, named as hls4ml names it
+    (keras_v2_to_hls.py: the layer's name, '_', the quantizer's class or the activation's name); None for a linear
+    layer."""
     activation = getattr(layer, "activation", None)
     name = getattr(activation, "__name__", type(activation).__name__)
     if activation is None or name == "linear":

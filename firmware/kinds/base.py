@@ -36,6 +36,8 @@ class Node:
     summary: ClassVar[str] = ""  # what is supported, as the README and a refusal list it
     accumulates: ClassVar[bool] = False  # its hls4ml layer has an accumulator (typed as the exact result)
     quantizes: ClassVar[bool] = False  # its type is a quantizer's (rounds half to even and saturates)
+    activation_inside: ClassVar[bool] = False  # its Keras layer may carry an activation (a node of its own)
+    moves: ClassVar[bool] = False  # its values are its input's, moved (or zeros): its type is its input's
     # the family the random-model generator draws it from (merges, activations, ...)
     family: ClassVar[str] = ""
 
@@ -73,6 +75,11 @@ class Node:
     def constant_types(self) -> dict[str, Fixed]:
         """The types of the node's constants, for the report (kernel, bias, ...)."""
         return {}
+
+    def input_copy(self, graph) -> tuple[str, Fixed] | None:
+        """(a name suffix, a type) when hls4ml's layer must read its (first) input through a copy of that type first,
+        a layer of its own (a cast that changes no value); None when it reads the input as it is."""
+        return None
 
     @property
     def wide(self) -> bool:

@@ -73,7 +73,16 @@ class BatchNorm(Node):
         return affine(self, x[0], self.scale, self.bias, matrix=False)
 
     def trace(self, x, dsp):
-        return x[0] * self.scale + self.bias
+        from da4ml.trace import FixedVariableArray
+
+        from ..da4ml_ops import affine_da4ml
+
+        if len(self.shape) == 1:  # per value: a diagonal matrix, whose constants da4ml's matrix product holds exactly
+            return affine_da4ml(x[0], np.diag(self.scale), self.bias)
+        flat = FixedVariableArray(x[0]._vars.reshape(-1, self.shape[-1]), x[0].solver_options)
+        rows = [affine_da4ml(FixedVariableArray(row, flat.solver_options), np.diag(self.scale), self.bias)._vars
+                for row in flat._vars]
+        return FixedVariableArray(np.array(rows).reshape(self.shape), x[0].solver_options)
 
     def hls(self, graph):
         """hls4ml's BatchNormalization folds gamma / sqrt(variance + epsilon) and beta - scale * mean in float64:

@@ -77,6 +77,7 @@ class Dense(Node):
     summary: ClassVar[str] = ("QDense and Dense (an activation inside one, relu or a QKeras quantizer, becomes a node "
                               "of its own; weights through any deterministic QKeras quantizer)")
     accumulates: ClassVar[bool] = True
+    activation_inside: ClassVar[bool] = True
     family: ClassVar[str] = "dense"
 
     @classmethod
@@ -98,7 +99,9 @@ class Dense(Node):
         return affine(self, x[0], self.kernel, self.bias, matrix=True)
 
     def trace(self, x, dsp):
-        return x[0] @ self.kernel + self.bias
+        from ..da4ml_ops import affine_da4ml
+
+        return affine_da4ml(x[0], self.kernel, self.bias)
 
     def hls(self, graph):
         return ({"class_name": "Dense", "n_in": self.kernel.shape[0], "n_out": self.kernel.shape[1],

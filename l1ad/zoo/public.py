@@ -18,7 +18,12 @@ SOURCES = {
     "axol1tl_v5": "cms-hls4ml/AXOL1TL, AXOL1TL_v5/NN/defines.h (types of each layer)",
     "cicada_v1": "Princeton-AD/cicada models.py CicadaV1 (QDenseBatchnorm) as deployed in cms-hls4ml/CICADA "
                  "CICADA_v1 (QDense + QBatchNormalization)",
-    "cicada_v2": "Princeton-AD/cicada models.py CicadaV2 (QConv2D)",
+    "cicada_v2": "Princeton-AD/cicada models.py CicadaV2 (QConv2D; QDenseBatchnorm as QDense + QBatchNormalization, "
+                 "as deployed)",
+    "econt_encoder": "rohanshenoy/Ecoder-emd, qDenseCNN.py, network 8x8_c8_S2_qK",
+    "adc2021_cnn_ae": "mpp-hep/ADC2021-examplecode, Convolutional_AE.ipynb (float)",
+    "adc2021_cnn_ae_q8": "mpp-hep/ADC2021-examplecode, Convolutional_AE.ipynb (quantized, 8 bits)",
+    "hls4ml_tutorial_cnn": "fastmachinelearning/hls4ml-tutorial, part 6 (CNNs), without the final softmax",
     "hls4ml_tutorial": "fastmachinelearning/hls4ml-tutorial, part 4 (quantization)",
     "kd_student": "mpp-hep/knowledge-distillation, autoencoders/models.py, StudentModel",
 }
@@ -135,20 +140,111 @@ def cicada_v1():
 
 
 def cicada_v2():
-    """252 regions as an 18 x 14 image: Reshape + QConv2D + Flatten + QDense (refused: no convolutions yet)."""
+    """CICADA v2 as deployed: 252 regions reshaped to an 18 x 14 image, QConv2D(4, 2x2, strides 2, no bias,
+    quantized_bits(12, 3, 1)) + quantized_relu(10, 6), Flatten, Dropout, QDense(16) + QBatchNormalization (the
+    training code's QDenseBatchnorm, which QKeras 0.9 lacks; the same arithmetic) + quantized_relu(10, 6), Dropout,
+    QDense(1, no bias, quantized_bits(12, 3, 1)) + quantized_relu(16, 8)."""
+    from qkeras import QActivation, QBatchNormalization, QConv2D, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    x = keras.Input((252,), name="inputs_")
+    h = keras.layers.Reshape((18, 14, 1), name="reshape")(x)
+    h = QConv2D(4, (2, 2), strides=2, padding="valid", use_bias=False, name="conv",
+                kernel_quantizer=quantized_bits(12, 3, 1, alpha=1.0))(h)
+    h = QActivation(quantized_relu(10, 6), name="relu0")(h)
+    h = keras.layers.Dropout(1 / 9)(keras.layers.Flatten(name="flatten")(h))
+    h = QDense(16, kernel_quantizer=quantized_bits(8, 1, 1, alpha=1.0), bias_quantizer=quantized_bits(8, 3, 1, alpha=1.0),
+               name="dense1")(h)
+    h = QBatchNormalization(name="bn1")(h)
+    h = keras.layers.Dropout(1 / 8)(QActivation(quantized_relu(10, 6), name="relu1")(h))
+    h = QDense(1, kernel_quantizer=quantized_bits(12, 3, 1, alpha=1.0), use_bias=False, name="dense2")(h)
+    out = QActivation(quantized_relu(16, 8), name="outputs")(h)
+    return _randomize(keras.Model(x, out, name="cicada_v2"), 5, scale=0.2)
+
+
+def econt_encoder():
+    """The HGCAL ECON-T encoder (network 8x8_c8_S2_qK): an 8 x 8 x 1 module image, input quantizer (10 bits, 3
+    integer), QConv2D(8, 3x3, strides 2, same; weights 5 bits, 1 integer), accumulator quantizer (11 bits, 3 integer),
+    Flatten (128), QDense(16), encoded quantizer (9 bits, 1 integer, unsigned)."""
+    from qkeras import QActivation, QConv2D, QDense, quantized_bits
+    from tensorflow import keras
+
+    weights = quantized_bits(5, 1, 1, alpha=1)
+    x = keras.Input((8, 8, 1), name="input_1")
+    h = QActivation(quantized_bits(10, 3, 1, alpha=1), name="input_qa")(x)
+    h = QConv2D(8, (3, 3), strides=(2, 2), padding="same", kernel_quantizer=weights, bias_quantizer=weights,
+                name="conv2d_0_m")(h)
+    h = QActivation(quantized_bits(11, 3, 1, alpha=1), name="accum1_qa")(h)
+    h = keras.layers.Flatten(name="flatten")(h)
+    h = QDense(16, kernel_quantizer=weights, bias_quantizer=weights, name="encoded_dense")(h)
+    out = QActivation(quantized_bits(9, 1, 0, alpha=1), name="encod_qa")(h)
+    return _randomize(keras.Model(x, out, name="econt_encoder"), 8, scale=0.4)
+
+
+def adc2021_cnn_ae(bits: int | None = None):
+    """The ADC2021 convolutional autoencoder on 19 objects x (pT, eta, phi): Conv2D(10, 3x3, same, no bias),
+    AveragePooling2D((2, 1)), BatchNormalization, ReLU, Flatten (270), Dense(8), ReLU, Dense(270), ReLU,
+    Reshape((9, 3, 10)), UpSampling2D((2, 1)), ZeroPadding2D(((1, 0), (0, 0))), Conv2D(1, 3x3, same, no bias),
+    BatchNormalization, ReLU. Float (``bits`` None: the input type is stated at import), or its quantized form:
+    QConv2D/QDense with quantized_bits(bits, integer, 0, alpha=1) and quantized_relu(bits, integer), integer bits by
+    width as in the example code."""
     from qkeras import QActivation, QConv2D, QDense, quantized_bits, quantized_relu
     from tensorflow import keras
 
-    q = quantized_bits(8, 1, 1, alpha=1)
-    x = keras.Input((252,), name="inputs_")
-    h = keras.layers.Reshape((18, 14, 1))(x)
-    h = QConv2D(4, (2, 2), strides=2, kernel_quantizer=q, bias_quantizer=q, name="conv")(h)
-    h = QActivation(quantized_relu(10, 6))(h)
+    integer = {2: 1, 4: 2, 6: 2, 8: 3, 10: 3, 12: 4, 14: 4, 16: 6}.get(bits or 0)
+    L = keras.layers
+
+    def conv(filters, name):
+        if bits is None:
+            return L.Conv2D(filters, (3, 3), padding="same", use_bias=False, name=name)
+        q = quantized_bits(bits, integer, 0, alpha=1)
+        return QConv2D(filters, (3, 3), padding="same", use_bias=False, kernel_quantizer=q, name=name)
+
+    def dense(units, name):
+        if bits is None:
+            return L.Dense(units, name=name)
+        q = quantized_bits(bits, integer, 0, alpha=1)
+        return QDense(units, kernel_quantizer=q, bias_quantizer=q, name=name)
+
+    def relu(name):
+        return L.ReLU(name=name) if bits is None else QActivation(quantized_relu(bits, integer), name=name)
+
+    x = keras.Input((19, 3, 1), name="input_1")
+    h = conv(10, "conv2d")(x)
+    h = L.AveragePooling2D((2, 1), name="average_pooling2d")(h)
+    h = relu("relu_1")(L.BatchNormalization(name="bn_1")(h))
+    h = relu("relu_2")(dense(8, "latent")(L.Flatten(name="flatten")(h)))
+    h = relu("relu_3")(dense(270, "dense_1")(h))
+    h = L.Reshape((9, 3, 10), name="reshape")(h)
+    h = L.UpSampling2D((2, 1), name="up_sampling2d")(h)
+    h = L.ZeroPadding2D(((1, 0), (0, 0)), name="zero_padding2d")(h)
+    h = conv(1, "conv2d_1")(h)
+    out = relu("output")(L.BatchNormalization(name="bn_2")(h))
+    name = "adc2021_cnn_ae" if bits is None else f"adc2021_cnn_ae_q{bits}"
+    return _randomize(keras.Model(x, out, name=name), 9, scale=0.3)
+
+
+def hls4ml_tutorial_cnn():
+    """The CNN of the hls4ml tutorial (part 6, SVHN), quantized as written there: 32 x 32 x 3 images, three blocks of
+    QConv2D(16/16/24, 3x3, no bias, quantized_bits(6, 0, alpha=1)) + QBatchNormalization + quantized_relu(6) +
+    MaxPooling2D(2), Flatten, QDense(42) and QDense(64) each + QBatchNormalization + quantized_relu(6), QDense(10):
+    the logits (the tutorial's softmax is a float function, left to the software as a trigger would)."""
+    from qkeras import QActivation, QBatchNormalization, QConv2D, QDense, quantized_bits, quantized_relu
+    from tensorflow import keras
+
+    q = quantized_bits(6, 0, alpha=1)
+    x = keras.Input((32, 32, 3), name="input_1")
+    h = x
+    for i, filters in enumerate((16, 16, 24)):
+        h = QConv2D(filters, (3, 3), use_bias=False, kernel_quantizer=q, name=f"conv_{i}")(h)
+        h = QActivation(quantized_relu(6), name=f"conv_act_{i}")(QBatchNormalization(name=f"bn_conv_{i}")(h))
+        h = keras.layers.MaxPooling2D(pool_size=(2, 2), name=f"pool_{i}")(h)
     h = keras.layers.Flatten()(h)
-    h = QDense(16, kernel_quantizer=q, bias_quantizer=q)(h)
-    h = QActivation(quantized_relu(10, 6))(h)
-    out = QActivation(quantized_relu(16, 8), name="outputs")(QDense(1, kernel_quantizer=q, bias_quantizer=q)(h))
-    return _randomize(keras.Model(x, out, name="cicada_v2"), 5, scale=0.2)
+    for i, units in enumerate((42, 64)):
+        h = QDense(units, kernel_quantizer=q, use_bias=False, name=f"dense_{i}")(h)
+        h = QActivation(quantized_relu(6), name=f"dense_act_{i}")(QBatchNormalization(name=f"bn_dense_{i}")(h))
+    out = QDense(10, kernel_quantizer=q, use_bias=False, name="output_dense")(h)
+    return _randomize(keras.Model(x, out, name="hls4ml_tutorial_cnn"), 10, scale=0.3)
 
 
 def hls4ml_tutorial():
@@ -180,6 +276,8 @@ def kd_student():
 
 
 MODELS = {"adc2021_dnn_ae": adc2021_dnn_ae, "mlperf_tiny_ad08": mlperf_tiny_ad08, "axol1tl_v4": axol1tl_v4,
-          "axol1tl_v5": axol1tl_v5, "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "hls4ml_tutorial": hls4ml_tutorial,
-          "kd_student": kd_student}
-ADD_SCORE = {"adc2021_dnn_ae": "16,8", "mlperf_tiny_ad08": "16,8"}  # reconstruction-only models: l1ad adds the MSE
+          "axol1tl_v5": axol1tl_v5, "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "econt_encoder": econt_encoder,
+          "adc2021_cnn_ae": adc2021_cnn_ae, "adc2021_cnn_ae_q8": lambda: adc2021_cnn_ae(8),
+          "hls4ml_tutorial_cnn": hls4ml_tutorial_cnn, "hls4ml_tutorial": hls4ml_tutorial, "kd_student": kd_student}
+# reconstruction-only models: l1ad adds the MSE
+ADD_SCORE = {"adc2021_dnn_ae": "16,8", "mlperf_tiny_ad08": "16,8", "adc2021_cnn_ae": "16,8", "adc2021_cnn_ae_q8": "16,8"}

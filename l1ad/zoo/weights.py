@@ -19,5 +19,15 @@ def randomize(model, seed, scale: float = 0.5, trainable_only: bool = False, bat
             layer.set_weights([rng.uniform(0.5, 1.5, n), rng.normal(0, 0.3, n), rng.normal(0, 0.5, n),
                                rng.uniform(0.5, 2.0, n)][:len(weights)])
         else:
-            layer.set_weights([rng.normal(0, scale, w.shape) for w in weights])
+            layer.set_weights([_draw(rng, v.name, w, scale) for v, w in zip(layer.weights, weights)])
     return model
+
+
+def _draw(rng, name: str, w: np.ndarray, scale: float) -> np.ndarray:
+    """A weight's random values; a batch normalization inside another layer (QConv2DBatchnorm) gets a positive
+    variance, its counter of training steps stays."""
+    if "iteration" in name:
+        return w
+    if "moving_variance" in name:
+        return rng.uniform(0.5, 2.0, w.shape)
+    return rng.normal(0, scale, w.shape)
