@@ -266,6 +266,12 @@ def constant_type(values: np.ndarray, where: str) -> Fixed:
     return constant_bounds(values, where).fixed()
 
 
+def rounding_reach(source: Fixed, target: Fixed) -> int:
+    """Integer bits ``source`` lacks for ap_fixed to round it to ``target``'s LSB (0 when it has them): ap_fixed reads
+    the bit below the new LSB, and aborts when the source type has no such bit."""
+    return max(0, 1 - target.f - (source.k + source.i))
+
+
 def exact_type(name: str, bounds: Bounds) -> Fixed:
     """The exact result type of a node's arithmetic, refused when no fixed-point type of the firmware can hold it."""
     fixed = bounds.fixed()

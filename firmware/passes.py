@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fixed import Bounds, Fixed, UnsupportedModel, Value, exact_type
+from .fixed import Bounds, Fixed, UnsupportedModel, Value, exact_type, rounding_reach
 from .graph import Graph
 from .tables import TABLE_MAX_BITS
 
@@ -72,11 +72,6 @@ def infer_types(graph: Graph) -> None:
     for name, quantizer in graph.input_quantizers.items():
         graph[name].result = graph[quantizer].result
     graph.bounds = bounds
-
-
-def rounding_reach(source: Fixed, target: Fixed) -> int:
-    """Integer bits ``source`` lacks for ap_fixed to round it to ``target``'s LSB (0 when it has them)."""
-    return max(0, 1 - target.f - (source.k + source.i))
 
 
 def widen_for_rounding(graph: Graph) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import tables
 from ..fixed import (BEFORE, INT64_BITS, Bounds, Fixed, UnsupportedModel, Value, before_integers, constant_integers,
-                     constant_type, frac_bits, quantizer_type, storage, type_bounds)
+                     constant_type, frac_bits, quantizer_type, rounding_reach, storage, type_bounds)
 from .base import Node, refuse
 
 
@@ -55,10 +55,8 @@ class Quantizer(Node):
 
     def input_copy(self, graph) -> tuple[str, Fixed] | None:
         """A wider copy of the input when its type lacks the bit ap_fixed reads to round to this quantizer's LSB
-        (:func:`..passes.rounding_reach`; an exact type is widened in the graph instead, an input's quantizer has no
+        (:func:`..fixed.rounding_reach`; an exact type is widened in the graph instead, an input's quantizer has no
         layer)."""
-        from ..passes import rounding_reach
-
         source = graph[self.inputs[0]].result
         short = rounding_reach(source, self.result)
         return ("reach", Fixed(source.k, source.i + short, source.f)) if short else None

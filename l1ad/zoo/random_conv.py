@@ -140,7 +140,7 @@ def describe_conv(seed: int) -> ConvSpec:
     blocks, current = [], shape
     for _ in range(int(rng.integers(1, 5))):
         block, after = _block(rng, current)
-        if min(after) < 1 or int(np.prod(after)) > 2000:  # nothing left, or too large for a quick build
+        if min(after) < 1 or int(np.prod(after)) > 400:  # nothing left, or too large for a quick build (da4ml)
             continue
         blocks.append(block)
         current = after
