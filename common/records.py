@@ -444,6 +444,7 @@ class BitExactness(Record):
     rtl_vs_csim: Optional[dict[str, Agreement]]
     input_type: Optional[InputType] = None  # a stated input type (model without input quantizer)
     batchnorm: Optional[dict] = None  # imported models: the type of float BatchNormalization constants (import.json)
+    leaky_relu: Optional[dict] = None  # imported models: the type LeakyReLU slopes were rounded to (import.json)
 
 
 class Cost(Record):

@@ -181,6 +181,32 @@ def affine_da4ml(x, matrix: np.ndarray, bias: np.ndarray):
     return FixedVariableArray(np.array(out), x.solver_options)
 
 
+def signed_digits(n: int) -> list[tuple[int, int]]:
+    """The canonical signed-digit form of integer ``n``: (digit +-1, position) pairs, fewest nonzero digits."""
+    digits, position = [], 0
+    while n:
+        if n & 1:
+            digit = 2 - (n & 3)  # +1 when n = 1 mod 4, -1 when n = 3 mod 4: no two adjacent nonzero digits
+            digits.append((digit, position))
+            n -= digit
+        n >>= 1
+        position += 1
+    return digits
+
+
+def scale_da4ml(x, c: float):
+    """``x * c`` for a constant ``c`` of any precision: ``x`` shifted by each nonzero digit of ``c``'s canonical
+    signed-digit form, added (da4ml's own product with a float stops at 32 fractional bits, _const_f); a power of
+    two is one shift."""
+    num, den = float(c).as_integer_ratio()  # den a power of two: every float is a dyadic fraction
+    shift = den.bit_length() - 1
+    out = None
+    for digit, position in signed_digits(num):
+        term = x * (digit * 2.0 ** (position - shift))
+        out = term if out is None else out + term
+    return out
+
+
 def float32_pieces(matrix: np.ndarray) -> list[tuple[np.ndarray, int]]:
     """``matrix`` as a sum of pieces ``m * 2^e`` where float32 holds every entry of m exactly: da4ml 0.5.2's
     constant-matrix multiplication reads its matrix as float32 (cmvm: ``cm.astype(np.float32)``), which drops the

@@ -158,6 +158,38 @@ def float_batchnorms(model) -> list[str]:
     return [layer.name for layer in model.layers if type(layer).__name__ == "BatchNormalization"]
 
 
+def leaky_slopes_to_round(model) -> list[str]:
+    """The model's LeakyReLU layers whose slope is not a power of two (x * alpha is then a product, not a shift)."""
+    def slope(layer) -> float:
+        config = layer.get_config()
+        return float(config.get("negative_slope", config.get("alpha", 0.3)))
+
+    return [layer.name for layer in model.layers if type(layer).__name__ == "LeakyReLU"
+            and slope(layer) > 0 and not float(np.log2(slope(layer))).is_integer()]
+
+
+def with_leaky_slope_type(model, fixed: Fixed):
+    """A copy of ``model`` whose LeakyReLU slopes that are not powers of two are rounded (half to even, saturating)
+    to ``fixed``, as hls4ml gives the slope a fixed-point type (its default precision, ap_fixed<16,6>): 0.3 becomes
+    307/1024. Keras, hls4ml and the exact reference then share one slope."""
+    from tensorflow import keras
+
+    names = set(leaky_slopes_to_round(model))
+
+    def clone(layer):
+        config = layer.get_config()
+        if layer.name in names:
+            key = "negative_slope" if "negative_slope" in config else "alpha"
+            config[key] = float(fixed.quantize(np.array([config.get(key, 0.3)]))[0])
+        return type(layer).from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    for layer in model.layers:
+        if layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    return copy
+
+
 def with_batchnorm_type(model, fixed: Fixed):
     """A copy of ``model`` whose float BatchNormalization layers compute x * scale + bias with the folded scale and
     bias rounded (half to even, saturating) to ``fixed``, as hls4ml gives BN's scale and bias a fixed-point type

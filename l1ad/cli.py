@@ -157,14 +157,21 @@ def train(
     _print_metrics(run / "metrics.json")
 
 
-def batchnorm_line(bn: dict, chosen: bool) -> str:
-    layers = ", ".join(bn["layers"])
-    if bn["type"] == "exact":
-        return f"BatchNormalization {layers}: Keras' float32 scale and bias, held exactly (wide datapaths)"
-    agree = "; ".join(f"{name}: {100 * v['values_identical']:.2f}% of values identical ({100 * v['events_identical']:.2f}% of events in every value), max |difference| "
-                      f"{v['max_abs_difference']:.3g}" for name, v in bn["vs_keras_batchnorm"].items())
-    return (f"BatchNormalization {layers}: scale and bias rounded to {bn['type']}{'' if chosen else ' (the default, as hls4ml types them; --batchnorm-type to choose, exact to keep float32)'}"
-            f"; against Keras' own BatchNormalization on these inputs: {agree}")
+ROUNDED = {"batchnorm": ("BatchNormalization", "scale and bias", "--batchnorm-type"),
+           "leaky_relu": ("LeakyReLU", "slope", "--leaky-slope-type")}
+
+
+def rounding_line(key: str, doc: dict, chosen: bool) -> str:
+    """What import did to a layer kind's float constants (import.json's ``batchnorm`` or ``leaky_relu``)."""
+    kind, what, option = ROUNDED[key]
+    layers = ", ".join(doc["layers"])
+    if doc["type"] == "exact":
+        return f"{kind} {layers}: Keras' float32 {what}, held exactly (wide datapaths)"
+    agree = "; ".join(f"{name}: {100 * v['values_identical']:.2f}% of values identical "
+                      f"({100 * v['events_identical']:.2f}% of events in every value), max |difference| "
+                      f"{v['max_abs_difference']:.3g}" for name, v in doc["vs_keras"].items())
+    default = "" if chosen else f" (the default, as hls4ml types it; {option} to choose, exact to keep float32)"
+    return f"{kind} {layers}: {what} rounded to {doc['type']}{default}; against Keras' own {kind} on these inputs: {agree}"
 
 
 @app.command("import")
@@ -190,6 +197,10 @@ def import_model(
                                                  "bias of float BatchNormalization layers, e.g. 'ap_fixed<16,6>' (the "
                                                  "default, as hls4ml types them), rounded half to even; 'exact' keeps "
                                                  "Keras' float32 values (wide datapaths)."),
+    leaky_slope_type: Optional[str] = typer.Option(None, "--leaky-slope-type", help="The type a LeakyReLU slope "
+                                                   "that is not a power of two is rounded to (half to even), e.g. "
+                                                   "'ap_fixed<16,6>' (the default, as hls4ml types it: 0.3 becomes "
+                                                   "307/1024); 'exact' keeps Keras' float32 value (24 fractional bits for 0.3)."),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="The shape of one event, e.g. 18,14,1, for a "
                                               "model whose input has one (an image, a sequence) and a table of "
                                               "flat rows (row-major, channels last); a .npy may hold the shape "
@@ -216,7 +227,8 @@ def import_model(
     run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
                                   score=score, add_score=score_bits, input_type=input_type,
-                                  batchnorm_type=batchnorm_type, input_shape=shape))
+                                  batchnorm_type=batchnorm_type, leaky_slope_type=leaky_slope_type,
+                                  input_shape=shape))
     doc = json.loads((run / "import.json").read_text())
     stated = doc["input_type"]
     if stated:
@@ -224,8 +236,9 @@ def import_model(
                    f"rounding half to even, saturating{'; the default: --input-type to choose' if not input_type else ''}"
                    f"): {stated['changed']:,} of {stated['values']:,} input values changed by it, "
                    f"{stated['saturated']:,} saturated")
-    if doc.get("batchnorm"):
-        typer.echo(batchnorm_line(doc["batchnorm"], chosen=batchnorm_type is not None))
+    for key, chosen in (("batchnorm", batchnorm_type), ("leaky_relu", leaky_slope_type)):
+        if doc.get(key):
+            typer.echo(rounding_line(key, doc[key], chosen=chosen is not None))
     typer.echo(f"run folder {run}; next: l1ad convert {run} && l1ad validate {run} && l1ad rtl {run}")
 
 

@@ -67,36 +67,40 @@ def _with_input_type(model, input_type: str | None):
     return with_input_type(model, Fixed.input_type(stated)), stated
 
 
-DEFAULT_BATCHNORM_TYPE = "ap_fixed<16,6>"  # the type hls4ml gives BN's scale and bias (its default precision)
+DEFAULT_CONSTANT_TYPE = "ap_fixed<16,6>"  # the type hls4ml gives BN's scale and bias and a LeakyReLU's slope
 
 
-def _with_batchnorm_type(model, batchnorm_type: str | None):
-    """``model`` with its float BatchNormalization constants rounded to ``batchnorm_type`` (default
-    :data:`DEFAULT_BATCHNORM_TYPE`; "exact" keeps Keras' float32 values), and the type string used (None when the
-    model has no float BatchNormalization)."""
-    from l1ad.firmware.reader import float_batchnorms, with_batchnorm_type
+def _rounded_constants(model, what: str, stated: str | None):
+    """``model`` with the float constants of ``what`` ("batchnorm": BatchNormalization's folded scale and bias;
+    "leaky_relu": LeakyReLU slopes that are not powers of two) rounded to ``stated`` (default
+    :data:`DEFAULT_CONSTANT_TYPE`; "exact" keeps Keras' float32 values), the type string used and the layers (None
+    and [] when the model has none)."""
+    from l1ad.firmware import reader
     from l1ad.firmware.fixed import Fixed
 
-    if not float_batchnorms(model):
-        return model, None
-    stated = batchnorm_type or DEFAULT_BATCHNORM_TYPE
-    return (model if stated == "exact" else with_batchnorm_type(model, Fixed.input_type(stated))), stated
+    layers, rewrite = {"batchnorm": (reader.float_batchnorms, reader.with_batchnorm_type),
+                       "leaky_relu": (reader.leaky_slopes_to_round, reader.with_leaky_slope_type)}[what]
+    names = layers(model)
+    if not names:
+        return model, None, []
+    stated = stated or DEFAULT_CONSTANT_TYPE
+    return (model if stated == "exact" else rewrite(model, Fixed.input_type(stated))), stated, names
 
 
-def batchnorm_summary(original, model, x: np.ndarray, stated: str) -> dict:
-    """What rounding BN's constants does, checked against Keras' own BatchNormalization on float inputs: per output of
-    the model, the events whose float32 Keras output is identical, and the largest difference."""
-    from l1ad.firmware.reader import float_batchnorms
+def rounding_summary(original, model, x: np.ndarray, stated: str, layers: list[str]) -> dict:
+    """What rounding a layer kind's constants does, checked against Keras' own layers with float32 constants on
+    float inputs: per output of the model, the events whose float32 Keras output is identical, and the largest
+    difference."""
     from l1ad.training.models import as_input
 
-    doc = {"type": stated, "layers": float_batchnorms(original), "rounding": "half to even (RND_CONV), "
+    doc = {"type": stated, "layers": layers, "rounding": "half to even (RND_CONV), "
            "saturating" if stated != "exact" else "none: Keras' float32 constants, held exactly"}
     if stated == "exact":
         return doc
     before = original.predict(as_input(original, x.astype(np.float32)), verbose=0, batch_size=4096)
     after = model.predict(as_input(model, x.astype(np.float32)), verbose=0, batch_size=4096)
     before, after = (v if isinstance(v, list) else [v] for v in (before, after))
-    doc["vs_keras_batchnorm"] = {
+    doc["vs_keras"] = {
         name: {"events_identical": float(np.mean(np.all(a.reshape(len(a), -1) == b.reshape(len(b), -1), axis=1))),
                "values_identical": float(np.mean(a == b)),
                "max_abs_difference": float(np.max(np.abs(a - b))) if len(a) else 0.0}
@@ -119,11 +123,13 @@ def input_summary(graph, x: np.ndarray, stated: str) -> dict:
 def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
                  add_score: tuple[int, int] | None = None, input_type: str | None = None,
-                 batchnorm_type: str | None = None, input_shape: tuple[int, ...] | None = None) -> Path:
+                 batchnorm_type: str | None = None, leaky_slope_type: str | None = None,
+                 input_shape: tuple[int, ...] | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
     after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
-    a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` (default
-    ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values). ``input_shape``: the layout of a
+    a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` and LeakyReLU
+    slopes that are not powers of two to ``leaky_slope_type`` (default ap_fixed<16,6>, the type hls4ml gives them;
+    "exact": Keras' float32 values). ``input_shape``: the layout of a
     table's flat rows for a model whose input has a shape (see :func:`l1ad.runs.read_inputs`)."""
     from l1ad.firmware.reader import check_model
     from l1ad.firmware.fixed import UnsupportedModel
@@ -132,7 +138,8 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
     typed, stated = _with_input_type(_load_model(model_path), input_type)
-    model, bn_stated = _with_batchnorm_type(typed, batchnorm_type)
+    bn_model, bn_stated, bn_layers = _rounded_constants(typed, "batchnorm", batchnorm_type)
+    model, leaky_stated, leaky_layers = _rounded_constants(bn_model, "leaky_relu", leaky_slope_type)
     try:
         graph = check_model(model)  # an unsupported layer fails here, before anything is written
     except UnsupportedModel as err:  # the input type l1ad added is the user's --input-type (or its default)
@@ -150,7 +157,8 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         y = read_table(Path(labels), "labels").astype(str)
         if y.shape != (len(x),):
             raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
-    bn_doc = batchnorm_summary(typed, model, x, bn_stated) if bn_stated else None
+    bn_doc = rounding_summary(typed, bn_model, x, bn_stated, bn_layers) if bn_stated else None
+    leaky_doc = rounding_summary(bn_model, model, x, leaky_stated, leaky_layers) if leaky_stated else None
     if add_score is not None:
         from l1ad.firmware.convert import with_mse_score
 
@@ -175,6 +183,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
                "background": list(background), "score_output": score,
                "input_type": input_summary(graph, x, stated) if stated else None, "batchnorm": bn_doc,
+               "leaky_relu": leaky_doc,
                "added_score": {"type": Fixed(0, add_score[1], add_score[0] - add_score[1]).short(),
                                "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
                if add_score else None}

@@ -330,14 +330,16 @@ def _exactness_items(doc: Report) -> list[str]:
     b, out = doc.bit_exactness, []
     if b.input_type:
         out.append(f"- {input_type_line(b.input_type)}; exactness below is against QKeras on the inputs so quantized")
-    if b.batchnorm:
-        bn = b.batchnorm
+    for kind, what, doc in (("BatchNormalization", "scale and bias", b.batchnorm),
+                            ("LeakyReLU", "slope", b.leaky_relu)):
+        if not doc:
+            continue
         agree = "; ".join(f"{name} {100 * v['values_identical']:.2f}% of values identical, max |difference| "
-                          f"{v['max_abs_difference']:.3g}" for name, v in bn.get("vs_keras_batchnorm", {}).items())
-        out.append(f"- BatchNormalization {', '.join(bn['layers'])}: scale and bias "
-                   + ("held exactly (Keras' float32 values)" if bn["type"] == "exact" else
-                      f"rounded to {bn['type']} at import, as the firmware holds them; the exact reference follows "
-                      f"them (Keras with float32 BN constants, on the imported inputs: {agree})"))
+                          f"{v['max_abs_difference']:.3g}" for name, v in doc.get("vs_keras", {}).items())
+        out.append(f"- {kind} {', '.join(doc['layers'])}: {what} "
+                   + ("held exactly (Keras' float32 values)" if doc["type"] == "exact" else
+                      f"rounded to {doc['type']} at import, as the firmware holds them; the exact reference follows "
+                      f"(Keras with its float32 {what}, on the imported inputs: {agree})"))
     for title, key in EXACTNESS:
         out.append(f"- {title}: " + (_agreements(getattr(b, key)) if getattr(b, key) else "not run"))
     if b.fixed_point_audit:

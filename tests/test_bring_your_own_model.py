@@ -57,8 +57,13 @@ def test_reconstruction_only_model_gets_the_score_added(tmp_path, monkeypatch):
     assert doc["added_score"]["type"] == "ufixed<16,8>" and len(doc["model"]["sha256"]) == 64
     bn = doc["batchnorm"]  # BN's constants rounded to the default type, compared with Keras' own BN, reported
     assert bn["type"] == "ap_fixed<16,6>" and bn["layers"] == ["bn"]
-    assert 0 < bn["vs_keras_batchnorm"]["reconstruction"]["values_identical"] <= 1
-    assert "rounded to ap_fixed<16,6> at import" in (run / "report.md").read_text()
+    assert 0 < bn["vs_keras"]["reconstruction"]["values_identical"] <= 1
+    leaky = doc["leaky_relu"]  # LeakyReLU(0.3)'s slope rounded to the default type (307/1024), compared, reported
+    assert leaky["type"] == "ap_fixed<16,6>" and leaky["layers"] == ["leaky"]
+    assert 0 < leaky["vs_keras"]["reconstruction"]["values_identical"] < 1
+    report = (run / "report.md").read_text()
+    assert "scale and bias rounded to ap_fixed<16,6> at import" in report
+    assert "LeakyReLU leaky: slope rounded to ap_fixed<16,6> at import" in report
 
 
 def test_encoder_only_model_with_sum_of_squares_score(tmp_path, monkeypatch):

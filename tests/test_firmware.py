@@ -336,15 +336,25 @@ def test_public_model_forms_are_exact(tmp_path):
     assert np.mean(result["csim"][0] != 0) > 0.3
 
 
-def test_leaky_relu_needs_a_power_of_two_slope():
+def test_leaky_relu_of_any_slope_is_exact_at_its_float32_value():
+    """LeakyReLU(alpha=0.3), as the ADC2021 DNN autoencoder writes it (refused before): the slope Keras multiplies by
+    is float32(0.3) = 5033165 / 2^24, held exactly; a slope of zero or below is refused naming the layer."""
+    import qkeras
     from tensorflow import keras
 
-    x = keras.Input((4,), name="x")
-    import qkeras
+    from l1ad.firmware.fixed import to_float
+    from l1ad.firmware.reference import evaluate
 
+    x = keras.Input((4,), name="x")
     h = qkeras.QActivation(qkeras.quantized_bits(8, 3, alpha=1), name="x_q")(x)
-    with pytest.raises(UnsupportedModel, match="LeakyReLU\\(alpha=0.3\\) is not bit-exact.*power of two"):
-        check_model(keras.Model(x, keras.layers.LeakyReLU(alpha=0.3, name="lr")(h)))
+    graph = check_model(keras.Model(x, keras.layers.LeakyReLU(alpha=0.3, name="lr")(h)))
+    assert graph["lr"].slope == float(np.float32(0.3)) and graph["lr"].result.f == 4 + 24
+    inputs = np.random.default_rng(0).normal(0, 4, (500, 4))
+    values = evaluate(graph, inputs)
+    q, out = (to_float(values[n].num, values[n].frac) for n in ("x_q", "lr"))  # 8 + 24 bits: float64 holds them
+    np.testing.assert_array_equal(out, np.where(q > 0, q, q * float(np.float32(0.3))))
+    with pytest.raises(UnsupportedModel, match="layer lr: LeakyReLU\\(alpha=-0.1\\) is not supported"):
+        check_model(keras.Model(x, keras.layers.LeakyReLU(alpha=-0.1, name="lr")(h)))
 
 
 def _aliased_outputs_model():

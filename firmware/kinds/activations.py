@@ -201,19 +201,19 @@ class LeakyRelu(Node):
 
     kind: ClassVar[str] = "leaky_relu"
     keras: ClassVar[tuple[str, ...]] = ("LeakyReLU",)
-    summary: ClassVar[str] = ("LeakyReLU with a power-of-two slope (alpha = 2^k, e.g. 0.25, 0.5, 1: exact, x * alpha "
-                              "is a shift)")
+    summary: ClassVar[str] = ("LeakyReLU with any positive slope, held at its float32 value (exact; a power of two "
+                              "is a shift); l1ad import rounds a slope that is not a power of two to a stated type "
+                              "(--leaky-slope-type, default ap_fixed<16,6> as hls4ml types it)")
     family: ClassVar[str] = "activation"
 
     @classmethod
     def read(cls, layer, **common) -> "LeakyRelu":
         config = layer.get_config()
-        slope = float(config.get("negative_slope", config.get("alpha", 0.3)))
-        if slope <= 0 or not float(np.log2(slope)).is_integer():
-            raise refuse(layer.name, f"LeakyReLU(alpha={slope:g}) is not bit-exact: its slope is not a power of two, "
-                                     "so x * alpha rounds (in float32 in Keras, to hls4ml's parameter type in the "
-                                     "firmware); use alpha = 2^k (..., 0.25, 0.5, 1, 2, ...), where x * alpha is a "
-                                     "shift, or ReLU")
+        alpha = float(config.get("negative_slope", config.get("alpha", 0.3)))
+        slope = float(np.float32(alpha))  # Keras computes x * alpha with alpha as float32: this value, exactly
+        if not np.isfinite(slope) or slope <= 0:
+            raise refuse(layer.name, f"LeakyReLU(alpha={alpha:g}) is not supported: l1ad takes a positive slope "
+                                     "(alpha = 0 is ReLU)")
         return cls(**common, slope=slope)
 
     def bounds(self, x: list[Bounds]) -> Bounds:
@@ -222,7 +222,7 @@ class LeakyRelu(Node):
                       x[0].f + frac_bits(np.array([s]), self.name))
 
     def exact(self, x: list[Value]) -> Value:
-        """max(x, 0) + min(x, 0) * 2^k, exact at max(0, -k) more fractional bits."""
+        """max(x, 0) + min(x, 0) * slope, exact at the slope's fractional bits more."""
         slope = np.array([self.slope])
         shift = frac_bits(slope, self.name)  # -k for a slope below one, else 0
         num = storage(x[0].num, self.wide)
@@ -230,8 +230,10 @@ class LeakyRelu(Node):
         return Value(np.where(num > 0, num * (1 << shift), negative), x[0].frac + shift)
 
     def trace(self, x, dsp):
+        from ..da4ml_ops import scale_da4ml
+
         positive = x[0].relu()
-        return positive + (x[0] - positive) * self.slope
+        return positive + scale_da4ml(x[0] - positive, self.slope)
 
     def hls(self, graph):
         return ({"class_name": "LeakyReLU", "activation": "leaky_relu", "activ_param": self.slope},

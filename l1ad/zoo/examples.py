@@ -62,14 +62,16 @@ def axol1tl_like():
 
 
 def reconstruction_only():
-    """16 -> 8 (BatchNormalization) -> 3 -> 8 -> 16: outputs only the reconstruction; l1ad adds the score."""
+    """16 -> 8 (BatchNormalization) -> 3 (LeakyReLU(0.3)) -> 8 -> 16: outputs only the reconstruction; l1ad adds
+    the score."""
     from qkeras import QActivation
     from tensorflow import keras
 
     x, h = _input(16, "features", 10, 4)
     bn = keras.layers.BatchNormalization(name="bn")
     h = QActivation(_q(8, 3, signed=False), name="a1")(bn(_dense(8, "e1")(h)))
-    h = _layer(_layer(h, 3, "zd", "z"), 8, "d1", "a2", signed=False)
+    latent = keras.layers.LeakyReLU(alpha=0.3, name="leaky")(_layer(h, 3, "zd", "z"))
+    h = _layer(latent, 8, "d1", "a2", signed=False)
     rec = _layer(h, 16, "out", "reconstruction", bits=10, integer=4)
     model = _randomize(keras.Model(x, rec, name="reconstruction_only"), 2)
     rng = np.random.default_rng(5)

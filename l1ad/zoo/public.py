@@ -13,6 +13,7 @@ from .weights import randomize
 
 SOURCES = {
     "adc2021_dnn_ae": "mpp-hep/ADC2021-examplecode, Dense_AE.ipynb (quantized variant)",
+    "adc2021_dnn_ae_float": "mpp-hep/ADC2021-examplecode, Dense_AE.ipynb (float, LeakyReLU(alpha=0.3))",
     "mlperf_tiny_ad08": "fastmachinelearning/hls4ml-finn-mlperftiny, AnomalyDetection/keras_model.py, ad08.yml",
     "axol1tl_v4": "cms-hls4ml/AXOL1TL, AXOL1TL_v4/NN (defines.h, parameters.h)",
     "axol1tl_v5": "cms-hls4ml/AXOL1TL, AXOL1TL_v5/NN/defines.h (types of each layer)",
@@ -53,6 +54,22 @@ def adc2021_dnn_ae():
         h = QActivation(quantized_relu(8, 3))(h)
     out = QDense(57, kernel_quantizer=q, bias_quantizer=q)(h)
     return _randomize(keras.Model(x, out, name="adc2021_dnn_ae"), 1)
+
+
+def adc2021_dnn_ae_float():
+    """The float form of :func:`adc2021_dnn_ae`: Dense 32-16-3-16-32-57, each hidden layer followed by
+    BatchNormalization and LeakyReLU(alpha=0.3) (a slope that is not a power of two: rounded at import)."""
+    from tensorflow import keras
+
+    x = keras.Input((57,), name="input_1")
+    h = keras.layers.BatchNormalization()(x)
+    for units in (32, 16):
+        h = keras.layers.LeakyReLU(alpha=0.3)(keras.layers.BatchNormalization()(keras.layers.Dense(units)(h)))
+    h = keras.layers.Dense(3)(h)  # latent
+    for units in (16, 32):
+        h = keras.layers.LeakyReLU(alpha=0.3)(keras.layers.BatchNormalization()(keras.layers.Dense(units)(h)))
+    out = keras.layers.Dense(57)(h)
+    return _randomize(keras.Model(x, out, name="adc2021_dnn_ae_float"), 1)
 
 
 def mlperf_tiny_ad08():
@@ -275,9 +292,9 @@ def kd_student():
     return _randomize(keras.Model(x, out, name="kd_student"), 7)
 
 
-MODELS = {"adc2021_dnn_ae": adc2021_dnn_ae, "mlperf_tiny_ad08": mlperf_tiny_ad08, "axol1tl_v4": axol1tl_v4,
+MODELS = {"adc2021_dnn_ae": adc2021_dnn_ae, "adc2021_dnn_ae_float": adc2021_dnn_ae_float, "mlperf_tiny_ad08": mlperf_tiny_ad08, "axol1tl_v4": axol1tl_v4,
           "axol1tl_v5": axol1tl_v5, "cicada_v1": cicada_v1, "cicada_v2": cicada_v2, "econt_encoder": econt_encoder,
           "adc2021_cnn_ae": adc2021_cnn_ae, "adc2021_cnn_ae_q8": lambda: adc2021_cnn_ae(8),
           "hls4ml_tutorial_cnn": hls4ml_tutorial_cnn, "hls4ml_tutorial": hls4ml_tutorial, "kd_student": kd_student}
 # reconstruction-only models: l1ad adds the MSE
-ADD_SCORE = {"adc2021_dnn_ae": "16,8", "mlperf_tiny_ad08": "16,8", "adc2021_cnn_ae": "16,8", "adc2021_cnn_ae_q8": "16,8"}
+ADD_SCORE = {"adc2021_dnn_ae": "16,8", "adc2021_dnn_ae_float": "16,8", "mlperf_tiny_ad08": "16,8", "adc2021_cnn_ae": "16,8", "adc2021_cnn_ae_q8": "16,8"}

@@ -6,8 +6,9 @@ one: taken as ``l1ad import`` takes it, with the default input type), then 1-4 b
 a float Conv), a QDepthwiseConv2D (2-D, depth multiplier 1-2), a max or average pool (average over a power-of-two
 window), an up-sampling, a zero padding or a cropping; a convolution is followed by an optional BatchNormalization and
 a quantizer (a QActivation, or inside the layer as ``activation=``; every quantizer kind and sign of
-:mod:`.random`, tables included). The head is a global pool, or a Flatten and one of the scores of :mod:`.random`
-(``sumsq``: a latent's sum of squares; ``distance``: Subtract + Dot), or nothing (the last block is the output).
+:mod:`.random`, tables included) and, 1 in 7, a LeakyReLU of any slope. The head is a global pool, or a Flatten
+and one of the scores of :mod:`.random` (``sumsq``: a latent's sum of squares; ``distance``: Subtract + Dot), or
+nothing (the last block is the output).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from .weights import randomize
 
 BLOCKS = ("conv", "conv", "conv", "depthwise", "max_pool", "average_pool", "upsampling", "zero_padding", "cropping")
 HEADS = ("none", "sumsq", "distance", "global")
+# LeakyReLU slopes: powers of two (shifts), ADC2021's 0.3 as Keras holds it (float32, 24 fractional bits), 0.3 as
+# l1ad import rounds it (ap_fixed<16,6>: 307/1024), and others of a few digits
+LEAKY_SLOPES = (0.25, 2.0, 0.3, 307 / 1024, 0.1, 0.75, 1.5)
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,7 @@ class Block:
     batchnorm: bool = False
     activation: Quant | None = None
     inside: bool = False  # the quantizer as the layer's activation=
+    leaky: float | None = None  # a LeakyReLU after the quantizer, any slope (0.3: its float32 value, 24 bits)
 
     def short(self) -> str:
         geometry = f"{'x'.join(map(str, self.window))}"
@@ -42,7 +47,8 @@ class Block:
             weights = "F" if self.kernel is None else f"[{self.kernel.short()},{self.bias.short() if self.bias else '-'}]"
             parts = [f"{self.kind}{self.filters} {geometry}/{'x'.join(map(str, self.strides))} {self.padding}{weights}",
                      "bn" if self.batchnorm else "",
-                     ("in:" if self.inside else "") + (self.activation.short() if self.activation else "")]
+                     ("in:" if self.inside else "") + (self.activation.short() if self.activation else ""),
+                     f"leaky{self.leaky:g}" if self.leaky else ""]
             return " ".join(p for p in parts if p)
         if self.kind.endswith("pool"):
             return f"{self.kind} {geometry}/{'x'.join(map(str, self.strides))} {self.padding}"
@@ -94,8 +100,9 @@ def _block(rng, shape: tuple[int, ...]) -> tuple[Block, tuple[int, ...]]:
         batchnorm = bool(rng.random() < 0.2)
         activation = _activation(rng)
         inside = not batchnorm and kernel is not None and bool(rng.random() < 0.3)
+        leaky = LEAKY_SLOPES[rng.integers(len(LEAKY_SLOPES))] if rng.random() < 0.15 else None
         out = [_out(n, k, s, padding) for n, k, s in zip(spatial, window, strides)]
-        block = Block(kind, window, strides, padding, filters, kernel, bias, batchnorm, activation, inside)
+        block = Block(kind, window, strides, padding, filters, kernel, bias, batchnorm, activation, inside, leaky)
         return block, (*out, filters if kind == "conv" else channels * filters)
     if kind in ("max_pool", "average_pool"):
         if kind == "average_pool":  # a power-of-two window inside the input
@@ -209,6 +216,8 @@ def _layer(h, b: Block, name: str, d: int, keras, qkeras):
             h = keras.layers.BatchNormalization(name=f"{name}_bn")(h)
         if not b.inside:
             h = qkeras.QActivation(b.activation.make(), name=f"{name}_q")(h)
+        if b.leaky:
+            h = keras.layers.LeakyReLU(b.leaky, name=f"{name}_leaky")(h)
         return h
     if b.kind == "max_pool":
         return (keras.layers.MaxPooling1D if d == 1 else keras.layers.MaxPooling2D)(
