@@ -111,6 +111,7 @@ class HlsLayer(Record):
     type: str
     accum_type: Optional[str]
     node: str  # the graph node whose values the layer holds
+    reuse_factor: Optional[int] = None  # as hls4ml writes it (a Resource layer's closest valid one to the asked)
 
 
 class Firmware(Record):

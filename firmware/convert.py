@@ -51,8 +51,12 @@ class FirmwareOptions:
     def __post_init__(self):
         if self.backend not in ("Vitis", "Vivado"):
             raise L1adError(f"backend {self.backend!r}: l1ad supports Vitis and Vivado")
-        if self.io_type not in ("io_parallel", "io_stream"):
-            raise L1adError(f"io_type {self.io_type!r}: choose io_parallel or io_stream")
+        if self.io_type == "io_stream":  # refused before anything is written
+            raise L1adError("io_type io_stream: l1ad proves io_parallel projects exact (its C simulation and test "
+                            "bench call the top function with arrays; a streamed project's interfaces are not read "
+                            "back yet); use --io-type io_parallel")
+        if self.io_type != "io_parallel":
+            raise L1adError(f"io_type {self.io_type!r}: choose io_parallel (io_stream is not supported yet)")
         if self.strategy not in STRATEGIES:
             raise L1adError(f"strategy {self.strategy!r}: choose one of {', '.join(STRATEGIES)}")
         if self.strategy == "distributed_arithmetic" and (self.io_type != "io_parallel" or self.backend != "Vitis"):
@@ -193,16 +197,14 @@ def hls_model(graph: Graph, options: FirmwareOptions, output_dir: Path, tb_input
     from hls4ml.converters import create_config
     from hls4ml.model.graph import ModelGraph
 
-    if options.io_type != "io_parallel":
-        raise L1adError(f"io_type {options.io_type}: l1ad proves io_parallel projects exact (its C simulation calls "
-                        "the top function with arrays); io_stream is not supported yet")
     plan = hls_plan(graph, options.precision_overrides)
     config = create_config(output_dir=str(output_dir), project_name=options.project_name, backend=options.backend,
                            part=options.part, clock_period=options.clock_period_ns, io_type=options.io_type)
     config.update(InputData=str(tb_input) if tb_input else None, OutputPredictions=str(tb_output) if tb_output else None)
     # "distributed_arithmetic" (da4ml's kernels) is spelled out: hls4ml snake-cases "DA" into "d_a" and silently falls
     # back to Latency; the model-level value applies to every Dense layer (vivado_backend.py)
-    layer_config = {name: {"Precision": types, "ReuseFactor": options.reuse_factor, "Trace": True}
+    reuse = {layer["name"]: _reuse_factor(layer, options) for layer in plan.layers}
+    layer_config = {name: {"Precision": types, "ReuseFactor": reuse[name], "Trace": True}
                     for name, types in plan.precision.items()}  # trace code is compiled only outside synthesis
     config["HLSConfig"] = {"Model": {"Precision": "fixed<16,6>", "ReuseFactor": options.reuse_factor,
                                      "Strategy": options.strategy, "BitExact": False}, "LayerName": layer_config}
@@ -210,6 +212,27 @@ def hls_model(graph: Graph, options: FirmwareOptions, output_dir: Path, tb_input
         hls = ModelGraph.from_layer_list(config, plan.layers, inputs=graph.inputs, outputs=plan.outputs)
     _check_built(hls, plan)
     return hls, plan
+
+
+def _reuse_factor(layer: dict, options: FirmwareOptions) -> int:
+    """The reuse factor of one hls4ml layer: with the Resource strategy, the closest to the one asked that hls4ml's
+    own rule allows for the layer's multiplication (``layer_table`` records it). hls4ml makes this move when it
+    initialises a layer, but the PointwiseConv2D its optimizer then makes of a 1x1 convolution
+    (vivado:optimize_pointwise_conv) takes the configured factor again, and the C simulation aborted on hls4ml's own
+    assertion, "The current Reuse Factor is not allowed" (found with reuse factor 2 on a pool of 1x1 windows, which
+    l1ad writes as a convolution)."""
+    if options.strategy != "Resource" or options.reuse_factor == 1:
+        return options.reuse_factor
+    if layer["class_name"] == "Dense":
+        n_in, n_out = layer["n_in"], layer["n_out"]
+    elif layer["class_name"] in ("Conv1D", "Conv2D"):
+        n_in, n_out = layer["filt_width"] * layer.get("filt_height", 1) * layer["n_chan"], layer["n_filt"]
+    else:
+        return options.reuse_factor
+    from hls4ml.backends import get_backend
+
+    backend = get_backend(options.backend)
+    return int(backend.get_closest_reuse_factor(backend.get_valid_reuse_factors(n_in, n_out), options.reuse_factor))
 
 
 def _check_built(hls, plan: HlsPlan) -> None:
@@ -272,7 +295,8 @@ def layer_table(hls, holds: dict[str, str]) -> list[dict]:
         accum = layer.get_attr("accum_t")
         rows.append({"name": layer.name, "class": layer.class_name, "size": int(np.prod(var.shape)),
                      "inputs": list(layer.inputs), "type": str(var.type.precision),
-                     "accum_type": str(accum.precision) if accum is not None else None, "node": holds[layer.name]})
+                     "accum_type": str(accum.precision) if accum is not None else None, "node": holds[layer.name],
+                     "reuse_factor": layer.get_attr("reuse_factor")})
     return rows
 
 

@@ -191,3 +191,44 @@ def test_import_takes_events_with_a_shape_and_names_a_wrong_one(tmp_path, monkey
 
     np.testing.assert_array_equal(Run(tmp_path / "runs" / "images").test_events().x,
                                   Run(tmp_path / "runs" / "rows").test_events().x)
+
+
+@pytest.mark.slow
+def test_forms_hls4ml_computes_wrongly_are_exact_with_the_resource_strategy(tmp_path):
+    """The conv bugs open in hls4ml 1.3, each in one model, converted with the Resource strategy and reuse factor 2:
+    #1471 (QDepthwiseConv2D zeroes alternating channels: l1ad writes it as a convolution with a block-diagonal
+    kernel), #995 (AveragePooling2D with pool 1 and strides 2: l1ad writes pools as convolutions), and the one found
+    here (a max pool that pads unsigned values pads with the type's largest value: l1ad pools a signed copy).
+    hls4ml's C simulation equals the exact reference on every event."""
+    import qkeras
+    from qkeras import QActivation
+    from tensorflow import keras
+
+    from l1ad.firmware import check, convert_model
+    from l1ad.firmware.convert import FirmwareOptions
+
+    L = keras.layers
+    x = keras.Input((6, 6, 3), name="x")
+    h = QActivation(_q(8, 3), name="x_q")(x)
+    h = qkeras.QDepthwiseConv2D((3, 3), padding="same", name="dw_1471", depthwise_quantizer=_q(5, 1),
+                                bias_quantizer=_q(5, 1))(h)
+    h = QActivation(qkeras.quantized_relu(8, 3), name="dw_q")(h)  # unsigned
+    h = L.AveragePooling2D((1, 1), strides=2, name="avg_995")(h)
+    h = L.MaxPooling2D((2, 2), padding="same", name="max_unsigned_padded")(h)
+    out = QActivation(_q(12, 6), name="out")(qkeras.QDense(3, name="dense", kernel_quantizer=_q(6, 1),
+                                                            bias_quantizer=_q(6, 1))(L.Flatten(name="flat")(h)))
+    model = keras.Model(x, out)
+    randomize(model, 6, 0.5)
+    inputs = random_inputs(model, 500, 6)
+    project = convert_model(model, tmp_path / "hls", FirmwareOptions(strategy="Resource", reuse_factor=2))
+    result = check(model, project, inputs, testbench=False, threads=1)
+    assert result["passed"] and result["outputs"]["out"]["bit_identical"] == 500, result["checks"]
+    assert np.mean(result["csim"][0] != 0) > 0.3  # the events carry values, not zeros
+
+
+def test_io_stream_is_refused_before_anything_is_written(tmp_path):
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware.convert import FirmwareOptions
+
+    with pytest.raises(L1adError, match="io_stream: l1ad proves io_parallel projects exact"):
+        FirmwareOptions(io_type="io_stream")
