@@ -76,11 +76,11 @@ def _row(name: str, source: str, tmp: Path, model, times: dict, problem: str | N
         same = min(v["values_identical"] for v in bn["vs_keras"].values())
         did.append(f"BatchNormalization scale and bias rounded to {bn['type']} ({100 * same:.1f}% of output values "
                    "as with Keras' float32 BN)")
-    if imported.get("leaky_relu") and imported["leaky_relu"]["type"] != "exact":
-        leaky = imported["leaky_relu"]
-        same = min(v["values_identical"] for v in leaky["vs_keras"].values())
-        did.append(f"LeakyReLU slope rounded to {leaky['type']} ({100 * same:.1f}% of output values as with Keras' "
-                   "float32 slope)")
+    for key, what in (("leaky_relu", "LeakyReLU slope"), ("average_pool", "1/N of average pools")):
+        if imported.get(key) and imported[key]["type"] != "exact":
+            same = min(v["values_identical"] for v in imported[key]["vs_keras"].values())
+            did.append(f"{what} rounded to {imported[key]['type']} ({100 * same:.1f}% of output values as with "
+                       "Keras' float32 constants)")
     if imported.get("added_score"):
         did.append(f"MSE score {imported['added_score']['type']} added")
     csim = validation["csim_vs_exact_qkeras"]

@@ -446,6 +446,7 @@ class BitExactness(Record):
     input_type: Optional[InputType] = None  # a stated input type (model without input quantizer)
     batchnorm: Optional[dict] = None  # imported models: the type of float BatchNormalization constants (import.json)
     leaky_relu: Optional[dict] = None  # imported models: the type LeakyReLU slopes were rounded to (import.json)
+    average_pool: Optional[dict] = None  # imported models: the type 1/N of average pools was rounded to
 
 
 class Cost(Record):

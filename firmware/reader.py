@@ -134,23 +134,88 @@ def with_input_type(model, fixed: Fixed):
     to even) and saturation QKeras then applies to the inputs. The other layers are rebuilt from their configs with
     the model's weights; the model itself is unchanged."""
     from qkeras import QActivation, quantized_bits
+
+    quantizer = quantized_bits(fixed.width, fixed.i, keep_negative=bool(fixed.k), alpha=1)
+    return _rebuilt(model, after_inputs={name: lambda t, name=name: QActivation(quantizer, name=f"{name}_type")(t)
+                                         for name in inputs_without_quantizer(model)})
+
+
+def _rebuilt(model, after_inputs: dict | None = None, replace: dict | None = None):
+    """A copy of ``model`` rebuilt layer by layer from the layers' configs and weights, with ``after_inputs[name]``
+    (a function of a tensor) applied right after that input and ``replace[name]`` (a function of the layer's input
+    tensor) building that layer's output instead; the model itself is unchanged."""
     from tensorflow import keras
 
-    bare = set(inputs_without_quantizer(model))
+    after_inputs, replace = after_inputs or {}, replace or {}
     tensors, new_inputs = {}, []
     for t in model.inputs:
         name = t._keras_history.layer.name
         new_inputs.append(keras.Input(t.shape[1:], name=name, dtype=t.dtype))
-        tensors[name] = new_inputs[-1]
-        if name in bare:
-            quantizer = quantized_bits(fixed.width, fixed.i, keep_negative=bool(fixed.k), alpha=1)
-            tensors[name] = QActivation(quantizer, name=f"{name}_type")(new_inputs[-1])
+        tensors[name] = after_inputs[name](new_inputs[-1]) if name in after_inputs else new_inputs[-1]
     for layer in _ordered_layers(model, list(tensors)):
-        copy = type(layer).from_config(layer.get_config())
         sources = [tensors[name] for name in _inbound(layer)]
-        tensors[layer.name] = copy(sources if len(sources) > 1 else sources[0])
+        source = sources if len(sources) > 1 else sources[0]
+        if layer.name in replace:
+            tensors[layer.name] = replace[layer.name](source)
+            continue
+        copy = type(layer).from_config(layer.get_config())
+        tensors[layer.name] = copy(source)
         copy.set_weights(layer.get_weights())
     return keras.Model(new_inputs, [tensors[t._keras_history.layer.name] for t in model.outputs], name=model.name)
+
+
+AVERAGES = ("AveragePooling1D", "AveragePooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D")
+
+
+def _average_window(layer) -> tuple[int, ...]:
+    """The window of a Keras average pool (a global one: its whole input)."""
+    config = layer.get_config()
+    if type(layer).__name__.startswith("Global"):
+        return tuple(int(n) for n in layer.input_shape[1:-1])
+    pool = config["pool_size"]
+    return tuple(pool) if isinstance(pool, (tuple, list)) else (int(pool),)
+
+
+def averages_to_round(model) -> list[str]:
+    """Keras average pools (channels last, padding valid) over a number of values that is not a power of two: 1/N
+    has no fixed-point value, so l1ad import rounds it (QAveragePooling2D has its own quantizer; padding='same'
+    divides edge windows by what they hold and stays refused)."""
+    names = []
+    for layer in model.layers:
+        config = layer.get_config()
+        if (type(layer).__name__ in AVERAGES and config.get("data_format", "channels_last") == "channels_last"
+                and config.get("padding", "valid") == "valid"):
+            size = int(np.prod(_average_window(layer)))
+            if size & (size - 1):
+                names.append(layer.name)
+    return names
+
+
+def with_average_type(model, fixed: Fixed):
+    """A copy of ``model`` whose average pools over N values, N not a power of two, are depthwise convolutions of
+    the pool's window and strides, each weight 1/N rounded (half to even) to ``fixed``, no bias, under the pool's
+    name (a global pool's output flattened back to its channels): the sum of a window times a constant that Keras,
+    hls4ml and the exact reference share."""
+    from tensorflow import keras
+
+    def depthwise(layer):
+        window = _average_window(layer)
+        config, glob = layer.get_config(), type(layer).__name__.startswith("Global")
+        strides = window if glob else config.get("strides") or window
+        weight = float(fixed.quantize(np.array([1.0 / np.prod(window)]))[0])
+        conv = (keras.layers.DepthwiseConv1D if len(window) == 1 else keras.layers.DepthwiseConv2D)(
+            window, strides=strides, padding="valid", use_bias=False, name=layer.name)
+
+        def build(t):
+            out = conv(t)
+            conv.set_weights([np.full(conv.get_weights()[0].shape, weight)])
+            if glob and not config.get("keepdims", False):
+                out = keras.layers.Reshape((int(t.shape[-1]),), name=f"{layer.name}_flat")(out)
+            return out
+        return build
+
+    names = set(averages_to_round(model))
+    return _rebuilt(model, replace={layer.name: depthwise(layer) for layer in model.layers if layer.name in names})
 
 
 def float_batchnorms(model) -> list[str]:

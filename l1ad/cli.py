@@ -158,7 +158,8 @@ def train(
 
 
 ROUNDED = {"batchnorm": ("BatchNormalization", "scale and bias", "--batchnorm-type"),
-           "leaky_relu": ("LeakyReLU", "slope", "--leaky-slope-type")}
+           "leaky_relu": ("LeakyReLU", "slope", "--leaky-slope-type"),
+           "average_pool": ("average pool", "1/N", "--average-type")}
 
 
 def rounding_line(key: str, doc: dict, chosen: bool) -> str:
@@ -201,6 +202,10 @@ def import_model(
                                                    "that is not a power of two is rounded to (half to even), e.g. "
                                                    "'ap_fixed<16,6>' (the default, as hls4ml types it: 0.3 becomes "
                                                    "307/1024); 'exact' keeps Keras' float32 value (24 fractional bits for 0.3)."),
+    average_type: Optional[str] = typer.Option(None, "--average-type", help="The type 1/N of a Keras average pool "
+                                               "over N values, N not a power of two, is rounded to (half to even; "
+                                               "the pool becomes a depthwise convolution with that weight), e.g. "
+                                               "'ap_fixed<16,6>' (the default)."),
     input_shape: Optional[str] = typer.Option(None, "--input-shape", help="The shape of one event, e.g. 18,14,1, for a "
                                               "model whose input has one (an image, a sequence) and a table of "
                                               "flat rows (row-major, channels last); a .npy may hold the shape "
@@ -228,6 +233,7 @@ def import_model(
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
                                   score=score, add_score=score_bits, input_type=input_type,
                                   batchnorm_type=batchnorm_type, leaky_slope_type=leaky_slope_type,
+                                  average_type=average_type,
                                   input_shape=shape))
     doc = json.loads((run / "import.json").read_text())
     stated = doc["input_type"]
@@ -236,7 +242,8 @@ def import_model(
                    f"rounding half to even, saturating{'; the default: --input-type to choose' if not input_type else ''}"
                    f"): {stated['changed']:,} of {stated['values']:,} input values changed by it, "
                    f"{stated['saturated']:,} saturated")
-    for key, chosen in (("batchnorm", batchnorm_type), ("leaky_relu", leaky_slope_type)):
+    for key, chosen in (("batchnorm", batchnorm_type), ("leaky_relu", leaky_slope_type),
+                        ("average_pool", average_type)):
         if doc.get(key):
             typer.echo(rounding_line(key, doc[key], chosen=chosen is not None))
     typer.echo(f"run folder {run}; next: l1ad convert {run} && l1ad validate {run} && l1ad rtl {run}")

@@ -72,14 +72,16 @@ DEFAULT_CONSTANT_TYPE = "ap_fixed<16,6>"  # the type hls4ml gives BN's scale and
 
 def _rounded_constants(model, what: str, stated: str | None):
     """``model`` with the float constants of ``what`` ("batchnorm": BatchNormalization's folded scale and bias;
-    "leaky_relu": LeakyReLU slopes that are not powers of two) rounded to ``stated`` (default
+    "leaky_relu": LeakyReLU slopes that are not powers of two; "average_pool": 1/N of Keras average pools over N
+    values, N not a power of two) rounded to ``stated`` (default
     :data:`DEFAULT_CONSTANT_TYPE`; "exact" keeps Keras' float32 values), the type string used and the layers (None
     and [] when the model has none)."""
     from l1ad.firmware import reader
     from l1ad.firmware.fixed import Fixed
 
     layers, rewrite = {"batchnorm": (reader.float_batchnorms, reader.with_batchnorm_type),
-                       "leaky_relu": (reader.leaky_slopes_to_round, reader.with_leaky_slope_type)}[what]
+                       "leaky_relu": (reader.leaky_slopes_to_round, reader.with_leaky_slope_type),
+                       "average_pool": (reader.averages_to_round, reader.with_average_type)}[what]
     names = layers(model)
     if not names:
         return model, None, []
@@ -124,7 +126,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
                  add_score: tuple[int, int] | None = None, input_type: str | None = None,
                  batchnorm_type: str | None = None, leaky_slope_type: str | None = None,
-                 input_shape: tuple[int, ...] | None = None) -> Path:
+                 average_type: str | None = None, input_shape: tuple[int, ...] | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
     after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
     a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` and LeakyReLU
@@ -139,7 +141,8 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
     typed, stated = _with_input_type(_load_model(model_path), input_type)
     bn_model, bn_stated, bn_layers = _rounded_constants(typed, "batchnorm", batchnorm_type)
-    model, leaky_stated, leaky_layers = _rounded_constants(bn_model, "leaky_relu", leaky_slope_type)
+    leaky_model, leaky_stated, leaky_layers = _rounded_constants(bn_model, "leaky_relu", leaky_slope_type)
+    model, average_stated, average_layers = _rounded_constants(leaky_model, "average_pool", average_type)
     try:
         graph = check_model(model)  # an unsupported layer fails here, before anything is written
     except UnsupportedModel as err:  # the input type l1ad added is the user's --input-type (or its default)
@@ -158,7 +161,9 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
         if y.shape != (len(x),):
             raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
     bn_doc = rounding_summary(typed, bn_model, x, bn_stated, bn_layers) if bn_stated else None
-    leaky_doc = rounding_summary(bn_model, model, x, leaky_stated, leaky_layers) if leaky_stated else None
+    leaky_doc = rounding_summary(bn_model, leaky_model, x, leaky_stated, leaky_layers) if leaky_stated else None
+    average_doc = (rounding_summary(leaky_model, model, x, average_stated, average_layers) if average_stated
+                   else None)
     if add_score is not None:
         from l1ad.firmware.convert import with_mse_score
 
@@ -183,7 +188,7 @@ def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, la
                "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
                "background": list(background), "score_output": score,
                "input_type": input_summary(graph, x, stated) if stated else None, "batchnorm": bn_doc,
-               "leaky_relu": leaky_doc,
+               "leaky_relu": leaky_doc, "average_pool": average_doc,
                "added_score": {"type": Fixed(0, add_score[1], add_score[0] - add_score[1]).short(),
                                "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
                if add_score else None}

@@ -331,7 +331,8 @@ def _exactness_items(doc: Report) -> list[str]:
     if b.input_type:
         out.append(f"- {input_type_line(b.input_type)}; exactness below is against QKeras on the inputs so quantized")
     for kind, what, doc in (("BatchNormalization", "scale and bias", b.batchnorm),
-                            ("LeakyReLU", "slope", b.leaky_relu)):
+                            ("LeakyReLU", "slope", b.leaky_relu),
+                            ("average pool", "1/N (now a depthwise convolution)", b.average_pool)):
         if not doc:
             continue
         agree = "; ".join(f"{name} {100 * v['values_identical']:.2f}% of values identical, max |difference| "

@@ -129,7 +129,8 @@ def gather(run) -> Report:
             "rtl_vs_csim": rtl.rtl_vs_csim if rtl else None,
             "input_type": validation.input_type if validation else None,
             "batchnorm": getattr(handle, "imported", {}).get("batchnorm"),
-            "leaky_relu": getattr(handle, "imported", {}).get("leaky_relu")},
+            "leaky_relu": getattr(handle, "imported", {}).get("leaky_relu"),
+            "average_pool": getattr(handle, "imported", {}).get("average_pool")},
         hardware=rows, hardware_missing=missing,
         rtl=RtlDetails(**{k: getattr(rtl, k) for k in ("breakdown", "timing_estimate") if rtl and getattr(rtl, k)}),
         anchors=ANCHORS)

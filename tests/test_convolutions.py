@@ -232,3 +232,33 @@ def test_io_stream_is_refused_before_anything_is_written(tmp_path):
 
     with pytest.raises(L1adError, match="io_stream: l1ad proves io_parallel projects exact"):
         FirmwareOptions(io_type="io_stream")
+
+
+@pytest.mark.slow
+def test_average_over_a_number_that_is_not_a_power_of_two_is_rounded_at_import_and_exact(tmp_path):
+    """AveragePooling2D((3, 1)) and a GlobalAveragePooling2D over 6 values, as Keras writes them: l1ad import rounds
+    1/3 and 1/6 to the default type (a depthwise convolution under the pool's name, a constant Keras and the
+    firmware share), says how far that moves Keras' float outputs, and the imported model is bit-exact in csim."""
+    from tensorflow import keras
+
+    from l1ad.firmware import check, convert_model
+    from l1ad.importing import import_model
+    from l1ad.runs import Run
+
+    L = keras.layers
+    model = _model((6, 4, 2), L.AveragePooling2D((3, 1), name="avg3"), L.Cropping2D(((0, 0), (0, 1)), name="crop"),
+                   L.GlobalAveragePooling2D(name="gavg6"))
+    model.save(tmp_path / "avg.h5")
+    x = np.random.default_rng(2).normal(0, 3, (400, 6, 4, 2)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    with pytest.raises(UnsupportedModel, match="layer avg3: an average over 3 values"):
+        check_model(model)  # as written, outside import
+    run = import_model(tmp_path / "avg.h5", tmp_path / "x.npy", tmp_path / "runs" / "avg")
+    doc = __import__("json").loads((run / "import.json").read_text())["average_pool"]
+    assert doc["type"] == "ap_fixed<16,6>" and doc["layers"] == ["avg3", "gavg6"]
+    assert doc["vs_keras"]["gavg6"]["values_identical"] < 1 and 0 < doc["vs_keras"]["gavg6"]["max_abs_difference"] < 0.01
+    imported = Run(run).model
+    graph = check_model(imported)
+    assert graph["avg3"].kind == graph["gavg6"].kind == "depthwise_conv"
+    result = check(imported, convert_model(imported, tmp_path / "hls"), x.reshape(400, -1), testbench=False, threads=1)
+    assert result["passed"] and result["outputs"]["gavg6_flat"]["bit_identical"] == 400, result["checks"]

@@ -259,7 +259,9 @@ class AveragePool(Conv):
                                         "GlobalAveragePooling2D", "QAveragePooling2D", "QGlobalAveragePooling2D")
     summary: ClassVar[str] = ("AveragePooling1D/2D, GlobalAveragePooling1D/2D, QAveragePooling2D and "
                               "QGlobalAveragePooling2D over a power-of-two number of values, windows inside the "
-                              "input")
+                              "input; over another number of values, l1ad import rounds 1/N of a Keras pool to a "
+                              "stated type (--average-type, default ap_fixed<16,6>) and holds it as a depthwise "
+                              "convolution")
     family: ClassVar[str] = "pool"
 
     @classmethod
@@ -268,9 +270,11 @@ class AveragePool(Conv):
         size = int(np.prod(geometry["window"]))
         if size & (size - 1):
             raise refuse(common["name"], f"an average over {size} values: 1/{size} is not a binary fraction, so no "
-                                         "fixed-point firmware reproduces Keras' float mean bit for bit. Pool over 2, "
-                                         "4, 8, ... values, or write the mean as a QDepthwiseConv2D with quantized "
-                                         "weights (a constant QKeras and the firmware share)")
+                                         "fixed-point firmware reproduces Keras' float mean bit for bit. l1ad import "
+                                         "rounds 1/N of a Keras average pool to --average-type (a constant Keras and "
+                                         "the firmware then share); QAveragePooling2D multiplies QKeras' float mean "
+                                         "back by N first. Pool over 2, 4, 8, ... values, or write the mean as a "
+                                         "QDepthwiseConv2D with quantized weights")
         if any(before or after for before, after in geometry["pads"]):
             raise refuse(common["name"], "an average pool with padding='same' that pads: Keras divides the edge "
                                          "windows by the values inside them (not a power of two); use padding="
