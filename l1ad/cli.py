@@ -232,8 +232,8 @@ def import_model(
     run = _run(lambda: run_import(model, inputs, out_root / (name or model.stem), labels=labels,
                                   background=tuple(b.strip() for b in background.split(",")), scaler=scaler,
                                   score=score, add_score=score_bits, input_type=input_type,
-                                  batchnorm_type=batchnorm_type, leaky_slope_type=leaky_slope_type,
-                                  average_type=average_type,
+                                  constant_types={"batchnorm": batchnorm_type, "leaky_relu": leaky_slope_type,
+                                                  "average_pool": average_type},
                                   input_shape=shape))
     doc = json.loads((run / "import.json").read_text())
     stated = doc["input_type"]

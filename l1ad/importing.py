@@ -122,76 +122,94 @@ def input_summary(graph, x: np.ndarray, stated: str) -> dict:
             "values": int(x.size), "changed": int(np.sum(out != x)), "saturated": saturated}
 
 
+ROUNDED = ("batchnorm", "leaky_relu", "average_pool")  # the float constants import rounds, in this order
+
+
+def _with_rounded_constants(model, types: dict[str, str | None]):
+    """``model`` with each kind of :data:`ROUNDED` rounded to ``types[kind]`` (None: the default), and the steps
+    taken: (kind, model before, model after, type used, layers) for each kind the model has."""
+    steps = []
+    for what in ROUNDED:
+        after, stated, layers = _rounded_constants(model, what, types.get(what))
+        if stated:
+            steps.append((what, model, after, stated, layers))
+        model = after
+    return model, steps
+
+
+def _checked_graph(model, stated: str | None):
+    """The model's graph, or its refusal before anything is written; a refusal of the input type l1ad added names
+    the user's --input-type (or its default)."""
+    from l1ad.firmware.fixed import UnsupportedModel
+    from l1ad.firmware.reader import check_model
+
+    try:
+        return check_model(model)
+    except UnsupportedModel as err:
+        if stated and any(f"{t._keras_history.layer.name}_type" in str(err) for t in model.inputs):
+            raise UnsupportedModel(f"--input-type {stated} (the type the model's input receives; it has no "
+                                   f"quantizer of its own): {err}") from err
+        raise
+
+
+def _read_labels(labels: str | Path | None, events: int, background: tuple[str, ...]) -> np.ndarray | None:
+    if labels is None:
+        return None
+    y = read_table(Path(labels), "labels").astype(str)
+    if y.shape != (events,):
+        raise L1adError(f"{labels}: {len(y)} labels for {events} input rows")
+    if not np.isin(y, background).any():
+        raise L1adError(f"{labels}: no row carries a background label ({', '.join(background)}); "
+                        "pass --background with the labels of your background")
+    return y
+
+
+def _file(path) -> dict | None:
+    return {"path": str(Path(path).resolve()), "sha256": sha256(path)} if path else None
+
+
 def import_model(model_path: str | Path, inputs: str | Path, run: str | Path, labels: str | Path | None = None,
                  background: tuple[str, ...] = ("g", "q"), scaler: str | Path | None = None, score: str | None = None,
                  add_score: tuple[int, int] | None = None, input_type: str | None = None,
-                 batchnorm_type: str | None = None, leaky_slope_type: str | None = None,
-                 average_type: str | None = None, input_shape: tuple[int, ...] | None = None) -> Path:
+                 constant_types: dict[str, str] | None = None, input_shape: tuple[int, ...] | None = None) -> Path:
     """Make run folder ``run`` from a model file and its inputs; return the folder. A model without a quantizer
     after its input gets one of ``input_type`` (default ap_fixed<16,6>, hls4ml's default precision), as hls4ml lets
-    a user state the input type; float BatchNormalization constants are rounded to ``batchnorm_type`` and LeakyReLU
-    slopes that are not powers of two to ``leaky_slope_type`` (default ap_fixed<16,6>, the type hls4ml gives them;
-    "exact": Keras' float32 values). ``input_shape``: the layout of a
-    table's flat rows for a model whose input has a shape (see :func:`l1ad.runs.read_inputs`)."""
-    from l1ad.firmware.reader import check_model
-    from l1ad.firmware.fixed import UnsupportedModel
+    a user state the input type; the float constants of :data:`ROUNDED` (BatchNormalization's scale and bias,
+    LeakyReLU slopes and 1/N of average pools that are not powers of two) are rounded to ``constant_types[kind]``
+    (default ap_fixed<16,6>, the type hls4ml gives them; "exact": Keras' float32 values). ``input_shape``: the
+    layout of a table's flat rows for a model whose input has a shape (see :func:`l1ad.runs.read_inputs`)."""
+    from l1ad.firmware.fixed import Fixed
 
     model_path, inputs, run = Path(model_path), Path(inputs), Path(run)
     if run.exists():
         raise L1adError(f"{run} exists; choose another --name (l1ad never replaces a folder it may not own)")
     typed, stated = _with_input_type(_load_model(model_path), input_type)
-    bn_model, bn_stated, bn_layers = _rounded_constants(typed, "batchnorm", batchnorm_type)
-    leaky_model, leaky_stated, leaky_layers = _rounded_constants(bn_model, "leaky_relu", leaky_slope_type)
-    model, average_stated, average_layers = _rounded_constants(leaky_model, "average_pool", average_type)
-    try:
-        graph = check_model(model)  # an unsupported layer fails here, before anything is written
-    except UnsupportedModel as err:  # the input type l1ad added is the user's --input-type (or its default)
-        if stated and any(f"{t._keras_history.layer.name}_type" in str(err) for t in model.inputs):
-            raise UnsupportedModel(f"--input-type {stated} (the type the model's input receives; it has no "
-                                   f"quantizer of its own): {err}") from err
-        raise
+    model, steps = _with_rounded_constants(typed, constant_types or {})
+    graph = _checked_graph(model, stated)  # an unsupported layer fails here, before anything is written
     if len(graph.inputs) != 1:
         raise L1adError(f"{model_path}: the model has {len(graph.inputs)} inputs; l1ad import takes one input array")
-    shape = graph[graph.inputs[0]].shape
-    width = graph[graph.inputs[0]].width
+    shape, width = graph[graph.inputs[0]].shape, graph[graph.inputs[0]].width
     x = read_inputs(inputs, scaler, shape, input_shape)
-    y = None
-    if labels is not None:
-        y = read_table(Path(labels), "labels").astype(str)
-        if y.shape != (len(x),):
-            raise L1adError(f"{labels}: {len(y)} labels for {len(x)} input rows")
-    bn_doc = rounding_summary(typed, bn_model, x, bn_stated, bn_layers) if bn_stated else None
-    leaky_doc = rounding_summary(bn_model, leaky_model, x, leaky_stated, leaky_layers) if leaky_stated else None
-    average_doc = (rounding_summary(leaky_model, model, x, average_stated, average_layers) if average_stated
-                   else None)
+    _read_labels(labels, len(x), background)
+    rounded = {what: rounding_summary(before, after, x, used, layers) for what, before, after, used, layers in steps}
     if add_score is not None:
         from l1ad.firmware.convert import with_mse_score
 
         model = with_mse_score(model, *add_score)
-        graph = check_model(model)
-        score = "score"
-    score = _score_output(graph, score)
-    if y is not None and not np.isin(y, background).any():
-        raise L1adError(f"{labels}: no row carries a background label ({', '.join(background)}); "
-                        "pass --background with the labels of your background")
-
-    from l1ad.firmware.fixed import Fixed
-
+        graph, score = _checked_graph(model, stated), "score"
+    doc = {"model": _file(model_path),
+           "inputs": {**_file(inputs), "events": int(len(x)), "width": width, "shape": list(shape),
+                      "stated_shape": list(input_shape) if input_shape else None},
+           "labels": _file(labels), "scaler": _file(scaler), "background": list(background),
+           "score_output": _score_output(graph, score),
+           "input_type": input_summary(graph, x, stated) if stated else None,
+           **{what: rounded.get(what) for what in ROUNDED},
+           "added_score": {"type": Fixed(0, add_score[1], add_score[0] - add_score[1]).short(),
+                           "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
+           if add_score else None}
     staging = staging_dir(run)
     try:
         model.save(str(staging / "qkeras_model.h5"), include_optimizer=False)
-        doc = {"model": {"path": str(model_path.resolve()), "sha256": sha256(model_path)},
-               "inputs": {"path": str(inputs.resolve()), "sha256": sha256(inputs), "events": int(len(x)),
-                          "width": width, "shape": list(shape),
-                          "stated_shape": list(input_shape) if input_shape else None},
-               "labels": {"path": str(Path(labels).resolve()), "sha256": sha256(labels)} if labels else None,
-               "scaler": {"path": str(Path(scaler).resolve()), "sha256": sha256(scaler)} if scaler else None,
-               "background": list(background), "score_output": score,
-               "input_type": input_summary(graph, x, stated) if stated else None, "batchnorm": bn_doc,
-               "leaky_relu": leaky_doc, "average_pool": average_doc,
-               "added_score": {"type": Fixed(0, add_score[1], add_score[0] - add_score[1]).short(),
-                               "definition": "mean over the inputs of (quantized input - reconstruction)^2"}
-               if add_score else None}
         write_json(staging / IMPORT_JSON, doc)
         write_json(staging / "status.json", {"state": "complete", "kind": "imported"})
         run.parent.mkdir(parents=True, exist_ok=True)
