@@ -347,14 +347,7 @@ def write_project(model, out: str | Path, options: FirmwareOptions | None = None
     out = Path(out)
     staging = staging_dir(out)
     try:
-        tb_in = tb_out = None
-        if tb_inputs is not None:
-            # the test bench reads float32: the expected outputs are those of the float32 values it reads
-            xs = [np.asarray(a, dtype=np.float32) for a in (tb_inputs if isinstance(tb_inputs, (list, tuple))
-                                                             else [tb_inputs])]
-            tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
-            _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
-            _write_exact(tb_out, reference.exact_outputs(graph, list(xs)))
+        tb_in, tb_out, events = _write_tb_data(graph, tb_inputs, staging)
         hls, plan = hls_model(graph, options, staging / "project", tb_in, tb_out)
         told = told_types(hls)
         with contextlib.redirect_stdout(io.StringIO()):
@@ -370,23 +363,7 @@ def write_project(model, out: str | Path, options: FirmwareOptions | None = None
 
             write_build_options(staging / "project", reset=True, csim=tb_inputs is not None, synth=True)
         graph.save(staging / "project" / GRAPH_JSON)
-        outputs = hls.get_output_variables()
-        doc = {
-            "project_id": uuid.uuid4().hex,
-            "options": asdict(options),
-            "inputs": graph.inputs,
-            "input_sizes": [int(v.size()) for v in hls.get_input_variables()],
-            "input_types": [str(v.type.precision) for v in hls.get_input_variables()],
-            "output_names": graph.outputs,
-            "outputs": output_labels or graph.outputs,
-            "output_types": [str(v.type.precision) for v in outputs],
-            "output_sizes": [int(v.size()) for v in outputs],
-            "output_variables": [v.name for v in outputs],
-            "layers": layer_table(hls, plan.holds),
-            "tb_events": int(len(xs[0])) if tb_inputs is not None else 0,
-            "hls4ml_version": _version("hls4ml"),
-            **(info or {}),
-        }
+        doc = _project_record(hls, graph, plan, options, output_labels, events, info)
         Firmware.model_validate(doc).save(staging / "project" / PROJECT_INFO)
         failure = compile_firmware(staging / "project", final=out)
         commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
@@ -397,6 +374,41 @@ def write_project(model, out: str | Path, options: FirmwareOptions | None = None
 
         shutil.rmtree(staging, ignore_errors=True)
     return doc
+
+
+def _write_tb_data(graph: Graph, tb_inputs, staging: Path):
+    """The test bench's inputs and their exact expected outputs in ``staging`` (the test bench reads float32: the
+    expected outputs are those of the float32 values it reads); (inputs file, outputs file, events), Nones and 0
+    without ``tb_inputs``."""
+    if tb_inputs is None:
+        return None, None, 0
+    xs = [np.asarray(a, dtype=np.float32) for a in (tb_inputs if isinstance(tb_inputs, (list, tuple)) else [tb_inputs])]
+    tb_in, tb_out = staging / "tb_input.dat", staging / "tb_output.dat"
+    _write_dat(tb_in, list(xs), "%.9g")  # 9 digits round-trip float32 exactly
+    _write_exact(tb_out, reference.exact_outputs(graph, list(xs)))
+    return tb_in, tb_out, int(len(xs[0]))
+
+
+def _project_record(hls, graph: Graph, plan: HlsPlan, options: FirmwareOptions, output_labels, events: int,
+                    info: dict | None) -> dict:
+    """The project's ``l1ad.json``: options, inputs and outputs with their types and sizes, the layer table."""
+    inputs, outputs = hls.get_input_variables(), hls.get_output_variables()
+    return {
+        "project_id": uuid.uuid4().hex,
+        "options": asdict(options),
+        "inputs": graph.inputs,
+        "input_sizes": [int(v.size()) for v in inputs],
+        "input_types": [str(v.type.precision) for v in inputs],
+        "output_names": graph.outputs,
+        "outputs": output_labels or graph.outputs,
+        "output_types": [str(v.type.precision) for v in outputs],
+        "output_sizes": [int(v.size()) for v in outputs],
+        "output_variables": [v.name for v in outputs],
+        "layers": layer_table(hls, plan.holds),
+        "tb_events": events,
+        "hls4ml_version": _version("hls4ml"),
+        **(info or {}),
+    }
 
 
 DIGITS = 1100  # a value of W <= 1,024 bits has at most W significant decimal digits
