@@ -6,13 +6,15 @@ Dropout, symmetric quantizers, a flattened 2-D input, every merge, every score f
 (given the default input type, as `l1ad import` gives it); generation 2 adds the forms of issue 33: quantizers that
 are tables (po2, ternary, binary, sigmoid, relu with a slope), LeakyReLU of slope 2^k, the Average, Maximum and
 Minimum merges, outputs beside the score (the input's quantizer, a layer read inside, the score twice, a value of
-more than 53 bits). Each of these failed before issue 33 (refused, or a firmware that did not compile)."""
+more than 53 bits). Each of these failed before issue 33 (refused, or a firmware that did not compile). Convolutional
+models (l1ad.zoo.random_conv) were all refused before issue 35."""
 
 import pytest
 
 from l1ad.firmware import check, check_model, convert_model
 from l1ad.firmware.fixed import UnsupportedModel
 from l1ad.zoo.random import as_imported, build, describe, random_inputs
+from l1ad.zoo.random_conv import build_conv, describe_conv
 
 EXACT = {
     (1, 0): "input tanh, concatenate, float BN, add, a quantizer inside a QDense, symmetric weights, distance score",
@@ -38,13 +40,21 @@ REFUSED = {
 }
 
 
-@pytest.mark.parametrize("generation, seed", list(EXACT), ids=[f"g{g}-seed{s}" for g, s in EXACT])
+CONV = {
+    2: "a 2-D conv with a relu_po2 table and LeakyReLU(0.75), up-sampling, a strided conv inside, sum-of-squares score",
+    9: "no input quantizer, a float Conv1D, up-sampling by 3, an average pool",
+    12: "two depthwise convolutions (depth multiplier 2), BatchNormalization, a global max pool",
+}
+
+
+@pytest.mark.parametrize("generation, seed", list(EXACT) + [("conv", s) for s in CONV],
+                         ids=[f"g{g}-seed{s}" for g, s in EXACT] + [f"conv-seed{s}" for s in CONV])
 def test_random_model_is_bit_exact_in_csim(generation, seed, tmp_path):
-    model = as_imported(build(describe(seed, generation)))
+    model = as_imported(build_conv(describe_conv(seed)) if generation == "conv" else build(describe(seed, generation)))
     check_model(model)
     x = random_inputs(model, 400, seed)
     result = check(model, convert_model(model, tmp_path / "p"), x, testbench=False, threads=1)
-    assert result["passed"], (EXACT[generation, seed], result["checks"])
+    assert result["passed"], (CONV[seed] if generation == "conv" else EXACT[generation, seed], result["checks"])
     assert all(o["bit_identical"] == 400 for o in result["outputs"].values())
     assert result["audit"]["total_wrapped"] == 0
 
