@@ -269,6 +269,8 @@ def main():
             tqdm.write(line(docs[-1]))
             if args.json:
                 args.json.write_text(json.dumps(docs, indent=1, default=str))
+        if pool is not None:  # ended here, not by the interpreter's exit handler (which found its pipe closed)
+            pool.shutdown()
     print("\n".join(["", "summary:", *summary(docs)]))
 
 
