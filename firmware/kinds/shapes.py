@@ -120,6 +120,12 @@ class Rearrange(Node):
         return {f"{prefix}_top": self.before[0], f"{prefix}_bottom": self.after[0], f"{prefix}_left": self.before[1],
                 f"{prefix}_right": self.after[1]}
 
+    def edges_layer(self, stem: str, prefix: str) -> tuple[dict, dict]:
+        """hls4ml's ZeroPadding or Cropping layer for this tensor's rank: sizes and the amount at each edge."""
+        d = len(self.in_shape) - 1
+        return {"class_name": f"{stem}{d}D", "data_format": "channels_last", **self.geometry(),
+                **self.sides(prefix)}, {}
+
 
 def _pairs(value, axes: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """Keras' padding/cropping argument (an int, one pair, or a pair per axis) as (before, after) per axis."""
@@ -147,9 +153,7 @@ class ZeroPadding(Rearrange):
         return np.concatenate([np.full(before, -1), np.arange(n), np.full(after, -1)])
 
     def hls(self, graph):
-        d = len(self.in_shape) - 1
-        return {"class_name": f"ZeroPadding{d}D", "data_format": "channels_last", **self.geometry(),
-                **self.sides("pad")}, {}
+        return self.edges_layer("ZeroPadding", "pad")
 
 
 @dataclass
@@ -166,9 +170,7 @@ class Cropping(Rearrange):
         return np.arange(self.before[axis], self.in_shape[axis] - self.after[axis])
 
     def hls(self, graph):
-        d = len(self.in_shape) - 1
-        return {"class_name": f"Cropping{d}D", "data_format": "channels_last", **self.geometry(),
-                **self.sides("crop")}, {}
+        return self.edges_layer("Cropping", "crop")
 
 
 @dataclass
