@@ -365,7 +365,7 @@ def write_project(model, out: str | Path, options: FirmwareOptions | None = None
         graph.save(staging / "project" / GRAPH_JSON)
         doc = _project_record(hls, graph, plan, options, output_labels, events, info)
         Firmware.model_validate(doc).save(staging / "project" / PROJECT_INFO)
-        failure = compile_firmware(staging / "project", final=out)
+        failure = compile_firmware(staging / "project")
         commit_dir(staging / "project", out, "hls4ml project", {"project_id": doc["project_id"]})
         if failure is not None:
             raise failure.kept_in(out, staging / "project")

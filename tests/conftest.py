@@ -62,6 +62,10 @@ def pytest_configure(config):
         raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not "
                                 "group tests (--dist loadgroup); install requirements.lock's test tools "
                                 "(make test does)")
+    if "PYTEST_XDIST_WORKER" not in os.environ and "L1AD_BUILD_CACHE" not in os.environ:
+        # compiled simulations shared by every copy of a project (e.g. of the shared run) in this session
+        config.l1ad_builds = tempfile.mkdtemp(prefix="l1ad-builds-")
+        os.environ["L1AD_BUILD_CACHE"] = config.l1ad_builds
     if "PYTEST_XDIST_WORKER" not in os.environ and not config.option.collectonly:
         done = Path(tempfile.mkdtemp(prefix="l1ad-da4ml-")) / "ready"
         script = ("import sys\ntry:\n    from l1ad.firmware.rtl import warm_up\n    warm_up()\n"
@@ -72,6 +76,8 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    if getattr(config, "l1ad_builds", None) is not None:
+        shutil.rmtree(os.environ.pop("L1AD_BUILD_CACHE"), ignore_errors=True)
     if getattr(config, "l1ad_warm_up", None) is not None:
         try:
             config.l1ad_warm_up.wait(timeout=600)  # finished, so the next session finds the kernels cached

@@ -114,19 +114,35 @@ def test_runtime_threshold_is_an_input_and_bit_exact(tmp_path):
     np.testing.assert_array_equal(bit, (score > thresholds[:, 0]).astype(float))
 
 
-def test_csim_is_compiled_once_per_project(tmp_path):
+def test_csim_is_compiled_once_and_shared_by_copies_of_a_project(tmp_path, monkeypatch):
+    """convert compiles the simulation; later calls reuse it; with L1AD_BUILD_CACHE, a copy of the project elsewhere
+    reuses it too (nothing of the project's path is compiled in: the weights are read from the copy's folder)."""
+    import shutil
+    from pathlib import Path
+
+    monkeypatch.delenv("L1AD_BUILD_CACHE", raising=False)
     model = random_model(MODELS[0][1], seed=6)
-    project = convert_model(model, tmp_path / "p")
-    first, second = Csim(project), Csim(project)
-    assert first.built and not second.built and first.library == second.library
-    objects = sorted((project / ".l1ad").glob("firmware-*.o"))
-    stamp = objects[0].stat().st_mtime_ns
-    binary, built = csim.testbench(project)  # links the firmware object the library was built from
-    assert built and binary.exists() and sorted((project / ".l1ad").glob("firmware-*.o")) == objects
-    assert objects[0].stat().st_mtime_ns == stamp and csim.testbench(project) == (binary, False)
-    source = project / "firmware" / "parameters.h"
+    project = convert_model(model, tmp_path / "p", tb_inputs=np.zeros((2, 16), np.float32))
+    libraries = sorted((project / ".l1ad").glob("csim-*.so"))
+    assert len(libraries) == 1  # compiled by convert
+    first = Csim(project)
+    assert not first.built and first.library == libraries[0]
+    binary, built = csim.testbench(project)
+    assert built and binary.exists() and csim.testbench(project) == (binary, False)
+
+    x = np.random.default_rng(0).normal(0, 2, (300, 16))
+    expected = [v.num.tolist() for v in first.predict_exact(x)]
+    monkeypatch.setenv("L1AD_BUILD_CACHE", str(tmp_path / "builds"))
+    shared = Csim(project)
+    assert shared.built and shared.library.parent == tmp_path / "builds"
+    copy = Path(shutil.copytree(project, tmp_path / "copy", ignore=shutil.ignore_patterns(".l1ad")))
+    shutil.rmtree(project / "firmware" / "weights")  # the copy reads its own weights
+    again = Csim(copy)
+    assert not again.built and again.library == shared.library
+    assert [v.num.tolist() for v in again.predict_exact(x)] == expected
+    source = copy / "firmware" / "parameters.h"
     source.write_text(source.read_text() + "\n// edited\n")
-    assert Csim(project).built  # an edited source gets a new library
+    assert Csim(copy).built  # an edited source gets a new library
 
 
 def test_unsupported_layer_fails_before_anything_is_written(tmp_path):
@@ -382,7 +398,7 @@ def test_outputs_that_share_values_compile_and_are_exact(tmp_path):
     model = _aliased_outputs_model()
     x = np.random.default_rng(1).normal(0, 3, (1000, 3)).astype(np.float32)
     project = convert_model(model, tmp_path / "p", tb_inputs=x[:100])
-    assert list((project / ".l1ad").glob("firmware-*.o"))  # compiled by convert
+    assert not Csim(project).built  # compiled by convert
     result = check(model, project, x, testbench=True)
     assert result["passed"], result["checks"]
     assert all(a["bit_identical"] == 1000 for a in result["outputs"].values())
