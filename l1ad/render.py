@@ -35,11 +35,23 @@ def _widest(agreement) -> str:
     return f" (compared as integers, widest value {agreement.widest_bits} bits)" if agreement.widest_bits else ""
 
 
+BUNCH_CROSSING_HZ = 40e6  # the LHC's bunch-crossing rate: a background efficiency eps means a trigger rate eps x 40 MHz
+RATE_NOTE = ("Rates: background efficiency × 40 MHz, the LHC's bunch-crossing rate (every crossing taken as one "
+             "background event).")
+
+
+def rate(eps: float) -> str:
+    """The trigger rate a background efficiency means at the LHC's 40 MHz bunch crossings ("40 kHz" for 1e-3)."""
+    hz = eps * BUNCH_CROSSING_HZ
+    return f"{hz / 1e6:g} MHz" if hz >= 1e6 else f"{hz / 1e3:g} kHz" if hz >= 1e3 else f"{hz:g} Hz"
+
+
 # --- terminal ------------------------------------------------------------------------------------------------
 
 def figures_lines(models: dict[str, Figures]) -> list[str]:
     """Per model and signal: AUC, efficiencies at 1e-2 and 1e-3, with 95% intervals (a terminal table)."""
-    lines = [f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}"]
+    lines = [f"{'model':8} {'signal':6} {'AUC [95% CL]':>22} {'eff@1e-2':>9} {'eff@1e-3 [95% CL]':>26}",
+             f"{'':37} {'(400 kHz)':>9} {'(40 kHz at 40 MHz)':>26}"]
     for model, figures in models.items():
         for signal, entry in figures.signals.items():
             auc = entry.auc_interval or (entry.auc, entry.auc)
@@ -135,7 +147,7 @@ def summary_lines(summary: RunSummary, report: Report, report_path: Path) -> lis
         for signal, f in seeds.signals.items():
             eff = f.get("eff@1e-03")
             lines.append(f"  {signal}: AUC {f['auc'].mean:.3f} ± {f['auc'].std:.3f}" + (
-                f", eff @ bkg 1e-3 {eff.mean:.4f} ± {eff.std:.4f}" if eff else ""))
+                f", eff @ bkg 1e-3 (40 kHz at 40 MHz) {eff.mean:.4f} ± {eff.std:.4f}" if eff else ""))
     bits = report.bit_exactness
     lines.append("")
     for title, key in (("csim vs exact QKeras", "csim_vs_exact_qkeras"), ("RTL vs csim", "rtl_vs_csim")):
@@ -159,7 +171,7 @@ def _summary_physics(report: Report) -> list[str]:
         return []
     lines = ["", f"physics: {report.physics_source}; baselines: distance from its own C simulation, density and "
              "supervised from scikit-learn; LUT (yosys) and cycles (Verilator) of the on-chip ones",
-             f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 [95% CL]':26}  LUT, cycles"]
+             f"{'signal':6}  {'model':38} {'AUC [95% CL]':24}  {'eff @ bkg 1e-3 (40 kHz) [95% CL]':34}  LUT, cycles"]
     for signal in rows[0][1].signals:
         for name, figures in rows:
             entry = figures.signals.get(signal)
@@ -169,7 +181,7 @@ def _summary_physics(report: Report) -> list[str]:
             eff = format_value(at.signal_efficiency, at.signal_efficiency_interval, 4) if at else "-"
             cost = report.baseline_costs.get(name)
             cost = f"{cost.LUT:,}, {cost.cycles}" if cost and cost.LUT is not None else ""
-            lines.append(f"{signal:6}  {name:38} {format_value(entry.auc, entry.auc_interval):24}  {eff:26}  {cost}")
+            lines.append(f"{signal:6}  {name:38} {format_value(entry.auc, entry.auc_interval):24}  {eff:34}  {cost}")
     return lines
 
 
@@ -181,7 +193,8 @@ def physics_table(models: dict[str, Figures], costs: dict | None = None) -> list
     first = next(iter(models.values()))
     keys = [eff_key(eps) for eps in BACKGROUND_EFFICIENCIES if eff_key(eps) in first.thresholds]
     extra = " LUT (yosys) | cycles |" if costs is not None else ""
-    lines = ["| signal | model | AUC [95% CL] | " + " | ".join(f"eff @ bkg {float(k):g} [95% CL]" for k in keys) + " |"
+    lines = ["| signal | model | AUC [95% CL] | "
+             + " | ".join(f"eff @ bkg {float(k):g} ({rate(float(k))}) [95% CL]" for k in keys) + " |"
              + extra, "|" + "---|" * (3 + len(keys) + (2 if costs is not None else 0))]
     for signal in first.signals:
         for m, figures in models.items():
@@ -198,7 +211,7 @@ def physics_table(models: dict[str, Figures], costs: dict | None = None) -> list
     n = first.n_background
     lines += ["", "Thresholds set on " + ", ".join(f"{n:,} background test jets at {float(k):g} "
                                                    f"({first.threshold_background_jets[k]} jets above)" for k in keys)
-              + "."]
+              + ". " + RATE_NOTE]
     return lines
 
 
@@ -215,7 +228,8 @@ def seed_table(seeds: SeedSpread) -> list[str]:
     keys = [k for k in next(iter(seeds.signals.values())) if k != "auc"]
     lines = [f"Spread over {head[0].lower()}{head[1:]}; {seeds.source}; mean ± sample standard deviation "
              "[lowest, highest]:", "",
-             "| signal | AUC | " + " | ".join(f"eff @ bkg {float(k.split('@')[1]):g}" for k in keys) + " |",
+             "| signal | AUC | " + " | ".join(f"eff @ bkg {float(k.split('@')[1]):g} ({rate(float(k.split('@')[1]))})"
+                                              for k in keys) + " |",
              "|" + "---|" * (2 + len(keys))]
     for signal, figures in seeds.signals.items():
         cells = [_spread(figures["auc"], 3)] + [_spread(figures[k], 4) for k in keys]
@@ -234,14 +248,14 @@ def rates_table(rates: Rates) -> list[str]:
     lines = [f"Thresholds from {rates.background_jets:,} background jets of `{Path(rates.background_file).name}` "
              f"(sha256 {rates.background_sha256[:12]}; csim = exact QKeras on {score.bit_identical:,} of "
              f"{score.compared:,}); signal efficiencies on the {rates.signal_source}; 95% CL:", "",
-             "| bkg eff | threshold | bkg jets above | " + " | ".join(f"eff {s} [95% CL]" for s in signals) + " |",
-             "|" + "---|" * (3 + len(signals))]
+             "| bkg eff | rate at 40 MHz | threshold | bkg jets above | " + " | ".join(f"eff {s} [95% CL]" for s in signals)
+             + " |", "|" + "---|" * (4 + len(signals))]
     for level in rates.levels:
         cells = [format_value(level.signals[s].signal_efficiency, level.signals[s].signal_efficiency_interval, 4)
                  for s in signals]
-        lines.append(f"| {level.background_efficiency_target:g} | {level.threshold:g} | "
-                     f"{level.background_jets_above:,} | " + " | ".join(cells) + " |")
-    return lines
+        lines.append(f"| {level.background_efficiency_target:g} | {rate(level.background_efficiency_target)} | "
+                     f"{level.threshold:g} | {level.background_jets_above:,} | " + " | ".join(cells) + " |")
+    return lines + ["", RATE_NOTE]
 
 
 def hardware_table(rows: list[HardwareRow]) -> list[str]:
@@ -356,7 +370,9 @@ def _exactness_items(doc: Report) -> list[str]:
 # --- the README's results block --------------------------------------------------------------------------------
 
 def scan_table(scan: Path) -> list[str]:
-    """Markdown: every point of a finished scan (results.csv) with its physics, cost and Pareto front."""
+    """Markdown: every point of a finished scan (results.csv) with its physics, cost and Pareto front. The front is
+    drawn on the selection half of the signal jets (``sel_`` columns) where the scan has one: the half choices are
+    made on; AUCs and efficiencies are the report half's."""
     import pandas as pd
 
     from l1ad.scan_plots import pareto_front
@@ -364,35 +380,45 @@ def scan_table(scan: Path) -> list[str]:
     table = pd.read_csv(scan / "results.csv")
     cfg = [c for c in table.columns if c.startswith("cfg:")]
     ok = table.index[table["status"] == "ok"].tolist()
-    fronts = {s: {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, f"eff1e-3_{s}_qkeras"].tolist())}
+    selection = "sel_eff1e-3_t_qkeras" in table
+    basis = "sel_eff1e-3_{}_qkeras" if selection else "eff1e-3_{}_qkeras"
+    fronts = {s: {ok[i] for i in pareto_front(table.loc[ok, "LUT"].tolist(), table.loc[ok, basis.format(s)].tolist())}
               for s in "twz"}
     spread = "eff1e-3_t_seed_std" in table
+    halves = ("AUC and eff: the report half of the signal jets; sel eff: efficiency at 1e-3 on the selection half, "
+              "on which the front is drawn and choices are made" if selection else
+              "made before the signal jets were split into selection and report halves: its points were chosen and "
+              "are reported on the same jets (optimistic by about the seed spread)")
     lines = [f"Design-space scan `{scan.name}` ({len(table)} points; QKeras score of the kept seed; AUC and efficiencies "
              "at background 1e-3 with 95% CL; LUT and latency from yosys and Verilator; front: the signals for which the "
              "point is on the Pareto front of efficiency at 1e-3 against LUTs"
              + ("; seed std: standard deviation of the efficiency at 1e-3 over the point's training seeds" if spread
-                else "") + "):", "",
+                else "") + f"; {halves}):", "",
              "| " + " | ".join(c[4:] for c in cfg) + " | status | AUC t | AUC w | AUC z | eff t | eff w | eff z | "
-             + ("seed std t / w / z | " if spread else "") + "cycles | LUT | FF | front |",
-             "|" + "---|" * (len(cfg) + 11 + spread)]
+             + ("sel eff t / w / z | " if selection else "") + ("seed std t / w / z | " if spread else "")
+             + "cycles | LUT | FF | front |",
+             "|" + "---|" * (len(cfg) + 11 + selection + spread)]
     for i, row in table.iterrows():
-        lines.append("| " + " | ".join(_scan_cells(row, cfg, spread, [s for s in "twz" if i in fronts[s]])) + " |")
+        lines.append("| " + " | ".join(_scan_cells(row, cfg, selection, spread, [s for s in "twz" if i in fronts[s]]))
+                     + " |")
     return lines
 
 
-def _scan_cells(row, cfg: list[str], spread: bool, front: list[str]) -> list[str]:
+def _scan_cells(row, cfg: list[str], selection: bool, spread: bool, front: list[str]) -> list[str]:
     def fmt(value, interval=None, digits=3):
         return "-" if value is None or value != value else format_value(value, interval, digits)
 
     cells = [str(row[c]) for c in cfg] + [row["status"]]
     if row["status"] != "ok":
-        return cells + [str(row["error"])[:60]] + [""] * (9 + spread)
+        return cells + [str(row["error"])[:60]] + [""] * (9 + selection + spread)
     for s in "twz":
         key = f"auc_{s}_qkeras"
         cells.append(fmt(row[key], (row[key + "_low"], row[key + "_high"])))
     for s in "twz":
         key = f"eff1e-3_{s}_qkeras"
         cells.append(fmt(row[key], (row[key + "_low"], row[key + "_high"]), 4))
+    if selection:
+        cells.append(" / ".join(fmt(row[f"sel_eff1e-3_{s}_qkeras"], None, 4) for s in "twz"))
     if spread:
         cells.append(" / ".join(fmt(row[f"eff1e-3_{s}_seed_std"], None, 4) for s in "twz"))
     return cells + [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}", ", ".join(front)]

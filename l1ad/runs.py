@@ -159,6 +159,11 @@ class Run:
         """Background events the trigger threshold is set on (never the test events it is judged on)."""
         return self._handed_events[1] if self._handed_events else self._events("threshold")
 
+    def selection_events(self) -> Events | None:
+        """The events choices are made on: the test background with the selection half of the signal jets (None
+        where there is no such half); every reported figure uses :meth:`test_events`, whose signals are the other half."""
+        return None
+
     def _events(self, which: str) -> Events:
         raise NotImplementedError
 
@@ -243,6 +248,17 @@ class TrainedRun(Run):
     def transform(self, table) -> np.ndarray:
         """A jet table in the run's input coordinates (its scaler.json), as the FPGA receives them."""
         return self.scaler.transform(table)
+
+    def selection_events(self) -> Events | None:
+        chosen = self._splits.selection
+        if chosen.empty:
+            return None
+        import pandas as pd
+
+        test = self._splits.test
+        table = pd.concat([test[test[LABEL].isin(BACKGROUND)], chosen], ignore_index=True)
+        return Events([self.transform(table)], table[LABEL].to_numpy(),
+                      f"selection half of the signal jets, with the test background jets, of {self.data.path}")
 
     def _events(self, which: str) -> Events:
         if which == "test":

@@ -187,7 +187,8 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
             problems = [f"validation: {name}" for name, ok in check.checks.items() if not ok]
             if hardware is not None and not hardware.bit_exact:
                 problems.append("RTL simulation differs from csim")
-            row.update(_figures(check, hardware), **_seed_figures(Metrics.load(run / "metrics.json").seeds))
+            row.update(_figures(check, hardware), **_selection_figures(Run(run)),
+                       **_seed_figures(Metrics.load(run / "metrics.json").seeds))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
         except Exception as err:  # recorded in the row; the scan goes on
@@ -202,7 +203,8 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
 
 
 def _figures(check, hardware) -> dict:
-    """A point's row: AUC and efficiency at 1e-3 per model and signal (validation), bit-exactness and cost (RTL)."""
+    """A point's row: AUC and efficiency at 1e-3 per model and signal (validation, on the report half of the signal
+    jets), bit-exactness and cost (RTL)."""
     out = {}
     for model in ("float", "qkeras"):
         figures = getattr(check.physics, "float_" if model == "float" else model, None) if check.physics else None
@@ -225,6 +227,28 @@ def _figures(check, hardware) -> dict:
     for key in ("LUT", "FF", "DSP", "CARRY"):
         out[key] = getattr(hardware.yosys, key) if hardware.yosys else None
     out["da4ml_lut_estimate"] = hardware.da4ml_estimate.lut_equivalent_cost
+    return out
+
+
+def _selection_figures(run) -> dict:
+    """AUC and efficiency at 1e-3 on the selection half of the signal jets (``sel_`` columns): the figures a choice
+    between points is made on. Scores: the exact reference of the scoring model (csim's, bit for bit, where the
+    point validated)."""
+    from l1ad.firmware import reference
+    from l1ad.training.evaluate import anomaly_metrics
+
+    events = run.selection_events()
+    if events is None:
+        return {}
+    scores = reference.outputs(run.graph, events.x)[run.graph.outputs.index(run.score_output)][:, 0]
+    out = {}
+    for signal, entry in anomaly_metrics(scores, events.labels)["signals"].items():
+        at = entry["at_background_efficiency"].get("1e-03")
+        out[f"sel_auc_{signal}_qkeras"] = entry["auc"]
+        out[f"sel_auc_{signal}_qkeras_low"], out[f"sel_auc_{signal}_qkeras_high"] = entry["auc_interval"]
+        out[f"sel_eff1e-3_{signal}_qkeras"] = at["signal_efficiency"] if at else None  # None: too few background jets
+        out[f"sel_eff1e-3_{signal}_qkeras_low"], out[f"sel_eff1e-3_{signal}_qkeras_high"] = \
+            at["signal_efficiency_interval"] if at else (None, None)
     return out
 
 

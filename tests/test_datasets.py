@@ -66,6 +66,24 @@ def test_signal_jets_set_aside_for_baselines_never_reach_the_test_set(jets):
     assert len(aside.test) + len(aside.signal_train) == len(plain.test)
 
 
+def test_signal_test_jets_are_halved_into_selection_and_report(jets):
+    """Choices are made on the selection half, figures reported on the other: each signal class's test jets are
+    halved once (seeded), the background and the baselines' share stay as they were."""
+    plain = split(jets, seed=3, signal_train_fraction=0.25)
+    halved, again = (split(jets, seed=3, signal_train_fraction=0.25, selection_fraction=0.5) for _ in range(2))
+    assert halved.train.equals(plain.train) and halved.val.equals(plain.val)
+    assert halved.signal_train.equals(plain.signal_train) and halved.selection.equals(again.selection)
+    background = lambda t: t[t[LABEL].isin(BACKGROUND)].reset_index(drop=True)  # noqa: E731
+    assert background(halved.test).equals(background(plain.test)) and set(halved.selection[LABEL]) == set(SIGNALS)
+    rows = lambda t: {tuple(r) for r in t[FEATURES].to_numpy()}  # noqa: E731
+    assert not rows(halved.selection) & rows(halved.test)
+    assert rows(halved.selection) | rows(halved.test) == rows(plain.test)
+    report = halved.test[halved.test[LABEL].isin(SIGNALS)][LABEL].value_counts()
+    assert all(abs(n - report[c]) <= 1 for c, n in halved.selection[LABEL].value_counts().items())
+    other = split(jets, seed=4, signal_train_fraction=0.25, selection_fraction=0.5)
+    assert rows(other.selection) != rows(halved.selection)
+
+
 def test_bootstrap_draws_a_large_reproducible_file(tmp_path, jets):
     from l1ad.training.datasets import bootstrap
     from l1ad.training.io import write_jets

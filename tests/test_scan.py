@@ -67,7 +67,8 @@ def test_scan_marks_points_that_are_not_bit_exact_as_failed_and_resumes(tmp_path
     assert "not bit-exact" in failed.iloc[0]["error"] and "all_outputs_bit_identical" in failed.iloc[0]["error"]
     assert not failed.iloc[0]["csim_bit_exact"] and ok.iloc[0]["csim_bit_exact"] and ok.iloc[0]["rtl_bit_exact"]
     assert ok.iloc[0]["latency_cycles"] > 0
-    for column in ("auc_t_qkeras", "auc_t_qkeras_low", "eff1e-3_w_float", "LUT", "DSP", "train_s", "total_s"):
+    for column in ("auc_t_qkeras", "auc_t_qkeras_low", "eff1e-3_w_float", "sel_eff1e-3_w_qkeras", "sel_auc_z_qkeras_high",
+                   "LUT", "DSP", "train_s", "total_s"):
         assert column in table
     point = ok.iloc[0]["point"]
     for sub in ("run/status.json", "hls/project.tcl", "rtl/metadata.json"):  # each point has its own folders
@@ -138,7 +139,16 @@ def test_readme_scan_table_marks_the_front_and_keeps_failed_points(tmp_path):
     assert len({line.count("|") for line in lines}) == 1  # header, separator and rows have the same columns
     front = [line.split(" | ")[0][2:] for line in lines[2:] if line.rstrip(" |").endswith("t, w, z")]
     assert front == ["point 1"]  # point 0 costs more for less; the failed point is never on the front
-    assert "not bit-exact" in lines[-1]
+    assert "not bit-exact" in lines[-1] and "chosen and are reported on the same jets" in scan_table(tmp_path)[0]
+
+    for i, row in enumerate(rows):  # a scan with a selection half: the front is drawn on it, not on the report half
+        row.update({f"sel_eff1e-3_{s}_qkeras": [0.01, 0.005, 0.003, 0.02][i] for s in "twz"})
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    lines = scan_table(tmp_path)
+    table = [line for line in lines if line.startswith("|")]
+    assert len({line.count("|") for line in table}) == 1 and "sel eff t / w / z" in table[0]
+    front = [line.split(" | ")[0][2:] for line in table[2:] if line.rstrip(" |").endswith("t, w, z")]
+    assert front == ["point 0", "point 1"] and "on which the front is drawn and choices are made" in lines[0]
 
 
 def test_point_digest_changes_with_the_toolchain(tmp_path, monkeypatch):

@@ -83,6 +83,7 @@ class Data(_Strict):
     val_fraction: float = Field(gt=0, lt=1)
     test_fraction: float = Field(gt=0, lt=1)
     signal_train_fraction: float = Field(ge=0, lt=1)
+    selection_fraction: float = Field(ge=0, lt=1)
     transform: Literal["standard", "log", "power", "core", "log_core"]
     core_fraction: float = Field(gt=0.2, le=1)
 

@@ -32,10 +32,15 @@ class Splits:
     val: pd.DataFrame
     test: pd.DataFrame
     signal_train: pd.DataFrame
+    selection: pd.DataFrame
 
 
 def split(table: pd.DataFrame, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
-          signal_train_fraction: float = 0.0) -> Splits:
+          signal_train_fraction: float = 0.0, selection_fraction: float = 0.0) -> Splits:
+    """Background jets into train, validation and test; signal jets into the supervised baselines' share
+    (``signal_train``), a selection half (``selection``: every choice made on signal jets is made on these) and the
+    test split's signal jets, on which every figure is reported. Each draw is seeded and made after the ones
+    before it, so that a share added later leaves the earlier splits as they were."""
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(f"split fractions must be in (0, 1) and sum below 1, got val={val_fraction}, test={test_fraction}")
     rng = np.random.default_rng(seed)
@@ -49,9 +54,16 @@ def split(table: pd.DataFrame, seed: int, val_fraction: float = 0.2, test_fracti
         signal = rng.permutation(signal)
         n_sig = round(len(signal) * signal_train_fraction)
         signal_train, signal = signal[:n_sig], signal[n_sig:]
+    selection = np.array([], dtype=np.int64)
+    if selection_fraction > 0:  # per class, from a stream of its own: the shares above do not move
+        labels = table[LABEL].to_numpy()
+        halves = np.random.default_rng([seed, 1]).permutation(np.sort(signal))
+        chosen = [halves[labels[halves] == c][:round(np.sum(labels[halves] == c) * selection_fraction)] for c in SIGNALS]
+        selection = np.concatenate(chosen)
+        signal = np.setdiff1d(signal, selection)
     pick = lambda rows: table.iloc[np.sort(rows)].reset_index(drop=True)  # noqa: E731
     return Splits(train=pick(train), val=pick(val), test=pick(np.concatenate([test_bg, signal])),
-                  signal_train=pick(signal_train))
+                  signal_train=pick(signal_train), selection=pick(selection))
 
 
 # features that are non-negative and heavy-tailed: the log transform acts on these

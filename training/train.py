@@ -355,7 +355,7 @@ def _start(config: Config, data: DataFile, run: Path, resume: bool, restart: boo
     (run / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     data_info = dict(data.info)
     data_info["split_counts"] = {name: getattr(parts, name)[LABEL].value_counts().sort_index().to_dict()
-                                 for name in ("train", "val", "test", "signal_train")}
+                                 for name in ("train", "val", "test", "signal_train", "selection")}
     write_json(run / "data.json", data_info)
     return run, parts, fingerprint
 
@@ -396,7 +396,7 @@ def _keep_models(config: Config, histories: dict[str, dict], x_val: np.ndarray, 
 def splits(table: pd.DataFrame, config: Config) -> Splits:
     """The run's splits of a table, fixed by the config's seed and fractions."""
     d = config.data
-    return split(table, config.seed, d.val_fraction, d.test_fraction, d.signal_train_fraction)
+    return split(table, config.seed, d.val_fraction, d.test_fraction, d.signal_train_fraction, d.selection_fraction)
 
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
