@@ -99,6 +99,7 @@ class Metrics(Record):
     qkeras: Figures
     seeds: Optional[SeedSpread] = None
     baselines: Optional[dict[str, Figures]] = None
+    kl: Optional[dict[str, Figures]] = None  # a VAE scored by its KL term instead of mu^2, per model (off chip)
 
 
 # --- firmware ------------------------------------------------------------------------------------------

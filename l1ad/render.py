@@ -401,6 +401,20 @@ def scan_table(scan: Path) -> list[str]:
     for i, row in table.iterrows():
         lines.append("| " + " | ".join(_scan_cells(row, cfg, selection, spread, [s for s in "twz" if i in fronts[s]]))
                      + " |")
+    return lines + _kl_lines(table, cfg)
+
+
+def _kl_lines(table, cfg: list[str]) -> list[str]:
+    """For each VAE point: its figures when scored by the KL term (off chip) beside the mu^2 the chip computes."""
+    if "kl_auc_t_qkeras" not in table:
+        return []
+    lines = []
+    for _, row in table[table["kl_auc_t_qkeras"].notna()].iterrows():
+        figures = lambda prefix: ", ".join(  # noqa: E731
+            f"{s} {row[f'{prefix}auc_{s}_qkeras']:.3f} / {100 * row[f'{prefix}eff1e-3_{s}_qkeras']:.2f}%" for s in "twz")
+        lines += ["", f"`{' / '.join(str(row[c]) for c in cfg)}` scored by its KL term instead of mu^2 (off chip, "
+                  f"Keras float32; AUC / eff at 1e-3, report half): {figures('kl_')}; mu^2 (the chip's score): "
+                  f"{figures('')}."]
     return lines
 
 

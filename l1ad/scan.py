@@ -187,8 +187,9 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
             problems = [f"validation: {name}" for name, ok in check.checks.items() if not ok]
             if hardware is not None and not hardware.bit_exact:
                 problems.append("RTL simulation differs from csim")
-            row.update(_figures(check, hardware), **_selection_figures(Run(run)),
-                       **_seed_figures(Metrics.load(run / "metrics.json").seeds))
+            metrics = Metrics.load(run / "metrics.json")
+            row.update(_figures(check, hardware), **_selection_figures(Run(run)), **_kl_figures(metrics),
+                       **_seed_figures(metrics.seeds))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
         except Exception as err:  # recorded in the row; the scan goes on
@@ -249,6 +250,19 @@ def _selection_figures(run) -> dict:
         out[f"sel_eff1e-3_{signal}_qkeras"] = at["signal_efficiency"] if at else None  # None: too few background jets
         out[f"sel_eff1e-3_{signal}_qkeras_low"], out[f"sel_eff1e-3_{signal}_qkeras_high"] = \
             at["signal_efficiency_interval"] if at else (None, None)
+    return out
+
+
+def _kl_figures(metrics) -> dict:
+    """A VAE's figures when scored by its KL term instead of the mu^2 the chip computes (off chip, report half)."""
+    kl = metrics.kl["qkeras"] if metrics.kl else None
+    if kl is None:
+        return {}
+    out = {}
+    for signal, entry in kl.signals.items():
+        at = entry.at_background_efficiency.get("1e-03")
+        out[f"kl_auc_{signal}_qkeras"] = entry.auc
+        out[f"kl_eff1e-3_{signal}_qkeras"] = at.signal_efficiency if at else None
     return out
 
 

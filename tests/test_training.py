@@ -221,12 +221,38 @@ def test_pruning_reaches_target_sparsity(data_file, tmp_path):
 
 
 @ON_FINISHED_RUN
-@pytest.mark.parametrize("variant", ["denoising", "sparse"])
+@pytest.mark.parametrize("variant", ["denoising", "sparse", "contractive"])
 def test_variants_train_differently(finished_run, data_file, tmp_path, variant):
     config = load_config(overrides={**TINY, "training": {**TINY["training"], "variant": variant, "noise_std": 0.5,
                                                          "latent_l1": 0.1}})
     run = train(config, data_file, tmp_path / variant, progress=False, figures=False)
     assert not _same_weights(finished_run / "qkeras_model.h5", run / "qkeras_model.h5")
+
+
+@pytest.mark.parametrize("quantized", [False, True])
+def test_contractive_penalty_is_the_encoders_jacobian_and_stays_off_the_chip(quantized):
+    """The loss of the contractive variant is the reconstruction error plus weight x the squared Frobenius norm of
+    d(latent)/d(input) per jet (over the 16 features), computed here independently with a GradientTape; the scoring
+    model, which is converted, has no part of it."""
+    import tensorflow as tf
+
+    config = load_config(overrides={**TINY, "training": {**TINY["training"], "variant": "contractive",
+                                                         "contractive_weight": 3.0}})
+    models.set_seed(0)
+    training, scoring = models.build(config, quantized=quantized)
+    training.compile("adam", loss="mse")
+    x = np.random.default_rng(0).normal(0, 1, (64, 16)).astype(np.float32)
+    y = np.random.default_rng(1).normal(0, 1, (64, 16)).astype(np.float32)
+    latent = tf.keras.Model(training.inputs, training.get_layer("latent_q" if quantized else "latent").output)
+    inputs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        z = latent(inputs)
+    jacobian = tape.batch_jacobian(z, inputs).numpy()
+    expected = np.mean((training.predict(x, verbose=0) - y) ** 2) + 3.0 * np.mean(np.sum(jacobian**2, axis=(1, 2))) / 16
+    assert np.sum(jacobian**2) > 0
+    np.testing.assert_allclose(training.evaluate(x, y, verbose=0, batch_size=64), expected, rtol=1e-4)
+    assert "encoder_jacobian" not in [layer.name for layer in scoring.layers]
 
 
 def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
@@ -241,6 +267,15 @@ def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
     score_type = config.quantization.score
     lsb = 2.0 ** -(score_type.bits - score_type.integer)
     np.testing.assert_allclose(score, np.clip((mu**2).sum(axis=1), 0, 2.0**score_type.integer - lsb), atol=lsb / 2)
+    # the KL term, measured off chip beside mu^2: the same means as the chip's, the log-variances of the training
+    moments = models.load(run / "qkeras_moments.h5")
+    means, logvar = moments.predict(x, verbose=0)
+    np.testing.assert_array_equal(means, models.latent(model, x))
+    kl = models.kl_scores(moments, x)
+    assert np.all(kl >= -1e-9) and not np.allclose(kl, 0.5 * (mu**2).sum(axis=1))  # the variances count
+    metrics = train_module.read_json(run / "metrics.json")
+    assert set(metrics["kl"]) == {"float", "qkeras"} and "off chip" in metrics["kl"]["qkeras"]["source"]
+    assert metrics["kl"]["qkeras"]["signals"].keys() == metrics["qkeras"]["signals"].keys()
 
 
 def test_inverse_variance_weights_are_recorded_and_used(data_file, tmp_path):

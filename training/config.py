@@ -136,9 +136,10 @@ class Training(_Strict):
     epochs: int = Field(ge=1)
     seeds: int = Field(ge=1, le=20)
     early_stopping: EarlyStopping
-    variant: Literal["plain", "denoising", "sparse"]
+    variant: Literal["plain", "denoising", "sparse", "contractive"]
     noise_std: float = Field(ge=0)
     latent_l1: float = Field(ge=0)
+    contractive_weight: float = Field(ge=0)
     loss: Literal["mse", "huber"]
     target: Literal["quantized", "float"]
     vae_beta: float = Field(ge=0)

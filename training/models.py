@@ -131,6 +131,22 @@ class _Sample(keras.layers.Layer):
         return mu + eps * tf.exp(0.5 * logvar)
 
 
+class _EncoderJacobian(keras.layers.Layer):
+    """Per jet, the squared Frobenius norm of d(latent)/d(input): the contractive autoencoder's penalty. On the
+    training model's loss only, never on the scoring model (nothing of it reaches the chip). Keras first calls a
+    functional model's layers on unconnected placeholders, where there is no gradient (zero then); in training the
+    graph connects them."""
+
+    def call(self, inputs):
+        x, latent = inputs
+        norm = tf.zeros_like(x[:, 0])
+        for k in range(latent.shape[-1]):  # a jet's latent depends on its own input only: summed gradients are per jet
+            grad = tf.gradients(latent[:, k], x)[0]
+            if grad is not None:
+                norm += tf.reduce_sum(tf.square(grad), axis=1)
+        return norm
+
+
 def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = None) -> tuple[keras.Model, keras.Model]:
     """Return (training model, scoring model), sharing their layers.
 
@@ -183,8 +199,26 @@ def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = 
     score = squared_error_head(x, reconstruction, weights, quantized, score_fmt, config.score.weights,
                                config.score.residual)
     training = keras.Model(features, reconstruction, name=kind)
+    if config.training.variant == "contractive":
+        jacobian = _EncoderJacobian(name="encoder_jacobian")([x, latent])
+        training.add_loss(config.training.contractive_weight * tf.reduce_mean(jacobian) / N_FEATURES)
     scoring = keras.Model(features, [score, reconstruction], name=kind + "_scoring")
     return training, scoring
+
+
+def vae_moments(training: keras.Model) -> keras.Model:
+    """A VAE's latent means and log-variances (features -> [mu, logvar]) from its training model: the log-variances
+    are computed only there (the chip scores mu^2 and needs neither them nor the decoder)."""
+    names = [layer.name for layer in training.layers]
+    mu = training.get_layer("latent_q" if "latent_q" in names else "latent").output
+    return keras.Model(training.inputs[0], [mu, training.get_layer("logvar").output], name="vae_moments")
+
+
+def kl_scores(moments: keras.Model, x: np.ndarray) -> np.ndarray:
+    """Each jet's KL divergence of the VAE's posterior N(mu, exp(logvar)) from N(0, 1), summed over the latent
+    dimensions (Keras float32 predict, then float64)."""
+    mu, logvar = (np.asarray(a, dtype=np.float64) for a in moments.predict(x, batch_size=4096, verbose=0))
+    return -0.5 * np.sum(1.0 + logvar - mu**2 - np.exp(logvar), axis=1)
 
 
 def quantized_input(config: Config, x: np.ndarray) -> np.ndarray:

@@ -187,6 +187,9 @@ def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train:
         _epoch_done(name, epoch)
     bar.close()
     saved.load_best()
+    if config.model.kind == "vae":  # for the KL score, measured off chip beside mu^2
+        with atomic_path(saved.dir / "moments.h5") as tmp:
+            models.strip(models.vae_moments(model)).save(str(tmp), include_optimizer=False)
     final = models.strip(scoring)
     weights = _set_score_weights(config, final, x_val, validation_data[1])
     history = {k: saved.state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
@@ -375,6 +378,8 @@ def _keep_models(config: Config, histories: dict[str, dict], x_val: np.ndarray, 
     kept = kept_seed(histories)
     for kind, name in (("float", "float"), ("qkeras", kept)):
         shutil.copyfile(run / "checkpoints" / name / "model.h5", run / f"{kind}_model.h5")
+        if (run / "checkpoints" / name / "moments.h5").exists():
+            shutil.copyfile(run / "checkpoints" / name / "moments.h5", run / f"{kind}_moments.h5")
     loaded = {"float": models.load(run / "float_model.h5")}
     for name in histories:
         if name.startswith("qkeras"):
@@ -425,6 +430,11 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
         if figures:  # the QKeras model's residuals are those of the chip: from its quantized input
             inputs = keras_models.quantized_input(load_config(run / "config.yaml"), x) if kind == "qkeras" else x
             _model_figures(loaded[kind], kind, scores[kind], reconstruction, x, inputs, labels, out_dir)
+    if (run / "qkeras_moments.h5").exists():  # a VAE: its KL term as the score, beside the mu^2 the chip computes
+        metrics["kl"] = {kind: {**anomaly_metrics(keras_models.kl_scores(keras_models.load(run / f"{kind}_moments.h5"),
+                                                                          x), labels),
+                                "source": f"KL term of {kind}_moments.h5 (Keras float32 predict, off chip)"}
+                         for kind in MODELS}
     if figures:
         plots.roc_curves(scores, labels, out_dir / "plots" / "roc.png", "test jets")
     if out_dir == run and isinstance(parts, Splits):  # the run's own test split
