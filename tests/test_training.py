@@ -82,8 +82,9 @@ def _quantize_unsigned(x, bits, integer):
     return np.clip(np.round(x / step) * step, 0, 2.0**integer - step)  # np.round: half to even, like QKeras
 
 
-def test_score_is_mean_squared_error_of_the_quantized_input():
-    config = load_config(overrides=AE)
+@pytest.mark.parametrize("kind", ["mse", "mae"])
+def test_score_is_mean_squared_or_absolute_error_of_the_quantized_input(kind):
+    config = load_config(overrides={**AE, "score": {**AE["score"], "kind": kind}})
     models.set_seed(3)
     rng = np.random.default_rng(0)
     x = rng.normal(0, 2, (3000, 16)).astype(np.float32)
@@ -100,7 +101,8 @@ def test_score_is_mean_squared_error_of_the_quantized_input():
             inputs = keras.Model(scoring.input, scoring.get_layer("input_q").output).predict(x, verbose=0)
             step = 2.0 ** (config.quantization.input.integer + 1 - config.quantization.input.bits)
             assert np.all(inputs / step == np.round(inputs / step))  # the input really is quantized
-        mse = ((inputs.astype(np.float64) - recon.astype(np.float64)) ** 2).mean(axis=1)
+        residual = inputs.astype(np.float64) - recon.astype(np.float64)
+        mse = (residual**2 if kind == "mse" else np.abs(residual)).mean(axis=1)
         if not quantized:
             np.testing.assert_allclose(score, mse, rtol=2e-6)
             continue

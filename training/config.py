@@ -73,7 +73,7 @@ class Quantization(_Strict):
 
 
 class Score(_Strict):
-    kind: Literal["mse", "mu2"]
+    kind: Literal["mse", "mae", "mu2"]
     feature_weights: Literal["uniform", "inverse_variance"]
     weights: QuantizerBits
     residual: Optional[QuantizerBits] = None
@@ -185,10 +185,12 @@ class Config(_Strict):
                              "end pruning sooner, train longer, or set pruning.enabled: false")
         if self.training.min_learning_rate > self.training.learning_rate:
             raise ValueError("training.min_learning_rate must not exceed training.learning_rate")
-        needs = {"mse": "ae", "mu2": "vae"}[self.score.kind]
+        needs = {"mse": "ae", "mae": "ae", "mu2": "vae"}[self.score.kind]
         if self.model.kind != needs:
-            raise ValueError(f"score.kind {self.score.kind} needs model.kind {needs} (mse: an autoencoder's "
+            raise ValueError(f"score.kind {self.score.kind} needs model.kind {needs} (mse, mae: an autoencoder's "
                              "reconstruction error; mu2: a VAE's encoder-only score)")
+        if self.score.kind == "mae" and self.model.latent == 0:
+            raise ValueError("score.kind mae needs a reconstruction (model.latent > 0); the distance baseline is mse")
         if self.model.kind == "vae" and self.score.feature_weights != "uniform":
             raise ValueError("score.feature_weights applies to an autoencoder's squared errors (model.kind ae)")
         if self.model.latent == 0 and (self.model.encoder or self.model.decoder or self.model.kind != "ae"):

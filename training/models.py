@@ -75,8 +75,10 @@ def _score_quantizer(fmt: QuantizerBits):
 
 
 def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, score_fmt: QuantizerBits | None,
-                       weights_fmt: QuantizerBits | None, residual_fmt: QuantizerBits | None = None):
-    """score = sum_i w_i (x_i - reconstruction_i)^2, layers residual[_q], residual_sq, mean, score.
+                       weights_fmt: QuantizerBits | None, residual_fmt: QuantizerBits | None = None,
+                       absolute: bool = False):
+    """score = sum_i w_i (x_i - reconstruction_i)^2, layers residual[_q], residual_sq, mean, score; with ``absolute``
+    sum_i w_i |x_i - reconstruction_i| (layers residual[_q], residual_neg[_q], residual_abs, mean, score).
 
     ``reconstruction`` None: a constant reconstruction at the origin (latent size 0), so the residual is x.
     The weights are frozen constants; in the quantized model they are rounded to ``weights_fmt``, which
@@ -88,7 +90,13 @@ def squared_error_head(x, reconstruction, weights: np.ndarray, quantized: bool, 
         from qkeras import QActivation
 
         residual = QActivation(_signed(residual_fmt), name="residual_q")(residual)
-    squared = keras.layers.Multiply(name="residual_sq")([residual, residual])
+    if absolute:  # |r| = max(r, -r), the negative computed as its own difference (and rounded like r): no squares
+        negative = keras.layers.Subtract(name="residual_neg")([reconstruction, x])
+        if quantized and residual_fmt is not None:
+            negative = QActivation(_signed(residual_fmt), name="residual_neg_q")(negative)
+        squared = keras.layers.Maximum(name="residual_abs")([residual, negative])
+    else:
+        squared = keras.layers.Multiply(name="residual_sq")([residual, residual])
     args = dict(use_bias=False, trainable=False, kernel_initializer="zeros")
     if quantized:
         from qkeras import QActivation, QDense
@@ -197,7 +205,7 @@ def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = 
         scoring = keras.Model(features, [score], name=kind + "_scoring")
         return training, scoring
     score = squared_error_head(x, reconstruction, weights, quantized, score_fmt, config.score.weights,
-                               config.score.residual)
+                               config.score.residual, absolute=config.score.kind == "mae")
     training = keras.Model(features, reconstruction, name=kind)
     if config.training.variant == "contractive":
         jacobian = _EncoderJacobian(name="encoder_jacobian")([x, latent])
