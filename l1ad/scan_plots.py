@@ -157,8 +157,10 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
             ax.tick_params(labelsize="x-small")
             if row == 0:
                 ax.set_yscale("log")
-    axes[0, 0].legend(fontsize="xx-small", loc="best")
-    fig.subplots_adjust(wspace=0.3, hspace=0.3)
+    handles, labels = axes[0, 0].get_legend_handles_labels()  # below the panels: never over a point
+    fig.legend(handles, labels, fontsize="x-small", loc="lower center", ncol=min(4, len(labels)),
+               bbox_to_anchor=(0.5, -0.02))
+    fig.subplots_adjust(wspace=0.3, hspace=0.3, bottom=0.14)
     return save(fig, path)
 
 

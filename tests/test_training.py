@@ -114,6 +114,29 @@ def test_score_is_mean_squared_or_absolute_error_of_the_quantized_input(kind):
         assert np.max(np.abs(score - expected)) <= lsb
 
 
+def test_quantized_values_are_binned_on_their_grid_and_a_1_wide_latent_is_drawn(tmp_path):
+    """Histograms of quantized values: no empty bin between filled ones (no comb), whatever rarer values sit between
+    the grid points most values are on; a 1-wide latent is drawn as one histogram per class, its ends included."""
+    from PIL import Image
+
+    from l1ad.training.plots import latent_space, value_bins
+
+    rng = np.random.default_rng(0)
+    bulk = 0.125 + 0.5 * np.round(rng.normal(0, 4, 8000))  # most values on a grid of 0.5 ...
+    values = np.concatenate([bulk, 0.125 * np.round(rng.normal(0, 16, 2000))])  # ... some on a grid of 0.125
+    edges = value_bins(values, *np.percentile(values, [0.5, 99.5]))
+    counts, _ = np.histogram(values, edges)
+    filled = np.flatnonzero(counts)
+    assert np.all(counts[filled[0]:filled[-1] + 1] > 0) and np.allclose(np.diff(edges), np.diff(edges)[0])
+    assert np.isclose(np.diff(edges)[0] % 0.5, 0)
+    latent = np.concatenate([np.full(300, -16.0), 0.25 * np.round(rng.normal(0, 8, 700))])[:, None]
+    labels = np.array(["q", "g", "t", "w", "z"] * 200)
+    path = latent_space(latent, labels, tmp_path / "latent.png", "a 1-wide latent")
+    with Image.open(path) as image:
+        colors = {c for _, c in image.convert("RGB").getcolors(1 << 20)}
+    assert len(colors) > 50  # lines of five colours drawn, not an empty frame
+
+
 def test_thresholds_keep_background_efficiency_at_most_eps():
     rng = np.random.default_rng(1)
     background = np.round(rng.exponential(1.0, 20000), 2)  # many ties, like fixed-point scores

@@ -83,20 +83,60 @@ def roc_curves(model_scores: dict[str, np.ndarray], labels: np.ndarray, path: Pa
 
 @styled
 def latent_space(latent: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
+    """The latent space per class: a 2-D histogram per class of the first two latent values, or, for a 1-wide
+    latent, one histogram per class (binned on the quantizer's step, so that a pile-up at its floor shows)."""
     present = [c for c in CLASSES if (labels == c).any()]
+    if latent.shape[1] == 1:
+        return _latent_1d(latent[:, 0], labels, present, path, title)
     fig, axes = figure(1, len(present), figsize=(3.6 * len(present), 3.8), sharex=True, sharey=True)
     axes = np.atleast_1d(axes)
-    xy = latent[:, :2] if latent.shape[1] >= 2 else np.column_stack([latent[:, 0], np.zeros(len(latent))])
+    xy = latent[:, :2]
     lo, hi = np.percentile(xy, [0.5, 99.5], axis=0)
     for ax, label in zip(axes, present):
         sel = xy[labels == label]
-        ax.hist2d(sel[:, 0], sel[:, 1], bins=50, range=[[lo[0], hi[0] + 1e-6], [lo[1], hi[1] + 1e-6]],
+        ax.hist2d(sel[:, 0], sel[:, 1], bins=[value_bins(xy[:, 0], lo[0], hi[0]), value_bins(xy[:, 1], lo[1], hi[1])],
                   cmap="viridis", cmin=1)
         ax.set_title(f"{label} jets", fontsize="small")
         ax.set_xlabel("latent 1", fontsize="small")
-    axes[0].set_ylabel("latent 2" if latent.shape[1] >= 2 else "-", fontsize="small")
+    axes[0].set_ylabel("latent 2", fontsize="small")
     fig.suptitle(title, fontsize="small", y=1.04)
     return save(fig, path)
+
+
+def _latent_1d(values: np.ndarray, labels: np.ndarray, present: list[str], path: Path, title: str) -> Path:
+    fig, ax = figure(figsize=(8, 4.8))
+    edges = value_bins(values, values.min(), values.max(), 80)  # the whole range: the ends are where jets pile up
+    for label in present:
+        ax.hist(values[labels == label], bins=edges, histtype="step", density=True, lw=1.5,
+                color=COLORS.get(label), label=f"{label} jets")
+    ax.set_yscale("log")
+    ax.set(xlabel="latent value (the bottleneck's one number)", ylabel="density")
+    ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_title(title, fontsize="small")
+    return save(fig, path)
+
+
+def value_bins(values: np.ndarray, lo: float, hi: float, n: int = 50) -> np.ndarray:
+    """Histogram edges over [lo, hi]. Values on a grid (a quantized variable) are binned on the coarsest grid (a
+    power-of-two multiple of the finest step) on which at least 60% of them sit, with edges half-way between its
+    points and a whole number of its steps per bin: no empty bin falls between filled ones (no comb of spikes),
+    and the rarer values between its points are counted in the bin around them. Other values: ``n`` equal bins."""
+    grid, counts = np.unique(values[np.isfinite(values)], return_counts=True)
+    if len(grid) > 1 and hi > lo:
+        step = float(np.min(np.diff(grid)))
+        offsets = np.round((grid - grid[0]) / step).astype(np.int64)
+        if step > 0 and np.allclose((grid - grid[0]) / step, offsets, atol=1e-6):
+            k, residue = 1, 0
+            while 2 * k * step <= (hi - lo) / 8:  # at least 8 bins
+                cosets = np.bincount(offsets % (2 * k), weights=counts)
+                if cosets.max() < 0.6 * counts.sum():
+                    break
+                k, residue = 2 * k, int(np.argmax(cosets))
+            unit, anchor = k * step, grid[0] + residue * step
+            per_bin = max(1, int(np.ceil((hi - lo) / unit / n)))
+            start = anchor + unit * np.floor((lo - anchor) / unit) - unit / 2
+            return np.arange(start, hi + unit * (per_bin + 0.5), unit * per_bin)
+    return np.linspace(lo, hi if hi > lo else lo + 1.0, n + 1)
 
 
 @styled
@@ -110,14 +150,15 @@ def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray
         lo, hi = np.percentile(diff[:, i], [0.5, 99.5])
         for (name, mask), color in zip(groups.items(), [COLORS["background"], *(COLORS[s] for s in SIGNALS)]):
             if mask.any():
-                counts, edges = np.histogram(diff[mask, i], bins=50, range=(lo, hi), density=True)
+                counts, edges = np.histogram(diff[mask, i], bins=value_bins(diff[:, i], lo, hi), density=True)
                 ax.stairs(counts, edges, color=color, label=name, lw=1.5)
         ax.set_xlabel(feature, fontsize="x-small")
         ax.tick_params(labelsize="x-small")
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(NullLocator())  # 16 log axes of minor ticks: most of the drawing time
-    axes[0, 0].legend(fontsize="xx-small")
-    fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small")
+    handles, names = axes[0, 0].get_legend_handles_labels()  # above the panels: never over the data
+    fig.legend(handles, names, fontsize="x-small", loc="upper right", ncol=len(names), bbox_to_anchor=(0.98, 0.985))
+    fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small", x=0.3)
     # fixed spacing, not cropped: tight_layout or a tight bounding box each cost an extra draw of 16 panels
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.06, hspace=0.4, wspace=0.3, top=0.94)
     return save(fig, path, tight=False)
