@@ -301,6 +301,11 @@ def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
     metrics = train_module.read_json(run / "metrics.json")
     assert set(metrics["kl"]) == {"float", "qkeras"} and "off chip" in metrics["kl"]["qkeras"]["source"]
     assert metrics["kl"]["qkeras"]["signals"].keys() == metrics["qkeras"]["signals"].keys()
+    for quantized in (False, True):  # the moments of a training model whose layers are wrapped for pruning
+        pruned = load_config(overrides={**TINY, "model": {**TINY["model"], "kind": "vae"}, "score": {"kind": "mu2"},
+                                        "pruning": {"enabled": True, "begin_epoch": 0, "end_epoch": 1}})
+        training, _ = models.build(pruned, quantized=quantized, pruned_steps_per_epoch=4)
+        assert [t.shape[-1] for t in models.vae_moments(training).outputs] == [2, 2]
 
 
 def test_inverse_variance_weights_are_recorded_and_used(data_file, tmp_path):

@@ -217,9 +217,8 @@ def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = 
 def vae_moments(training: keras.Model) -> keras.Model:
     """A VAE's latent means and log-variances (features -> [mu, logvar]) from its training model: the log-variances
     are computed only there (the chip scores mu^2 and needs neither them nor the decoder)."""
-    names = [layer.name for layer in training.layers]
-    mu = training.get_layer("latent_q" if "latent_q" in names else "latent").output
-    return keras.Model(training.inputs[0], [mu, training.get_layer("logvar").output], name="vae_moments")
+    mu, logvar, _ = training.get_layer("sample").input  # whatever wraps the layers (pruning), the sampler's inputs
+    return keras.Model(training.inputs[0], [mu, logvar], name="vae_moments")
 
 
 def kl_scores(moments: keras.Model, x: np.ndarray) -> np.ndarray:
