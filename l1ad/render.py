@@ -444,7 +444,8 @@ def results_markdown(report: Report, scans: list[Path], command: str) -> str:
     m = report.model
     lines = [f"Produced by `{command}` (numbers from `runs/{report.run}/report.json`; do not edit by hand).", "",
              f"Default model: {m.architecture}, score {m.score}, input transform {m.transform}; "
-             f"{m.parameters:,} parameters. Physics on the test jets of the embedded sample (signal efficiency "
+             f"{m.parameters:,} parameters. Physics on the test jets of the embedded sample (the report half of its "
+             "signal jets; signal efficiency "
              "at fixed background efficiency, 95% CL intervals):", ""]
     lines += physics_table(_chip_models(report))
     if report.seeds:

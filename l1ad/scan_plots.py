@@ -84,14 +84,16 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
             for i in front:
                 ax.annotate(caption(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(4, -10),
                             textcoords="offset points")
-        ax.legend(fontsize="xx-small", title=_legend_title(ok) if pareto else None, title_fontsize="xx-small")
         ax.set_title(f"{signal} jets", fontsize="small")
         ax.set_xlabel(xlabel, fontsize="small")
         if cost == "LUT" and x.max() > 5 * x.min():
             ax.set_xscale("log")  # scans span cheap score heads and whole autoencoders
         ax.tick_params(labelsize="x-small")
     axes[0].set_ylabel("signal eff. at background 1e-3 (QKeras)", fontsize="small")
-    fig.subplots_adjust(wspace=0.25)
+    handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a point
+    fig.legend(handles, labels, fontsize="x-small", loc="upper center", ncol=len(labels), bbox_to_anchor=(0.5, 0.0),
+               title=_legend_title(ok) if pareto else None, title_fontsize="x-small")
+    fig.subplots_adjust(wspace=0.25, bottom=0.2)
     return save(fig, path)
 
 

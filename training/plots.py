@@ -157,8 +157,8 @@ def residuals(inputs: np.ndarray, reconstruction: np.ndarray, labels: np.ndarray
         ax.set_yscale("log")
         ax.yaxis.set_minor_locator(NullLocator())  # 16 log axes of minor ticks: most of the drawing time
     handles, names = axes[0, 0].get_legend_handles_labels()  # above the panels: never over the data
-    fig.legend(handles, names, fontsize="x-small", loc="upper right", ncol=len(names), bbox_to_anchor=(0.98, 0.985))
-    fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small", x=0.3)
+    fig.legend(handles, names, fontsize="x-small", loc="upper center", ncol=len(names), bbox_to_anchor=(0.5, 0.965))
+    fig.suptitle(f"reconstruction residuals, input - output (scaled units), {title}", fontsize="small", y=0.995)
     # fixed spacing, not cropped: tight_layout or a tight bounding box each cost an extra draw of 16 panels
-    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.06, hspace=0.4, wspace=0.3, top=0.94)
+    fig.subplots_adjust(left=0.05, right=0.98, bottom=0.06, hspace=0.4, wspace=0.3, top=0.91)
     return save(fig, path, tight=False)
