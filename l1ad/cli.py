@@ -27,6 +27,21 @@ app.add_typer(data_app, name="data")
 DataOption = typer.Option(None, "--data", help="Jet file or directory (default: the embedded sample).")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"l1ad {version('l1ad')} (hls4ml {version('hls4ml')}, QKeras {version('qkeras')}, "
+                   f"da4ml {version('da4ml')}, TensorFlow {version('tensorflow')})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(show_version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                               help="Print l1ad's version and its toolchain's, and exit.")) -> None:
+    """Build FPGA anomaly-detection triggers from quantized jet autoencoders."""
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.secho(f"error: {message}", fg="red", err=True)
     raise typer.Exit(code)

@@ -23,6 +23,13 @@ def test_help_lists_every_subcommand():
         assert command in result.output
 
 
+def test_version_names_l1ad_and_its_toolchain():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith(f"l1ad {version('l1ad')} (hls4ml {version('hls4ml')}")
+
+
 def test_data_info_compares_with_the_official_data():
     result = CliRunner().invoke(app, ["data", "info"])
     assert result.exit_code == 0, result.output
