@@ -22,7 +22,7 @@ import yaml
 
 from l1ad.common.errors import L1adError
 from l1ad.common.files import read_json, write_json
-from l1ad.common.records import Metrics
+from l1ad.common.records import Figures, Metrics
 
 from .scan_plots import SIGNAL_KEYS, plot_scan
 
@@ -203,23 +203,32 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
     return row
 
 
+def _signal_columns(figures, model: str, prefix: str = "", intervals: bool = True) -> dict:
+    """AUC and efficiency at 1e-3 per signal of one score's figures (a :class:`Figures` record) as row columns
+    ``{prefix}auc_{signal}_{model}`` and ``{prefix}eff1e-3_{signal}_{model}`` (None where too few background jets
+    set no 1e-3 threshold), with their 95% intervals (``_low``, ``_high``)."""
+    out = {}
+    for signal in SIGNAL_KEYS:
+        entry = figures.signals.get(signal) if figures else None
+        if entry is None:
+            continue
+        at = entry.at_background_efficiency.get("1e-03")
+        auc, eff = f"{prefix}auc_{signal}_{model}", f"{prefix}eff1e-3_{signal}_{model}"
+        out[auc], out[eff] = entry.auc, at.signal_efficiency if at else None
+        if intervals:
+            out[auc + "_low"], out[auc + "_high"] = entry.auc_interval
+            if at:
+                out[eff + "_low"], out[eff + "_high"] = at.signal_efficiency_interval
+    return out
+
+
 def _figures(check, hardware) -> dict:
     """A point's row: AUC and efficiency at 1e-3 per model and signal (validation, on the report half of the signal
     jets), bit-exactness and cost (RTL)."""
     out = {}
     for model in ("float", "qkeras"):
-        figures = getattr(check.physics, "float_" if model == "float" else model, None) if check.physics else None
-        for signal in SIGNAL_KEYS:
-            entry = figures.signals.get(signal) if figures else None
-            if entry is None:
-                continue
-            at = entry.at_background_efficiency.get("1e-03")
-            out[f"auc_{signal}_{model}"] = entry.auc
-            out[f"auc_{signal}_{model}_low"], out[f"auc_{signal}_{model}_high"] = entry.auc_interval
-            out[f"eff1e-3_{signal}_{model}"] = at.signal_efficiency if at else None
-            if at:
-                out[f"eff1e-3_{signal}_{model}_low"], out[f"eff1e-3_{signal}_{model}_high"] = \
-                    at.signal_efficiency_interval
+        out |= _signal_columns(getattr(check.physics, "float_" if model == "float" else model, None)
+                               if check.physics else None, model)
     out["csim_bit_exact"] = check.checks["all_outputs_bit_identical"]
     if hardware is None:
         return out
@@ -242,28 +251,12 @@ def _selection_figures(run) -> dict:
     if events is None:
         return {}
     scores = reference.outputs(run.graph, events.x)[run.graph.outputs.index(run.score_output)][:, 0]
-    out = {}
-    for signal, entry in anomaly_metrics(scores, events.labels)["signals"].items():
-        at = entry["at_background_efficiency"].get("1e-03")
-        out[f"sel_auc_{signal}_qkeras"] = entry["auc"]
-        out[f"sel_auc_{signal}_qkeras_low"], out[f"sel_auc_{signal}_qkeras_high"] = entry["auc_interval"]
-        out[f"sel_eff1e-3_{signal}_qkeras"] = at["signal_efficiency"] if at else None  # None: too few background jets
-        out[f"sel_eff1e-3_{signal}_qkeras_low"], out[f"sel_eff1e-3_{signal}_qkeras_high"] = \
-            at["signal_efficiency_interval"] if at else (None, None)
-    return out
+    return _signal_columns(Figures.model_validate(anomaly_metrics(scores, events.labels)), "qkeras", "sel_")
 
 
 def _kl_figures(metrics) -> dict:
     """A VAE's figures when scored by its KL term instead of the mu^2 the chip computes (off chip, report half)."""
-    kl = metrics.kl["qkeras"] if metrics.kl else None
-    if kl is None:
-        return {}
-    out = {}
-    for signal, entry in kl.signals.items():
-        at = entry.at_background_efficiency.get("1e-03")
-        out[f"kl_auc_{signal}_qkeras"] = entry.auc
-        out[f"kl_eff1e-3_{signal}_qkeras"] = at.signal_efficiency if at else None
-    return out
+    return _signal_columns(metrics.kl["qkeras"], "qkeras", "kl_", intervals=False) if metrics.kl else {}
 
 
 def _seed_figures(seeds) -> dict:
