@@ -44,6 +44,9 @@ MODELS = [
                                       "score": _bits(20, 9), "layers": {"enc_1": {"weights": _bits(10, 1)}}}}),
     ("vae_mu2", {"model": {"kind": "vae", "encoder": [10, 6], "latent": 3, "decoder": [6, 10]},
                  "score": {"kind": "mu2"}}),
+    # a distilled student: a signed score (a log-score), so thresholds below zero
+    ("student_signed_score", {"model": {"kind": "student", "student": [6]}, "score": {"kind": "student"},
+                              "quantization": {"score": _bits(10, 4)}}),
 ]
 
 

@@ -11,7 +11,9 @@ from l1ad.cli import app
 from l1ad.training import models
 from l1ad.training.config import ConfigError, load_config
 from l1ad.training.evaluate import anomaly_metrics, threshold_at
-from l1ad.training.io import write_jets
+from l1ad.training.datasets import Scaler
+from l1ad.training.features import BACKGROUND, LABEL
+from l1ad.training.io import load_jets, write_jets
 from l1ad.runs import RunError, require_complete
 from l1ad.training.train import train
 
@@ -306,6 +308,25 @@ def test_vae_trains_and_scores_with_its_encoder_only(data_file, tmp_path):
                                         "pruning": {"enabled": True, "begin_epoch": 0, "end_epoch": 1}})
         training, _ = models.build(pruned, quantized=quantized, pruned_steps_per_epoch=4)
         assert [t.shape[-1] for t in models.vae_moments(training).outputs] == [2, 2]
+
+
+def test_student_learns_the_float_teachers_log_score_and_alone_goes_on_chip(data_file, tmp_path):
+    student = {"kind": "student", "student": [6]}
+    config = load_config(overrides={**TINY, "model": {**TINY["model"], **student}, "score": {"kind": "student"},
+                                    "quantization": {"score": {"bits": 12, "integer": 4}},
+                                    "training": {**TINY["training"], "epochs": 30, "batch_size": 32}})
+    run = train(config, data_file, tmp_path / "student", progress=False, figures=False)
+    teacher, model = models.load(run / "float_model.h5"), models.load(run / "qkeras_model.h5")
+    assert [layer.name for layer in teacher.layers if layer.name == "latent"] == ["latent"]  # an autoencoder
+    assert [layer.name for layer in model.layers if "dense" in type(layer).__name__.lower()] == ["student_1",
+                                                                                                  "log_score"]
+    jets = load_jets(data_file)
+    x = Scaler.load(run / "scaler.json").transform(jets[jets[LABEL].isin(BACKGROUND)])  # 400 background jets
+    target = models.teacher_log_scores(teacher, x)[:, 0]
+    np.testing.assert_allclose(target, np.log(models.scores(teacher, x)[0]), rtol=1e-5)
+    score, reconstruction = models.scores(model, x)
+    assert reconstruction is None and (score < 0).any()  # a log-score, on the score's signed type
+    assert np.corrcoef(score, target)[0, 1] > 0.4  # it learned the teacher's ranking of jets (0.62 when written)
 
 
 def test_inverse_variance_weights_are_recorded_and_used(data_file, tmp_path):

@@ -73,7 +73,7 @@ class Quantization(_Strict):
 
 
 class Score(_Strict):
-    kind: Literal["mse", "mae", "mu2"]
+    kind: Literal["mse", "mae", "mu2", "student"]
     feature_weights: Literal["uniform", "inverse_variance"]
     weights: QuantizerBits
     residual: Optional[QuantizerBits] = None
@@ -89,15 +89,16 @@ class Data(_Strict):
 
 
 class Model(_Strict):
-    kind: Literal["ae", "vae"]
+    kind: Literal["ae", "vae", "student"]
     encoder: list[int]
     latent: int = Field(ge=0)
     decoder: list[int]
     activation: Literal["relu", "tanh"]
+    student: list[int]
 
     @model_validator(mode="after")
     def _positive(self):
-        if any(w < 1 for w in self.encoder + self.decoder):
+        if any(w < 1 for w in self.encoder + self.decoder + self.student):
             raise ValueError("layer widths must be positive")
         return self
 
@@ -105,12 +106,22 @@ class Model(_Strict):
         """e.g. '16-12-8-4-2-4-8-12-16' (input and output width 16)."""
         if self.latent == 0:
             return "latent size 0: no hidden layers, the reconstruction is the background core"
+        autoencoder = "-".join(str(w) for w in [16, *self.encoder, self.latent, *self.decoder, 16])
         if self.kind == "vae":
             return "-".join(str(w) for w in [16, *self.encoder, self.latent]) + " VAE encoder (decoder off chip)"
-        return "-".join(str(w) for w in [16, *self.encoder, self.latent, *self.decoder, 16])
+        if self.kind == "student":
+            return "-".join(str(w) for w in [16, *self.student, 1]) + f" student of the {autoencoder} autoencoder"
+        return autoencoder
 
     def layer_names(self) -> list[str]:
-        """Names of the dense layers, input side first; used for per-layer bit widths and reports."""
+        """Names of the quantized model's dense layers, input side first; used for per-layer bit widths and reports.
+        A student's are its own (the autoencoder it learns from is a float model)."""
+        if self.kind == "student":
+            return [f"student_{i + 1}" for i in range(len(self.student))] + ["log_score"]
+        return self.autoencoder_layer_names()
+
+    def autoencoder_layer_names(self) -> list[str]:
+        """Names of an autoencoder's dense layers (a student's teacher too), input side first."""
         if self.latent == 0:
             return []
         return ([f"enc_{i + 1}" for i in range(len(self.encoder))] + ["latent"]
@@ -185,10 +196,13 @@ class Config(_Strict):
                              "end pruning sooner, train longer, or set pruning.enabled: false")
         if self.training.min_learning_rate > self.training.learning_rate:
             raise ValueError("training.min_learning_rate must not exceed training.learning_rate")
-        needs = {"mse": "ae", "mae": "ae", "mu2": "vae"}[self.score.kind]
+        needs = {"mse": "ae", "mae": "ae", "mu2": "vae", "student": "student"}[self.score.kind]
         if self.model.kind != needs:
             raise ValueError(f"score.kind {self.score.kind} needs model.kind {needs} (mse, mae: an autoencoder's "
-                             "reconstruction error; mu2: a VAE's encoder-only score)")
+                             "reconstruction error; mu2: a VAE's encoder-only score; student: a distilled student's "
+                             "output)")
+        if self.model.kind == "student" and self.model.latent == 0:
+            raise ValueError("model.kind student learns the log-score of a float autoencoder: give it model.latent > 0")
         if self.score.kind == "mae" and self.model.latent == 0:
             raise ValueError("score.kind mae needs a reconstruction (model.latent > 0); the distance baseline is mse")
         if self.model.kind == "vae" and self.score.feature_weights != "uniform":

@@ -6,6 +6,9 @@ Multiply (squares) and a frozen Dense(1) whose weights w_i are 1/16 (the mean) o
 (``score.feature_weights``), quantized to ``score.weights``. Variational autoencoder (``model.kind: vae``):
 the scoring model is the encoder alone, features -> [score] with score = sum of the squared latent
 means (the CMS AXOL1TL v1-v4 choice); the decoder and the sampling exist only for training.
+Distilled student (``model.kind: student``, as CMS CICADA does it): the float model is the autoencoder (the
+teacher); the QKeras model is a small network, features -> [score], that regresses the log of the teacher's score
+on background jets, so neither reconstruction nor squares go on the chip.
 Latent size 0 (``model.latent: 0``, no hidden layers): the reconstruction is the origin, so the score is
 sum_i w_i x_i^2 of the transformed input: its squared distance from the background core with the core
 transforms (data.transform: core), with nothing to train.
@@ -176,8 +179,11 @@ def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = 
     if m.latent == 0:  # nothing to learn: the reconstruction is the origin, the background core (core transforms)
         score = squared_error_head(x, None, weights, quantized, score_fmt, config.score.weights, config.score.residual)
         return None, keras.Model(features, [score], name=kind + "0_scoring")
+    if m.kind == "student" and quantized:
+        scoring = _student(config, features, x, pruned_steps_per_epoch)
+        return scoring, scoring
     h = x
-    names = m.layer_names()
+    names = m.autoencoder_layer_names()
     widths = m.encoder + [m.latent] + m.decoder + [N_FEATURES]
     latent = encoded = None  # set at the latent layer: the means and what they are computed from
     for name, width in zip(names, widths):
@@ -212,6 +218,27 @@ def build(config: Config, quantized: bool, pruned_steps_per_epoch: int | None = 
         training.add_loss(config.training.contractive_weight * tf.reduce_mean(jacobian) / N_FEATURES)
     scoring = keras.Model(features, [score, reconstruction], name=kind + "_scoring")
     return training, scoring
+
+
+def _student(config: Config, features, x, pruned_steps_per_epoch: int | None) -> keras.Model:
+    """The student: hidden layers (the config's activation), then a linear 1-wide layer ``log_score`` and the score
+    quantizer (signed: a log-score). Its training model is its scoring model."""
+    from qkeras import QActivation
+
+    h = x
+    names = config.model.layer_names()
+    for name, width in zip(names, config.model.student):
+        h = _prunable(config, _dense(config, name, width, True), pruned_steps_per_epoch)(h)
+        h = _hidden_activation(config, name, True)(h)
+    h = _prunable(config, _dense(config, names[-1], 1, True), pruned_steps_per_epoch)(h)
+    score = QActivation(_signed(config.quantization.score), name="score")(h)
+    return keras.Model(features, [score], name="quantized_student")
+
+
+def teacher_log_scores(teacher: keras.Model, x: np.ndarray) -> np.ndarray:
+    """What a student learns: the log of the float teacher's score, per jet, as a column (Keras float32 predict)."""
+    score = scores(teacher, x)[0].astype(np.float64)
+    return np.log(np.maximum(score, 1e-12)).astype(np.float32)[:, None]
 
 
 def vae_moments(training: keras.Model) -> keras.Model:

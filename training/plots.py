@@ -44,9 +44,10 @@ def history(histories: dict, path: Path) -> Path:
 @styled
 def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, title: str) -> Path:
     fig, ax = figure(figsize=(7, 5))
+    signed = bool((scores < 0).any())  # a student's log-score: a linear axis
     positive = scores[scores > 0]
-    low = max(positive.min() if positive.size else 1e-4, 1e-4)
-    bins = np.geomspace(low, max(scores.max(), low * 10), 60)
+    low = scores.min() if signed else max(positive.min() if positive.size else 1e-4, 1e-4)
+    bins = np.linspace(low, scores.max(), 60) if signed else np.geomspace(low, max(scores.max(), low * 10), 60)
     background = np.isin(labels, BACKGROUND)
     ax.hist(np.clip(scores[background], low, None), bins=bins, histtype="stepfilled", alpha=0.3,
             color=COLORS["background"], density=True, label="QCD (q + g)")
@@ -54,7 +55,8 @@ def score_distributions(scores: np.ndarray, labels: np.ndarray, path: Path, titl
         if (labels == signal).any():
             ax.hist(np.clip(scores[labels == signal], low, None), bins=bins, histtype="step", lw=2,
                     color=COLORS[signal], density=True, label=f"{signal} jets")
-    ax.set(xscale="log", yscale="log", xlabel="anomaly score (MSE)", ylabel="density")
+    ax.set(xscale="linear" if signed else "log", yscale="log", ylabel="density",
+           xlabel="anomaly score (log-score)" if signed else "anomaly score")
     ax.legend(fontsize="small")
     caption(ax, title)
     return save(fig, path)

@@ -128,12 +128,12 @@ class _Checkpoints:
         self.model.load_weights(str(self.dir / "best_weights.h5"))
 
 
-def _epoch_inputs(config: Config, x_train: np.ndarray, seed: int, epoch: int, target_of):
+def _epoch_inputs(config: Config, x_train: np.ndarray, y_train: np.ndarray, seed: int, epoch: int):
     """This epoch's shuffled inputs (with noise for a denoising AE, sampling noise for a VAE) and targets, drawn from
     the seed and the epoch so that a resumed training sees the same batches."""
     rng = np.random.default_rng([seed, epoch])
-    inputs = x_train[rng.permutation(len(x_train))]
-    target = target_of(inputs)
+    order = rng.permutation(len(x_train))
+    inputs, target = x_train[order], y_train[order]
     if config.training.variant == "denoising":
         inputs = (inputs + rng.normal(0.0, config.training.noise_std, inputs.shape)).astype(np.float32)
     if config.model.kind == "vae":
@@ -165,9 +165,8 @@ def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train:
         import tensorflow_model_optimization as tfmot
 
         callbacks.append(tfmot.sparsity.keras.UpdatePruningStep())
-    # the QKeras model reconstructs its input as the chip receives it (config training.target), the float model its
-    # float input
-    target_of = (lambda x: models.quantized_input(config, x)) if quantized and cfg.target == "quantized" else (lambda x: x)
+    target_of = _target(config, quantized, run)
+    y_train = target_of(x_train)
     vae = config.model.kind == "vae"
     validation = (x_val, np.zeros((len(x_val), config.model.latent), dtype=np.float32)) if vae else x_val
     validation_data = (validation, target_of(x_val))  # no sampling noise in validation
@@ -175,7 +174,7 @@ def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train:
                unit="epoch", disable=not progress, leave=True)
     while saved.state["epoch"] < cfg.epochs and not saved.state["stopped_early"]:
         epoch = saved.state["epoch"]
-        inputs, target = _epoch_inputs(config, x_train, seed, epoch, target_of)
+        inputs, target = _epoch_inputs(config, x_train, y_train, seed, epoch)
         fit = model.fit(inputs, target, batch_size=cfg.batch_size, epochs=1, shuffle=False, verbose=0,
                         validation_data=validation_data, callbacks=callbacks)
         loss, val_loss = fit.history["loss"][0], fit.history["val_loss"][0]
@@ -195,6 +194,20 @@ def _train_model(name: str, quantized: bool, seed: int, config: Config, x_train:
     history = {k: saved.state[k] for k in ("loss", "val_loss", "best_val_loss", "best_epoch", "stopped_early")} | {
         "epochs_run": saved.state["epoch"], "seed": seed, "score_weights": None if weights is None else weights.tolist()}
     return final, history
+
+
+def _target(config: Config, quantized: bool, run: Path):
+    """What a model learns to produce from its inputs: a student the float teacher's log-score (the teacher is trained
+    first, in checkpoints/float); the QKeras model its input as the chip receives it (config training.target); the
+    float model its float input."""
+    from . import models
+
+    if quantized and config.model.kind == "student":
+        teacher = models.load(run / "checkpoints" / "float" / "model.h5")
+        return lambda x: models.teacher_log_scores(teacher, x)
+    if quantized and config.training.target == "quantized":
+        return lambda x: models.quantized_input(config, x)
+    return lambda x: x
 
 
 def _set_score_weights(config: Config, model, x_val: np.ndarray, y_val) -> np.ndarray | None:
@@ -244,6 +257,8 @@ def _train_all(config: Config, x_train: np.ndarray, x_val: np.ndarray, run: Path
     With ``workers`` > 1 the trainings run side by side in worker processes (each one deterministic on its own, so
     the models are the same either way); the progress bar then counts finished trainings instead of epochs."""
     todo = [t for t in trainings(config) if not (run / "checkpoints" / t[0] / "done.json").exists()]
+    if config.model.kind == "student" and todo and todo[0][0] == "float":  # the students learn from it: first
+        _train_and_save(*todo.pop(0), config, x_train, x_val, run, progress)
     if workers > 1 and len(todo) > 1 and config.model.latent > 0:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
