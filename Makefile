@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.l1ad-installed
 WARM := $(VENV)/.da4ml-compiled
 
-.PHONY: run test bench lock clean
+.PHONY: run test docs bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "l1ad needs Python 3.11, found " + sys.version.split()[0]'
@@ -34,6 +34,13 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# the documentation site, in docs/_build/html: warnings are errors; the notebooks are executed (fast setting, on
+# runs/default when make run made it) and cached, so a rebuild re-runs only the notebooks that changed
+docs: $(STAMP)
+	L1AD_DOCS_EXECUTE=cache L1AD_NOTEBOOK_FAST=1 $(if $(wildcard runs/default/report.json),L1AD_RUN=$(CURDIR)/runs/default) \
+		$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
 # benchmarks print figures; bench_run.py makes runs/bench, which the csim and RTL benchmarks then use
 bench: $(WARM)
 	$(BIN)/python benchmarks/bench_data.py
@@ -48,4 +55,4 @@ lock:
 	$(BIN)/python -m pip freeze --exclude-editable > requirements.lock
 
 clean:
-	rm -rf $(VENV) hls_projects/*/ runs/
+	rm -rf $(VENV) hls_projects/*/ runs/ docs/_build/ docs/_generated/

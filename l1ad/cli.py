@@ -503,11 +503,12 @@ def scan(
 @app.command()
 def gallery(run: Path = typer.Argument(..., help="A run with report.json (after l1ad run)."),
             scans: list[Path] = typer.Option([], "--scan", help="Finished scan folders to include (repeatable).")):
-    """Refresh README.md's figures (docs/gallery/) and results, and the data card's comparison table."""
+    """Refresh the README's summary table, docs/results.md, the figures (docs/gallery/) and the data card's
+    comparison table."""
     from l1ad.gallery import update
 
-    _run(lambda: update(run, Path("README.md"), Path("docs/gallery"), scans))
-    typer.echo("updated README.md and docs/gallery/")
+    _run(lambda: update(run, Path("README.md"), Path("docs/results.md"), Path("docs/gallery"), scans))
+    typer.echo("updated README.md, docs/results.md and docs/gallery/; next: make docs")
 
 
 def _print_metrics(path: Path) -> None:

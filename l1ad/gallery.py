@@ -1,5 +1,5 @@
-"""``l1ad gallery``: refresh the README's figures and results, and the data card's comparison with the official
-data, from a finished run (and optionally a scan).
+"""``l1ad gallery``: refresh the README's summary table, the documentation's results page and figures, and the data
+card's comparison with the official data, from a finished run (and optionally scans).
 
 Everything shown is produced by the pipeline; this only copies (downscaled) plots and renders report.json,
 scan results and the sample's comparison with the official data as markdown between markers.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from l1ad.common.records import Report
 
-from .render import results_markdown
+from .render import results_markdown, summary_markdown
 
 FIGURES = {  # README name -> file in the run folder
     "roc.png": "plots/roc_float_qkeras_csim.png",
@@ -24,7 +24,8 @@ FIGURES = {  # README name -> file in the run folder
     "resources_latency.png": "report.png",
 }
 SCAN_FIGURES = {"pareto": "plots/efficiency_vs_luts.png", "auc": "plots/auc_by_point.png"}  # scan_NAME_<key>.png
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"  # the results page's block
+SUMMARY_BEGIN, SUMMARY_END = "<!-- summary:begin -->", "<!-- summary:end -->"  # the README's
 CARD_BEGIN, CARD_END = "<!-- comparison:begin -->", "<!-- comparison:end -->"
 
 
@@ -88,9 +89,14 @@ def update_data_card(gallery: Path, sample: Path | None = None) -> None:
         replace_block(card, CARD_BEGIN, CARD_END, data_card_markdown(sample))
 
 
-def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sample: Path | None = None) -> None:
+def update(run: Path, readme: Path, results: Path, gallery: Path, scans: list[Path] = (),
+           sample: Path | None = None) -> None:
+    """Figures into ``gallery``, the summary table into ``readme``, every table into the ``results`` page."""
     import pandas as pd
 
+    for page, begin in ((readme, SUMMARY_BEGIN), (results, BEGIN)):  # before anything is written
+        if begin not in page.read_text():
+            raise ValueError(f"{page} has no {begin} marker")
     gallery.mkdir(parents=True, exist_ok=True)
     report = Report.load(run / "report.json")
     for name, source in FIGURES.items():
@@ -109,4 +115,5 @@ def update(run: Path, readme: Path, gallery: Path, scans: list[Path] = (), sampl
         full.unlink()
     update_data_card(gallery, sample)
     command = f"l1ad gallery {run}" + "".join(f" --scan {scan}" for scan in scans)
-    replace_block(readme, BEGIN, END, results_markdown(report, list(scans), command))
+    replace_block(readme, SUMMARY_BEGIN, SUMMARY_END, summary_markdown(report, command))
+    replace_block(results, BEGIN, END, results_markdown(report, list(scans), command))

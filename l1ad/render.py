@@ -438,6 +438,48 @@ def _scan_cells(row, cfg: list[str], selection: bool, spread: bool, front: list[
     return cells + [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}", ", ".join(front)]
 
 
+def summary_markdown(report: Report, command: str) -> str:
+    """The README's one table: the default's on-chip score (csim) beside its baselines, with their costs and
+    exactness, on the report half of the test jets."""
+    m, bits = report.model, report.bit_exactness
+    csim = report.physics.csim if report.physics else None
+    if csim is None:
+        return f"Produced by `{command}`: this run has no physics on labelled jets to summarise."
+    chip = next((r for r in report.hardware if r.LUT is not None and "yosys" in r.source), None)
+    exact = "; ".join(f"{title}: " + ("every event" if all(a.bit_identical == a.compared for a in getattr(bits, key).values())
+                                       else "NOT every event") for title, key in
+                      (("csim = exact QKeras", "csim_vs_exact_qkeras"), ("RTL = csim", "rtl_vs_csim"))
+                      if getattr(bits, key))
+    costs = {"default (csim)": (chip.LUT, chip.latency_cycles) if chip else (None, None)}
+    costs |= {name: (c.LUT, c.cycles) for name, c in report.baseline_costs.items()}
+    models = {"default (csim)": csim, **(report.baselines or {})}
+    signals = list(csim.signals)
+    lines = [f"Produced by `{command}` (from `runs/{report.run}/report.json`; do not edit by hand). Default: "
+             f"{m.architecture}, score {m.score}, {m.parameters:,} parameters; {exact}. Report half of the embedded "
+             "sample's test jets; AUC and signal efficiency at a background efficiency of 1e-3 (40 kHz at 40 MHz), "
+             "95% CL; LUT from yosys, cycles from Verilator at 200 MHz; the density and supervised baselines are not "
+             "on the chip.", "",
+             "| model | " + " | ".join(f"AUC {s}" for s in signals) + " | "
+             + " | ".join(f"eff {s} @ 1e-3" for s in signals) + " | LUT | cycles |",
+             "|" + "---|" * (3 + 2 * len(signals))]
+    for name, figures in models.items():
+        cells = [_fmt(figures.signals[s].auc) if s in figures.signals else "-" for s in signals]
+        for s in signals:
+            at = figures.signals[s].at_background_efficiency.get("1e-03") if s in figures.signals else None
+            cells.append(f"{100 * at.signal_efficiency:.2f}% [{100 * at.signal_efficiency_interval[0]:.2f}, "
+                         f"{100 * at.signal_efficiency_interval[1]:.2f}]" if at else "-")
+        lut, cycles = costs.get(name, (None, None))
+        lines.append(f"| {BASELINE_NAMES.get(name, name)} | " + " | ".join(cells) + f" | {_fmt(lut)} | {_fmt(cycles)} |")
+        if name == "default (csim)" and report.seeds and report.seeds.signals:
+            spread = report.seeds.signals
+            cells = [f"{spread[s]['auc'].mean:.3f} ± {spread[s]['auc'].std:.3f}" if s in spread else "-" for s in signals]
+            cells += [f"{100 * spread[s]['eff@1e-03'].mean:.2f} ± {100 * spread[s]['eff@1e-03'].std:.2f}%"
+                      if s in spread and "eff@1e-03" in spread[s] else "-" for s in signals]
+            lines.append(f"| default, mean ± std over {len(report.seeds.seeds)} training seeds (QKeras) | "
+                         + " | ".join(cells) + " | | |")
+    return "\n".join(lines)
+
+
 def results_markdown(report: Report, scans: list[Path], command: str) -> str:
     """The README's results block: the default's physics, seed spread, baselines, rates, exactness, hardware and
     every scan."""

@@ -173,15 +173,3 @@ def test_every_layer_hls4ml_reads_is_a_kind_pass_through_or_refused_with_a_reaso
     missing = set(get_supported_keras_layers()) - read - set(PASS_THROUGH) - set(REFUSED)
     assert not missing, f"hls4ml reads these, the registry does not say what l1ad does with them: {sorted(missing)}"
     assert all(len(reason) > 20 for reason in REFUSED.values())
-
-
-def test_the_readme_lists_the_layers_of_the_registry():
-    """The README's list of supported layers is the registry's own (regenerate it from
-    l1ad.firmware.kinds.supported_layers when a kind changes)."""
-    from pathlib import Path
-
-    from l1ad.firmware.kinds import supported_layers
-
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    listed = readme.split("<!-- supported-layers:start -->\n")[1].split("\n<!-- supported-layers:end -->")[0]
-    assert listed == "\n".join("- " + line for line in supported_layers())
