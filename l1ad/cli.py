@@ -170,6 +170,7 @@ def train(
     run = _run(lambda: run_training(cfg, data, out, resume=resume, restart=restart, figures=figures,
                                     workers=training_workers()))
     _print_metrics(run / "metrics.json")
+    typer.echo(f"next: l1ad convert {run}")
 
 
 ROUNDED = {"batchnorm": ("BatchNormalization", "scale and bias", "--batchnorm-type"),
@@ -316,6 +317,7 @@ def convert(
     project = _run(lambda: convert_run(run, out, options, outputs=chosen, trigger_efficiency=trigger_eff,
                                        threshold_mode=threshold, tb_events=tb_events))
     typer.echo(f"hls4ml project written to {project} (build with: cd {project} && vitis_hls -f build_prj.tcl)")
+    typer.echo(f"next: l1ad validate {run}")
 
 
 @app.command()
@@ -351,7 +353,7 @@ def validate(run: Path = typer.Argument(..., help="A converted run folder."),
              trace_events: int = typer.Option(500, "--trace-events", help="Events traced layer by layer.")):
     """Check bit-exactness on every event, audit fixed-point types, compare physics; write validation.json."""
     from l1ad.render import validation_lines
-    from l1ad.stages import validate_run
+    from l1ad.stages import validate_run, validation_folder
 
     if trace not in ("auto", "always", "never"):
         raise typer.BadParameter(f"{trace!r}: choose auto, always or never", param_hint="--trace")
@@ -360,6 +362,7 @@ def validate(run: Path = typer.Argument(..., help="A converted run folder."),
     _echo(validation_lines(doc))
     if not doc.passed:
         _fail("validation failed: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
+    typer.echo(f"written: {validation_folder(run, data, all_jets) / 'validation.json'}; next: l1ad rtl {run}")
 
 
 @app.command()
@@ -382,7 +385,7 @@ def rtl(
     doc = _run(lambda: rtl_run(run, out, clock_mhz=clock_mhz, adder_levels_per_ns=adder_levels_per_ns,
                                synthesize=synthesize, dsp=dsp, breakdown=breakdown))
     _echo(rtl_lines(doc))
-    typer.echo(f"written: {run / 'rtl.json'}")
+    typer.echo(f"written: {run / 'rtl.json'}; next: l1ad report {run}")
     if not doc.bit_exact:
         _fail("the RTL does not reproduce the C simulation bit for bit")
 
@@ -397,7 +400,7 @@ def baseline(run: Path = typer.Argument(..., help="A trained run with a network 
 
     doc = _run(lambda: distance_run(run, clock_mhz=clock_mhz, synthesize=synthesize))
     _echo(distance_lines(doc))
-    typer.echo(f"written: {run / 'distance.json'}")
+    typer.echo(f"written: {run / 'distance.json'}; next: l1ad report {run}")
     if not doc.passed:
         _fail("the distance baseline is not bit-exact: " + ", ".join(k for k, ok in doc.checks.items() if not ok))
 
@@ -413,7 +416,7 @@ def rates(run: Path = typer.Argument(..., help="A converted, trained run."),
 
     doc = _run(lambda: rates_run(run, background))
     _echo(rates_lines(doc))
-    typer.echo(f"written: {run / 'rates.json'}")
+    typer.echo(f"written: {run / 'rates.json'}; next: l1ad report {run}")
     if not doc.passed:
         _fail("the firmware is not bit-exact on the background file: " +
               ", ".join(k for k, ok in doc.checks.items() if not ok))
@@ -494,6 +497,7 @@ def scan(
     table = pd.read_parquet(folder / "results.parquet")
     failed = table[table["status"] != "ok"]
     typer.echo(f"{len(table) - len(failed)}/{len(table)} points finished and bit-exact; table: {folder / 'results.csv'}")
+    typer.echo(f"next: l1ad gallery runs/default --scan {folder} (the README's Pareto plot and docs/results.md)")
     for _, row in failed.iterrows():
         typer.echo(f"failed {row['point']}: {row['error']}")
     if len(failed):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from l1ad.common.errors import RunError
 from l1ad.common.records import Report
 
 from .render import results_markdown, summary_markdown
@@ -94,9 +95,15 @@ def update(run: Path, readme: Path, results: Path, gallery: Path, scans: list[Pa
     """Figures into ``gallery``, the summary table into ``readme``, every table into the ``results`` page."""
     import pandas as pd
 
-    for page, begin in ((readme, SUMMARY_BEGIN), (results, BEGIN)):  # before anything is written
-        if begin not in page.read_text():
-            raise ValueError(f"{page} has no {begin} marker")
+    # everything checked before anything is written
+    if not (run / "report.json").exists():
+        raise RunError(f"{run}: no report.json; make it with `l1ad run` (or `l1ad report {run}`) first")
+    for scan in scans:
+        if not (scan / "results.csv").exists():
+            raise RunError(f"{scan}: no results.csv; is it a finished `l1ad scan` folder?")
+    for page, begin in ((readme, SUMMARY_BEGIN), (results, BEGIN)):
+        if not page.exists() or begin not in page.read_text():
+            raise RunError(f"{page} has no {begin} marker: run l1ad gallery from the repository root")
     gallery.mkdir(parents=True, exist_ok=True)
     report = Report.load(run / "report.json")
     for name, source in FIGURES.items():

@@ -180,7 +180,7 @@ class Pipeline:
         tool = find_tool(backend)
         if tool is None:
             raise _Skip(f"none of {', '.join(TOOLS[backend])} on PATH (the hls4ml project can be synthesized "
-                        "elsewhere: see README, 'Vendor synthesis')")
+                        "elsewhere: see docs/guide/firmware.md, 'Vendor synthesis')")
         synth(info.project_dir)
         return f"{tool} C synthesis"
 

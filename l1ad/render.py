@@ -155,7 +155,8 @@ def summary_lines(summary: RunSummary, report: Report, report_path: Path) -> lis
             lines.append(f"{title:22} " + _agreements(getattr(bits, key)))
     lines.append("")
     lines += [hardware_line(row) for row in report.hardware]
-    lines.append(f"report: {report_path}")
+    lines.append(f"report: {report_path}; next: l1ad gallery {report_path.parent} to refresh the README's table "
+                 "and docs/results.md")
     return lines
 
 

@@ -133,6 +133,11 @@ def project_graph(run: Run) -> object:
 
 # --- validate --------------------------------------------------------------------------------------------
 
+def validation_folder(run: Path, data: str | Path | None, all_events: bool) -> Path:
+    """Where a validation is written: the run folder, or (other data) its evaluations/DATA-all|test folder."""
+    return run if data is None else run / "evaluations" / f"{Path(data).stem}-{'all' if all_events else 'test'}"
+
+
 def validate_run(run: Run | str | Path, data: str | Path | None = None, all_events: bool = False,
                  testbench: bool = True, trace: str = "auto", trace_events: int = 500) -> Validation:
     """Bit-exactness, audit and physics of the run's firmware on its test events (or on ``data``)."""
@@ -170,7 +175,7 @@ def validate_run(run: Run | str | Path, data: str | Path | None = None, all_even
         doc["worst_events"] = _worst_events(csim, exact, mismatched, events.labels)
     if "trigger" in csim:
         _check_trigger_bit(doc, csim, info)
-    out_dir = run.path if data is None else run.path / "evaluations" / f"{Path(data).stem}-{'all' if all_events else 'test'}"
+    out_dir = validation_folder(run.path, data, all_events)
     _validation_physics(doc, run, events, csim, exact, out_dir, own_events=data is None and not all_events)
     doc["throughput_events_per_s"] = {"csim_in_process": len(events) / max(doc["timings"]["csim_s"], 1e-9)}
     record = Validation.model_validate(doc)

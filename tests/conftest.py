@@ -62,6 +62,7 @@ def pytest_configure(config):
         raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not "
                                 "group tests (--dist loadgroup); install requirements.lock's test tools "
                                 "(make test does)")
+    os.environ["L1AD_STRICT_FIGURES"] = "1"  # every figure a test makes must show its data (common/style.py)
     if "PYTEST_XDIST_WORKER" not in os.environ and "L1AD_BUILD_CACHE" not in os.environ:
         # compiled simulations shared by every copy of a project (e.g. of the shared run) in this session
         config.l1ad_builds = tempfile.mkdtemp(prefix="l1ad-builds-")

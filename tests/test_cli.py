@@ -132,6 +132,24 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
     # one graph read from Keras per model, each JSON file read once (what a stage wrote, the next one holds)
     assert calls["read_model"] and max(calls["read_model"].values()) == 1, calls["read_model"]
     assert max(calls["read_json"].values()) == 1, {k.name: v for k, v in calls["read_json"].items() if v > 1}
+    # every figure above was saved in strict mode (tests/conftest.py): none has a panel without data; the gallery
+    # takes them, the README's summary table and the results page from the run, and says what it wrote
+    _gallery_refreshes_its_pages_from(tmp_path / "runs" / "tiny", data, tmp_path)
+
+
+def _gallery_refreshes_its_pages_from(run: Path, data: Path, root: Path) -> None:
+    from l1ad.gallery import BEGIN, END, FIGURES, SUMMARY_BEGIN, SUMMARY_END, update
+
+    (root / "README.md").write_text(f"# mine\n{SUMMARY_BEGIN}\nold\n{SUMMARY_END}\nkept\n")
+    (root / "results.md").write_text(f"{BEGIN}\nold\n{END}\n")
+    update(run, root / "README.md", root / "results.md", root / "gallery", sample=data)
+    readme = (root / "README.md").read_text()
+    assert "old" not in readme and readme.endswith("kept\n") and "| default (csim) |" in readme
+    assert "| distance, no network |" in readme and "training seeds" in readme
+    assert "| check | result |" in (root / "results.md").read_text()
+    figures = {p.name for p in (root / "gallery").iterdir()}
+    assert {"roc.png", "scores.png", "latent.png", "residuals.png", "loss.png", "features_vs_official.png"} <= figures
+    assert figures <= set(FIGURES) | {"features_vs_official.png"}
 
 
 def test_validate_again_needs_no_tensorflow(shared_run, tmp_path):
@@ -166,3 +184,52 @@ def test_firmware_that_does_not_compile_exits_70_and_keeps_the_project(shared_ru
     err = capsys.readouterr().err
     assert "FirmwareBug: compilation failed" in err and "internal error (exit code 70)" in err
     assert (tmp_path / "project" / "firmware").is_dir() and not (run / "firmware.json").exists()
+
+
+def _bad_invocations(tmp: Path) -> list[tuple[list[str], str]]:
+    """(arguments, what the message must name): a wrong argument for every command."""
+    (tmp / "bad.yaml").write_text("model: {latent: -1}\n")
+    (tmp / "not_a_run").mkdir()
+    (tmp / "x.npy").write_bytes(b"not numpy")
+    missing, not_run = str(tmp / "missing"), str(tmp / "not_a_run")
+    return [
+        (["data", "info", missing + ".parquet"], "missing.parquet"),
+        (["train", "--out", str(tmp / "r"), "--config", missing + ".yaml"], "missing.yaml"),
+        (["train", "--out", str(tmp / "r"), "--config", str(tmp / "bad.yaml")], "model.latent"),
+        (["train", "--out", str(tmp / "r"), "--data", missing + ".parquet"], "missing.parquet"),
+        (["run", "--config", missing + ".yaml", "--name", "never"], "missing.yaml"),
+        (["evaluate", missing], "missing"),
+        (["convert", not_run], "not_a_run"),
+        (["convert", missing, "--precision", "nonsense"], "--precision"),
+        (["csim", not_run], "not_a_run"),
+        (["validate", missing], "missing"),
+        (["validate", not_run, "--trace", "sometimes"], "--trace"),
+        (["rtl", not_run], "not_a_run"),
+        (["baseline", not_run], "not_a_run"),
+        (["rates", not_run, "--background", missing + ".parquet"], "not_a_run"),
+        (["synth", missing], "missing"),
+        (["report", not_run], "not_a_run"),
+        (["import", missing + ".h5", "--inputs", str(tmp / "x.npy")], "missing.h5"),
+        (["scan", "--grid", missing + ".yaml"], "missing.yaml"),
+        (["gallery", not_run], "not_a_run"),
+        (["generate", "--out", str(tmp / "j.parquet"), "--seed", "1", "--jets-per-class", "many"], "many"),
+    ]
+
+
+def test_every_command_refuses_a_wrong_argument_in_its_own_words(tmp_path, monkeypatch, capsys):
+    """A user's mistake ends with exit code 1 (input) or 2 (usage) and a message naming what is wrong, never with
+    a traceback; nothing is written."""
+    from l1ad.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for args, named in _bad_invocations(tmp_path):
+        monkeypatch.setattr("sys.argv", ["l1ad", *args])
+        try:
+            code = main()
+        except SystemExit as exit_:
+            code = exit_.code
+        out, err = capsys.readouterr()
+        assert code in (1, 2), (args, code, err[-2000:])
+        assert "Traceback" not in out + err, (args, err[-2000:])
+        assert named in out + err, (args, out, err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "not_a_run", "x.npy"]

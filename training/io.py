@@ -54,7 +54,7 @@ def _read_validated(path: Path) -> pd.DataFrame:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DataError(f"{path}: unknown file type {path.suffix!r}; l1ad reads "
-                        f"{', '.join(sorted(SUFFIXES))} files (see README, 'Using the official dataset')")
+                        f"{', '.join(sorted(SUFFIXES))} files (see docs/guide/data.md, 'The embedded data and the official dataset')")
     if path.stat().st_size == 0:
         raise DataError(f"{path}: the file is empty")
     try:

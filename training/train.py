@@ -438,7 +438,7 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
     x = scaler.transform(test)
     labels = test[LABEL].to_numpy()
     metrics, scores = {}, {}
-    for kind in tqdm(MODELS, desc="evaluating", disable=not progress, leave=False):
+    for kind in tqdm(MODELS, desc="evaluating", unit="model", disable=not progress, leave=False):
         scores[kind], reconstruction = keras_models.scores(loaded[kind], x)
         metrics[kind] = anomaly_metrics(scores[kind], labels)
         metrics[kind]["background_mean_score"] = float(scores[kind][np.isin(labels, BACKGROUND)].mean())
