@@ -35,9 +35,9 @@ MODELS = [
     # an input type without fractional bits: hls4ml 1.3 makes it a truncating, wrapping ap_int unless l1ad restates it
     ("latent0_integer_input", {"model": {"encoder": [], "latent": 0, "decoder": []},
                                "quantization": {"input": _bits(7, 6), "score": _bits(14, 10)}, "score": {"residual": None}}),
-    # a residual type without fractional bits: hls4ml fuses its quantizer into the Subtract as a truncating `int<7>`;
-    # the mean absolute residual (|r| = max(r, -r), both differences rounded to that type)
-    ("b8_integer_residual_mae", {**AE, "score": {"residual": _bits(7, 6), "kind": "mae"}}),
+    # a residual type coarser than integers (steps of 2): hls4ml would fuse its quantizer into the Subtract as a
+    # truncating integer type; the mean absolute residual (|r| = max(r, -r), both differences rounded to that type)
+    ("b8_coarse_residual_mae", {**AE, "score": {"residual": _bits(6, 6), "kind": "mae"}}),
     ("b12_tanh_d2", {"model": {"encoder": [12, 8], "latent": 4, "decoder": [8, 12], "activation": "tanh"},
                      "quantization": {"input": _bits(16, 5), "weights": _bits(12, 2), "biases": _bits(12, 2),
                                       "activations": _bits(12, 0), "latent": _bits(12, 4), "output": _bits(16, 5),

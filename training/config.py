@@ -35,8 +35,8 @@ class QuantizerBits(_Strict):
 
     @model_validator(mode="after")
     def _fits(self):
-        if self.integer >= self.bits:
-            raise ValueError(f"integer bits ({self.integer}) must be fewer than total bits ({self.bits})")
+        if self.integer > self.bits + 4:  # integer >= bits: steps of 2^(integer - bits + 1) (signed), coarser than 1
+            raise ValueError(f"integer bits ({self.integer}) may exceed total bits ({self.bits}) by at most 4")
         return self
 
 
