@@ -1,10 +1,15 @@
 """Worker processes that end with the process that started them, and library chatter that is not for users."""
 
 import ctypes
+import logging
 import signal
 import sys
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+# ray.init's options for l1ad: workers' output stays in their logs, and Ray's start-up notices (token
+# authentication, "Started a local Ray instance") are not the user's to act on
+RAY_QUIET = {"log_to_driver": False, "logging_level": logging.ERROR}
 
 
 def end_with_parent() -> None:
@@ -21,7 +26,6 @@ def end_with_parent() -> None:
 def quiet_libraries() -> None:
     """TensorFlow's start-up chatter and Keras' expected warnings are not for users: set by the command line, and
     in its worker processes (which do not inherit warning filters)."""
-    import logging
     import os
     import warnings
 

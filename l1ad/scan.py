@@ -22,6 +22,7 @@ import yaml
 
 from l1ad.common.errors import L1adError
 from l1ad.common.files import read_json, write_json
+from l1ad.common.processes import RAY_QUIET
 from l1ad.common.records import Figures, Metrics
 
 from .scan_plots import SIGNAL_KEYS, plot_scan
@@ -325,9 +326,9 @@ def _run_on_ray(grid: dict, scan_dir: Path, todo: list[dict], address: str | Non
     from tqdm import tqdm
 
     if address:
-        ray.init(address=address, log_to_driver=False)
+        ray.init(address=address, **RAY_QUIET)
     else:
-        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+        ray.init(num_cpus=workers or os.cpu_count(), include_dashboard=False, **RAY_QUIET)
     rows = {}
     try:
         train_remote = ray.remote(num_cpus=1, max_retries=0)(train_point)

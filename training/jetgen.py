@@ -44,7 +44,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from l1ad.common.errors import L1adError
-from l1ad.common.processes import end_with_parent
+from l1ad.common.processes import RAY_QUIET, end_with_parent
 
 from .detector import NOMINAL, Detector
 from .features import CLASSES, FEATURES, LABEL
@@ -333,9 +333,9 @@ class _Ray:
 
         self.ray = ray
         if address == "local":
-            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=workers, include_dashboard=False, **RAY_QUIET)
         else:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **RAY_QUIET)
         self.task = ray.remote(num_cpus=1, max_retries=0)(generate_chunk)
 
     def submit(self, *args):
