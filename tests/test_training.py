@@ -395,7 +395,9 @@ def test_several_seeds_keep_the_lowest_validation_loss_and_report_their_spread(d
     model = models.load(run / "distance_model.h5")
     assert not [layer for layer in model.layers if layer.trainable and layer.get_weights()]
     x = np.random.default_rng(0).normal(0, 3, (200, 16)).astype(np.float32)
-    x_q = np.clip(np.round(x * 2) / 2, -64, 63.5)  # the default input type <8,6>: steps of 0.5
+    fmt = load_config().quantization.input  # the default input type: signed, round half to even, saturating
+    lsb = 2.0 ** (fmt.integer + 1 - fmt.bits)
+    x_q = np.clip(np.round(x / lsb) * lsb, -(2.0**fmt.integer), 2.0**fmt.integer - lsb)
     np.testing.assert_allclose(models.scores(model, x)[0], _quantize_unsigned((x_q**2).mean(axis=1), 16, 12))
 
 
