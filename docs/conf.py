@@ -16,7 +16,7 @@ sys.path.insert(0, str(HERE))
 project = "l1ad"
 author = "l1ad developers"
 extensions = ["myst_nb", "sphinx.ext.autodoc", "sphinx.ext.viewcode", "generated"]
-exclude_patterns = ["_build", "conf.py", "generated.py", "Thumbs.db", ".DS_Store", "**/__pycache__",
+exclude_patterns = ["_build", "_generated", "conf.py", "generated.py", "Thumbs.db", ".DS_Store", "**/__pycache__",
                     "notebooks/README*"]
 source_suffix = {".md": "myst-nb", ".py": "myst-nb"}
 nb_custom_formats = {".py": ["jupytext.reads", {"fmt": "py:percent"}]}

@@ -99,6 +99,8 @@ def generate(
     _run(lambda: ChunkCache.remove(chunk_dir))
     typer.echo(f"wrote {len(table)} jets to {out}: " + ", ".join(f"{c} {n}" for c, n in
                                                               table["jet_type"].value_counts(sort=False).items()))
+    typer.echo(f"next: l1ad train --data {out} --out runs/NAME (or, background only: l1ad rates runs/NAME "
+               f"--background {out})")
 
 
 @data_app.command("fetch")
@@ -137,7 +139,7 @@ def data_convert(source: Path = typer.Argument(..., help="Jet file or directory 
 
     table = _run(lambda: load_jets(source, require=()))
     _run(lambda: write_jets(table, out, {"source": str(source.resolve()), "converted_by": "l1ad data convert"}))
-    typer.echo(f"wrote {len(table)} jets to {out}")
+    typer.echo(f"wrote {len(table)} jets to {out}; next: l1ad train --data {out} --out runs/NAME")
 
 
 @data_app.command("bootstrap")
@@ -149,7 +151,7 @@ def data_bootstrap(out: Path = typer.Argument(..., help="l1ad parquet file to wr
     from l1ad.training.datasets import bootstrap
 
     table = _run(lambda: bootstrap(data, jets, seed, out))
-    typer.echo(f"wrote {len(table):,} jets to {out}")
+    typer.echo(f"wrote {len(table):,} jets to {out}; next: l1ad validate runs/NAME --data {out} --all-jets")
 
 
 @app.command()

@@ -67,7 +67,7 @@ display(Image(filename=str(core / "plots" / "scores_qkeras.png")))
 # %% [markdown]
 # ## The default: an autoencoder on the same inputs
 # The default autoencoder (16-8-1-4-16: one hidden encoder layer of 8, a bottleneck of one, a decoder hidden layer
-# of 4, 30% of the weights pruned to zero) learns the background in the same core coordinates; its score is the
+# of 4, 35% of the weights pruned to zero) learns the background in the same core coordinates; its score is the
 # mean squared reconstruction error of the input as the chip receives it. Three seeds are trained and the one
 # with the lowest background validation loss is kept.
 # Every field of `training/configs/default.yaml` is documented there.

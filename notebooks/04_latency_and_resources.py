@@ -117,7 +117,8 @@ pd.DataFrame({name: {**r["used"], **{f"{k} %": v for k, v in r["percent"].items(
 
 # %%
 report = write_report(run)
-display(Markdown(report.read_text().split("## Published")[0]))
+text = report.read_text().split("## Published")[0]
+display(Markdown("\n".join(line for line in text.splitlines() if not line.startswith("!["))))  # its figure: below
 display(Image(filename=str(run / "report.png")))
 
 # %% [markdown]
