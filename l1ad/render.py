@@ -423,7 +423,9 @@ def _scan_cells(row, cfg: list[str], selection: bool, spread: bool, front: list[
     def fmt(value, interval=None, digits=3):
         return "-" if value is None or value != value else format_value(value, interval, digits)
 
-    cells = [str(row[c]) for c in cfg] + [row["status"]]
+    from l1ad.scan_plots import short_value
+
+    cells = [short_value(row[c]) for c in cfg] + [row["status"]]
     if row["status"] != "ok":
         return cells + [str(row["error"])[:60]] + [""] * (9 + selection + spread)
     for s in "twz":

@@ -63,7 +63,14 @@ def short_name(key: str) -> str:
 
 
 def caption(row) -> str:
-    return "/".join(str(row[c]) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
+    """A point's settings, short: a fixed-point format {'bits': 8, 'integer': 4} as <8,4>."""
+    return "/".join(short_value(row[c]) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
+
+
+def short_value(value) -> str:
+    import re
+
+    return re.sub(r"\{'bits': (\d+), 'integer': (-?\d+)\}", r"<\1,\2>", str(value))
 
 
 def _legend_title(ok: pd.DataFrame) -> str:
@@ -130,7 +137,7 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
     baselines, costs = report.baselines or {}, report.baseline_costs
     default = getattr(report.physics, "csim", None)  # the report's record: the default's C simulation
     for col, signal in enumerate(SIGNAL_KEYS):
-        for row, (metric, label) in enumerate(((f"eff1e-3_{signal}_qkeras", "signal eff. at background 1e-3"),
+        for row, (metric, label) in enumerate(((f"eff1e-3_{signal}_qkeras", "signal eff. @ bkg 1e-3"),
                                                (f"auc_{signal}_qkeras", "ROC AUC"))):
             ax = axes[row, col]
             for k, (name, part) in enumerate(points.groupby("scan", sort=False)):
@@ -152,6 +159,7 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
                 else:
                     ax.axhline(value, ls=STYLE_OF_BASELINE[k % len(STYLE_OF_BASELINE)], color="grey", lw=1.2, label=name)
             ax.set_xscale("log")
+            _plain_log_ticks(ax.xaxis)  # 500, 1,000, 2,000: mathtext minor labels (4x10^2 ...) run into each other
             ax.set_xlabel("LUTs (yosys, xcup)", fontsize="small")
             if ax is axes[row, 0]:  # one label per row, broken in two: a long one runs into the row below
                 ax.set_ylabel(f"{label}\n(QKeras = csim)", fontsize="small")
@@ -161,9 +169,18 @@ def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
                 ax.set_yscale("log")
     handles, labels = axes[0, 0].get_legend_handles_labels()  # below the panels: never over a point
     fig.legend(handles, labels, fontsize="x-small", loc="lower center", ncol=min(4, len(labels)),
-               bbox_to_anchor=(0.5, -0.02))
-    fig.subplots_adjust(wspace=0.3, hspace=0.3, bottom=0.14)
+               bbox_to_anchor=(0.5, 0.0))
+    fig.subplots_adjust(wspace=0.3, hspace=0.45, bottom=0.2)
     return save(fig, path)
+
+
+def _plain_log_ticks(axis) -> None:
+    """Major ticks at 1, 2 and 5 times powers of ten, written as plain numbers; no minor labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    axis.set_minor_formatter(NullFormatter())
 
 
 STYLE_OF_BASELINE = ["--", ":", "-."]

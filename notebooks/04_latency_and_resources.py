@@ -24,6 +24,7 @@
 
 # %%
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -49,7 +50,10 @@ from l1ad.training.train import train
 FAST = os.environ.get("L1AD_NOTEBOOK_FAST") == "1"  # the test suite: no yosys (tested on its own there)
 workdir = Path(os.environ.get("L1AD_NOTEBOOK_DIR", tempfile.mkdtemp(prefix="l1ad-nb04-")))
 
-run = Path(os.environ["L1AD_RUN"]) if "L1AD_RUN" in os.environ else None
+run = None
+if "L1AD_RUN" in os.environ:  # a copy of it: this notebook writes its own RTL record and report into the run folder
+    run = Path(shutil.copytree(os.environ["L1AD_RUN"], workdir / "run", dirs_exist_ok=True,
+                               ignore=shutil.ignore_patterns("rtl.json", "report.*", "evaluations")))
 if run is None:  # a quick run
     data = write_jets(load_jets(DEFAULT_SAMPLE).groupby(LABEL).head(20000), workdir / "slice.parquet", {})
     run = train(load_config(overrides={"training": {"epochs": 30}}), data, workdir / "run", restart=True)
