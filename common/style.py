@@ -87,7 +87,7 @@ def _shows_data(ax) -> bool:
     for patch in ax.patches:  # histogram bars and steps
         if patch.get_visible():
             xy = patch.get_path().transformed(patch.get_patch_transform()).vertices
-            if has_area(xy) and inside(xy) or (patch.get_fill() is False and inside(xy)):
+            if inside(xy) and (has_area(xy) or not patch.get_fill()):  # an unfilled step outline counts as drawn
                 return True
     for collection in ax.collections:  # markers, filled bands, error bars
         if not collection.get_visible():

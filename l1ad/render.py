@@ -441,6 +441,10 @@ def _scan_cells(row, cfg: list[str], selection: bool, spread: bool, front: list[
     return cells + [str(int(row["latency_cycles"])), f"{int(row['LUT']):,}", f"{int(row['FF']):,}", ", ".join(front)]
 
 
+def _percent(value: float, interval) -> str:
+    return f"{100 * value:.2f}% [{100 * interval[0]:.2f}, {100 * interval[1]:.2f}]"
+
+
 def summary_markdown(report: Report, command: str) -> str:
     """The README's one table: the default's on-chip score (csim) beside its baselines, with their costs and
     exactness, on the report half of the test jets."""
@@ -449,10 +453,9 @@ def summary_markdown(report: Report, command: str) -> str:
     if csim is None:
         return f"Produced by `{command}`: this run has no physics on labelled jets to summarise."
     chip = next((r for r in report.hardware if r.LUT is not None and "yosys" in r.source), None)
-    exact = "; ".join(f"{title}: " + ("every event" if all(a.bit_identical == a.compared for a in getattr(bits, key).values())
-                                       else "NOT every event") for title, key in
-                      (("csim = exact QKeras", "csim_vs_exact_qkeras"), ("RTL = csim", "rtl_vs_csim"))
-                      if getattr(bits, key))
+    checks = (("csim = exact QKeras", bits.csim_vs_exact_qkeras), ("RTL = csim", bits.rtl_vs_csim))
+    exact = "; ".join(f"{title}: " + ("every event" if all(a.bit_identical == a.compared for a in agreements.values())
+                                      else "NOT every event") for title, agreements in checks if agreements)
     costs = {"default (csim)": (chip.LUT, chip.latency_cycles) if chip else (None, None)}
     costs |= {name: (c.LUT, c.cycles) for name, c in report.baseline_costs.items()}
     models = {"default (csim)": csim, **(report.baselines or {})}
@@ -469,8 +472,7 @@ def summary_markdown(report: Report, command: str) -> str:
         cells = [_fmt(figures.signals[s].auc) if s in figures.signals else "-" for s in signals]
         for s in signals:
             at = figures.signals[s].at_background_efficiency.get("1e-03") if s in figures.signals else None
-            cells.append(f"{100 * at.signal_efficiency:.2f}% [{100 * at.signal_efficiency_interval[0]:.2f}, "
-                         f"{100 * at.signal_efficiency_interval[1]:.2f}]" if at else "-")
+            cells.append(_percent(at.signal_efficiency, at.signal_efficiency_interval) if at else "-")
         lut, cycles = costs.get(name, (None, None))
         lines.append(f"| {BASELINE_NAMES.get(name, name)} | " + " | ".join(cells) + f" | {_fmt(lut)} | {_fmt(cycles)} |")
         if name == "default (csim)" and report.seeds and report.seeds.signals:

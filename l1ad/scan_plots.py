@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,10 @@ def caption(row) -> str:
 
 
 def short_value(value) -> str:
-    import re
+    return _FORMAT.sub(r"<\1,\2>", str(value))
 
-    return re.sub(r"\{'bits': (\d+), 'integer': (-?\d+)\}", r"<\1,\2>", str(value))
+
+_FORMAT = re.compile(r"\{'bits': (\d+), 'integer': (-?\d+)\}")  # a fixed-point format as a grid writes it
 
 
 def _legend_title(ok: pd.DataFrame) -> str:
