@@ -98,6 +98,7 @@ class Metrics(Record):
     float_: Figures = Field(alias="float")
     qkeras: Figures
     seeds: Optional[SeedSpread] = None
+    seeds_selection: Optional[SeedSpread] = None  # the same seeds on the selection half: what choices are made on
     baselines: Optional[dict[str, Figures]] = None
     kl: Optional[dict[str, Figures]] = None  # a VAE scored by its KL term instead of mu^2, per model (off chip)
 

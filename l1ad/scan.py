@@ -190,7 +190,7 @@ def run_point(point: dict, scan_dir: str, trained: dict, rtl_options: dict) -> d
                 problems.append("RTL simulation differs from csim")
             metrics = Metrics.load(run / "metrics.json")
             row.update(_figures(check, hardware), **_selection_figures(Run(run)), **_kl_figures(metrics),
-                       **_seed_figures(metrics.seeds))
+                       **_seed_figures(metrics.seeds), **_seed_figures(metrics.seeds_selection, "sel_"))
             if problems:
                 row.update(status="failed", error="not bit-exact: " + "; ".join(problems))
         except Exception as err:  # recorded in the row; the scan goes on
@@ -260,16 +260,17 @@ def _kl_figures(metrics) -> dict:
     return _signal_columns(metrics.kl["qkeras"], "qkeras", "kl_", intervals=False) if metrics.kl else {}
 
 
-def _seed_figures(seeds) -> dict:
-    """Mean and spread over a point's training seeds (QKeras, Keras predict), where it trained several."""
+def _seed_figures(seeds, prefix: str = "") -> dict:
+    """Mean and spread over a point's training seeds (QKeras, Keras predict), where it trained several; ``sel_``:
+    on the selection half."""
     if not seeds:
         return {}
-    out = {"seeds": len(seeds.seeds), "kept_seed": seeds.kept_seed}
+    out = {} if prefix else {"seeds": len(seeds.seeds), "kept_seed": seeds.kept_seed}
     for signal, figures in seeds.signals.items():
         for name, key in (("auc", "auc"), ("eff1e-3", "eff@1e-03")):
             if key in figures:
-                out[f"{name}_{signal}_seed_mean"] = figures[key].mean
-                out[f"{name}_{signal}_seed_std"] = figures[key].std
+                out[f"{prefix}{name}_{signal}_seed_mean"] = figures[key].mean
+                out[f"{prefix}{name}_{signal}_seed_std"] = figures[key].std
     return out
 
 

@@ -14,7 +14,7 @@ from l1ad.training.evaluate import anomaly_metrics, threshold_at
 from l1ad.training.datasets import Scaler
 from l1ad.training.features import BACKGROUND, LABEL
 from l1ad.training.io import load_jets, write_jets
-from l1ad.runs import RunError, require_complete
+from l1ad.runs import Run, RunError, require_complete
 from l1ad.training.train import train
 
 # the tests that read the finished run run on one worker, which trains it once
@@ -389,6 +389,15 @@ def test_several_seeds_keep_the_lowest_validation_loss_and_report_their_spread(d
         auc = spread["signals"][signal]["auc"]
         assert auc["values"][kept] == metrics["qkeras"]["signals"][signal]["auc"]
         assert auc["min"] <= auc["mean"] <= auc["max"] and auc["std"] == pytest.approx(np.std(auc["values"], ddof=1))
+    # the same seeds on the selection half (what a choice between settings is made on): the kept seed's figures
+    # there are its model's on the selection events, not the report half's
+    chosen = metrics["seeds_selection"]
+    assert chosen["seeds"] == spread["seeds"] and "selection half" in chosen["source"]
+    events = Run(run).selection_events()
+    kept_scores = models.scores(models.load(run / "qkeras_model.h5"), events.x[0])[0]
+    for signal, figures in anomaly_metrics(kept_scores, events.labels)["signals"].items():
+        assert chosen["signals"][signal]["auc"]["values"][kept] == pytest.approx(figures["auc"], abs=1e-12)
+        assert chosen["signals"][signal]["auc"]["values"] != spread["signals"][signal]["auc"]["values"]
     # the zero-parameter baseline: the squared distance of the quantized input from the origin
     distance = metrics["baselines"]["distance"]
     assert "no network" in distance["model"] and list(metrics["baselines"]) == ["distance", "density", "supervised"]

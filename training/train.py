@@ -460,7 +460,13 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
     history = read_json(history_path) if history_path.exists() else None  # read once: the spread and the plot
     if len(seeds) > 1:
         metrics["seeds"] = seed_spread({seed: keras_models.scores(m, x)[0] for seed, m in seeds.items()}, labels,
-                                       history)
+                                       history, "the test split")
+        if isinstance(parts, Splits) and not parts.selection.empty:  # what a choice between settings is made on
+            chosen = pd.concat([test[test[LABEL].isin(BACKGROUND)], parts.selection], ignore_index=True)
+            x_chosen = scaler.transform(chosen)
+            metrics["seeds_selection"] = seed_spread(
+                {seed: keras_models.scores(m, x_chosen)[0] for seed, m in seeds.items()}, chosen[LABEL].to_numpy(),
+                history, "the selection half of the signal jets with the test background jets")
     if baselines is not None:
         metrics["baselines"] = baselines
         if "distance" in loaded:
@@ -491,9 +497,9 @@ def _model_figures(model, kind: str, scores: np.ndarray, reconstruction, x: np.n
         plots.residuals(inputs, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
 
 
-def seed_spread(scores: dict[int, np.ndarray], labels: np.ndarray, history: dict) -> dict:
-    """Each training seed's figures (AUC, efficiencies) and, per signal, their mean and spread (sample standard
-    deviation) over the seeds; which seed was kept and why."""
+def seed_spread(scores: dict[int, np.ndarray], labels: np.ndarray, history: dict, jets: str) -> dict:
+    """Each training seed's figures (AUC, efficiencies) on ``jets`` and, per signal, their mean and spread (sample
+    standard deviation) over the seeds; which seed was kept and why."""
     per_seed = {str(seed): anomaly_metrics(s, labels, n_boot=0) for seed, s in scores.items()}
     val_loss = {str(h["seed"]): h["best_val_loss"] for h in history["qkeras_seeds"]}
     summary = {}
@@ -506,4 +512,4 @@ def seed_spread(scores: dict[int, np.ndarray], labels: np.ndarray, history: dict
                                   "max": float(np.max(v)), "values": v} for name, v in figures.items()}
     return {"seeds": [int(s) for s in scores], "kept_seed": history["qkeras"]["seed"],
             "kept_by": "lowest background validation loss (never by signal jets)", "validation_loss": val_loss,
-            "source": "Keras float32 predict of each seed's QKeras model on the test split", "signals": summary}
+            "source": f"Keras float32 predict of each seed's QKeras model on {jets}", "signals": summary}
