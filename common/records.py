@@ -86,6 +86,7 @@ class SeedSpread(Record):
     kept_seed: Optional[int]
     kept_by: str
     validation_loss: dict[str, Optional[float]]
+    failed: list[int] = []  # seeds whose training failed (background validation loss), outside mean and std
     source: str
     signals: dict[str, dict[str, Spread]]
 

@@ -12,8 +12,9 @@ Figures and their sources:
   map to CARRY4, Vivado would use CARRY8) beside da4ml's own cost estimate, for the whole design and per part
   (encoder, decoder, score, trigger head: each part traced and synthesized on its own);
 * timing: an ESTIMATE per pipeline stage (:mod:`.yosys`) beside da4ml's delay model. da4ml cuts a stage
-  every ``latency_cutoff`` adder levels; the flow starts from the cutoff the clock suggests and lowers it
-  until the estimate meets the clock (or 1 is reached), and says by how much.
+  every ``latency_cutoff`` adder levels; the flow starts from the cutoff the clock suggests (one level more
+  where that saves a cycle) and lowers it until the estimate meets the clock (or 1 is reached), and says by
+  how much.
 """
 
 from __future__ import annotations
@@ -368,15 +369,16 @@ def _expected_outputs(graph: Graph, xs: list[np.ndarray], expected):
 
 def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, adder_levels_per_ns: float, synthesize: bool,
            dsp: bool, parts: dict[str, list[str]] | None, part: str) -> dict:
-    """The pipeline at the cutoff the clock suggests, lowered until the timing estimate meets the clock; for each
-    try yosys (whole design, and each part) runs in threads while Verilator builds and simulates the design."""
+    """The pipeline at the first cutoff (:func:`_first_cutoff`), lowered until the timing estimate meets the clock;
+    for each try yosys (whole design, and each part) runs in threads while Verilator builds and simulates it."""
     from concurrent.futures import ThreadPoolExecutor
 
     from da4ml.trace import to_pipeline
 
     from . import yosys
 
-    cutoff, tried, timings = max(1, int(round(period_ns * adder_levels_per_ns))), [], {}
+    suggested = max(1, int(round(period_ns * adder_levels_per_ns)))
+    cutoff, tried, timings = _first_cutoff(comb, suggested) if synthesize else suggested, [], {}
     with ThreadPoolExecutor(2) as pool:
         while True:
             with exact_decimals():
@@ -397,6 +399,18 @@ def _build(graph: Graph, comb, values, x_q, staging: Path, period_ns: float, add
             cutoff -= 1
     return {"pipe": pipe, "cutoff": cutoff, "tried": tried, "mapped": mapped, "parts": breakdown, "build": build,
             "simulated": simulated, "verilator": verilator_version, "period_ns": period_ns, "timings": timings}
+
+
+def _first_cutoff(comb, suggested: int) -> int:
+    """The cutoff tried first: one adder level above the clock's suggestion where that saves a pipeline stage,
+    else the suggestion. The timing estimate decides as for any try (lowering the cutoff where it misses the clock):
+    the flow looks for the fewest cycles the estimate allows, at the price of one more build at most."""
+    from da4ml.trace import to_pipeline
+
+    with exact_decimals():
+        stages = [len(to_pipeline(comb, latency_cutoff=c, retiming=True, verbose=False).solutions)
+                  for c in (suggested, suggested + 1)]
+    return suggested + 1 if stages[1] < stages[0] else suggested
 
 
 _CONSTANT_ADD = re.compile(r"shift_adder #\((\d+), (\d+), (.*?)\) (op_\d+) \((.*?), (\d+)'b([01]+), ")

@@ -143,7 +143,7 @@ def summary_lines(summary: RunSummary, report: Report, report_path: Path) -> lis
     seeds = report.seeds
     if seeds:
         lines += ["", f"spread over seeds {', '.join(map(str, seeds.seeds))} (kept {seeds.kept_seed}: lowest "
-                  f"background validation loss), {seeds.source}, mean ± std:"]
+                  f"background validation loss{failed_text(seeds)}), {seeds.source}, mean ± std:"]
         for signal, f in seeds.signals.items():
             eff = f.get("eff@1e-03")
             lines.append(f"  {signal}: AUC {f['auc'].mean:.3f} ± {f['auc'].std:.3f}" + (
@@ -220,10 +220,21 @@ def _chip_models(report: Report) -> dict[str, Figures]:
     return {m: f for m, f in _physics_rows(report) if m in ("float", "qkeras", "csim")}
 
 
+def failed_text(seeds: SeedSpread) -> str:
+    """The failed trainings of a seed spread, named, or nothing."""
+    from l1ad.training.train import FAILED_TRAINING
+
+    if not seeds.failed:
+        return ""
+    losses = ", ".join(f"{s}: {seeds.validation_loss[str(s)]:.1f}" for s in seeds.failed)
+    return (f"; failed trainings, outside mean ± std: {losses} (best background validation loss above "
+            f"{FAILED_TRAINING:g} x the lowest, {min(v for v in seeds.validation_loss.values() if v is not None):.1f})")
+
+
 def seed_table(seeds: SeedSpread) -> list[str]:
     """Markdown: mean and spread over the training seeds, per signal."""
     head = (f"{len(seeds.seeds)} training seeds ({', '.join(map(str, seeds.seeds))}; kept: {seeds.kept_seed}, by "
-            f"{seeds.kept_by})")
+            f"{seeds.kept_by}{failed_text(seeds)})")
     if not seeds.signals:
         return [f"{head}; no signal jets, so no spread of signal figures."]
     keys = [k for k in next(iter(seeds.signals.values())) if k != "auc"]
@@ -402,7 +413,39 @@ def scan_table(scan: Path) -> list[str]:
     for i, row in table.iterrows():
         lines.append("| " + " | ".join(_scan_cells(row, cfg, selection, spread, [s for s in "twz" if i in fronts[s]]))
                      + " |")
-    return lines + _kl_lines(table, cfg)
+    return lines + _choice_lines(table, cfg) + _kl_lines(table, cfg)
+
+
+def _choice_lines(table, cfg: list[str]) -> list[str]:
+    """Where a scan recorded seed spreads on the selection half: each point's seed means there (what choices are made
+    on) beside the report half's, and whether it is as good as the scan's first point (its reference)."""
+    from l1ad.scan_plots import as_good_as, short_value
+    from l1ad.training.train import FAILED_TRAINING
+
+    ok = table[table["status"] == "ok"]
+    if "sel_eff1e-3_t_seed_mean" not in table or ok.empty:
+        return []
+    reference = ok.iloc[0]
+    name = lambda row: " / ".join(short_value(row[c]) for c in cfg)  # noqa: E731
+
+    def means(row, prefix, figure, scale, digits):
+        return " / ".join(f"{scale * row[f'{prefix}{figure}_{s}_seed_mean']:.{digits}f} ± "
+                          f"{scale * row[f'{prefix}{figure}_{s}_seed_std']:.{digits}f}" for s in "twz")
+
+    lines = ["", f"Seed means ± sample std over each point's training seeds ({int(reference['seeds'])} for the first; "
+             "QKeras, Keras float32 predict; failed trainings, whose background validation loss is above "
+             f"{FAILED_TRAINING:g} times the lowest, are counted and left out), efficiencies at background 1e-3 in %. Choices are made on the selection "
+             f"half: a point is as good as the first (`{name(reference)}`) if each of its selection-half seed means "
+             "(AUC and efficiency, every signal) is at least the first point's minus the first point's seed std; the "
+             "report half's efficiencies are beside them:", "",
+             "| point | failed seeds | sel AUC t / w / z | sel eff t / w / z | report eff t / w / z | cycles | LUT | "
+             "as good as the first |", "|---|---|---|---|---|---|---|---|"]
+    for _, row in ok[ok["sel_eff1e-3_t_seed_mean"].notna()].iterrows():  # points with one training have no spread
+        failed = f"{int(row['failed_seeds'])} of {int(row['seeds'])}" if "failed_seeds" in row else "-"
+        lines.append(f"| {name(row)} | {failed} | {means(row, 'sel_', 'auc', 1, 3)} | {means(row, 'sel_', 'eff1e-3', 100, 2)} | "
+                     f"{means(row, '', 'eff1e-3', 100, 2)} | {int(row['latency_cycles'])} | {int(row['LUT']):,} | "
+                     f"{'yes' if as_good_as(row, reference) else 'no'} |")
+    return lines
 
 
 def _kl_lines(table, cfg: list[str]) -> list[str]:
@@ -480,7 +523,8 @@ def summary_markdown(report: Report, command: str) -> str:
             cells = [f"{spread[s]['auc'].mean:.3f} ± {spread[s]['auc'].std:.3f}" if s in spread else "-" for s in signals]
             cells += [f"{100 * spread[s]['eff@1e-03'].mean:.2f} ± {100 * spread[s]['eff@1e-03'].std:.2f}%"
                       if s in spread and "eff@1e-03" in spread[s] else "-" for s in signals]
-            lines.append(f"| default, mean ± std over {len(report.seeds.seeds)} training seeds (QKeras) | "
+            failed = f", {len(report.seeds.failed)} failed" if report.seeds.failed else ""
+            lines.append(f"| default, mean ± std over {len(report.seeds.seeds)} training seeds{failed} (QKeras) | "
                          + " | ".join(cells) + " | | |")
     return "\n".join(lines)
 

@@ -261,11 +261,11 @@ def _kl_figures(metrics) -> dict:
 
 
 def _seed_figures(seeds, prefix: str = "") -> dict:
-    """Mean and spread over a point's training seeds (QKeras, Keras predict), where it trained several; ``sel_``:
-    on the selection half."""
+    """Mean and spread over a point's training seeds (QKeras, Keras predict; failed trainings counted, outside the
+    mean and spread), where it trained several; ``sel_``: on the selection half."""
     if not seeds:
         return {}
-    out = {} if prefix else {"seeds": len(seeds.seeds), "kept_seed": seeds.kept_seed}
+    out = {} if prefix else {"seeds": len(seeds.seeds), "failed_seeds": len(seeds.failed), "kept_seed": seeds.kept_seed}
     for signal, figures in seeds.signals.items():
         for name, key in (("auc", "auc"), ("eff1e-3", "eff@1e-03")):
             if key in figures:

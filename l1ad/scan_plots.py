@@ -24,6 +24,19 @@ def pareto_front(cost, gain) -> list[int]:
     return front
 
 
+def as_good_as(row, reference, prefix: str = "sel_") -> bool:
+    """Equal physics, the rule choices are made by: for every signal, the point's seed means of AUC and of the
+    efficiency at background 1e-3 (``prefix`` ``sel_``: on the selection half) are at least the reference's seed
+    means minus one reference seed spread (sample std). Higher is never held against a point."""
+    for signal in SIGNAL_KEYS:
+        for name in ("auc", "eff1e-3"):
+            key = f"{prefix}{name}_{signal}_seed_"
+            value = row.get(key + "mean")
+            if value is None or value != value or value < reference[key + "mean"] - reference[key + "std"]:
+                return False  # a missing (NaN) mean never qualifies
+    return True
+
+
 def plot_scan(table: pd.DataFrame, grid: dict, out: Path) -> list[Path]:
     ok = table[table["status"] == "ok"] if "status" in table else table
     if ok.empty or "LUT" not in ok or ok["LUT"].isna().all():

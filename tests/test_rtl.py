@@ -142,6 +142,16 @@ def test_rtl_simulation_is_bit_exact_with_ii_1(shared_run, tmp_path):
     comb = comb_trace(inputs[0], outputs)
     cutoff = doc["latency"]["latency_cutoff_adder_levels"]
     assert len(to_pipeline(comb, cutoff // 2, verbose=False).solutions) > len(to_pipeline(comb, cutoff, verbose=False).solutions)
+    # the first try is one adder level above the clock's suggestion (5 at 200 MHz) exactly where that saves a stage
+    from l1ad.firmware.rtl import _combinational, _first_cutoff
+
+    comb = _combinational(project_graph(project), dsp=False)[0]  # as the flow traces it
+    stages = {c: len(to_pipeline(comb, c, retiming=True, verbose=False).solutions) for c in (2, 3, 5, 6)}
+    for suggested in (2, 5):
+        assert _first_cutoff(comb, suggested) == suggested + (stages[suggested + 1] < stages[suggested])
+    tried = doc["timing_estimate"]["cutoffs_tried"]
+    assert tried[0]["latency_cutoff"] == _first_cutoff(comb, 5) and tried[-1]["latency_cutoff"] == cutoff
+    assert tried[-1]["worst_stage_estimated_ns"] <= 5.0 or cutoff == 1
 
 
 def test_trace_of_squares_of_differences_of_layers():

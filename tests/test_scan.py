@@ -164,3 +164,33 @@ def test_point_digest_changes_with_the_toolchain(tmp_path, monkeypatch):
     monkeypatch.setattr(scan, "toolchain", lambda: upgraded)
     after = points(load_grid(path))[0]
     assert before["id"] != after["id"] and before["training"] != after["training"]
+
+
+def test_equal_physics_is_judged_on_the_selection_half_seed_means(tmp_path):
+    """A point is as good as the reference when each selection-half seed mean (AUC, eff at 1e-3, every signal) is
+    at least the reference's minus one reference seed spread; the report half never enters the judgement."""
+    from l1ad.render import scan_table
+    from l1ad.scan_plots import as_good_as
+
+    def row(label, sel_w, report_w, lut):
+        out = {"point": label, "cfg:point": label, "status": "ok", "error": "", "LUT": lut, "FF": 10,
+               "latency_cycles": 6, "seeds": 5}
+        for s in "twz":
+            for key, value in ((f"eff1e-3_{s}_qkeras", 0.03), (f"auc_{s}_qkeras", 0.8)):
+                out.update({key: value, key + "_low": value / 2, key + "_high": value * 2})
+            out[f"sel_eff1e-3_{s}_qkeras"] = 0.03
+            for prefix, w in (("sel_", sel_w), ("", report_w)):
+                out.update({f"{prefix}auc_{s}_seed_mean": 0.8, f"{prefix}auc_{s}_seed_std": 0.01,
+                            f"{prefix}eff1e-3_{s}_seed_mean": w if s == "w" else 0.03,
+                            f"{prefix}eff1e-3_{s}_seed_std": 0.002})
+        return out
+
+    rows = [row("reference", 0.030, 0.030, 2000), row("within one spread", 0.0285, 0.020, 1500),
+            row("below on selection", 0.027, 0.040, 1200), row("better", 0.035, 0.030, 1900)]
+    assert [as_good_as(r, rows[0]) for r in rows] == [True, True, False, True]
+    assert not as_good_as({**rows[3], "sel_auc_z_seed_mean": float("nan")}, rows[0])  # no figure, no claim
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    choice = [line for line in scan_table(tmp_path) if line.startswith("|") and "± " in line]
+    assert [line.split(" | ")[0][2:] for line in choice] == [r["point"] for r in rows]
+    assert [line.rstrip(" |").rsplit(" | ", 1)[1] for line in choice] == ["yes", "yes", "no", "yes"]
+    assert "2.85 ± 0.20" in choice[1] and "1,500" in choice[1]

@@ -371,6 +371,29 @@ def test_latent_size_zero_scores_the_distance_from_the_core(data_file, tmp_path)
 
 # --- seeds, schedule, the distance baseline -----------------------------------------------------------
 
+def test_a_failed_training_is_named_and_left_out_of_the_seed_spread():
+    """A seed whose background validation loss is far above the best (a collapsed training) is named and kept out of
+    the mean and spread that settings are compared by; its figures stay in the per-seed values."""
+    from l1ad.training.train import failed_seeds, seed_spread
+
+    assert failed_seeds({"1": 25.5, "2": 27.9, "3": 61.0, "4": None}) == [3]
+    assert failed_seeds({"1": 25.5, "2": 26.0}) == []
+    rng = np.random.default_rng(0)
+    labels = np.array(["q"] * 3000 + ["g"] * 3000 + ["t"] * 500 + ["w"] * 500 + ["z"] * 500)
+    signal = ~np.isin(labels, BACKGROUND)
+    scores = {seed: rng.normal(0, 1, len(labels)) + shift * signal for seed, shift in ((1, 1.0), (2, 1.2), (3, 0.0))}
+    history = {"qkeras_seeds": [{"seed": 1, "best_val_loss": 25.5}, {"seed": 2, "best_val_loss": 26.0},
+                                {"seed": 3, "best_val_loss": 61.0}], "qkeras": {"seed": 1}}
+    spread = seed_spread(scores, labels, history, "test jets")
+    assert spread["failed"] == [3]
+    auc = spread["signals"]["w"]["auc"]
+    assert len(auc["values"]) == 3 and auc["values"][2] < 0.55 < min(auc["values"][:2])  # the collapsed seed's
+    assert auc["mean"] == pytest.approx(np.mean(auc["values"][:2])) and auc["min"] == min(auc["values"][:2])
+    history["qkeras_seeds"][1]["best_val_loss"] = 80.0  # one converged seed: every seed counts, still named
+    spread = seed_spread(scores, labels, history, "test jets")
+    assert spread["failed"] == [2, 3] and spread["signals"]["w"]["auc"]["mean"] == pytest.approx(np.mean(auc["values"]))
+
+
 def test_several_seeds_keep_the_lowest_validation_loss_and_report_their_spread(data_file, tmp_path):
     """Each seed trains on its own; the kept model is the one with the lowest background validation loss, and the
     spread over the seeds is recorded from each seed's own scores (the kept one's are the run's QKeras figures)."""

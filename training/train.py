@@ -497,19 +497,43 @@ def _model_figures(model, kind: str, scores: np.ndarray, reconstruction, x: np.n
         plots.residuals(inputs, reconstruction, labels, out_dir / "plots" / f"residuals_{kind}.png", title)
 
 
+FAILED_TRAINING = 1.5  # a seed whose best background validation loss exceeds this multiple of the lowest failed
+
+
+def failed_seeds(val_loss: dict[str, float | None]) -> list[int]:
+    """Seeds whose training failed, judged on background jets only: a best validation loss above FAILED_TRAINING
+    times the lowest. Such a training has collapsed (its reconstruction is near constant: the embedded sample's
+    failed seeds sit at 2.4 times the best loss, the converged ones within 1.2 times); nobody would put it on a chip,
+    so it is counted and named, not averaged into the spread that compares settings."""
+    losses = {int(s): v for s, v in val_loss.items() if v is not None}
+    best = min(losses.values(), default=None)
+    return sorted(s for s, v in losses.items() if v > FAILED_TRAINING * best)
+
+
 def seed_spread(scores: dict[int, np.ndarray], labels: np.ndarray, history: dict, jets: str) -> dict:
     """Each training seed's figures (AUC, efficiencies) on ``jets`` and, per signal, their mean and spread (sample
-    standard deviation) over the seeds; which seed was kept and why."""
-    per_seed = {str(seed): anomaly_metrics(s, labels, n_boot=0) for seed, s in scores.items()}
+    standard deviation) over the seeds whose training did not fail (:func:`failed_seeds`; over every seed where
+    fewer than two converged); which seed was kept and why."""
+    per_seed = {seed: anomaly_metrics(s, labels, n_boot=0) for seed, s in scores.items()}
     val_loss = {str(h["seed"]): h["best_val_loss"] for h in history["qkeras_seeds"]}
+    failed = failed_seeds(val_loss)
+    counted = [i for i, seed in enumerate(per_seed) if seed not in failed]
+    counted = counted if len(counted) >= 2 else list(range(len(per_seed)))
     summary = {}
     for signal in next(iter(per_seed.values()))["signals"]:
         entries = [m["signals"][signal] for m in per_seed.values()]
         figures = {"auc": [e["auc"] for e in entries]}
         for key in entries[0]["at_background_efficiency"]:
             figures[f"eff@{key}"] = [e["at_background_efficiency"][key]["signal_efficiency"] for e in entries]
-        summary[signal] = {name: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "min": float(np.min(v)),
-                                  "max": float(np.max(v)), "values": v} for name, v in figures.items()}
+        summary[signal] = {name: _spread(v, counted) for name, v in figures.items()}
     return {"seeds": [int(s) for s in scores], "kept_seed": history["qkeras"]["seed"],
             "kept_by": "lowest background validation loss (never by signal jets)", "validation_loss": val_loss,
-            "source": f"Keras float32 predict of each seed's QKeras model on {jets}", "signals": summary}
+            "failed": failed, "source": f"Keras float32 predict of each seed's QKeras model on {jets}",
+            "signals": summary}
+
+
+def _spread(values: list[float], counted: list[int]) -> dict:
+    """Mean, sample std and range of the ``counted`` values; ``values``: every seed's, in seed order."""
+    kept = [values[i] for i in counted]
+    return {"mean": float(np.mean(kept)), "std": float(np.std(kept, ddof=1)), "min": float(np.min(kept)),
+            "max": float(np.max(kept)), "values": values}
