@@ -110,11 +110,16 @@ class Pipeline:
         from l1ad.common.files import run_state
         from l1ad.runs import Run
         from l1ad.training.config import load_config
-        from l1ad.training.train import fit
+        from l1ad.training.train import config_changes, fit
 
         if run_state(self.run) == "complete" and not self.restart:
             self._run = Run(self.run)
-            self._run.data_path()  # a finished run is reused only if its data file is unchanged
+            self._run.data_path()  # a finished run is reused only if its data file and its config are unchanged
+            changed = config_changes(self.run, load_config(self.config))
+            if changed:
+                self._fail(f"{self.run} was trained with another config ({'; '.join(changed[:5])}"
+                           f"{'; ...' if len(changed) > 5 else ''}): pass --restart to train it again with this one, "
+                           "or --out for a new run")
             raise _Reused(f"finished run {self.run} (pass --restart to train again)")
         resume = run_state(self.run) == "training" and not self.restart
         trained = fit(load_config(self.config), self.data, self.run, resume=resume, restart=self.restart,

@@ -77,8 +77,9 @@ def short_name(key: str) -> str:
 
 
 def caption(row) -> str:
-    """A point's settings, short: a fixed-point format {'bits': 8, 'integer': 4} as <8,4>."""
-    return "/".join(short_value(row[c]) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
+    """A point's settings, short: a fixed-point format {'bits': 8, 'integer': 4} as <8,4>, a label without a long
+    closing parenthesis (its table row keeps it)."""
+    return "/".join(_LONG_ASIDE.sub("", short_value(row[c])) for c in row.index if c.startswith("cfg:") and row[c] == row[c])
 
 
 def short_value(value) -> str:
@@ -86,6 +87,7 @@ def short_value(value) -> str:
 
 
 _FORMAT = re.compile(r"\{'bits': (\d+), 'integer': (-?\d+)\}")  # a fixed-point format as a grid writes it
+_LONG_ASIDE = re.compile(r" \([^()]{13,}\)$")  # "previous default (constant rate, ...)": "(default)" stays
 
 
 def _legend_title(ok: pd.DataFrame) -> str:
@@ -100,16 +102,19 @@ def _versus(ok: pd.DataFrame, cost: str, xlabel: str, path: Path, pareto: bool =
         low, high = f"eff1e-3_{signal}_qkeras_low", f"eff1e-3_{signal}_qkeras_high"
         yerr = np.vstack([y - ok[low].to_numpy(float), ok[high].to_numpy(float) - y]) if low in ok else None
         ax.errorbar(x, y, yerr=yerr, fmt="o", color=COLORS[signal], ms=5, capsize=2, label="scan points (95% CL)")
+        log = cost == "LUT" and x.max() > 5 * x.min()  # scans span cheap score heads and whole autoencoders
+        if log:
+            ax.set_xscale("log")
         if pareto:
             front = pareto_front(list(x), list(y))
             ax.plot(x[front], y[front], "o-", color="black", mfc="none", ms=9, lw=1, label="Pareto front")
-            for i in front:
-                ax.annotate(caption(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(4, -10),
-                            textcoords="offset points")
+            middle = np.sqrt(x.min() * x.max()) if log else (x.min() + x.max()) / 2
+            for i in front:  # labels of the right half's points run leftwards above them: inside the panel, off
+                right = x[i] > middle  # the labels below the left half's
+                ax.annotate(caption(ok.iloc[i]), (x[i], y[i]), fontsize="xx-small", xytext=(-4, 6) if right else (4, -10),
+                            textcoords="offset points", ha="right" if right else "left")
         ax.set_title(f"{signal} jets", fontsize="small")
         ax.set_xlabel(xlabel, fontsize="small")
-        if cost == "LUT" and x.max() > 5 * x.min():
-            ax.set_xscale("log")  # scans span cheap score heads and whole autoencoders
         ax.tick_params(labelsize="x-small")
     axes[0].set_ylabel("signal eff. at background 1e-3 (QKeras)", fontsize="small")
     handles, labels = axes[0].get_legend_handles_labels()  # below the panels: never over a point
@@ -146,7 +151,8 @@ def _report_point(figures, signal: str) -> tuple[float | None, float | None]:
 def pareto_figure(tables: dict[str, pd.DataFrame], report, path: Path) -> Path:
     """Per signal, efficiency at background 1e-3 and AUC against yosys LUTs: every bit-exact point of every scan, the
     Pareto front over all of them, the default run and its baselines (the off-chip ones as horizontal lines)."""
-    points = pd.concat([t[t["status"] == "ok"].assign(scan=name) for name, t in tables.items()], ignore_index=True)
+    points = pd.concat([t[t["status"] == "ok"].copy().assign(scan=name) for name, t in tables.items()],  # copies:
+                       ignore_index=True)  # whole frames, not the many-column results pandas warns about
     fig, axes = figure(2, len(SIGNAL_KEYS), figsize=(6.5 * len(SIGNAL_KEYS), 10))
     default_lut = next((r.LUT for r in report.hardware if r.source.startswith("Verilator")), None)
     baselines, costs = report.baselines or {}, report.baseline_costs

@@ -132,6 +132,15 @@ def test_run_end_to_end_reports_every_stage(tmp_path, monkeypatch, calls):
     # one graph read from Keras per model, each JSON file read once (what a stage wrote, the next one holds)
     assert calls["read_model"] and max(calls["read_model"].values()) == 1, calls["read_model"]
     assert max(calls["read_json"].values()) == 1, {k.name: v for k, v in calls["read_json"].items() if v > 1}
+    # the finished run is reused by the same command, never by another config: that is refused, the fields named
+    report_time = (tmp_path / "runs" / "tiny" / "report.md").stat().st_mtime_ns
+    tiny["training"]["epochs"] = 3
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    again = CliRunner().invoke(app, ["run", "--config", "tiny.yaml", "--data", str(data), "--name", "tiny",
+                                     "--no-breakdown", "--no-synth"])
+    assert again.exit_code != 0 and "training.epochs: 2 in the run, 3 now" in again.output
+    assert "--restart" in again.output and "Traceback" not in again.output
+    assert (tmp_path / "runs" / "tiny" / "report.md").stat().st_mtime_ns == report_time
     # every figure above was saved in strict mode (tests/conftest.py): none has a panel without data; the gallery
     # takes them, the README's summary table and the results page from the run, and says what it wrote
     _gallery_refreshes_its_pages_from(tmp_path / "runs" / "tiny", data, tmp_path)

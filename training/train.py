@@ -76,6 +76,26 @@ def _fingerprint(config: Config, data_info: dict) -> dict:
     return {"config": config.to_dict(), "data_sha256": data_info["sha256"]}
 
 
+def config_changes(run: Path, config: Config) -> list[str]:
+    """The config fields (dotted, with their values in the run and in ``config``) that differ between the config a
+    run was trained with and ``config``: empty where they agree."""
+    def flat(doc: dict, prefix: str = "") -> dict:
+        out = {}
+        for key, value in doc.items():
+            if isinstance(value, dict) and value and not set(value) <= {"bits", "integer"}:
+                out |= flat(value, f"{prefix}{key}.")
+            else:
+                out[prefix + key] = value
+        return out
+
+    recorded = read_json(run / "status.json").get("fingerprint", {}).get("config")
+    if recorded is None:  # not a run l1ad trained (e.g. an imported model): nothing to compare
+        return []
+    was, now = flat(recorded), flat(config.to_dict())
+    return [f"{key}: {was.get(key)} in the run, {now.get(key)} now" for key in sorted(set(was) | set(now))
+            if was.get(key) != now.get(key)]
+
+
 def _epoch_done(kind: str, epoch: int) -> None:
     """Called after every checkpoint; tests replace it to simulate an interruption."""
 
@@ -365,7 +385,8 @@ def _start(config: Config, data: DataFile, run: Path, resume: bool, restart: boo
     fingerprint = _fingerprint(config, data.info)
     if run_state(run) == "training":
         if read_json(run / "status.json")["fingerprint"] != fingerprint:
-            raise RunError(f"{run} was started with another config or data; pass --restart to start over")
+            changed = "; ".join(config_changes(run, config)[:5]) or "the data file"
+            raise RunError(f"{run} was started with another config or data ({changed}); pass --restart to start over")
     else:
         run.mkdir(parents=True, exist_ok=True)
         write_json(run / "status.json", {"state": "training", "fingerprint": fingerprint})
