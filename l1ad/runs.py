@@ -250,13 +250,9 @@ class TrainedRun(Run):
         return self.scaler.transform(table)
 
     def selection_events(self) -> Events | None:
-        chosen = self._splits.selection
-        if chosen.empty:
+        table = self._splits.selection_jets()
+        if table is None:
             return None
-        import pandas as pd
-
-        test = self._splits.test
-        table = pd.concat([test[test[LABEL].isin(BACKGROUND)], chosen], ignore_index=True)
         return Events([self.transform(table)], table[LABEL].to_numpy(),
                       f"selection half of the signal jets, with the test background jets, of {self.data.path}")
 

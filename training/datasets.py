@@ -34,6 +34,13 @@ class Splits:
     signal_train: pd.DataFrame
     selection: pd.DataFrame
 
+    def selection_jets(self) -> pd.DataFrame | None:
+        """The jets choices are made on: the test background with the selection half of the signal jets (None
+        without a selection half)."""
+        if self.selection.empty:
+            return None
+        return pd.concat([self.test[self.test[LABEL].isin(BACKGROUND)], self.selection], ignore_index=True)
+
 
 def split(table: pd.DataFrame, seed: int, val_fraction: float = 0.2, test_fraction: float = 0.2,
           signal_train_fraction: float = 0.0, selection_fraction: float = 0.0) -> Splits:

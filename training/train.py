@@ -482,8 +482,8 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
     if len(seeds) > 1:
         metrics["seeds"] = seed_spread({seed: keras_models.scores(m, x)[0] for seed, m in seeds.items()}, labels,
                                        history, "the test split")
-        if isinstance(parts, Splits) and not parts.selection.empty:  # what a choice between settings is made on
-            chosen = pd.concat([test[test[LABEL].isin(BACKGROUND)], parts.selection], ignore_index=True)
+        chosen = parts.selection_jets() if isinstance(parts, Splits) else None  # what choices are made on
+        if chosen is not None:
             x_chosen = scaler.transform(chosen)
             metrics["seeds_selection"] = seed_spread(
                 {seed: keras_models.scores(m, x_chosen)[0] for seed, m in seeds.items()}, chosen[LABEL].to_numpy(),
