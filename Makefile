@@ -4,7 +4,6 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.l1ad-installed
-WARM := $(VENV)/.da4ml-compiled
 
 .PHONY: run test docs bench lock clean
 
@@ -12,22 +11,18 @@ $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "l1ad needs Python 3.11, found " + sys.version.split()[0]'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
-	$(BIN)/python -m pip install --quiet --no-compile -r requirements.lock
+	@# da4ml first: its numba kernels compile into their cache (about a minute of one core) while pip installs the
+	@# rest, which leaves a core idle; `l1ad run` and the tests would otherwise compile them beside their first work
+	$(BIN)/python -m pip install --quiet --no-compile -c requirements.lock da4ml
 	@# bytecode on every core (pip compiles on one), packages' own test folders left out; like pip, a file that does
 	@# not compile is left to import time
-	-$(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))")
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -I firmware/da4ml_cache.py & kernels=$$!; \
+	$(BIN)/python -m pip install --quiet --no-compile -r requirements.lock \
+	&& { $(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true; } \
+	&& $(BIN)/python -m pip install --quiet --no-deps -e .; \
+	status=$$?; if [ $$status -ne 0 ]; then kill $$kernels 2>/dev/null; fi; wait $$kernels && exit $$status
 	touch $(STAMP)
 
-# da4ml's numba kernels, compiled once into their cache (the first RTL build would otherwise spend ~50 s on them, at
-# LLVM -O1: see rtl.warm_up); the test suite (tests/conftest.py) and l1ad run compile them in the background while
-# their first work runs
-$(WARM): $(STAMP)
-	@echo "compiling da4ml's numba kernels once (about a minute)"
-	$(BIN)/python -c "from l1ad.firmware.rtl import warm_up; warm_up()"
-	touch $(WARM)
-
-# l1ad run compiles da4ml's kernels beside its training (not before it)
 run: $(STAMP)
 	$(BIN)/l1ad run
 
@@ -42,7 +37,7 @@ docs: $(STAMP)
 	@echo "documentation: docs/_build/html/index.html"
 
 # benchmarks print figures; bench_run.py makes runs/bench, which the csim and RTL benchmarks then use
-bench: $(WARM)
+bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_data.py
 	$(BIN)/python benchmarks/bench_training.py
 	$(BIN)/python benchmarks/bench_run.py

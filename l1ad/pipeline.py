@@ -203,7 +203,7 @@ def training_workers() -> int:
 
 
 def _warm_up() -> None:
-    from l1ad.firmware.rtl import warm_up
+    from l1ad.firmware.da4ml_cache import warm_up
 
     warm_up()
 

@@ -69,7 +69,7 @@ def pytest_configure(config):
         os.environ["L1AD_BUILD_CACHE"] = config.l1ad_builds
     if "PYTEST_XDIST_WORKER" not in os.environ and not config.option.collectonly:
         done = Path(tempfile.mkdtemp(prefix="l1ad-da4ml-")) / "ready"
-        script = ("import sys\ntry:\n    from l1ad.firmware.rtl import warm_up\n    warm_up()\n"
+        script = ("import sys\ntry:\n    from l1ad.firmware.da4ml_cache import warm_up\n    warm_up()\n"
                   "finally:\n    open(sys.argv[1], 'w').write('done')\n")
         with open(done.parent / "warm_up.log", "w") as log:  # a no-op of a second or two when already cached
             config.l1ad_warm_up = subprocess.Popen([sys.executable, "-c", script, str(done)], stdout=log, stderr=log)
