@@ -14,11 +14,11 @@ $(STAMP): requirements.lock pyproject.toml
 	@# da4ml first: its numba kernels compile into their cache (about a minute of one core) while pip installs the
 	@# rest, which leaves a core idle; `l1ad run` and the tests would otherwise compile them beside their first work
 	$(BIN)/python -m pip install --quiet --no-compile -c requirements.lock da4ml
-	@# bytecode on every core (pip compiles on one), packages' own test folders left out; like pip, a file that does
-	@# not compile is left to import time
+	@# bytecode on every core (pip compiles on one) at a lower priority, so that the kernels keep theirs; packages'
+	@# own test folders left out; like pip, a file that does not compile is left to import time
 	$(BIN)/python -I firmware/da4ml_cache.py & kernels=$$!; \
 	$(BIN)/python -m pip install --quiet --no-compile -r requirements.lock \
-	&& { $(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true; } \
+	&& { nice -n 10 $(BIN)/python -m compileall -q -j 0 -x '/tests?/' $$($(BIN)/python -c "import sysconfig; print(sysconfig.get_path('purelib'))") || true; } \
 	&& $(BIN)/python -m pip install --quiet --no-deps -e .; \
 	status=$$?; if [ $$status -ne 0 ]; then kill $$kernels 2>/dev/null; fi; wait $$kernels && exit $$status
 	touch $(STAMP)

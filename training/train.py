@@ -8,9 +8,11 @@ and input noise are drawn from the seed and the epoch number, not from a running
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -363,7 +365,7 @@ def fit(config: Config, data: str | Path | DataFile | None, out: str | Path, res
         histories = _train_all(config, x_train, x_val, run, progress, workers)
         kept = _keep_models(config, histories, x_val, run)
         evaluate(run, parts, scaler, out_dir=run, progress=progress, figures=figures, models=kept,
-                 baselines=context.result() if context else None)
+                 baselines=context.result if context else None)
     shutil.rmtree(run / "checkpoints")
     write_json(run / "status.json", {"state": "complete", "fingerprint": fingerprint})
     return Trained(run, data, {k: v for k, v in kept.items() if not isinstance(k, int)})
@@ -400,8 +402,15 @@ def _start(config: Config, data: DataFile, run: Path, resume: bool, restart: boo
 
 
 def _baselines(config: Config, parts: Splits) -> dict:
+    """The baselines, in :func:`fit`'s thread at a lower priority (this thread and the OpenMP threads it starts):
+    they take the cores the trainings leave idle (the input transform's fit, the last training, the evaluation)
+    instead of slowing the trainings, which every later stage waits for."""
+    import threading
+
     from .baselines import baselines
 
+    with contextlib.suppress(OSError, AttributeError):  # Linux: a thread's priority is its own
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
     return baselines(parts, config.baselines.gmm_components, config.seed)
 
 
@@ -442,12 +451,13 @@ def splits(table: pd.DataFrame, config: Config) -> Splits:
 
 def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = None, out_dir: Path | None = None,
              progress: bool = True, source: str | None = None, figures: bool = True, models: dict | None = None,
-             baselines: dict | None = None) -> dict:
+             baselines: dict | Callable[[], dict] | None = None) -> dict:
     """Score the test jets with both models; write metrics.json and (``figures``) plots to ``out_dir``.
 
     ``models``: the run's models as loaded (``float``, ``qkeras``, ``distance`` and, by seed, every QKeras training,
     scored for the spread over seeds); without it the run folder's float and QKeras models are loaded.
-    ``baselines``: the baselines' figures on the same test jets, recorded beside the distance baseline's.
+    ``baselines``: the baselines' figures on the same test jets, recorded beside the distance baseline's; a callable
+    is called last, once everything else is scored and drawn (:func:`fit` computes them in a thread meanwhile).
     """
     from . import models as keras_models
     from . import plots
@@ -488,13 +498,14 @@ def evaluate(run: Path, parts: Splits | pd.DataFrame, scaler: Scaler | None = No
             metrics["seeds_selection"] = seed_spread(
                 {seed: keras_models.scores(m, x_chosen)[0] for seed, m in seeds.items()}, chosen[LABEL].to_numpy(),
                 history, "the selection half of the signal jets with the test background jets")
-    if baselines is not None:
-        metrics["baselines"] = baselines
-        if "distance" in loaded:
-            distance = anomaly_metrics(keras_models.scores(loaded["distance"], x)[0], labels)
-            metrics["baselines"] = {"distance": {**distance, "model": DISTANCE_MODEL}, **baselines}
     if figures and history is not None and history["qkeras"]["loss"]:
         plots.history(history, out_dir / "plots" / "loss.png")
+    distance = anomaly_metrics(keras_models.scores(loaded["distance"], x)[0], labels) \
+        if baselines is not None and "distance" in loaded else None
+    if callable(baselines):
+        baselines = baselines()
+    if baselines is not None:
+        metrics["baselines"] = ({"distance": {**distance, "model": DISTANCE_MODEL}} if distance else {}) | baselines
     doc = {"source": source or "Keras float32 predict of float_model.h5 and qkeras_model.h5 on the test split",
            "trigger": "score > threshold", **metrics}
     Metrics.model_validate(doc).save(out_dir / "metrics.json")
