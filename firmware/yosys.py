@@ -68,11 +68,12 @@ def _run(project: Path, script: list[str], log: str) -> None:
     for mem in project.glob("**/src/memfiles/*.mem"):
         shutil.copyfile(mem, project / mem.name)
     (project / f"{log}.ys").write_text("\n".join(script) + "\n")
-    with open(project / f"{log}.log", "w") as out:
+    with open(project / f"{log}.log", "w") as out:  # yosys's log, its errors included
         result = subprocess.run([sys.executable, "-c", _RUNNER, f"{log}.ys"], cwd=project, stdout=out,
-                                stderr=subprocess.PIPE, text=True)
+                                stderr=subprocess.STDOUT)
     if result.returncode != 0:
-        raise L1adError(f"yosys failed in {project} (see {log}.log): {result.stderr[-2000:]}")
+        errors = [line for line in (project / f"{log}.log").read_text().splitlines() if "ERROR" in line]
+        raise L1adError(f"yosys failed in {project} (see {log}.log): {' '.join(errors)[-2000:] or 'no message'}")
 
 
 def _counts(cells: Counter) -> dict:

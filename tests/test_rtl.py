@@ -261,3 +261,29 @@ def test_trace_computes_with_200_decimal_digits_and_restores_the_context(monkeyp
     got, expected = _traced(symmetric(), np.random.default_rng(1).normal(0, 6, (500, 8)), "x_q")
     np.testing.assert_array_equal(got, expected)
     assert seen and set(seen) == {200} and decimal.getcontext().prec == before
+
+
+def test_yosys_maps_a_stage_and_names_its_log_when_the_verilog_is_wrong(tmp_path):
+    """yosys (pyosys, in a process of its own): a small adder stage mapped to xcup cells; Verilog it cannot read
+    ends in an error naming the project and its log, where yosys's own message is."""
+    from l1ad.common.errors import L1adError
+    from l1ad.firmware import yosys
+
+    project = tmp_path / "good"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "top_stage0.v").write_text(
+        "module top_stage0(input clk, input [7:0] a, input [7:0] b, output reg [8:0] s);\n"
+        "  always @(posedge clk) s <= a + b;\nendmodule\n")
+    (project / "src" / "top.v").write_text(
+        "module top(input clk, input [7:0] a, input [7:0] b, output [8:0] s);\n"
+        "  top_stage0 stage0(.clk(clk), .a(a), .b(b), .s(s));\nendmodule\n")
+    mapped = yosys.synthesize(project, "top")
+    assert mapped["FF"] == 9 and mapped["CARRY"] >= 1 and mapped["DSP"] == 0
+    assert [s["stage"] for s in mapped["stages"]] == [0] and mapped["stages"][0]["estimated_ns"] > 0
+
+    broken = tmp_path / "broken"
+    (broken / "src").mkdir(parents=True)
+    (broken / "src" / "top.v").write_text("module top(input a, output b);\n  assign b = ;\nendmodule\n")
+    with pytest.raises(L1adError, match=r"yosys failed in .*broken \(see yosys\.log\)"):
+        yosys.synthesize(broken, "top")
+    assert "ERROR" in (broken / "yosys.log").read_text()
