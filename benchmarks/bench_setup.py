@@ -76,7 +76,8 @@ def main():
             "installed from the registry, no cache outside the clone: `XDG_CACHE_HOME` and `MPLCONFIGDIR` point "
             "into it), one after the other on an otherwise quiet machine. Wall times of the whole command "
             "(`time.monotonic`); `l1ad run`'s stages as it printed them (install: the rest of `make run`, i.e. the "
-            "`.venv` and da4ml's kernels); the tests as pytest counted them.", "", "| command | wall time | of which |", "|---|---|---|",
+            "`.venv` and da4ml's kernels); the tests as pytest counted them.", "",
+            "| command | wall time | of which |", "|---|---|---|",
             *(f"| {a} | {b} | {c} |" for a, b, c in rows), "",
             "`make test` runs on two pytest-xdist workers; `pytest --durations 30` lists the slowest tests (the "
             "scan, the end-to-end and RTL runs, the notebooks, the bring-your-own-model chains).", ""]))

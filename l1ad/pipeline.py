@@ -75,8 +75,8 @@ class Pipeline:
         before = set(multiprocessing.active_children())
         self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                          initializer=end_with_parent)
-        # da4ml's numba kernels compile into their cache beside the training (about a minute on a fresh machine, a
-        # second or two once cached), not in front of the RTL stage
+        # da4ml's numba kernels: a cache load of a second or two after make's install compiled them; otherwise
+        # (another install) a minute of compilation beside the training, not in front of the RTL stage
         self._warm = self._pool.submit(_warm_up)
         try:
             for name, action in steps:
